@@ -1,0 +1,1 @@
+"""Đọc phiếu khảo sát mức độ hài lòng: the reading core and the services built on it."""

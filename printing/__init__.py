@@ -1,0 +1,1 @@
+"""Sheet rendering: survey sheets as printable A4 PDF."""

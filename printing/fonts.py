@@ -1,0 +1,30 @@
+"""The shipped font (Noto Sans, SIL Open Font License): every Vietnamese diacritic, on any machine."""
+
+from functools import cache
+from pathlib import Path
+
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+
+FONT_DIR = Path(__file__).parent / "fonts"
+REGULAR, BOLD, ITALIC, BOLD_ITALIC = "NotoSans", "NotoSans-Bold", "NotoSans-Italic", "NotoSans-BoldItalic"
+
+
+@cache
+def register() -> None:
+    for name in (REGULAR, BOLD, ITALIC, BOLD_ITALIC):
+        file = "NotoSans-Regular" if name == REGULAR else name
+        pdfmetrics.registerFont(TTFont(name, str(FONT_DIR / f"{file}.ttf")))
+    pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=ITALIC, boldItalic=BOLD_ITALIC)
+
+
+def font_name(bold: bool = False, italic: bool = False) -> str:
+    register()
+    return {(False, False): REGULAR, (True, False): BOLD, (False, True): ITALIC, (True, True): BOLD_ITALIC}[
+        (bold, italic)
+    ]
+
+
+def text_width(text: str, size: float, bold: bool = False, italic: bool = False) -> float:
+    """Width in points."""
+    return pdfmetrics.stringWidth(text, font_name(bold, italic), size)
