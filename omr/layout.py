@@ -44,6 +44,7 @@ HEADING_PT = 10.0
 ROW_H = 6.5  # one row of options
 MATRIX_COL_W = 15.0
 MATRIX_ROW_MIN = 7.0
+CIRCLE_BAND = 1.0  # height of the bands above and below a label where a drawn circle shows
 INLINE_TEXT_MAX_H = 10.0  # text areas this short sit beside their label
 
 
@@ -88,7 +89,10 @@ class OptionPlacement:
     value: str
     label: str
     box: Rect
-    label_box: Rect  # where the option's label text is printed (a circle drawn round it is looked for here)
+    # Where a circle drawn round the option (instead of a mark in its box) would leave ink: the band
+    # ``zone`` minus the printed matter inside ``hole``. Nothing is printed in zone - hole.
+    zone: Rect
+    hole: Rect
 
 
 @dataclass(frozen=True)
@@ -223,7 +227,9 @@ def _list_field(flow: _Flow, f: Field) -> FieldPlacement:
         base = by + BOX / 2 + OPTION_PT * PT * 0.35
         flow.page.texts.append(Text(o.label, lx, base, OPTION_PT))
         lw = text_width(o.label, OPTION_PT) * PT
-        opts.append(OptionPlacement(o.value, o.label, box, Rect(lx, by - 0.5, lw, BOX + 1)))
+        text = Rect(lx - 0.3, by - 0.3, lw + 0.6, BOX + 0.6)
+        zone = Rect(text.x, text.y - CIRCLE_BAND, text.w + CIRCLE_BAND, text.h + 2 * CIRCLE_BAND)
+        opts.append(OptionPlacement(o.value, o.label, box, zone, text))
     flow.y += rows * ROW_H + 2
     bbox = label_rect.union(Rect(MARGIN_X, top, CONTENT_W, flow.y - top))
     return FieldPlacement(f, tuple(opts), bbox=bbox)
@@ -257,9 +263,11 @@ def _matrix(flow: _Flow, s: Section) -> list[FieldPlacement]:
         opts = []
         for x, o in zip(col_x, f.options, strict=True):
             box = Rect(x + (MATRIX_COL_W - BOX) / 2, top + (row_h - BOX) / 2, BOX, BOX)
-            # In a matrix the option's label is the column header; a circle round the box's cell is
-            # what a person draws, so the cell is where we look for one.
-            opts.append(OptionPlacement(o.value, o.label, box, Rect(x + 0.5, top + 0.5, MATRIX_COL_W - 1, row_h - 1)))
+            # In a matrix the option's label is the column header; a circle round the box inside its
+            # cell is what a person draws, so the cell (less the box) is where we look for one.
+            cell = Rect(x + 1.0, top + 1.0, MATRIX_COL_W - 2.0, row_h - 2.0)
+            hole = Rect(box.x - 1.0, box.y - 1.0, BOX + 2.0, BOX + 2.0)
+            opts.append(OptionPlacement(o.value, o.label, box, cell, hole))
         flow.y += row_h
         placements.append(FieldPlacement(f, tuple(opts), bbox=Rect(MARGIN_X, top, CONTENT_W, row_h)))
     flow.page.lines.append((MARGIN_X, flow.y, MARGIN_X + CONTENT_W, flow.y))

@@ -1,0 +1,91 @@
+"""Read one scanned page: image in, ``PageRead`` out. Pure: no storage, no web, safe in a worker process."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from omr import identity
+from omr.detect import thresholds as T
+from omr.detect.decide import decide_field
+from omr.detect.measure import InkMap, measure_field, text_ink
+from omr.detect.qr import read_qr
+from omr.detect.register import register, warp
+from omr.detect.result import EMPTY_PAGE, INVALID, READ, UNIDENTIFIED, PageRead, TextAreaRead
+from omr.layout import layout_for
+from omr.templates import UnknownForm, Variant
+
+
+class UndecodableImage(ValueError):
+    pass
+
+
+def decode(data: bytes) -> np.ndarray:
+    """Encoded page image (JPEG, PNG, TIFF incl. CCITT G4) to 8-bit grey."""
+    gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if gray is None or gray.size == 0:
+        raise UndecodableImage("ảnh hỏng, không giải mã được")
+    return gray
+
+
+def read_page_bytes(data: bytes, key: bytes) -> PageRead:
+    return read_page(decode(data), key)
+
+
+def _is_blank(gray: np.ndarray) -> bool:
+    small = cv2.resize(gray, (gray.shape[1] // 8 or 1, gray.shape[0] // 8 or 1), interpolation=cv2.INTER_AREA)
+    paper = float(np.percentile(small, 90))
+    # 0.5 of paper level: only real ink counts, not the grey of a copier's background or noise
+    return float((small < paper * 0.5).mean()) <= T.BLANK_PAGE_INK_MAX
+
+
+def read_page(gray: np.ndarray, key: bytes) -> PageRead:
+    size = (gray.shape[1], gray.shape[0])
+    reg = register(gray)
+    qr = read_qr(gray, reg.homography if reg else None)
+    if qr is None:
+        if _is_blank(gray):
+            return PageRead(EMPTY_PAGE, image_size=size, note="trang trắng")
+        note = "không đọc được mã QR" if reg else "không thấy dấu định vị và mã QR của phiếu"
+        return PageRead(
+            UNIDENTIFIED,
+            image_size=size,
+            note=note,
+            transform=reg.homography.tolist() if reg else None,
+            rotation=reg.rotation if reg else 0,
+        )
+    try:
+        ident, sig = identity.decode(qr)
+    except identity.BadPayload as e:
+        return PageRead(UNIDENTIFIED, image_size=size, note=str(e))
+    if not identity.verify(ident, sig, key):
+        return PageRead(
+            INVALID, ident, image_size=size, note="chữ ký trên mã QR không hợp lệ: phiếu không do hệ thống này in"
+        )
+    try:
+        fl = layout_for(ident.form, ident.version, Variant.parse(ident.variant))
+    except (UnknownForm, ValueError) as e:
+        return PageRead(INVALID, ident, image_size=size, note=str(e))
+    if reg is None:
+        return PageRead(UNIDENTIFIED, ident, image_size=size, note="không thấy đủ 4 dấu định vị ở góc phiếu")
+    if not 1 <= ident.page <= len(fl.pages):
+        return PageRead(INVALID, ident, image_size=size, note=f"trang {ident.page} không có trong mẫu phiếu")
+    canon = warp(gray, reg.homography, T.PX_PER_MM)
+    ink = InkMap(canon)
+    answers, texts = [], []
+    for fp in fl.fields_on(ident.page):
+        if fp.area is not None:
+            share = text_ink(ink, fp.area)
+            texts.append(
+                TextAreaRead(fp.field.id, share >= T.TEXT_WRITTEN_INK_MIN, round(share, 5), _png(canon, fp.area))
+            )
+        else:
+            answers.append(decide_field(fp.field, measure_field(ink, fp)))
+    return PageRead(READ, ident, answers, texts, reg.homography.tolist(), reg.rotation, image_size=size)
+
+
+def _png(canon: np.ndarray, r) -> bytes:
+    k = T.PX_PER_MM
+    crop = canon[max(0, round(r.y * k)) : round((r.y + r.h) * k), max(0, round(r.x * k)) : round((r.x + r.w) * k)]
+    ok, buf = cv2.imencode(".png", crop, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    return buf.tobytes() if ok else b""

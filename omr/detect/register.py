@@ -1,0 +1,143 @@
+"""Find the page in the scan: the four corner markers, the page's orientation, and the homography
+from page millimetres to scan pixels.
+
+Works on any rotation (0/90/180/270), skew of ±10° and a few millimetres cropped by the scanner,
+because it looks for solid squares of the printed size wherever they are, takes the outermost four,
+and tells top-left from the rest by the small orientation square printed beside it alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from omr.layout import MARKER_SIZE, PAGE_H, PAGE_W, markers
+
+WORK_LONG_SIDE = 900  # px: markers are found on a copy this big (about 3 px/mm)
+
+
+@dataclass(frozen=True)
+class Registration:
+    homography: np.ndarray  # 3x3, page mm -> scan px
+    rotation: int  # how the page lay in the scan, degrees clockwise
+
+
+def _candidates(gray: np.ndarray) -> tuple[list[tuple[float, float]], float]:
+    """Centres (in full-resolution px) of solid dark squares of about the marker's size."""
+    h, w = gray.shape
+    f = WORK_LONG_SIDE / max(h, w)
+    small = cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    _, bw = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    # the long side of the scan is (at most a few mm less than) the page's long side
+    px_per_mm = max(small.shape) / PAGE_H
+    side = MARKER_SIZE * px_per_mm
+    n, _, stats, cents = cv2.connectedComponentsWithStats(bw, connectivity=8)
+    out = []
+    for i in range(1, n):
+        x, y, bw_, bh, area = stats[i]
+        # a square tilted by up to 10 degrees has a bounding box up to 1.16x its side
+        if not (0.7 * side <= bw_ <= 1.45 * side and 0.7 * side <= bh <= 1.45 * side):
+            continue
+        if area < 0.55 * side * side or area < 0.7 * bw_ * bh / 1.35:
+            continue
+        if not 0.75 <= bw_ / bh <= 1.33:
+            continue
+        out.append((cents[i][0] / f, cents[i][1] / f))
+    return out, px_per_mm / f
+
+
+def _outermost(cands: list[tuple[float, float]], w: int, h: int) -> list[tuple[float, float]] | None:
+    """The candidate nearest each image corner: TL, TR, BR, BL of the image."""
+    if len(cands) < 4:
+        return None
+    pts = np.array(cands)
+    picked = []
+    for cx, cy in ((0, 0), (w, 0), (w, h), (0, h)):
+        d = np.hypot(pts[:, 0] - cx, pts[:, 1] - cy)
+        picked.append(tuple(pts[int(np.argmin(d))]))
+    if len(set(picked)) < 4:
+        return None
+    return picked
+
+
+def _refine(gray: np.ndarray, pt: tuple[float, float], px_per_mm: float) -> tuple[float, float]:
+    """Centroid of the marker at full resolution: sub-pixel accuracy where the box reading needs it."""
+    r = int(MARKER_SIZE * px_per_mm)
+    x0, y0 = max(0, int(pt[0]) - r), max(0, int(pt[1]) - r)
+    roi = gray[y0 : int(pt[1]) + r, x0 : int(pt[0]) + r]
+    if roi.size == 0:
+        return pt
+    _, bw = cv2.threshold(roi, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    n, lab, stats, cents = cv2.connectedComponentsWithStats(bw, connectivity=8)
+    if n < 2:
+        return pt
+    cx, cy = pt[0] - x0, pt[1] - y0
+    best = min(range(1, n), key=lambda i: (cents[i][0] - cx) ** 2 + (cents[i][1] - cy) ** 2)
+    return cents[best][0] + x0, cents[best][1] + y0
+
+
+def _dark_at(gray: np.ndarray, H: np.ndarray, x_mm: float, y_mm: float, r_mm: float) -> float:
+    """Mean darkness (0 white .. 1 black) of a small square around a page point."""
+    pts = np.array([[[x_mm - r_mm, y_mm - r_mm]], [[x_mm + r_mm, y_mm + r_mm]]], dtype=np.float64)
+    (a,), (b,) = cv2.perspectiveTransform(pts, H)
+    x0, x1 = sorted((int(a[0]), int(b[0])))
+    y0, y1 = sorted((int(a[1]), int(b[1])))
+    roi = gray[max(0, y0) : max(0, y1) + 1, max(0, x0) : max(0, x1) + 1]
+    if roi.size == 0:
+        return 0.0
+    return 1.0 - float(roi.mean()) / 255.0
+
+
+def register(gray: np.ndarray) -> Registration | None:
+    h, w = gray.shape
+    cands, px_per_mm = _candidates(gray)
+    corners = _outermost(cands, w, h)
+    if corners is None:
+        return None
+    corners = [_refine(gray, p, px_per_mm) for p in corners]
+    page_pts = markers().centers  # TL, TR, BR, BL on the page
+    o = markers().orient.center
+    if not _plausible(np.array(corners, dtype=np.float32)):
+        return None
+    best: tuple[float, Registration] | None = None
+    for k in range(4):
+        # hypothesis k: the page's top-left marker is image corner k (image corners run clockwise)
+        img = np.array([corners[(k + i) % 4] for i in range(4)], dtype=np.float32)
+        H = cv2.getPerspectiveTransform(np.array(page_pts, dtype=np.float32), img)
+        contrast = _dark_at(gray, H, *o, 1.0) - _dark_at(gray, H, o[0], PAGE_H - o[1], 1.0)
+        if best is None or contrast > best[0]:
+            best = (contrast, Registration(H, (360 - 90 * k) % 360))
+    assert best is not None
+    if best[0] < 0.3:  # no corner has the orientation mark: not our page, or badly damaged
+        return None
+    return best[1]
+
+
+def _plausible(img: np.ndarray) -> bool:
+    """The four markers must frame a page of the printed proportions (within scan distortion)."""
+    tl, tr, br, bl = img
+    a = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
+    b = (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
+    if min(a, b) < 1:
+        return False
+    ratio = min(a, b) / max(a, b)
+    centres = markers().centers
+    expect = (centres[1][0] - centres[0][0]) / (centres[3][1] - centres[0][1])
+    return abs(ratio - expect) < 0.06
+
+
+def page_to_image(H: np.ndarray, pts_mm: np.ndarray) -> np.ndarray:
+    return cv2.perspectiveTransform(pts_mm.reshape(-1, 1, 2).astype(np.float64), H).reshape(-1, 2)
+
+
+def warp(gray: np.ndarray, H: np.ndarray, px_per_mm: float, rect_mm: tuple[float, float, float, float] | None = None):
+    """The page (or a rectangle of it) resampled upright at ``px_per_mm``."""
+    x, y, w, h = rect_mm or (0.0, 0.0, PAGE_W, PAGE_H)
+    S = np.array([[1 / px_per_mm, 0, x], [0, 1 / px_per_mm, y], [0, 0, 1]])
+    M = H @ S  # output px -> page mm -> scan px
+    size = (max(1, round(w * px_per_mm)), max(1, round(h * px_per_mm)))
+    return cv2.warpPerspective(
+        gray, M, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=255
+    )

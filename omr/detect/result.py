@@ -1,0 +1,82 @@
+"""What reading one page produces: plain data, no storage, no web.
+
+Raw measurements (``BoxMeasure``) travel beside every decision so that storage can keep them and a
+page can be re-decided later with other thresholds (``omr.detect.decide``) without rescanning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from omr.identity import SheetIdentity
+
+# answer states (CONTRACT.md)
+MARKED, BLANK, MULTIPLE, UNCERTAIN = "marked", "blank", "multiple", "uncertain"
+# page outcomes the reader itself can tell; duplicate / conflict are for storage to decide
+READ, UNIDENTIFIED, INVALID, EMPTY_PAGE = "read", "unidentified", "invalid", "blank"
+
+
+@dataclass(frozen=True)
+class BoxMeasure:
+    """Ink inside and around one checkbox, each a fraction 0..1 of its zone."""
+
+    ink: float  # dark pixels inside the box (border excluded)
+    core: float  # dark pixels in the central half of the box
+    darkness: float  # mean darkness of the box interior relative to the paper (0 white .. 1 black)
+    spill: float  # dark pixels in a ring just outside the border: strokes over the edge
+    label: float  # dark pixels around the option's label beyond the printed text: a circle drawn there
+
+    def as_list(self) -> list[float]:
+        return [round(v, 4) for v in (self.ink, self.core, self.darkness, self.spill, self.label)]
+
+    @classmethod
+    def from_list(cls, v: list[float]) -> BoxMeasure:
+        return cls(*v)
+
+
+@dataclass(frozen=True)
+class AnswerRead:
+    field: str
+    value: str | None  # the choice; a multi field's values sorted and comma-joined
+    state: str  # marked | blank | multiple | uncertain
+    confidence: float
+    reason: str | None = None  # why a person should look: multiple, faint, stray, correction, circled, ...
+    boxes: dict[str, BoxMeasure] = field(default_factory=dict)  # option value -> measurement
+
+    @property
+    def needs_review(self) -> bool:
+        return self.state in (MULTIPLE, UNCERTAIN)
+
+    def contract_json(self) -> dict:
+        return {"value": self.value, "state": self.state, "confidence": round(self.confidence, 3)}
+
+
+@dataclass(frozen=True)
+class TextAreaRead:
+    field: str
+    written: bool
+    ink: float
+    png: bytes  # the cropped area, deskewed, as PNG
+
+
+@dataclass
+class PageRead:
+    status: str  # read | unidentified | invalid | blank
+    identity: SheetIdentity | None = None
+    answers: list[AnswerRead] = field(default_factory=list)
+    texts: list[TextAreaRead] = field(default_factory=list)
+    # 3x3 homography from page millimetres to pixels of the stored image (as given, before any rotation)
+    transform: list[list[float]] | None = None
+    rotation: int = 0  # 0/90/180/270: how the page lay in the scan
+    note: str | None = None  # a one-line explanation for a person (why unidentified / invalid)
+    image_size: tuple[int, int] = (0, 0)
+
+    @property
+    def needs_review(self) -> bool:
+        return self.status != READ or any(a.needs_review for a in self.answers)
+
+    def measurements(self) -> dict:
+        return {a.field: {v: m.as_list() for v, m in a.boxes.items()} for a in self.answers}
+
+    def as_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,244 @@
+"""Scanned stacks in, one encoded page image at a time out.
+
+A scanner PDF usually holds one image per page (JPEG, JBIG2 or CCITT): that image is taken as it is
+(JPEG bytes untouched) rather than rendering the page, which costs 5–8 times more. Everything is
+streamed: a 1,000-page PDF is opened lazily and only the page being handed out is in memory.
+A file that cannot be read becomes one ``RawPage`` with ``error`` set; the stack goes on.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import cv2
+import numpy as np
+import pypdfium2 as pdfium
+from PIL import Image, ImageSequence
+
+# A4 at 600 dpi is 35 Mpx; anything far beyond is not a scan but a decompression bomb.
+MAX_PIXELS = 80_000_000
+MAX_MEMBER_BYTES = 300 * 1024 * 1024  # one file inside a ZIP, uncompressed
+MAX_ZIP_RATIO = 200  # uncompressed / compressed: scans compress 2–20x, bombs 1000x
+RENDER_DPI = 200  # for PDF pages that are not a single image
+
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+STACK_EXTS = IMAGE_EXTS | {".pdf", ".zip"}
+
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+@dataclass
+class RawPage:
+    source: str
+    page: int
+    data: bytes | None = None
+    ext: str = ""
+    error: str | None = None
+
+
+class UnreadableFile(ValueError):
+    pass
+
+
+def _sniff(head: bytes) -> str | None:
+    if head.startswith(b"%PDF"):
+        return ".pdf"
+    if head.startswith(b"\xff\xd8\xff"):
+        return ".jpg"
+    if head.startswith(b"\x89PNG"):
+        return ".png"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return ".tif"
+    if head.startswith(b"PK\x03\x04"):
+        return ".zip"
+    if head.startswith(b"BM"):
+        return ".bmp"
+    return None
+
+
+def iter_pages(paths: Sequence[Path]) -> Iterator[RawPage]:
+    for path in paths:
+        if path.is_dir():
+            for f in sorted(p for p in path.rglob("*") if p.is_file()):
+                yield from _iter_file(f, f.relative_to(path).as_posix())
+        else:
+            yield from _iter_file(path, path.name)
+
+
+def _iter_file(path: Path, name: str) -> Iterator[RawPage]:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError as e:
+        yield RawPage(name, 1, error=f"không mở được tệp: {e.strerror or e}")
+        return
+    if not head:
+        yield RawPage(name, 1, error="tệp rỗng (0 byte)")
+        return
+    kind = _sniff(head)
+    if kind == ".pdf":
+        yield from _pdf_pages(path, name)
+    elif kind == ".zip":
+        yield from _zip_pages(path, name)
+    else:
+        yield from _blob_pages(path.read_bytes, name, kind)
+
+
+def _blob_pages(read, name: str, kind: str | None) -> Iterator[RawPage]:
+    if kind is None:
+        yield RawPage(name, 1, error="không phải tệp ảnh hay PDF")
+        return
+    if kind == ".pdf":
+        data = read()
+        yield from _pdf_pages(data, name)
+        return
+    try:
+        data = read()
+    except OSError as e:
+        yield RawPage(name, 1, error=f"không đọc được tệp: {e.strerror or e}")
+        return
+    if kind == ".tif":
+        yield from _tiff_pages(data, name)
+        return
+    try:
+        _check_image(data)
+    except UnreadableFile as e:
+        yield RawPage(name, 1, error=str(e))
+        return
+    yield RawPage(name, 1, data, ".jpg" if kind == ".jpg" else ".png" if kind == ".png" else kind)
+
+
+def _check_image(data: bytes) -> None:
+    """Open lazily to read the header only: refuse bombs before any pixel is decoded."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                w, h = im.size
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise UnreadableFile("ảnh quá lớn (nghi là bom giải nén), bỏ qua") from None
+        except Exception as e:  # PIL raises many types for broken files
+            raise UnreadableFile(f"ảnh hỏng, không đọc được ({type(e).__name__})") from None
+    if w * h > MAX_PIXELS:
+        raise UnreadableFile(f"ảnh quá lớn ({w}×{h} điểm ảnh), bỏ qua")
+
+
+def _tiff_pages(data: bytes, name: str) -> Iterator[RawPage]:
+    try:
+        _check_image(data)
+        im = Image.open(io.BytesIO(data))
+    except UnreadableFile as e:
+        yield RawPage(name, 1, error=str(e))
+        return
+    n = 0
+    try:
+        for n, frame in enumerate(ImageSequence.Iterator(im), 1):
+            yield _encode_frame(frame, name, n)
+    except Exception as e:  # a truncated frame: report it, keep the frames already given
+        yield RawPage(name, n + 1, error=f"trang TIFF hỏng ({type(e).__name__})")
+
+
+def _encode_frame(frame: Image.Image, name: str, n: int) -> RawPage:
+    """One TIFF frame as its own file: bilevel stays CCITT G4 (small), the rest PNG. Deterministic, so
+    the same page scanned into the same file hashes the same."""
+    buf = io.BytesIO()
+    if frame.mode == "1":
+        frame.save(buf, format="TIFF", compression="group4")
+        return RawPage(name, n, buf.getvalue(), ".tif")
+    frame.convert("L" if frame.mode not in ("RGB", "L") else frame.mode).save(buf, format="PNG", compress_level=1)
+    return RawPage(name, n, buf.getvalue(), ".png")
+
+
+def _pdf_pages(src: Path | bytes, name: str) -> Iterator[RawPage]:
+    try:
+        pdf = pdfium.PdfDocument(src if isinstance(src, bytes) else str(src))
+        count = len(pdf)
+    except pdfium.PdfiumError as e:
+        yield RawPage(name, 1, error=f"PDF hỏng, không mở được ({e})")
+        return
+    if count == 0:
+        yield RawPage(name, 1, error="PDF không có trang nào")
+        return
+    try:
+        for i in range(count):
+            try:
+                page = pdf[i]
+                yield _pdf_page(page, name, i + 1)
+                page.close()
+            except (pdfium.PdfiumError, UnreadableFile, ValueError) as e:
+                yield RawPage(name, i + 1, error=f"trang PDF hỏng ({e})")
+    finally:
+        pdf.close()
+
+
+def _pdf_page(page: pdfium.PdfPage, name: str, n: int) -> RawPage:
+    objs = list(page.get_objects(max_depth=2))
+    images = [o for o in objs if isinstance(o, pdfium.PdfImage)]
+    if len(images) == 1 and len(objs) == 1:
+        img = images[0]
+        w, h = img.get_px_size()
+        if w * h > MAX_PIXELS:
+            raise UnreadableFile(f"ảnh trong trang quá lớn ({w}×{h})")
+        if img.get_filters() == ["DCTDecode"]:
+            return RawPage(name, n, bytes(img.get_data(decode_simple=False)), ".jpg")
+        arr = img.get_bitmap(render=False).to_numpy()
+        return RawPage(name, n, _png(arr), ".png")
+    # vector pages (e.g. the printed PDF itself) or composite scans: render
+    w_pt, h_pt = page.get_size()
+    if w_pt * h_pt * (RENDER_DPI / 72) ** 2 > MAX_PIXELS:
+        raise UnreadableFile("trang PDF quá lớn")
+    bmp = page.render(scale=RENDER_DPI / 72, grayscale=True)
+    return RawPage(name, n, _png(bmp.to_numpy()), ".png")
+
+
+def _png(arr: np.ndarray) -> bytes:
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    elif arr.ndim == 3:
+        arr = cv2.cvtColor(arr[:, :, :3], cv2.COLOR_BGR2GRAY)
+    ok, buf = cv2.imencode(".png", arr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise UnreadableFile("không mã hóa được ảnh trang")
+    return buf.tobytes()
+
+
+def _zip_pages(path: Path, name: str) -> Iterator[RawPage]:
+    try:
+        zf = zipfile.ZipFile(path)
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as e:
+        yield RawPage(name, 1, error=f"tệp ZIP hỏng ({e})")
+        return
+    with zf:
+        for info in sorted(infos, key=lambda i: i.filename):
+            if info.is_dir():
+                continue
+            member = info.filename
+            p = PurePosixPath(member.replace("\\", "/"))
+            if p.is_absolute() or ".." in p.parts:
+                yield RawPage(member, 1, error="đường dẫn không an toàn trong ZIP, bỏ qua")
+                continue
+            if info.file_size > MAX_MEMBER_BYTES or (
+                info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO
+            ):
+                yield RawPage(member, 1, error="tệp trong ZIP quá lớn (nghi là bom giải nén), bỏ qua")
+                continue
+            if p.suffix.lower() not in STACK_EXTS - {".zip"}:
+                yield RawPage(member, 1, error="không phải tệp ảnh hay PDF")
+                continue
+
+            def read(info=info) -> bytes:
+                return zf.read(info)
+
+            try:
+                with zf.open(info) as fh:
+                    head = fh.read(8)
+            except (zipfile.BadZipFile, OSError, RuntimeError) as e:
+                yield RawPage(member, 1, error=f"tệp trong ZIP hỏng ({e})")
+                continue
+            yield from _blob_pages(read, member, _sniff(head))
