@@ -19,12 +19,14 @@ class InkMap:
 
     def __init__(self, canon: np.ndarray, px_per_mm: float = T.PX_PER_MM):
         self.k = px_per_mm
-        paper = float(np.percentile(canon[::4, ::4], 92))
-        paper = max(paper, 60.0)  # a black page is no paper: avoid dividing by ~0
-        dark = np.clip((paper - canon.astype(np.float32)) / paper, 0.0, 1.0)
+        hist = cv2.calcHist([canon[::4, ::4]], [0], None, [256], [0, 256]).ravel().cumsum()
+        # the paper's grey: most of a sheet is paper, so a high percentile of its pixels
+        paper = float(np.searchsorted(hist, 0.92 * hist[-1]))
+        self.paper = max(paper, 60.0)  # a black page is no paper: avoid dividing by ~0
         self.h, self.w = canon.shape
-        self.ink_sum = cv2.integral((dark >= T.INK_DARKNESS).astype(np.uint8))
-        self.dark_sum = cv2.integral(dark, sdepth=cv2.CV_64F)
+        _, ink = cv2.threshold(canon, self.paper * (1 - T.INK_DARKNESS), 1, cv2.THRESH_BINARY_INV)
+        self.ink_sum = cv2.integral(ink)
+        self.grey_sum = cv2.integral(canon)
 
     def _px(self, r: Rect) -> tuple[int, int, int, int]:
         x0 = min(max(round(r.x * self.k), 0), self.w)
@@ -49,9 +51,13 @@ class InkMap:
         return s / n if n > 0 else 0.0
 
     def darkness(self, r: Rect) -> float:
+        """Mean darkness relative to the paper: 0 paper-white, 1 black."""
         a = self._px(r)
         n = (a[2] - a[0]) * (a[3] - a[1])
-        return self._sum(self.dark_sum, *a) / n if n > 0 else 0.0
+        if n <= 0:
+            return 0.0
+        mean = self._sum(self.grey_sum, *a) / n
+        return max(0.0, (self.paper - mean) / self.paper)
 
 
 def _inset(r: Rect, d: float) -> Rect:

@@ -28,23 +28,22 @@ def _candidates(gray: np.ndarray) -> tuple[list[tuple[float, float]], float]:
     """Centres (in full-resolution px) of solid dark squares of about the marker's size."""
     h, w = gray.shape
     f = WORK_LONG_SIDE / max(h, w)
-    small = cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    # linear is 10x faster than area averaging here, and solid 7 mm squares survive it intact
+    small = cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_LINEAR)
     _, bw = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     # the long side of the scan is (at most a few mm less than) the page's long side
     px_per_mm = max(small.shape) / PAGE_H
     side = MARKER_SIZE * px_per_mm
-    n, _, stats, cents = cv2.connectedComponentsWithStats(bw, connectivity=8)
-    out = []
-    for i in range(1, n):
-        x, y, bw_, bh, area = stats[i]
+    _, _, stats, cents = cv2.connectedComponentsWithStats(bw, connectivity=8)
+    bw_, bh, area = stats[1:, 2].astype(float), stats[1:, 3].astype(float), stats[1:, 4].astype(float)
+    ok = (
         # a square tilted by up to 10 degrees has a bounding box up to 1.16x its side
-        if not (0.7 * side <= bw_ <= 1.45 * side and 0.7 * side <= bh <= 1.45 * side):
-            continue
-        if area < 0.55 * side * side or area < 0.7 * bw_ * bh / 1.35:
-            continue
-        if not 0.75 <= bw_ / bh <= 1.33:
-            continue
-        out.append((cents[i][0] / f, cents[i][1] / f))
+        (bw_ >= 0.7 * side) & (bw_ <= 1.45 * side) & (bh >= 0.7 * side) & (bh <= 1.45 * side)
+        # solid, not a ring or a cluster of letters
+        & (area >= 0.55 * side * side) & (area >= 0.7 * bw_ * bh / 1.35)
+        & (bw_ >= 0.75 * bh) & (bw_ <= 1.33 * bh)
+    )
+    out = [(float(x) / f, float(y) / f) for x, y in cents[1:][ok]]
     return out, px_per_mm / f
 
 
