@@ -33,10 +33,10 @@ def read_page_bytes(data: bytes, key: bytes) -> PageRead:
 
 
 def _is_blank(gray: np.ndarray) -> bool:
-    small = cv2.resize(gray, (gray.shape[1] // 8 or 1, gray.shape[0] // 8 or 1), interpolation=cv2.INTER_AREA)
-    paper = float(np.percentile(small, 90))
+    sample = gray[::3, ::3]  # every 9th pixel: plenty for a share, and no averaging that hides texture
+    paper = float(np.percentile(sample, 90))
     # 0.5 of paper level: only real ink counts, not the grey of a copier's background or noise
-    return float((small < paper * 0.5).mean()) <= T.BLANK_PAGE_INK_MAX
+    return float((sample < paper * 0.5).mean()) <= T.BLANK_PAGE_INK_MAX
 
 
 def read_page(gray: np.ndarray, key: bytes) -> PageRead:

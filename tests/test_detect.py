@@ -1,0 +1,227 @@
+"""The reading core on real printed sheets: rendered from the PDF the product prints, marked, rotated."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pypdfium2 as pdfium
+import pytest
+from PIL import Image
+
+from omr.detect import sources
+from omr.detect.decide import decide_field
+from omr.detect.read import read_page, read_page_bytes
+from omr.detect.result import BLANK, EMPTY_PAGE, INVALID, MARKED, MULTIPLE, READ, UNCERTAIN, UNIDENTIFIED, BoxMeasure
+from omr.layout import FormLayout, layout_for
+from omr.templates import Variant
+from printing.render import UnitHeading, render
+
+KEY = b"test-key-0123456789abcdef0123456"
+DPI = 200
+
+
+def _rendered(fl: FormLayout, serial: str = "000042", key: bytes = KEY, page: int = 0) -> np.ndarray:
+    buf = io.BytesIO()
+    render(buf, fl, "09552", [serial], key, UnitHeading("Phường Kiến Hưng", "Thành phố Hà Nội"))
+    pdf = pdfium.PdfDocument(buf.getvalue())
+    img = pdf[page].render(scale=DPI / 72, grayscale=True).to_numpy()
+    return np.ascontiguousarray(img if img.ndim == 2 else img[:, :, 0])
+
+
+@pytest.fixture(scope="module")
+def kh() -> FormLayout:
+    return layout_for("kien-hung-2020", variant=Variant(counters=4))
+
+
+@pytest.fixture(scope="module")
+def blank_sheet(kh) -> np.ndarray:
+    return _rendered(kh)
+
+
+def _px(v: float) -> int:
+    return round(v * DPI / 25.4)
+
+
+def _cross(img, fl, field, value, width=3):
+    b = next(o.box for o in fl.placement(field).options if o.value == value)
+    x0, y0, x1, y1 = (_px(v) for v in (b.x + 0.7, b.y + 0.7, b.x + b.w - 0.7, b.y + b.h - 0.7))
+    cv2.line(img, (x0, y0), (x1, y1), 0, width)
+    cv2.line(img, (x0, y1), (x1, y0), 0, width)
+
+
+def _fill(img, fl, field, value):
+    b = next(o.box for o in fl.placement(field).options if o.value == value)
+    cv2.rectangle(img, (_px(b.x), _px(b.y)), (_px(b.x + b.w), _px(b.y + b.h)), 0, -1)
+
+
+def _dot(img, fl, field, value):
+    b = next(o.box for o in fl.placement(field).options if o.value == value)
+    cx, cy = b.center
+    cv2.circle(img, (_px(cx), _px(cy)), 2, 90, -1)
+
+
+def _skewed(img: np.ndarray, quarter_turns: int, degrees: float) -> np.ndarray:
+    im = np.ascontiguousarray(np.rot90(img, quarter_turns))
+    pad = im.shape[0] // 10
+    im = cv2.copyMakeBorder(im, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
+    m = cv2.getRotationMatrix2D((im.shape[1] / 2, im.shape[0] / 2), degrees, 1.0)
+    return cv2.warpAffine(im, m, (im.shape[1], im.shape[0]), borderValue=255)
+
+
+def _answers(page):
+    return {a.field: (a.value, a.state) for a in page.answers}
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3])
+@pytest.mark.parametrize("degrees", [0.0, -9.5, 6.0])
+def test_reads_marks_in_any_orientation_and_skew(kh, blank_sheet, turns, degrees):
+    img = blank_sheet.copy()
+    _cross(img, kh, "q_result", "4")
+    _cross(img, kh, "q_counter", "2")
+    _cross(img, kh, "q_area", "1")
+    _cross(img, kh, "q_area", "3")
+    page = read_page(_skewed(img, turns, degrees), KEY)
+    assert page.status == READ
+    assert page.identity.serial == "000042" and page.identity.unit == "09552" and page.identity.page == 1
+    assert _answers(page) == {
+        "q_area": ("1,3", MARKED),
+        "q_result": ("4", MARKED),
+        "q_counter": ("2", MARKED),
+        "q_staff": (None, BLANK),
+    }
+
+
+def test_double_mark_faint_dot_and_correction_go_to_review(kh, blank_sheet):
+    img = blank_sheet.copy()
+    _cross(img, kh, "q_result", "5")
+    _cross(img, kh, "q_result", "3")  # two marks in a single-choice question
+    _dot(img, kh, "q_counter", "1")  # a faint dot
+    _fill(img, kh, "q_staff", "1")  # cancelled...
+    _cross(img, kh, "q_staff", "4")  # ...in favour of this one
+    got = _answers(read_page(img, KEY))
+    assert got["q_result"] == (None, MULTIPLE)
+    assert got["q_counter"][1] == UNCERTAIN
+    assert got["q_staff"] == ("4", UNCERTAIN)
+
+
+def test_filled_box_alone_counts_as_marked(kh, blank_sheet):
+    img = blank_sheet.copy()
+    _fill(img, kh, "q_result", "5")
+    assert _answers(read_page(img, KEY))["q_result"] == ("5", MARKED)
+
+
+def test_circled_label_is_never_blank(kh, blank_sheet):
+    img = blank_sheet.copy()
+    o = next(o for o in kh.placement("q_result").options if o.value == "2")
+    z = o.zone
+    cv2.ellipse(
+        img, (_px(z.x + z.w / 2), _px(z.y + z.h / 2)), (_px(z.w / 2 + 0.5), _px(z.h / 2 - 0.2)), 0, 0, 360, 0, 3
+    )
+    value, state = _answers(read_page(img, KEY))["q_result"]
+    assert state == UNCERTAIN and value == "2"
+
+
+def test_written_comment_is_cropped_and_flagged(kh, blank_sheet):
+    img = blank_sheet.copy()
+    a = kh.placement("y_kien_khac").area
+    for i in range(6):
+        x = _px(a.x + 10 + i * 12)
+        cv2.putText(img, "ykien", (x, _px(a.y + 8)), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.2, 0, 2)
+    page = read_page(img, KEY)
+    texts = {t.field: t for t in page.texts}
+    assert texts["y_kien_khac"].written and not texts["y_kien_chua_hai_long"].written
+    crop = cv2.imdecode(np.frombuffer(texts["y_kien_khac"].png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert crop.shape[1] > 3 * crop.shape[0]  # the wide, short comment area, upright
+
+
+def test_sheet_signed_with_another_key_is_invalid(kh):
+    page = read_page(_rendered(kh, key=b"another-installation-key-000000"), KEY)
+    assert page.status == INVALID and page.identity.serial == "000042"
+
+
+def test_two_page_form_reads_its_back_page():
+    fl = layout_for("sipas-tthc")
+    img = _rendered(fl, page=1)
+    field = fl.fields_on(2)[0].field.id
+    _cross(img, fl, field, fl.placement(field).options[0].value)
+    page = read_page(img, KEY)
+    assert page.status == READ and page.identity.page == 2
+    assert _answers(page)[field] == (fl.placement(field).options[0].value, MARKED)
+
+
+def test_blank_page_and_foreign_image():
+    white = np.full((2339, 1654), 250, np.uint8)
+    white += np.random.default_rng(1).integers(0, 4, white.shape, dtype=np.uint8)
+    assert read_page(white, KEY).status == EMPTY_PAGE
+    texture = np.random.default_rng(2).integers(0, 255, (800, 600), dtype=np.uint8)
+    assert read_page(texture, KEY).status == UNIDENTIFIED
+
+
+def test_bilevel_low_resolution_jpeg_scan(kh, blank_sheet):
+    img = blank_sheet.copy()
+    _cross(img, kh, "q_staff", "5")
+    small = cv2.resize(img, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)  # 150 dpi
+    _, bw = cv2.threshold(small, 160, 255, cv2.THRESH_BINARY)
+    ok, jpg = cv2.imencode(".jpg", bw, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    assert _answers(read_page_bytes(jpg.tobytes(), KEY))["q_staff"] == ("5", MARKED)
+
+
+def test_redecide_from_stored_measurements_matches(kh, blank_sheet):
+    img = blank_sheet.copy()
+    _cross(img, kh, "q_result", "3")
+    page = read_page(img, KEY)
+    for a in page.answers:
+        stored = {v: BoxMeasure.from_list(m.as_list()) for v, m in a.boxes.items()}
+        again = decide_field(kh.placement(a.field).field, stored)
+        assert (again.value, again.state) == (a.value, a.state)
+
+
+# ------------------------------------------------------------------ sources: stacks and bad input
+
+
+def _pdf_of_jpegs(path: Path, images: list[np.ndarray]) -> None:
+    pil = [Image.fromarray(i) for i in images]
+    pil[0].save(path, "PDF", save_all=True, append_images=pil[1:], resolution=DPI)
+
+
+def test_pdf_jpeg_pages_are_taken_without_reencoding(tmp_path, blank_sheet):
+    _pdf_of_jpegs(tmp_path / "stack.pdf", [blank_sheet, blank_sheet[:, ::-1].copy()])
+    pages = list(sources.iter_pages([tmp_path / "stack.pdf"]))
+    assert [(p.source, p.page, p.ext, p.error) for p in pages] == [
+        ("stack.pdf", 1, ".jpg", None),
+        ("stack.pdf", 2, ".jpg", None),
+    ]
+    assert pages[0].data[:3] == b"\xff\xd8\xff"
+
+
+def test_multipage_bilevel_tiff(tmp_path, blank_sheet):
+    frames = [Image.fromarray(blank_sheet).convert("1") for _ in range(3)]
+    frames[0].save(tmp_path / "s.tif", save_all=True, append_images=frames[1:], compression="group4")
+    pages = list(sources.iter_pages([tmp_path / "s.tif"]))
+    assert [p.page for p in pages] == [1, 2, 3] and all(p.ext == ".tif" and p.error is None for p in pages)
+    assert read_page_bytes(pages[0].data, KEY).status == READ
+
+
+def test_bad_inputs_get_one_line_errors_and_the_rest_goes_on(tmp_path, blank_sheet):
+    d = tmp_path / "box"
+    d.mkdir()
+    (d / "a_empty.pdf").write_bytes(b"")
+    (d / "b_corrupt.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\ngarbage")
+    (d / "c_notes.txt").write_text("không phải ảnh")
+    bomb = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(bomb, "PNG")
+    (d / "d_bomb.png").write_bytes(bomb.getvalue())
+    with zipfile.ZipFile(d / "e_stack.zip", "w") as z:
+        z.writestr("../evil.png", b"x")
+        ok, png = cv2.imencode(".png", blank_sheet)
+        z.writestr("good.png", png.tobytes())
+    pages = list(sources.iter_pages([d]))
+    errors = {p.source: p.error for p in pages if p.error}
+    assert set(errors) == {"a_empty.pdf", "b_corrupt.pdf", "c_notes.txt", "d_bomb.png", "../evil.png"}
+    assert all("\n" not in e for e in errors.values())
+    good = [p for p in pages if not p.error]
+    assert [p.source for p in good] == ["good.png"]
