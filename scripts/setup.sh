@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs everything the product needs on a fresh Debian machine, then runs one job:
+#   scripts/setup.sh demo   the demo: prints sheets, fills a sample stack, scans it into SQLite, serves the web app
+#   scripts/setup.sh test   the whole test suite (starts its own PostgreSQL and Redis on loopback)
+# Safe to run again: what is already installed is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+job="${1:-demo}"
+
+need_pkgs=(python3 python3-venv python3-pip poppler-utils)
+if [ "$job" = test ]; then
+  need_pkgs+=(postgresql redis-server chromium libzbar0)
+fi
+missing=()
+for p in "${need_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "Cài gói hệ thống: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Python 3.11+ from PATH (Debian 12's python3 is 3.11)
+PY="$(command -v python3.11 || command -v python3)"
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e ".[test]"
+export PATH="$PWD/.venv/bin:$PATH"
+
+case "$job" in
+  demo)
+    exec omr demo "${@:2}"
+    ;;
+  test)
+    ruff check .
+    # -n 2: both cores; the browser and server tests start their own processes on loopback
+    exec python -m pytest -n 2 --dist loadgroup "${@:2}"
+    ;;
+  *)
+    echo "dùng: scripts/setup.sh demo|test" >&2
+    exit 2
+    ;;
+esac
