@@ -1,0 +1,733 @@
+"""The scan pipeline: scanned stacks in, one stored page and one contract JSON line per page out.
+
+    for line in scan([Path("stack.pdf")]):      # lines in input order, each once its page is stored
+        print(json.dumps(line, ensure_ascii=False))
+
+Pages stream from ``omr.detect.sources.iter_pages`` and are read in worker processes, with at most
+``WINDOW_PER_CORE`` pages per core in flight, so a 1,000-page PDF is never all in memory. Each page
+is stored in its own transaction as soon as it is read: image file first (written atomically), then
+the rows. The page's sha256 is UNIQUE in the database, which is what makes a stack re-scannable after
+an interruption and two scanners of the same stack safe: a page already stored is reported
+``duplicate`` and nothing new is written.
+
+Statuses (CONTRACT.md): blank, unidentified (kept and queued for a person), invalid (bad signature,
+a serial this installation never issued, or a code that does not match the issued sheet), duplicate
+(same image, or same sheet page with the same machine answers: kept, not counted), conflict (same
+sheet page with other answers: both kept, a person chooses), needs_review, accepted. A page that
+cannot be read at all yields ``status: "error"`` with ``error`` and is not stored, so scanning the
+stack again retries it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import sys
+import zipfile
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from threading import Event
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from db.models import (
+    ACCEPTED,
+    BLANK,
+    CONFLICT,
+    DUPLICATE,
+    INVALID,
+    MACHINE,
+    NEEDS_REVIEW,
+    REVIEW_ANSWER,
+    REVIEW_CONFLICT,
+    REVIEW_DONE,
+    REVIEW_OPEN,
+    REVIEW_UNIDENTIFIED,
+    SCAN_DONE,
+    SCAN_FAILED,
+    SCAN_RUNNING,
+    UNIDENTIFIED,
+    Answer,
+    Page,
+    ReviewItem,
+    ScanBatch,
+    Sheet,
+    TextArea,
+    WatchedFile,
+    utcnow,
+)
+from db.session import session as open_session
+from db.session import transaction
+from omr import config
+from omr.detect import result as R
+from omr.detect.sources import STACK_EXTS, RawPage, iter_pages
+
+WINDOW_PER_CORE = 4
+ERROR = "error"  # a page that could not be read at all (not stored; CONTRACT.md "every page in is a row out")
+# statuses of earlier pages a new scan of the same sheet page is compared with
+_COMPARABLE = (ACCEPTED, NEEDS_REVIEW, CONFLICT)
+
+Reader = Callable[[bytes, bytes], R.PageRead]
+
+
+def _default_reader(data: bytes, key: bytes) -> R.PageRead:
+    from omr.detect.read import read_page_bytes
+
+    return read_page_bytes(data, key)
+
+
+# --------------------------------------------------------------------------- reading (worker side)
+
+
+def _worker_init() -> None:
+    # Ctrl-C goes to the whole process group; the parent stops the pool itself, workers must not die
+    # half-way through a page and break it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _read_job(reader: Reader, data: bytes, key: bytes) -> R.PageRead | str:
+    """Runs in a worker: the page read, or a one-line reason it could not be."""
+    try:
+        return reader(data, key)
+    except Exception as e:  # one bad page must never stop the stack: report it and go on
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return f"không đọc được trang: {msg}"
+
+
+class _Inline:
+    """Stands in for a process pool when one worker is asked for (tests, single-core machines)."""
+
+    def submit(self, fn, *args) -> Future:
+        fut: Future = Future()
+        fut.set_result(fn(*args))
+        return fut
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
+
+
+def worker_count(workers: int | None = None) -> int:
+    if workers:
+        return max(1, workers)
+    env = os.environ.get("OMR_SCAN_WORKERS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _pool(workers: int):
+    if workers <= 1:
+        return _Inline()
+    methods = ("fork", "spawn")
+    from multiprocessing import get_all_start_methods
+
+    method = next(m for m in methods if m in get_all_start_methods())
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method), initializer=_worker_init)
+
+
+# --------------------------------------------------------------------------- storing
+
+
+def image_relpath(sha: str, ext: str) -> str:
+    return f"pages/{sha[:2]}/{sha}{ext or '.bin'}"
+
+
+def crop_relpath(sha: str, field: str) -> str:
+    return f"pages/{sha[:2]}/{sha}.{field}.png"
+
+
+def _write_atomic(rel: str, data: bytes) -> None:
+    """Write under OMR_HOME via a temporary file and rename: a killed process never leaves half a file
+    where the database will point."""
+    path = config.home() / rel
+    if path.exists() and path.stat().st_size == len(data):
+        return  # same name is same sha256: same content
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def answers_json(rows: Iterable[Answer]) -> dict[str, dict]:
+    """The contract's ``answers`` object from stored rows (the machine's reading)."""
+    return {
+        a.field: {"value": a.machine_value, "state": a.machine_state, "confidence": round(a.confidence, 3)}
+        for a in rows
+    }
+
+
+def page_json(page: Page, answers: dict[str, dict], source: str | None = None, number: int | None = None) -> dict:
+    """One ``omr scan --json`` line (CONTRACT.md) for a stored page."""
+    return {
+        "source": page.source if source is None else source,
+        "page": page.source_page if number is None else number,
+        "status": page.status,
+        "form": page.form_id,
+        "unit": page.unit_code,
+        "serial": page.serial,
+        "sheet_page": page.sheet_page,
+        "answers": answers,
+    }
+
+
+def error_json(source: str, number: int, message: str) -> dict:
+    return {
+        "source": source,
+        "page": number,
+        "status": ERROR,
+        "form": None,
+        "unit": None,
+        "serial": None,
+        "sheet_page": None,
+        "answers": {},
+        "error": message,
+    }
+
+
+def _stored_answers(s: Session, page_id: int) -> list[Answer]:
+    return list(s.scalars(select(Answer).where(Answer.page_id == page_id).order_by(Answer.id)))
+
+
+def duplicate_json(s: Session, existing: Page, raw: RawPage) -> dict:
+    """A page whose exact image is already stored: report it as it was stored, store nothing."""
+    line = page_json(existing, answers_json(_stored_answers(s, existing.id)), raw.source, raw.page)
+    line["status"] = DUPLICATE
+    return line
+
+
+def _machine(answers: Iterable[tuple[str, str | None, str]]) -> dict[str, tuple[str | None, str]]:
+    return {f: (v, st) for f, v, st in answers}
+
+
+def _classify(s: Session, read: R.PageRead) -> tuple[str, str | None, int | None]:
+    """The page's status, an explanatory note and the earlier page it duplicates or conflicts with."""
+    if read.status == R.EMPTY_PAGE:
+        return BLANK, read.note, None
+    if read.status == R.UNIDENTIFIED:
+        return UNIDENTIFIED, read.note, None
+    if read.status == R.INVALID or read.identity is None:
+        return INVALID, read.note, None
+    ident = read.identity
+    # FOR UPDATE (PostgreSQL): two scanners storing the same sheet page take turns, so they cannot both
+    # find no earlier page. SQLite needs nothing more: the transaction already holds the write lock.
+    sheet = s.scalar(select(Sheet).where(Sheet.serial == ident.serial).with_for_update())
+    if sheet is None:
+        return INVALID, f"số phiếu {ident.serial} chưa từng được in ở hệ thống này", None
+    issued = (sheet.form_id, sheet.form_version, sheet.unit_code, sheet.variant)
+    if issued != (ident.form, ident.version, ident.unit, ident.variant):
+        return (
+            INVALID,
+            f"mã QR không khớp phiếu số {ident.serial} đã in ({sheet.form_id}, đơn vị {sheet.unit_code})",
+            None,
+        )
+    earlier = list(
+        s.scalars(
+            select(Page)
+            .where(Page.serial == ident.serial, Page.sheet_page == ident.page, Page.status.in_(_COMPARABLE))
+            .order_by(Page.id)
+        )
+    )
+    if earlier:
+        mine = _machine((a.field, a.value, a.state) for a in read.answers)
+        for p in earlier:
+            theirs = _machine((a.field, a.machine_value, a.machine_state) for a in _stored_answers(s, p.id))
+            if theirs == mine:
+                return DUPLICATE, f"trùng với trang đã lưu #{p.id}", p.id
+        return (
+            CONFLICT,
+            f"phiếu {ident.serial} trang {ident.page} đã lưu (#{earlier[0].id}) với câu trả lời khác",
+            (earlier[0].id),
+        )
+    if any(a.needs_review for a in read.answers):
+        return NEEDS_REVIEW, read.note, None
+    return ACCEPTED, read.note, None
+
+
+def _insert_page(
+    s: Session, raw: RawPage, sha: str, read: R.PageRead, rel: str, crops: dict[str, str], batch_id: int | None
+) -> dict:
+    status, note, other = _classify(s, read)
+    ident = read.identity
+    page = Page(
+        scan_batch_id=batch_id,
+        source=raw.source,
+        source_page=raw.page,
+        sha256=sha,
+        image_path=rel,
+        status=status,
+        serial=ident.serial if ident else None,
+        sheet_page=ident.page if ident else None,
+        form_id=ident.form if ident else None,
+        form_version=ident.version if ident else None,
+        variant=ident.variant if ident else None,
+        unit_code=ident.unit if ident else None,
+        transform=read.transform,
+        rotation=read.rotation,
+        measurements=read.measurements() if read.answers else None,
+        note=note,
+        duplicate_of_page_id=other if status == DUPLICATE else None,
+    )
+    s.add(page)
+    s.flush()  # the sha256 UNIQUE constraint speaks here
+    now = utcnow()
+    counted = status in (ACCEPTED, NEEDS_REVIEW)
+    review_ids: list[str] = []
+    if read.answers:
+        rows = []
+        for a in read.answers:
+            final = counted and not a.needs_review
+            rows.append(
+                {
+                    "page_id": page.id,
+                    "field": a.field,
+                    "machine_value": a.value,
+                    "machine_state": a.state,
+                    "confidence": float(a.confidence),
+                    "reason": a.reason,
+                    "final_value": a.value if final else None,
+                    "final_state": a.state if final else None,
+                    "decided_by": MACHINE if final else None,
+                    "decided_at": now if final else None,
+                }
+            )
+            if counted and a.needs_review:
+                review_ids.append(a.field)
+        s.execute(insert(Answer), rows)
+    items = []
+    if review_ids:
+        ids = dict(
+            s.execute(select(Answer.field, Answer.id).where(Answer.page_id == page.id, Answer.field.in_(review_ids)))
+            .tuples()
+            .all()
+        )
+        items = [{"page_id": page.id, "answer_id": ids[f], "kind": REVIEW_ANSWER} for f in review_ids]
+    elif status == UNIDENTIFIED:
+        items = [{"page_id": page.id, "answer_id": None, "kind": REVIEW_UNIDENTIFIED}]
+    elif status == CONFLICT:
+        items = [{"page_id": page.id, "answer_id": None, "kind": REVIEW_CONFLICT}]
+    if items:
+        s.execute(insert(ReviewItem), [{**i, "status": REVIEW_OPEN, "created_at": now} for i in items])
+    if read.texts:
+        s.execute(
+            insert(TextArea),
+            [
+                {"page_id": page.id, "field": t.field, "written": t.written, "ink": t.ink, "image_path": crops[t.field]}
+                for t in read.texts
+            ],
+        )
+    answers = {a.field: a.contract_json() for a in read.answers}
+    return page_json(page, answers, raw.source, raw.page)
+
+
+def find_by_sha(s: Session, sha: str) -> Page | None:
+    return s.scalar(select(Page).where(Page.sha256 == sha))
+
+
+def store_page(raw: RawPage, sha: str, read: R.PageRead, batch_id: int | None = None) -> dict:
+    """Store one read page in its own transaction; returns its contract line. Safe to call twice or
+    from two processes at once with the same page: the second reports ``duplicate``."""
+    assert raw.data is not None
+    rel = image_relpath(sha, raw.ext)
+    _write_atomic(rel, raw.data)
+    crops = {}
+    for t in read.texts:
+        crops[t.field] = crop_relpath(sha, t.field)
+        _write_atomic(crops[t.field], t.png)
+    try:
+        with transaction() as s:
+            line = _insert_page(s, raw, sha, read, rel, crops, batch_id)
+            if batch_id is not None:
+                s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(done_pages=ScanBatch.done_pages + 1))
+            return line
+    except IntegrityError:
+        with open_session() as s:
+            existing = find_by_sha(s, sha)
+            if existing is None:
+                raise
+            line = duplicate_json(s, existing, raw)
+        _count_done(batch_id)
+        return line
+
+
+MAX_BATCH_NOTE = 4000
+
+
+def _count_done(batch_id: int | None, error: dict | None = None) -> None:
+    """Count a page that stored nothing new; an unreadable one is also noted on the batch, so a web
+    upload page can say what went wrong after the fact."""
+    if batch_id is None:
+        return
+    with transaction() as s:
+        s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(done_pages=ScanBatch.done_pages + 1))
+        if error is not None:
+            batch = s.get(ScanBatch, batch_id)
+            if batch is not None and len(batch.note or "") < MAX_BATCH_NOTE:
+                line = f"{error['source']} trang {error['page']}: {error['error']}"
+                batch.note = f"{batch.note}\n{line}" if batch.note else line
+
+
+def ingest_page(
+    raw: RawPage, key: bytes | None = None, batch_id: int | None = None, reader: Reader | None = None
+) -> dict:
+    """Read and store one page in this process (a queue worker's unit of work); idempotent."""
+    if raw.error or raw.data is None:
+        line = error_json(raw.source, raw.page, raw.error or "trang rỗng")
+        _count_done(batch_id, line)
+        return line
+    sha = hashlib.sha256(raw.data).hexdigest()
+    with open_session() as s:
+        existing = find_by_sha(s, sha)
+        dup = duplicate_json(s, existing, raw) if existing is not None else None
+    if dup is not None:
+        _count_done(batch_id)
+        return dup
+    read = _read_job(reader or _default_reader, raw.data, key or config.secret_key())
+    if isinstance(read, str):
+        line = error_json(raw.source, raw.page, read)
+        _count_done(batch_id, line)
+        return line
+    return store_page(raw, sha, read, batch_id)
+
+
+# --------------------------------------------------------------------------- whole stacks
+
+
+def start_batch(label: str | None = None, created_by: str | None = None, total_pages: int = 0) -> int:
+    """Record a scan batch (e.g. from a web upload, before reading starts in the background)."""
+    with transaction() as s:
+        batch = ScanBatch(label=label, created_by=created_by, total_pages=total_pages, status=SCAN_RUNNING)
+        s.add(batch)
+        s.flush()
+        return batch.id
+
+
+def finish_batch(batch_id: int, status: str = SCAN_DONE, note: str | None = None) -> None:
+    with transaction() as s:
+        batch = s.get(ScanBatch, batch_id)
+        if batch is not None:
+            batch.status = status
+            batch.total_pages = max(batch.total_pages, batch.done_pages)
+            if note:
+                batch.note = note
+
+
+def count_pages(paths: Sequence[Path]) -> int | None:
+    """A quick estimate of how many pages a stack holds, for progress; None if it cannot tell cheaply."""
+    total = 0
+    try:
+        for path in paths:
+            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            for f in files:
+                total += _count_file(f)
+    except Exception:  # only an estimate: reading proper will report what is wrong with the file
+        return None
+    return total
+
+
+def _count_file(f: Path) -> int:
+    suffix = f.suffix.lower()
+    if suffix == ".pdf":
+        import pypdfium2 as pdfium
+
+        try:
+            pdf = pdfium.PdfDocument(str(f))
+        except pdfium.PdfiumError:
+            return 1
+        try:
+            return max(1, len(pdf))
+        finally:
+            pdf.close()
+    if suffix in (".tif", ".tiff"):
+        from PIL import Image
+
+        with Image.open(f) as im:
+            return max(1, getattr(im, "n_frames", 1))
+    if suffix == ".zip":
+        with zipfile.ZipFile(f) as zf:
+            return sum(1 for i in zf.infolist() if not i.is_dir()) or 1
+    return 1
+
+
+@dataclass
+class _Slot:
+    raw: RawPage
+    sha: str | None = None
+    future: Future | None = None
+    duplicate: dict | None = None
+
+
+def scan(
+    paths: Sequence[Path],
+    *,
+    created_by: str | None = None,
+    label: str | None = None,
+    batch_id: int | None = None,
+    workers: int | None = None,
+    key: bytes | None = None,
+    progress: bool = False,
+    reader: Reader | None = None,
+) -> Iterator[dict]:
+    """Read and store a stack; yields one contract line per page, in input order, each once stored.
+
+    ``batch_id``: an existing scan batch to report progress in (else one is made). ``reader`` must be a
+    module-level function when ``workers`` > 1 (it is sent to worker processes).
+    """
+    paths = [Path(p) for p in paths]
+    key = key or config.secret_key()
+    reader = reader or _default_reader
+    n_workers = worker_count(workers)
+    window = WINDOW_PER_CORE * n_workers
+    estimate = count_pages(paths)
+    if batch_id is None:
+        batch_id = start_batch(label or ", ".join(p.name for p in paths)[:300], created_by, estimate or 0)
+    elif estimate:
+        with transaction() as s:
+            s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(total_pages=estimate))
+    bar = _progress(estimate, progress)
+    pool = _pool(n_workers)
+    pending: deque[_Slot] = deque()
+    outcome, note = SCAN_FAILED, "bị dừng giữa chừng"
+    try:
+        for raw in iter_pages(paths):
+            pending.append(_submit(pool, raw, reader, key))
+            while len(pending) >= window:
+                yield _finish(pending.popleft(), batch_id, bar)
+        while pending:
+            yield _finish(pending.popleft(), batch_id, bar)
+        outcome, note = SCAN_DONE, None
+    finally:
+        # also on an early stop (generator closed, Ctrl-C): pages not yet stored are simply not stored;
+        # scanning the stack again stores them, and reports the others as duplicates
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+        finish_batch(batch_id, outcome, note)
+
+
+def _submit(pool, raw: RawPage, reader: Reader, key: bytes) -> _Slot:
+    slot = _Slot(raw)
+    if raw.error or raw.data is None:
+        return slot
+    slot.sha = hashlib.sha256(raw.data).hexdigest()
+    # an image already stored (a stack scanned again) is answered from the database without reading it
+    with open_session() as s:
+        existing = find_by_sha(s, slot.sha)
+        if existing is not None:
+            slot.duplicate = duplicate_json(s, existing, raw)
+            slot.raw = RawPage(raw.source, raw.page, None, raw.ext)  # drop the bytes now
+            return slot
+    slot.future = pool.submit(_read_job, reader, raw.data, key)
+    return slot
+
+
+def _finish(slot: _Slot, batch_id: int, bar) -> dict:
+    raw = slot.raw
+    if slot.duplicate is not None:
+        _count_done(batch_id)
+        line = slot.duplicate
+    elif slot.future is None:
+        line = error_json(raw.source, raw.page, raw.error or "trang rỗng")
+        _count_done(batch_id, line)
+    else:
+        read = slot.future.result()
+        if isinstance(read, str):
+            line = error_json(raw.source, raw.page, read)
+            _count_done(batch_id, line)
+        else:
+            assert slot.sha is not None
+            line = store_page(raw, slot.sha, read, batch_id)
+    bar.update(1)
+    return line
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def write(self, s: str) -> None:
+        print(s, file=sys.stderr)
+
+
+def _progress(total: int | None, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="trang", desc="Đọc phiếu", file=sys.stderr, dynamic_ncols=True, leave=True)
+
+
+# --------------------------------------------------------------------------- watched folder
+
+GIVE_UP_POLLS = 5
+_PARTIAL_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".filepart")
+
+
+def _complete(path: Path) -> bool:
+    """Whether a file looks fully written: its format's end marker is there."""
+    suffix = path.suffix.lower()
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            return False
+        with path.open("rb") as f:
+            f.seek(max(0, size - 2048))
+            tail = f.read()
+    except OSError:
+        return False
+    if suffix == ".pdf":
+        return b"%%EOF" in tail
+    if suffix == ".zip":
+        return zipfile.is_zipfile(path)
+    if suffix in (".jpg", ".jpeg"):
+        return b"\xff\xd9" in tail[-64:]
+    if suffix == ".png":
+        return b"IEND" in tail[-16:]
+    return True  # TIFF, BMP: no end marker; size and time unchanged across two polls is all we have
+
+
+def _candidates(directory: Path) -> list[Path]:
+    out = []
+    for p in sorted(directory.rglob("*")):
+        name = p.name
+        if name.startswith((".", "~")) or name.lower().endswith(_PARTIAL_SUFFIXES):
+            continue
+        if p.suffix.lower() in STACK_EXTS and p.is_file():
+            out.append(p)
+    return out
+
+
+def _already_processed(path: Path, size: int, mtime_ns: int) -> bool:
+    with open_session() as s:
+        return bool(
+            s.scalar(
+                select(func.count())
+                .select_from(WatchedFile)
+                .where(WatchedFile.path == str(path), WatchedFile.size == size, WatchedFile.mtime_ns == mtime_ns)
+            )
+        )
+
+
+def _mark_processed(path: Path, size: int, mtime_ns: int, batch_id: int | None) -> None:
+    try:
+        with transaction() as s:
+            s.add(WatchedFile(path=str(path), size=size, mtime_ns=mtime_ns, scan_batch_id=batch_id))
+    except IntegrityError:
+        pass  # another watcher on the same folder got there first
+
+
+def watch(
+    directory: Path,
+    *,
+    interval: float = 2.0,
+    stop: Event | None = None,
+    created_by: str | None = None,
+    workers: int | None = None,
+    key: bytes | None = None,
+    progress: bool = False,
+    reader: Reader | None = None,
+) -> Iterator[dict]:
+    """Read every stack file that appears in ``directory``, each once and only once fully written.
+
+    A file is taken when its size and modification time are the same on two polls in a row and its
+    format's end marker is there (PDF ``%%EOF``, ZIP central directory, JPEG/PNG end). Files read are
+    remembered in the database by path, size and time, so a restarted watcher skips them and a file
+    replaced by a new scan is read again. Runs until ``stop`` is set (or Ctrl-C in the caller).
+    """
+    directory = Path(directory)
+    stop = stop or Event()
+    last: dict[Path, tuple[int, int, int]] = {}  # path -> size, mtime, polls seen unchanged
+    while not stop.is_set():
+        seen: dict[Path, tuple[int, int, int]] = {}
+        for path in _candidates(directory):
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            size, mtime = st.st_size, st.st_mtime_ns
+            before = last.get(path)
+            stable = before[2] + 1 if before and before[:2] == (size, mtime) else 0
+            seen[path] = (size, mtime, stable)
+            if stable == 0 or size == 0:
+                continue  # new or still growing: look again next poll
+            if _already_processed(path, size, mtime):
+                continue
+            # A file with no end marker may still be being written; after a while unchanged it is taken
+            # anyway, so a truly broken file gets its error line instead of being ignored forever.
+            if not _complete(path) and stable < GIVE_UP_POLLS:
+                continue
+            sig = (size, mtime)
+            batch_id = start_batch(path.name, created_by)
+            yield from scan([path], batch_id=batch_id, workers=workers, key=key, progress=progress, reader=reader)
+            _mark_processed(path, *sig, batch_id)
+            if stop.is_set():
+                break
+        last = seen
+        stop.wait(interval)
+
+
+# --------------------------------------------------------------------------- re-deciding
+
+
+def redecide_page(s: Session, page: Page, by: str = MACHINE) -> list[str]:
+    """Decide a stored page's answers again from its stored measurements (after thresholds changed).
+
+    The machine's columns get the new decision; a final answer a person gave is left alone, one the
+    machine gave follows the new decision (and goes to review if the machine is no longer sure).
+    Returns the fields whose machine decision changed. The caller commits.
+    """
+    from omr.detect.decide import decide_field
+    from omr.layout import layout_for
+    from omr.templates import Variant
+
+    if not page.measurements or not page.form_id or page.form_version is None:
+        return []
+    fl = layout_for(page.form_id, page.form_version, Variant.parse(page.variant or Variant().code()))
+    counted = page.status in (ACCEPTED, NEEDS_REVIEW)
+    now = utcnow()
+    changed = []
+    for ans in _stored_answers(s, page.id):
+        boxes = page.measurements.get(ans.field)
+        if boxes is None:
+            continue
+        new = decide_field(fl.form.field(ans.field), {v: R.BoxMeasure.from_list(m) for v, m in boxes.items()})
+        if (new.value, new.state, new.reason) == (ans.machine_value, ans.machine_state, ans.reason):
+            continue
+        changed.append(ans.field)
+        ans.machine_value, ans.machine_state = new.value, new.state
+        ans.confidence, ans.reason = float(new.confidence), new.reason
+        if not counted or (ans.decided_by not in (None, MACHINE)):
+            continue  # a person's decision stands
+        if new.needs_review:
+            ans.final_value = ans.final_state = ans.decided_by = ans.decided_at = None
+            open_item = s.scalar(
+                select(ReviewItem).where(ReviewItem.answer_id == ans.id, ReviewItem.status == REVIEW_OPEN)
+            )
+            if open_item is None:
+                s.add(ReviewItem(page_id=page.id, answer_id=ans.id, kind=REVIEW_ANSWER, status=REVIEW_OPEN))
+        else:
+            ans.final_value, ans.final_state, ans.decided_by, ans.decided_at = new.value, new.state, by, now
+            s.execute(
+                update(ReviewItem)
+                .where(ReviewItem.answer_id == ans.id, ReviewItem.status == REVIEW_OPEN)
+                .values(status=REVIEW_DONE, resolved_by=by, resolved_at=now)
+            )
+    if counted and changed:
+        s.flush()
+        waiting = s.scalar(
+            select(func.count()).select_from(Answer).where(Answer.page_id == page.id, Answer.final_state.is_(None))
+        )
+        page.status = NEEDS_REVIEW if waiting else ACCEPTED
+    return changed

@@ -1,0 +1,85 @@
+"""Shared fixtures: a throw-away data directory, and scanned stacks made from sheets the product prints."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pypdfium2 as pdfium
+import pytest
+from PIL import Image
+
+SCAN_DPI = 200
+
+
+@pytest.fixture
+def omr_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh OMR_HOME with its own SQLite database; engines are closed afterwards."""
+    from db import session as dbs
+
+    home = tmp_path / "omr-home"
+    monkeypatch.setenv("OMR_HOME", str(home))
+    monkeypatch.delenv("OMR_DATABASE_URL", raising=False)
+    monkeypatch.setenv("OMR_SCAN_WORKERS", "2")
+    yield home
+    dbs.dispose()
+
+
+def render_pdf_pages(pdf_path: Path, dpi: int = SCAN_DPI) -> list[np.ndarray]:
+    """The printed PDF as a scanner would see it: one grey image per page."""
+    pdf = pdfium.PdfDocument(str(pdf_path))
+    try:
+        out = []
+        for i in range(len(pdf)):
+            img = pdf[i].render(scale=dpi / 72, grayscale=True).to_numpy()
+            out.append(np.ascontiguousarray(img if img.ndim == 2 else img[:, :, 0]))
+        return out
+    finally:
+        pdf.close()
+
+
+def mark_cross(img: np.ndarray, form_id: str, field: str, value: str, variant_code: str = "c6p0", dpi: int = SCAN_DPI):
+    """Draw a pen cross in an option's box, where the layout says the box is."""
+    from omr.layout import layout_for
+    from omr.templates import Variant
+
+    fl = layout_for(form_id, variant=Variant.parse(variant_code))
+    box = next(o.box for o in fl.placement(field).options if o.value == value)
+
+    def px(v: float) -> int:
+        return round(v * dpi / 25.4)
+
+    x0, y0, x1, y1 = (px(v) for v in (box.x + 0.7, box.y + 0.7, box.x + box.w - 0.7, box.y + box.h - 0.7))
+    cv2.line(img, (x0, y0), (x1, y1), 0, 3)
+    cv2.line(img, (x0, y1), (x1, y0), 0, 3)
+
+
+def jpeg_pdf(images: list[np.ndarray], out: Path, dpi: int = SCAN_DPI, quality: int = 85) -> Path:
+    """A scanner-style PDF: one JPEG image per page."""
+    pil = [Image.fromarray(im) for im in images]
+    pil[0].save(out, "PDF", save_all=True, append_images=pil[1:], resolution=dpi, quality=quality)
+    return out
+
+
+def png_bytes(img: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def printed(omr_home: Path) -> Callable[..., tuple[list[dict], list[np.ndarray]]]:
+    """Print ``count`` sheets through the product and return (manifest, rendered page images)."""
+    from db.session import session
+    from omr.services.print_runs import print_sheets
+
+    def make(form_id: str = "kien-hung-2020", unit: str = "09552", count: int = 2, name: str = "printed.pdf"):
+        out = omr_home.parent / name
+        with session() as s:
+            manifest = print_sheets(s, form_id, unit, count, out, "tester")
+        return manifest, render_pdf_pages(out)
+
+    return make
