@@ -1,0 +1,1027 @@
+"""The one computation behind every result: tallies, satisfaction index and sheet accounting.
+
+``compute(session, period, unit_code, form_id)`` answers, for a period and a unit *with everything
+under it* (a province includes its wards, a ward its service points), per form × question × option:
+how many answered, left blank or still wait for a reviewer, the share of each option, and the
+satisfaction index (share of the options a scale marks as ``satisfied`` — "Rất hài lòng" + "Hài
+lòng" — among the answers given) per question, element, form and unit, against the target and the
+previous period. The command line exports, the PDF report and the web pages all read this result, so
+the numbers cannot disagree.
+
+Counting rules, applied in SQL:
+- only pages whose status is in ``COUNTED_STATUSES``; of several counted pages for one
+  (serial, sheet page) only the first stored counts, so a page stored twice is never counted twice;
+- only final answers: ``final_state`` set (by the machine or a reviewer); ``final_state`` null is
+  "đang chờ duyệt" and shown as such, never folded into blanks or dropped;
+- a page belongs to the period of the day (Vietnam time) it was scanned.
+
+Everything is aggregated by the database (a recursive CTE for the unit tree, GROUP BY for counts);
+Python only reshapes the few hundred grouped rows. The index of an element, a form or a unit pools
+its questions (satisfied answers / answers given), so it always rests on the ``answered`` shown
+beside it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from db.models import COUNTED_STATUSES, NEEDS_REVIEW, Answer, Page, PrintBatch, TextArea, Unit
+from omr.templates import Field, Form, Option, UnknownForm, Variant, get_form
+
+DEFAULT_TARGET = 0.90  # seed 000: "Chỉ số Hài lòng ... đạt từ 90% trở lên"
+# seed 002: 420 sheets a year per commune/ward, 200 at the levels above and for other offices
+WARD_QUOTA, OTHER_QUOTA = 420, 200
+WARD_KINDS = ("ward", "commune", "special")
+# questions that split the index: the procedure area and the counter (form kien-hung-2020), and any
+# question whose options are a unit's counters
+BREAKDOWN_FIELDS = ("q_area", "q_counter")
+TREND_MONTHS = 12
+VN_TZ = timezone(timedelta(hours=7), "ICT")  # reports follow the Vietnamese calendar day, not UTC
+PENDING_LABEL = "đang chờ duyệt"
+
+# answer classes
+ANSWERED, BLANK, PENDING = "answered", "blank", "pending"
+
+
+class TallyError(ValueError):
+    """A user's mistake (bad period, unknown unit or form): ``str(e)`` is one Vietnamese line."""
+
+
+# --------------------------------------------------------------------------- periods
+
+_ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+
+
+@dataclass(frozen=True)
+class Period:
+    """A reporting period: a month, a quarter, a year or any range of days (``end`` exclusive)."""
+
+    kind: str  # month | quarter | year | range
+    start: date
+    end: date
+
+    @classmethod
+    def parse(cls, text: str | Period) -> Period:
+        """``2026-11``, ``2026-Q4``, ``2026``, ``2026-11-05`` or ``2026-01-15..2026-02-10`` (inclusive)."""
+        if isinstance(text, Period):
+            return text
+        s = str(text).strip()
+        try:
+            if m := re.fullmatch(r"(\d{4})", s):
+                return cls.year(int(m[1]))
+            if m := re.fullmatch(r"(\d{4})-[Qq]([1-4])", s):
+                return cls.quarter(int(m[1]), int(m[2]))
+            if m := re.fullmatch(r"(\d{4})-(\d{1,2})", s):
+                return cls.month(int(m[1]), int(m[2]))
+            if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*(?:\.\.|/|:)\s*(\d{4}-\d{2}-\d{2})", s):
+                first, last = date.fromisoformat(m[1]), date.fromisoformat(m[2])
+                if last < first:
+                    raise TallyError(f"kỳ báo cáo không hợp lệ: {s!r} (ngày cuối trước ngày đầu)")
+                return cls("range", first, last + timedelta(days=1))
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
+                day = date.fromisoformat(s)
+                return cls("range", day, day + timedelta(days=1))
+        except ValueError as e:
+            if isinstance(e, TallyError):
+                raise
+            raise TallyError(f"kỳ báo cáo không hợp lệ: {s!r} ({e})") from e
+        raise TallyError(f"kỳ báo cáo không hợp lệ: {s!r} (dùng 2026-11, 2026-Q4, 2026 hoặc 2026-01-15..2026-02-10)")
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        if not 1 <= month <= 12:
+            raise TallyError(f"kỳ báo cáo không hợp lệ: không có tháng {month}")
+        start = date(year, month, 1)
+        return cls("month", start, _add_months(start, 1))
+
+    @classmethod
+    def quarter(cls, year: int, q: int) -> Period:
+        start = date(year, 3 * (q - 1) + 1, 1)
+        return cls("quarter", start, _add_months(start, 3))
+
+    @classmethod
+    def year(cls, year: int) -> Period:
+        return cls("year", date(year, 1, 1), date(year + 1, 1, 1))
+
+    @property
+    def last_day(self) -> date:
+        return self.end - timedelta(days=1)
+
+    @property
+    def code(self) -> str:
+        if self.kind == "month":
+            return f"{self.start.year}-{self.start.month:02d}"
+        if self.kind == "quarter":
+            return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
+        if self.kind == "year":
+            return str(self.start.year)
+        return f"{self.start.isoformat()}..{self.last_day.isoformat()}"
+
+    @property
+    def label(self) -> str:
+        """Vietnamese, as written in a report: "tháng 11 năm 2026", "quý IV năm 2026"…"""
+        y = self.start.year
+        if self.kind == "month":
+            return f"tháng {self.start.month} năm {y}"
+        if self.kind == "quarter":
+            return f"quý {_ROMAN[(self.start.month - 1) // 3 + 1]} năm {y}"
+        if self.kind == "year":
+            return f"năm {y}"
+        if self.start == self.last_day:
+            return f"ngày {self.start:%d/%m/%Y}"
+        return f"từ ngày {self.start:%d/%m/%Y} đến ngày {self.last_day:%d/%m/%Y}"
+
+    @property
+    def short_label(self) -> str:
+        """For table headers and chart axes: "11/2026", "Q4/2026", "2026"."""
+        if self.kind == "month":
+            return f"{self.start.month:02d}/{self.start.year}"
+        if self.kind == "quarter":
+            return f"Q{(self.start.month - 1) // 3 + 1}/{self.start.year}"
+        if self.kind == "year":
+            return str(self.start.year)
+        return f"{self.start:%d/%m/%Y}–{self.last_day:%d/%m/%Y}"
+
+    def previous(self) -> Period:
+        if self.kind == "month":
+            return Period("month", _add_months(self.start, -1), self.start)
+        if self.kind == "quarter":
+            return Period("quarter", _add_months(self.start, -3), self.start)
+        if self.kind == "year":
+            return Period.year(self.start.year - 1)
+        return Period("range", self.start - (self.end - self.start), self.start)
+
+    def trend_months(self, n: int = TREND_MONTHS) -> list[Period]:
+        """The ``n`` months ending with the month of the period's last day."""
+        last = self.last_day
+        first = _add_months(date(last.year, last.month, 1), -(n - 1))
+        return [Period.month(d.year, d.month) for d in (_add_months(first, i) for i in range(n))]
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """[start, end) as UTC datetimes: pages are stamped in UTC, the period is in Vietnam time."""
+        return _utc(self.start), _utc(self.end)
+
+    def year_elapsed(self) -> float:
+        """Share of the calendar year of the period's last day that has passed by the period's end."""
+        y = self.last_day.year
+        days = 366 if calendar.isleap(y) else 365
+        return min(1.0, (self.end - date(y, 1, 1)).days / days)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+def _add_months(d: date, n: int) -> date:
+    m = d.year * 12 + d.month - 1 + n
+    return date(m // 12, m % 12 + 1, 1)
+
+
+def _utc(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=VN_TZ).astimezone(UTC)
+
+
+def local_date(dt: datetime | None) -> date | None:
+    """The Vietnamese calendar day of a stored timestamp (naive values from SQLite are UTC)."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(VN_TZ).date()
+
+
+# --------------------------------------------------------------------------- result types
+
+
+@dataclass
+class Index:
+    """Satisfied answers among answers given, beside the count it rests on."""
+
+    satisfied: int
+    answered: int
+    value: float | None  # 0..1, None when nothing was answered
+    target: float
+    meets_target: bool | None
+    previous: float | None = None
+    change: float | None = None  # value - previous, in 0..1 units
+
+    @classmethod
+    def of(cls, satisfied: int, answered: int, target: float, previous: Index | float | None = None) -> Index:
+        value = satisfied / answered if answered else None
+        prev = previous.value if isinstance(previous, Index) else previous
+        return cls(
+            satisfied=satisfied,
+            answered=answered,
+            value=value,
+            target=target,
+            meets_target=None if value is None else value >= target - 1e-12,
+            previous=prev,
+            change=None if value is None or prev is None else value - prev,
+        )
+
+
+@dataclass
+class OptionCount:
+    value: str
+    label: str
+    count: int
+    share: float | None  # of the answers given to the question
+
+
+@dataclass
+class QuestionTally:
+    field: str
+    label: str
+    kind: str  # single | multi
+    element: str | None
+    page: int
+    responses: int  # counted sheets that carry the question's page
+    answered: int
+    blank: int
+    pending: int
+    options: list[OptionCount]
+    index: Index | None  # only for questions on a satisfaction scale
+
+
+@dataclass
+class ElementIndex:
+    element: str
+    fields: list[str]
+    index: Index
+
+
+@dataclass
+class BreakdownRow:
+    value: str
+    label: str
+    responses: int  # sheets giving this answer
+    index: Index
+
+
+@dataclass
+class Breakdown:
+    field: str
+    label: str
+    rows: list[BreakdownRow]
+
+
+@dataclass
+class FormTally:
+    form_id: str
+    version: int
+    title: str
+    responses: int
+    pending_responses: int  # sheets with at least one answer still waiting for a reviewer
+    questions: list[QuestionTally]
+    elements: list[ElementIndex]
+    index: Index
+    breakdowns: list[Breakdown]
+
+
+@dataclass
+class SheetAccount:
+    """Sheets printed and returned in the period, and the year-to-date progress against the quota."""
+
+    printed: int
+    returned: int
+    response_rate: float | None  # returned / printed in the period
+    year_returned: int  # from 1 January to the period's end
+    yearly_quota: int
+    quota_progress: float | None  # year_returned / yearly_quota
+    expected_progress: float  # share of the year elapsed: where a steady pace would be
+
+
+@dataclass
+class UnitTally:
+    """One unit directly under the report's unit (or the unit itself, for its own sheets)."""
+
+    code: str
+    name: str
+    kind: str
+    own: bool  # the report's unit itself (its own sheets, without the units under it)
+    responses: int
+    index: Index
+    form_index: dict[str, Index]
+    sheets: SheetAccount
+
+
+@dataclass
+class TrendPoint:
+    period: str  # "2026-11"
+    label: str  # "11/2026"
+    responses: int
+    index: Index
+
+
+@dataclass
+class UnitInfo:
+    code: str
+    name: str
+    kind: str
+    parent_code: str | None
+    parent_name: str | None
+
+
+@dataclass
+class PeriodInfo:
+    code: str
+    kind: str
+    label: str
+    short_label: str
+    start: date
+    end: date  # exclusive
+    previous: str
+
+
+@dataclass
+class TallyResult:
+    period: PeriodInfo
+    unit: UnitInfo | None  # None: the whole installation
+    form_id: str | None
+    target: float
+    generated_at: datetime
+    responses: int
+    pending_responses: int
+    index: Index  # every index question of every form, pooled
+    forms: list[FormTally]
+    units: list[UnitTally]
+    sheets: SheetAccount
+    pages_by_status: dict[str, int]  # every page stored in the period for these units, by status
+    trend: list[TrendPoint]
+    comments: int  # handwritten comments (non-personal free-text areas with writing)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON types only (dates as ISO text), for the web pages and ``json.dumps``."""
+        return _plain(self)
+
+    def form(self, form_id: str) -> FormTally:
+        for f in self.forms:
+            if f.form_id == form_id:
+                return f
+        raise KeyError(form_id)
+
+    @property
+    def unit_name(self) -> str:
+        return self.unit.name if self.unit else "Tất cả đơn vị"
+
+
+def _plain(obj: Any) -> Any:
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, datetime | date):
+        return obj.isoformat()
+    return obj
+
+
+# --------------------------------------------------------------------------- SQL building blocks
+
+_pages = Page.__table__
+_answers = Answer.__table__
+_units = Unit.__table__
+
+
+def _scope(root: str | None):
+    """Recursive CTE (code, branch): every unit under ``root`` (root included), and which unit
+    directly under the root it belongs to (``branch``; the root's own pages have branch = root).
+    Without a root: every unit, each under its top-level ancestor. UNION, not UNION ALL, so a
+    mistaken cycle in parent links ends instead of looping."""
+    u = _units
+    if root is None:
+        anchor = select(u.c.code.label("code"), u.c.code.label("branch")).where(u.c.parent_code.is_(None))
+    else:
+        anchor = select(u.c.code.label("code"), u.c.code.label("branch")).where(u.c.code == root)
+    scope = anchor.cte("scope", recursive=True)
+    child = u.alias("child")
+    branch = scope.c.branch if root is None else case((scope.c.code == root, child.c.code), else_=scope.c.branch)
+    return scope.union(select(child.c.code, branch).where(child.c.parent_code == scope.c.code))
+
+
+def _counted(p, start: datetime, end: datetime, form_id: str | None) -> list:
+    """Conditions for a page that counts: counted status, in the period, the first of its kind."""
+    earlier = _pages.alias("earlier")
+    first = ~exists().where(
+        earlier.c.serial == p.c.serial,
+        earlier.c.sheet_page == p.c.sheet_page,
+        earlier.c.status.in_(COUNTED_STATUSES),
+        earlier.c.id < p.c.id,
+    )
+    cond = [p.c.status.in_(COUNTED_STATUSES), p.c.created_at >= start, p.c.created_at < end, first]
+    if form_id:
+        cond.append(p.c.form_id == form_id)
+    return cond
+
+
+def _answer_class(a):
+    return case(
+        (a.c.final_state.is_(None), PENDING),
+        (or_(a.c.final_value.is_(None), a.c.final_value == ""), BLANK),
+        else_=ANSWERED,
+    )
+
+
+def _final_value(a):
+    return case((a.c.final_state.is_(None), None), else_=a.c.final_value)
+
+
+@dataclass
+class _Ctx:
+    session: Session
+    root: str | None
+    form_id: str | None
+    start: datetime
+    end: datetime
+
+    def scope(self):
+        return _scope(self.root)
+
+    def rows(self, stmt: Select) -> list[tuple]:
+        return [tuple(r) for r in self.session.execute(stmt)]
+
+
+def _answer_groups(ctx: _Ctx) -> list[tuple]:
+    """(branch, form, field, final value, class, count) for every counted answer in the period."""
+    scope, p, a = ctx.scope(), _pages, _answers
+    cls, val = _answer_class(a), _final_value(a)
+    stmt = (
+        select(scope.c.branch, p.c.form_id, a.c.field, val, cls, func.count())
+        .select_from(a.join(p, a.c.page_id == p.c.id).join(scope, scope.c.code == p.c.unit_code))
+        .where(*_counted(p, ctx.start, ctx.end, ctx.form_id))
+        .group_by(scope.c.branch, p.c.form_id, a.c.field, val, cls)
+    )
+    return ctx.rows(stmt)
+
+
+def _page_groups(ctx: _Ctx) -> list[tuple]:
+    """(branch, form, sheet page, pages, pages with a pending answer)."""
+    scope, p, a = ctx.scope(), _pages, _answers
+    has_pending = exists().where(a.c.page_id == p.c.id, a.c.final_state.is_(None))
+    # only needs_review pages can wait for a person: spares the lookup for every accepted page
+    pending = func.sum(case((and_(p.c.status == NEEDS_REVIEW, has_pending), 1), else_=0))
+    stmt = (
+        select(scope.c.branch, p.c.form_id, p.c.sheet_page, func.count(), pending)
+        .select_from(p.join(scope, scope.c.code == p.c.unit_code))
+        .where(*_counted(p, ctx.start, ctx.end, ctx.form_id))
+        .group_by(scope.c.branch, p.c.form_id, p.c.sheet_page)
+    )
+    return ctx.rows(stmt)
+
+
+def _response_groups(ctx: _Ctx, start: datetime | None = None) -> list[tuple]:
+    """(branch, form, distinct sheets): a two-page sheet is one response."""
+    scope, p = ctx.scope(), _pages
+    stmt = (
+        select(scope.c.branch, p.c.form_id, func.count(p.c.serial.distinct()))
+        .select_from(p.join(scope, scope.c.code == p.c.unit_code))
+        .where(*_counted(p, start or ctx.start, ctx.end, ctx.form_id))
+        .group_by(scope.c.branch, p.c.form_id)
+    )
+    return ctx.rows(stmt)
+
+
+def _pending_sheets(ctx: _Ctx) -> dict[str, int]:
+    """form -> sheets with at least one answer still waiting (a two-page sheet counts once)."""
+    scope, p, a = ctx.scope(), _pages, _answers
+    has_pending = exists().where(a.c.page_id == p.c.id, a.c.final_state.is_(None))
+    stmt = (
+        select(p.c.form_id, func.count(p.c.serial.distinct()))
+        .select_from(p.join(scope, scope.c.code == p.c.unit_code))
+        .where(*_counted(p, ctx.start, ctx.end, ctx.form_id), p.c.status == NEEDS_REVIEW, has_pending)
+        .group_by(p.c.form_id)
+    )
+    return {f: n for f, n in ctx.rows(stmt)}
+
+
+def _status_counts(ctx: _Ctx) -> dict[str, int]:
+    scope, p = ctx.scope(), _pages
+    cond = [p.c.created_at >= ctx.start, p.c.created_at < ctx.end]
+    if ctx.form_id:
+        cond.append(p.c.form_id == ctx.form_id)
+    stmt = (
+        select(p.c.status, func.count())
+        .select_from(p.join(scope, scope.c.code == p.c.unit_code))
+        .where(*cond)
+        .group_by(p.c.status)
+    )
+    return dict(sorted(ctx.rows(stmt)))
+
+
+def _index_history(ctx: _Ctx, boundaries: list[datetime], index_fields: set[str]) -> list[tuple]:
+    """(bucket, form, field, final value, count) of the final answers to index questions, with the
+    pages put into buckets [boundaries[i], boundaries[i+1]) by one CASE: one pass for a whole trend."""
+    scope, p, a = ctx.scope(), _pages, _answers
+    if not index_fields or len(boundaries) < 2:
+        return []
+    bucket = case(*[(p.c.created_at < b, i) for i, b in enumerate(boundaries[1:])], else_=len(boundaries) - 1)
+    stmt = (
+        select(bucket, p.c.form_id, a.c.field, a.c.final_value, func.count())
+        .select_from(a.join(p, a.c.page_id == p.c.id).join(scope, scope.c.code == p.c.unit_code))
+        .where(
+            *_counted(p, boundaries[0], boundaries[-1], ctx.form_id),
+            a.c.field.in_(sorted(index_fields)),
+            a.c.final_state.is_not(None),
+            a.c.final_value.is_not(None),
+            a.c.final_value != "",
+        )
+        .group_by(bucket, p.c.form_id, a.c.field, a.c.final_value)
+    )
+    return ctx.rows(stmt)
+
+
+def _bucket_responses(ctx: _Ctx, boundaries: list[datetime]) -> list[tuple]:
+    """(bucket, distinct sheets) for the same buckets."""
+    scope, p = ctx.scope(), _pages
+    bucket = case(*[(p.c.created_at < b, i) for i, b in enumerate(boundaries[1:])], else_=len(boundaries) - 1)
+    stmt = (
+        select(bucket, func.count(p.c.serial.distinct()))
+        .select_from(p.join(scope, scope.c.code == p.c.unit_code))
+        .where(*_counted(p, boundaries[0], boundaries[-1], ctx.form_id))
+        .group_by(bucket)
+    )
+    return ctx.rows(stmt)
+
+
+def _breakdown_groups(ctx: _Ctx, by_fields: set[str], index_fields: set[str]) -> list[tuple]:
+    """(form, breakdown field, its value, index field, index value, count): index answers split by
+    another answer on the same page (procedure area, counter)."""
+    scope, p, a = ctx.scope(), _pages, _answers
+    b = _answers.alias("b")
+    if not by_fields or not index_fields:
+        return []
+    stmt = (
+        select(p.c.form_id, b.c.field, b.c.final_value, a.c.field, a.c.final_value, func.count())
+        .select_from(
+            a.join(p, a.c.page_id == p.c.id).join(scope, scope.c.code == p.c.unit_code).join(b, b.c.page_id == p.c.id)
+        )
+        .where(
+            *_counted(p, ctx.start, ctx.end, ctx.form_id),
+            a.c.field.in_(sorted(index_fields)),
+            b.c.field.in_(sorted(by_fields)),
+            a.c.final_state.is_not(None),
+            b.c.final_state.is_not(None),
+            a.c.final_value.is_not(None),
+            b.c.final_value.is_not(None),
+            a.c.final_value != "",
+            b.c.final_value != "",
+        )
+        .group_by(p.c.form_id, b.c.field, b.c.final_value, a.c.field, a.c.final_value)
+    )
+    return ctx.rows(stmt)
+
+
+def _printed(ctx: _Ctx, start: datetime, end: datetime) -> dict[str, int]:
+    """branch -> sheets printed in [start, end)."""
+    scope, pb = ctx.scope(), PrintBatch.__table__
+    cond = [pb.c.created_at >= start, pb.c.created_at < end]
+    if ctx.form_id:
+        cond.append(pb.c.form_id == ctx.form_id)
+    stmt = (
+        select(scope.c.branch, func.sum(pb.c.count))
+        .select_from(pb.join(scope, scope.c.code == pb.c.unit_code))
+        .where(*cond)
+        .group_by(scope.c.branch)
+    )
+    return {b: int(n or 0) for b, n in ctx.rows(stmt)}
+
+
+def _participants(ctx: _Ctx) -> list[tuple]:
+    """(branch, code, kind, yearly_quota) of the units a quota applies to: those that have printed
+    sheets by the period's end (a province is not expected to survey in wards that never started)."""
+    scope, pb, u = ctx.scope(), PrintBatch.__table__, _units
+    printed = select(pb.c.unit_code).where(pb.c.created_at < ctx.end).distinct()
+    stmt = (
+        select(scope.c.branch, u.c.code, u.c.kind, u.c.yearly_quota)
+        .select_from(scope.join(u, u.c.code == scope.c.code))
+        .where(or_(u.c.code.in_(printed), and_(u.c.code == ctx.root, u.c.kind != "province")))
+    )
+    return ctx.rows(stmt)
+
+
+def quota_of(kind: str, yearly_quota: int | None) -> int:
+    """A unit's yearly number of sheets: its own setting, else 420 for a ward/commune, 200 otherwise."""
+    if yearly_quota is not None:
+        return yearly_quota
+    return WARD_QUOTA if kind in WARD_KINDS else OTHER_QUOTA
+
+
+# --------------------------------------------------------------------------- assembling the result
+
+
+def _options_for(f: Field, seen: Iterable[str]) -> list[Option]:
+    """The field's options, plus any value found on paper that the template does not list (a
+    counter beyond the current number of counters) so no answer vanishes from the table."""
+    opts = list(f.options)
+    known = {o.value for o in opts}
+    extra = sorted({v for v in seen if v not in known}, key=lambda v: (len(v), v))
+    for v in extra:
+        opts.append(Option(v, f"Quầy {v}" if f.options_from == "counters" else v))
+    return opts
+
+
+def _split(f: Field, value: str) -> list[str]:
+    return [v for v in value.split(",") if v] if f.kind == "multi" else [value]
+
+
+def _choice_fields(form: Form) -> list[Field]:
+    return [f for f in form.fields() if f.kind in ("single", "multi")]
+
+
+def _breakdown_fields(form: Form) -> list[Field]:
+    return [f for f in _choice_fields(form) if f.id in BREAKDOWN_FIELDS or f.options_from == "counters"]
+
+
+def _index_fields(forms: Iterable[Form]) -> set[str]:
+    return {f.id for form in forms for f in form.fields() if f.is_index_question}
+
+
+def _load_form(form_id: str, warnings: list[str]) -> Form | None:
+    try:
+        return get_form(form_id)
+    except UnknownForm:
+        warnings.append(f"có phiếu của mẫu {form_id!r} không còn trong cài đặt: không tính")
+        return None
+
+
+def _sat_counts(form: Form, rows: Iterable[tuple[str, str | None, int]]) -> tuple[int, int]:
+    """(satisfied, answered) over (field, value, count) rows of one form's index questions."""
+    sat = ans = 0
+    for fid, value, n in rows:
+        try:
+            f = form.field(fid)
+        except KeyError:
+            continue
+        if not f.is_index_question or value is None or value == "":
+            continue
+        ans += n
+        if value in f.satisfied:
+            sat += n
+    return sat, ans
+
+
+def compute(
+    session: Session,
+    period: Period | str,
+    unit_code: str | None,
+    form_id: str | None = None,
+    *,
+    target: float = DEFAULT_TARGET,
+    trend_months: int = TREND_MONTHS,
+) -> TallyResult:
+    """Everything a report or a results page shows for ``unit_code`` (and the units under it).
+
+    ``unit_code`` None: the whole installation. Raises ``TallyError`` for an unknown unit or form or a
+    bad period."""
+    period = Period.parse(period)
+    if not 0 < target <= 1:
+        raise TallyError(f"mục tiêu chỉ số hài lòng phải trong khoảng (0, 100] %, không phải {target * 100:g} %")
+    warnings: list[str] = []
+    if form_id is not None:
+        try:
+            get_form(form_id)
+        except UnknownForm as e:
+            raise TallyError(str(e)) from e
+    unit_info = None
+    if unit_code is not None:
+        unit = session.get(Unit, unit_code)
+        if unit is None:
+            raise TallyError(f"không có đơn vị mã {unit_code!r} (xem: omr units list)")
+        parent = session.get(Unit, unit.parent_code) if unit.parent_code else None
+        unit_info = UnitInfo(unit.code, unit.name, unit.kind, unit.parent_code, parent.name if parent else None)
+
+    start, end = period.bounds()
+    ctx = _Ctx(session, unit_code, form_id, start, end)
+
+    answer_rows = _answer_groups(ctx)
+    page_rows = _page_groups(ctx)
+    response_rows = _response_groups(ctx)
+    pending_sheets = _pending_sheets(ctx)
+
+    form_ids = sorted({r[1] for r in page_rows} | ({form_id} if form_id else set()))
+    forms: dict[str, Form] = {}
+    # counter questions get "Quầy 1…n" for the unit's number of counters; personal areas are kept
+    # known (never tallied: they are free text) so their images are recognised and left out
+    variant = Variant(counters=unit.counters if unit_code is not None else 6, personal=True)
+    for fid in form_ids:
+        if (f := _load_form(fid, warnings)) is not None:
+            forms[fid] = f.resolved(variant)
+    index_fields = _index_fields(forms.values())
+
+    # previous period and the monthly trend: index questions only, bucketed in one query each
+    prev = period.previous()
+    prev_start, prev_end = prev.bounds()
+    prev_rows = _index_history(ctx, [prev_start, prev_end], index_fields)
+    months = period.trend_months(trend_months) if trend_months else []
+    month_bounds = [m.bounds()[0] for m in months] + ([months[-1].bounds()[1]] if months else [])
+    trend_rows = _index_history(ctx, month_bounds, index_fields) if months else []
+    trend_resp = dict(_bucket_responses(ctx, month_bounds)) if months else {}
+
+    by_fields = {f.id for form in forms.values() for f in _breakdown_fields(form)}
+    breakdown_rows = _breakdown_groups(ctx, by_fields, index_fields)
+
+    # reshape
+    per_form_field: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    per_form_field_cls: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    per_branch_form: dict[tuple[str, str], list[tuple[str, str | None, int]]] = defaultdict(list)
+    for branch, fid, fld, value, cls, n in answer_rows:
+        per_form_field_cls[(fid, fld)][cls] += n
+        if cls == ANSWERED:
+            per_form_field[(fid, fld)][value] += n
+            per_branch_form[(branch, fid)].append((fld, value, n))
+    pages_per_form_page: dict[tuple[str, int], int] = defaultdict(int)
+    for _branch, fid, sheet_page, n, _pend in page_rows:
+        pages_per_form_page[(fid, sheet_page or 1)] += n
+    responses_per_form: dict[str, int] = defaultdict(int)
+    responses_per_branch: dict[str, int] = defaultdict(int)
+    for branch, fid, n in response_rows:
+        responses_per_form[fid] += n
+        responses_per_branch[branch] += n
+
+    prev_by_form: dict[str, list[tuple[str, str | None, int]]] = defaultdict(list)
+    for _bucket, fid, fld, value, n in prev_rows:
+        prev_by_form[fid].append((fld, value, n))
+
+    form_tallies = []
+    all_sat = all_ans = 0
+    prev_sat = prev_ans = 0
+    for fid, form in forms.items():
+        ft = _form_tally(
+            form,
+            per_form_field,
+            per_form_field_cls,
+            pages_per_form_page,
+            responses_per_form.get(fid, 0),
+            pending_sheets.get(fid, 0),
+            prev_by_form.get(fid, []),
+            [r for r in breakdown_rows if r[0] == fid],
+            target,
+        )
+        form_tallies.append(ft)
+        all_sat += ft.index.satisfied
+        all_ans += ft.index.answered
+        ps, pa = _sat_counts(form, prev_by_form.get(fid, []))
+        prev_sat += ps
+        prev_ans += pa
+    prev_total = Index.of(prev_sat, prev_ans, target)
+
+    # sheets: printed and returned in the period, and the year so far against the quota
+    year_start = _utc(date(period.last_day.year, 1, 1))
+    printed = _printed(ctx, start, end)
+    year_returned: dict[str, int] = defaultdict(int)
+    # the year of the period's last day, even for a range that starts in the year before
+    for branch, _fid, n in _response_groups(ctx, start=year_start):
+        year_returned[branch] += n
+    quotas: dict[str, int] = defaultdict(int)
+    for branch, _code, kind, q in _participants(ctx):
+        quotas[branch] += quota_of(kind, q)
+    elapsed = period.year_elapsed()
+
+    def account(branches: Iterable[str]) -> SheetAccount:
+        bs = list(branches)
+        pr = sum(printed.get(b, 0) for b in bs)
+        rt = sum(responses_per_branch.get(b, 0) for b in bs)
+        yr = sum(year_returned.get(b, 0) for b in bs)
+        qt = sum(quotas.get(b, 0) for b in bs)
+        return SheetAccount(pr, rt, rt / pr if pr else None, yr, qt, yr / qt if qt else None, elapsed)
+
+    branches = set(printed) | set(responses_per_branch) | set(year_returned) | {b for b, _ in per_branch_form}
+    units = _unit_tallies(session, unit_code, branches, forms, per_branch_form, responses_per_branch, account, target)
+
+    trend = []
+    trend_by_bucket: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for bucket, fid, fld, value, n in trend_rows:
+        trend_by_bucket[bucket][fid].append((fld, value, n))
+    for i, m in enumerate(months):
+        sat = ans = 0
+        for fid, rows in trend_by_bucket.get(i, {}).items():
+            if fid in forms:
+                s, a = _sat_counts(forms[fid], rows)
+                sat, ans = sat + s, ans + a
+        trend.append(TrendPoint(m.code, m.short_label, trend_resp.get(i, 0), Index.of(sat, ans, target)))
+
+    return TallyResult(
+        period=PeriodInfo(
+            period.code, period.kind, period.label, period.short_label, period.start, period.end, prev.code
+        ),
+        unit=unit_info,
+        form_id=form_id,
+        target=target,
+        generated_at=datetime.now(UTC),
+        responses=sum(responses_per_form.values()),
+        pending_responses=sum(pending_sheets.values()),
+        index=Index.of(all_sat, all_ans, target, prev_total),
+        forms=form_tallies,
+        units=units,
+        sheets=account(set(printed) | set(responses_per_branch) | set(year_returned) | set(quotas)),
+        pages_by_status=_status_counts(ctx),
+        trend=trend,
+        comments=count_comments(session, period, unit_code, form_id),
+        warnings=warnings,
+    )
+
+
+def _form_tally(
+    form: Form,
+    per_form_field: dict,
+    per_form_field_cls: dict,
+    pages_per_form_page: dict,
+    responses: int,
+    pending_responses: int,
+    prev_rows: list[tuple[str, str | None, int]],
+    breakdown_rows: list[tuple],
+    target: float,
+) -> FormTally:
+    fid = form.id
+    prev_per_field: dict[str, list] = defaultdict(list)
+    for fld, value, n in prev_rows:
+        prev_per_field[fld].append((fld, value, n))
+    questions = []
+    for f in _choice_fields(form):
+        values = per_form_field.get((fid, f.id), {})
+        cls = per_form_field_cls.get((fid, f.id), {})
+        answered, pending = cls.get(ANSWERED, 0), cls.get(PENDING, 0)
+        on_page = pages_per_form_page.get((fid, f.page), 0)
+        # pages with no row at all for the question (never read) count as blank, so the three
+        # numbers always add up to the sheets that carry the question
+        blank = max(on_page - answered - pending, cls.get(BLANK, 0))
+        counts: dict[str, int] = defaultdict(int)
+        for v, n in values.items():
+            for part in _split(f, v):
+                counts[part] += n
+        options = [
+            OptionCount(
+                o.value, o.label, counts.get(o.value, 0), counts.get(o.value, 0) / answered if answered else None
+            )
+            for o in _options_for(f, counts)
+        ]
+        index = None
+        if f.is_index_question:
+            sat = sum(n for v, n in values.items() if v in f.satisfied)
+            ps, pa = _sat_counts(form, prev_per_field.get(f.id, []))
+            index = Index.of(sat, answered, target, Index.of(ps, pa, target))
+        questions.append(
+            QuestionTally(f.id, f.label, f.kind, f.element, f.page, on_page, answered, blank, pending, options, index)
+        )
+
+    elements = []
+    by_element: dict[str, list[QuestionTally]] = {}
+    for q in questions:
+        if q.index is not None:
+            by_element.setdefault(q.element or form.title, []).append(q)
+    for name, qs in by_element.items():
+        sat = sum(q.index.satisfied for q in qs if q.index)
+        ans = sum(q.index.answered for q in qs if q.index)
+        ps, pa = _sat_counts(form, [r for q in qs for r in prev_per_field.get(q.field, [])])
+        elements.append(ElementIndex(name, [q.field for q in qs], Index.of(sat, ans, target, Index.of(ps, pa, target))))
+    sat = sum(e.index.satisfied for e in elements)
+    ans = sum(e.index.answered for e in elements)
+    ps, pa = _sat_counts(form, prev_rows)
+    breakdowns = _breakdowns(form, breakdown_rows, per_form_field, target)
+    return FormTally(
+        fid,
+        form.version,
+        form.title if not form.subtitle else f"{form.title} {form.subtitle}",
+        responses,
+        pending_responses,
+        questions,
+        elements,
+        Index.of(sat, ans, target, Index.of(ps, pa, target)),
+        breakdowns,
+    )
+
+
+def _breakdowns(form: Form, rows: list[tuple], per_form_field: dict, target: float) -> list[Breakdown]:
+    out = []
+    for bf in _breakdown_fields(form):
+        sat: dict[str, int] = defaultdict(int)
+        ans: dict[str, int] = defaultdict(int)
+        for _fid, by_field, by_value, ifield, ivalue, n in rows:
+            if by_field != bf.id:
+                continue
+            try:
+                qf = form.field(ifield)
+            except KeyError:
+                continue
+            if qf.page != bf.page:
+                continue  # joined on the page: a question on another page would be missing
+            for part in _split(bf, by_value):
+                ans[part] += n
+                if ivalue in qf.satisfied:
+                    sat[part] += n
+        responses: dict[str, int] = defaultdict(int)
+        for v, n in per_form_field.get((form.id, bf.id), {}).items():
+            for part in _split(bf, v):
+                responses[part] += n
+        rows_out = [
+            BreakdownRow(o.value, o.label, responses.get(o.value, 0), Index.of(sat[o.value], ans[o.value], target))
+            for o in _options_for(bf, set(responses) | set(ans))
+            if responses.get(o.value, 0) or ans.get(o.value, 0)
+        ]
+        out.append(Breakdown(bf.id, bf.label, rows_out))
+    return out
+
+
+def _unit_tallies(
+    session: Session,
+    root: str | None,
+    branches: set[str],
+    forms: dict[str, Form],
+    per_branch_form: dict,
+    responses_per_branch: dict,
+    account,
+    target: float,
+) -> list[UnitTally]:
+    if not branches:
+        return []
+    info = {u.code: u for u in session.scalars(select(Unit).where(Unit.code.in_(sorted(branches))))}
+    out = []
+    for code in sorted(branches, key=lambda c: (c != root, info[c].name if c in info else c)):
+        u = info.get(code)
+        form_index = {}
+        sat = ans = 0
+        for fid, form in forms.items():
+            s, a = _sat_counts(form, per_branch_form.get((code, fid), []))
+            if a:
+                form_index[fid] = Index.of(s, a, target)
+            sat, ans = sat + s, ans + a
+        out.append(
+            UnitTally(
+                code,
+                u.name if u else code,
+                u.kind if u else "",
+                code == root,
+                responses_per_branch.get(code, 0),
+                Index.of(sat, ans, target),
+                form_index,
+                account([code]),
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- handwritten comments
+
+
+@dataclass
+class Comment:
+    page_id: int
+    serial: str | None
+    unit_code: str | None
+    form_id: str | None
+    field: str
+    label: str
+    image_path: str  # relative to OMR_HOME
+    scanned: date | None
+
+
+def _comment_stmt(period: Period, unit_code: str | None, form_id: str | None):
+    start, end = period.bounds()
+    scope, p, t = _scope(unit_code), _pages, TextArea.__table__
+    return (
+        select(p.c.id, p.c.serial, p.c.unit_code, p.c.form_id, t.c.field, t.c.image_path, p.c.created_at)
+        .select_from(t.join(p, t.c.page_id == p.c.id).join(scope, scope.c.code == p.c.unit_code))
+        .where(*_counted(p, start, end, form_id), t.c.written.is_(True))
+        .order_by(p.c.created_at, p.c.id, t.c.id)
+    )
+
+
+def _personal(form_id: str | None, field_id: str) -> bool | None:
+    """True for name/phone/address areas (Decree 13/2023: never printed in a report); None if unknown."""
+    try:
+        return get_form(form_id or "").field(field_id).personal
+    except (UnknownForm, KeyError):
+        return None
+
+
+def comments(
+    session: Session, period: Period | str, unit_code: str | None, form_id: str | None = None, limit: int | None = None
+) -> list[Comment]:
+    """The period's handwritten comments (images), oldest first; personal-data areas are left out."""
+    period = Period.parse(period)
+    out: list[Comment] = []
+    for pid, serial, unit, fid, fld, path, created in session.execute(_comment_stmt(period, unit_code, form_id)):
+        if _personal(fid, fld) is not False:
+            continue
+        label = get_form(fid).field(fld).label
+        out.append(Comment(pid, serial, unit, fid, fld, label, path, local_date(created)))
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def count_comments(session: Session, period: Period | str, unit_code: str | None, form_id: str | None = None) -> int:
+    period = Period.parse(period)
+    sq = _comment_stmt(period, unit_code, form_id).order_by(None).subquery()
+    rows = session.execute(select(sq.c.form_id, sq.c.field, func.count()).group_by(sq.c.form_id, sq.c.field))
+    return sum(n for fid, fld, n in rows if _personal(fid, fld) is False)

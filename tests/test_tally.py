@@ -1,0 +1,426 @@
+"""Tallies checked against numbers worked out by hand on a small fixed data set.
+
+The data (``build_fixture``) is also used by ``test_exports.py``. Units: province P99 with ward W1
+(service point SP1 under it) and commune W2 (yearly quota set to 300). Form kien-hung-2020; the
+report period is November 2026 (Vietnam time). Every sheet below is ``serial: unit, q_area,
+q_result, q_counter, q_staff``; "-" is a blank answer, "?" an answer still waiting for a reviewer.
+
+November (counted):
+  S1 W1 1   5 1 5        S2 W1 1,2 4 1 3        S3 W1 2 3* 2 4  (*reviewer changed 5 -> 3)
+  S4 W1 -   - 2 5        S5 W1 1   ? 1 4        S6 W1 3 5  3 5  (31/10 18:00 UTC = 1/11 in Vietnam)
+  S7 W2 1   2 1 4        S8 W2 2   5 2 5        S9 SP1 1 4 1 4
+Not counted: a duplicate page of S1, S8 stored a second time as accepted with other answers, a
+conflict page, an invalid page, S11 scanned 30/11 18:00 UTC (= 1/12 in Vietnam).
+October (previous period): S12 W1 5/2, S13 W1 3/3 (q_result/q_staff).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from db import session as dbs
+from db.models import (
+    ACCEPTED,
+    CONFLICT,
+    DUPLICATE,
+    INVALID,
+    MACHINE,
+    NEEDS_REVIEW,
+    Answer,
+    Page,
+    PrintBatch,
+    Sheet,
+    TextArea,
+    Unit,
+)
+from omr import tally
+from omr.tally import Period, TallyError, compute
+
+FORM = "kien-hung-2020"
+NOV = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
+
+
+@dataclass
+class Resp:
+    serial: str
+    unit: str
+    area: str | None
+    result: str | None
+    counter: str | None
+    staff: str | None
+    at: datetime = NOV
+    status: str = ACCEPTED
+    machine_result: str | None = None  # differs from the final value: a reviewer changed it
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    from printing.fonts import FONT_DIR
+
+    return ImageFont.truetype(str(FONT_DIR / "NotoSans-Regular.ttf"), size)
+
+
+def _comment_image(home: Path, name: str, text: str) -> str:
+    img = Image.new("L", (900, 160), 255)
+    ImageDraw.Draw(img).text((20, 40), text, fill=20, font=_font(40))
+    rel = f"pages/{name}.png"
+    (home / "pages").mkdir(exist_ok=True)
+    img.save(home / rel)
+    return rel
+
+
+RESPONSES = [
+    Resp("S1", "W1", "1", "5", "1", "5"),
+    Resp("S2", "W1", "1,2", "4", "1", "3"),
+    Resp("S3", "W1", "2", "3", "2", "4", status=NEEDS_REVIEW, machine_result="5"),
+    Resp("S4", "W1", "", "", "2", "5"),
+    Resp("S5", "W1", "1", "?", "1", "4", status=NEEDS_REVIEW),
+    Resp("S6", "W1", "3", "5", "3", "5", at=datetime(2026, 10, 31, 18, 0, tzinfo=UTC)),
+    Resp("S7", "W2", "1", "2", "1", "4"),
+    Resp("S8", "W2", "2", "5", "2", "5"),
+    Resp("S9", "SP1", "1", "4", "1", "4"),
+    # not counted
+    Resp("S1", "W1", "1", "5", "1", "5", status=DUPLICATE),
+    Resp("S8", "W2", "2", "1", "2", "1"),  # stored again later: only the first counted page counts
+    Resp("S10", "W1", "1", "1", "1", "1", status=CONFLICT),
+    Resp("S14", "W1", "1", "1", "1", "1", status=INVALID),
+    Resp("S11", "W1", "1", "1", "1", "1", at=datetime(2026, 11, 30, 18, 0, tzinfo=UTC)),
+    # October
+    Resp("S12", "W1", "1", "5", "1", "2", at=datetime(2026, 10, 15, 3, 0, tzinfo=UTC)),
+    Resp("S13", "W1", "2", "3", "2", "3", at=datetime(2026, 10, 20, 3, 0, tzinfo=UTC)),
+]
+
+COMMENTS = {
+    # serial: (field, written, text)
+    "S1": ("y_kien_khac", True, "Cán bộ nhiệt tình, chu đáo."),
+    "S7": ("y_kien_chua_hai_long", True, "Phải chờ lâu, đề nghị thêm quầy."),
+    "S2": ("y_kien_khac", False, ""),
+    "S3": ("ho_ten", True, "Nguyễn Văn A"),  # personal data: never in a report
+}
+
+
+def _answer(page_id: int, field: str, final: str | None, machine: str | None = None, reviewer: bool = False) -> Answer:
+    pending = final == "?"
+    value = None if pending or final in ("", None) else final
+    state = None if pending else ("blank" if value is None else "marked")
+    mval = value if machine is None else machine
+    return Answer(
+        page_id=page_id,
+        field=field,
+        machine_value=None if pending else mval,
+        machine_state="uncertain" if pending else ("blank" if mval is None else "marked"),
+        confidence=0.5 if pending or reviewer else 0.99,
+        final_value=value,
+        final_state=state,
+        decided_by=None if pending else ("reviewer1" if reviewer else MACHINE),
+        decided_at=None if pending else NOV,
+    )
+
+
+def build_fixture(home: Path) -> None:
+    """Units, print batches, sheets, pages, answers and comment images, through the models."""
+    with dbs.transaction() as s:
+        s.add_all(
+            [
+                Unit(code="P99", name="Thành phố Thử Nghiệm", kind="province"),
+                Unit(code="W1", name="Phường An Bình", kind="ward", parent_code="P99"),
+                Unit(code="W2", name="Xã Hòa Lạc", kind="commune", parent_code="P99", yearly_quota=300),
+                Unit(code="SP1", name="Điểm phục vụ Chợ Mới", kind="service_point", parent_code="W1"),
+            ]
+        )
+        s.flush()
+        batches = {
+            "W1": PrintBatch(unit_code="W1", count=50, created_at=datetime(2026, 11, 2, 2, tzinfo=UTC)),
+            "W2old": PrintBatch(unit_code="W2", count=30, created_at=datetime(2026, 10, 1, 2, tzinfo=UTC)),
+            "W2": PrintBatch(unit_code="W2", count=20, created_at=datetime(2026, 11, 10, 2, tzinfo=UTC)),
+            "SP1": PrintBatch(unit_code="SP1", count=10, created_at=datetime(2026, 11, 3, 2, tzinfo=UTC)),
+        }
+        for b in batches.values():
+            b.form_id, b.form_version, b.variant = FORM, 1, "c6p0"
+            b.first_serial = b.last_serial = "S0"
+            s.add(b)
+        s.flush()
+        seen: set[str] = set()
+        for r in RESPONSES:
+            if r.serial not in seen:
+                seen.add(r.serial)
+                batch = batches["W2" if r.unit == "W2" else r.unit]
+                s.add(
+                    Sheet(
+                        serial=r.serial,
+                        unit_code=r.unit,
+                        form_id=FORM,
+                        form_version=1,
+                        variant="c6p0",
+                        batch_id=batch.id,
+                    )
+                )
+        s.flush()
+        for i, r in enumerate(RESPONSES):
+            page = Page(
+                source="stack.pdf",
+                source_page=i + 1,
+                sha256=hashlib.sha256(f"{i}".encode()).hexdigest(),
+                image_path=f"pages/{i}.png",
+                status=r.status,
+                serial=r.serial,
+                sheet_page=1,
+                form_id=FORM,
+                form_version=1,
+                variant="c6p0",
+                unit_code=r.unit,
+                created_at=r.at,
+            )
+            s.add(page)
+            s.flush()
+            s.add_all(
+                [
+                    _answer(page.id, "q_area", r.area),
+                    _answer(page.id, "q_result", r.result, r.machine_result, reviewer=r.machine_result is not None),
+                    _answer(page.id, "q_counter", r.counter),
+                    _answer(page.id, "q_staff", r.staff),
+                ]
+            )
+            if r.serial in COMMENTS and r.status in (ACCEPTED, NEEDS_REVIEW):
+                fld, written, text = COMMENTS[r.serial]
+                path = _comment_image(home, f"c{i}", text) if written else f"pages/c{i}.png"
+                s.add(
+                    TextArea(page_id=page.id, field=fld, written=written, ink=0.1 if written else 0.0, image_path=path)
+                )
+
+
+@pytest.fixture(scope="module")
+def fixture_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("omr-home")
+    old = {k: os.environ.get(k) for k in ("OMR_HOME", "OMR_DATABASE_URL")}
+    os.environ["OMR_HOME"] = str(home)
+    os.environ.pop("OMR_DATABASE_URL", None)
+    dbs.dispose()
+    build_fixture(home)
+    yield home
+    dbs.dispose()
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture
+def nov(fixture_db: Path) -> tally.TallyResult:
+    with dbs.session() as s:
+        return compute(s, "2026-11", "P99")
+
+
+def _q(result: tally.TallyResult, field: str) -> tally.QuestionTally:
+    return next(q for q in result.form(FORM).questions if q.field == field)
+
+
+def _opts(q: tally.QuestionTally) -> dict[str, int]:
+    return {o.value: o.count for o in q.options if o.count}
+
+
+# --------------------------------------------------------------------------- periods
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "label"),
+    [
+        ("2026-11", date(2026, 11, 1), date(2026, 12, 1), "tháng 11 năm 2026"),
+        ("2026-12", date(2026, 12, 1), date(2027, 1, 1), "tháng 12 năm 2026"),
+        ("2026-Q4", date(2026, 10, 1), date(2027, 1, 1), "quý IV năm 2026"),
+        ("2026-q1", date(2026, 1, 1), date(2026, 4, 1), "quý I năm 2026"),
+        ("2026", date(2026, 1, 1), date(2027, 1, 1), "năm 2026"),
+        ("2026-01-15..2026-02-10", date(2026, 1, 15), date(2026, 2, 11), "từ ngày 15/01/2026 đến ngày 10/02/2026"),
+        ("2026-11-05", date(2026, 11, 5), date(2026, 11, 6), "ngày 05/11/2026"),
+    ],
+)
+def test_period_parse(text: str, start: date, end: date, label: str) -> None:
+    p = Period.parse(text)
+    assert (p.start, p.end, p.label) == (start, end, label)
+    assert Period.parse(p.code) == p
+
+
+def test_period_previous_and_trend() -> None:
+    assert Period.parse("2026-01").previous().code == "2025-12"
+    assert Period.parse("2026-Q1").previous().code == "2025-Q4"
+    assert Period.parse("2026").previous().code == "2025"
+    assert Period.parse("2026-01-11..2026-01-20").previous().code == "2026-01-01..2026-01-10"
+    months = Period.parse("2026-Q4").trend_months()
+    assert [m.code for m in months][:2] == ["2026-01", "2026-02"] and months[-1].code == "2026-12"
+    start, end = Period.parse("2026-11").bounds()
+    assert start == datetime(2026, 10, 31, 17, tzinfo=UTC) and end == datetime(2026, 11, 30, 17, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", ["2026-13", "26-11", "2026-Q5", "tháng 11", "2026-02-30", "2026-02-10..2026-01-01"])
+def test_period_errors_are_one_line(text: str) -> None:
+    with pytest.raises(TallyError) as e:
+        Period.parse(text)
+    assert "\n" not in str(e.value) and str(e.value).startswith("kỳ báo cáo không hợp lệ")
+
+
+# --------------------------------------------------------------------------- counts
+
+
+def test_responses_exclude_duplicates_conflicts_and_other_periods(nov: tally.TallyResult) -> None:
+    assert nov.responses == 9
+    assert nov.form(FORM).responses == 9
+    assert nov.pending_responses == 1  # S5
+    assert nov.pages_by_status == {ACCEPTED: 8, NEEDS_REVIEW: 2, DUPLICATE: 1, CONFLICT: 1, INVALID: 1}
+
+
+def test_question_counts_blanks_pending_and_reviewer_change(nov: tally.TallyResult) -> None:
+    q = _q(nov, "q_result")
+    assert (q.responses, q.answered, q.blank, q.pending) == (9, 7, 1, 1)
+    # S3 was read as 5 by the machine and changed to 3 by a reviewer: the 3 counts, not the 5
+    assert _opts(q) == {"5": 3, "4": 2, "3": 1, "2": 1}
+    shares = {o.value: o.share for o in q.options}
+    assert shares["5"] == pytest.approx(3 / 7) and shares["1"] == 0
+    assert [o.label for o in q.options] == [
+        "Rất hài lòng",
+        "Hài lòng",
+        "Bình thường",
+        "Không hài lòng",
+        "Rất không hài lòng",
+    ]
+    staff = _q(nov, "q_staff")
+    assert (staff.answered, staff.blank, staff.pending) == (9, 0, 0)
+    assert _opts(staff) == {"5": 4, "4": 4, "3": 1}
+
+
+def test_multi_choice_counts_each_marked_option(nov: tally.TallyResult) -> None:
+    q = _q(nov, "q_area")
+    assert (q.answered, q.blank, q.pending) == (8, 1, 0)
+    assert _opts(q) == {"1": 5, "2": 3, "3": 1}
+    assert next(o for o in q.options if o.value == "1").label == "Tài nguyên và Môi trường"
+    counter = _q(nov, "q_counter")
+    assert _opts(counter) == {"1": 5, "2": 3, "3": 1}
+    assert [o.label for o in counter.options][:3] == ["Quầy 1", "Quầy 2", "Quầy 3"]
+    assert len(counter.options) == 6  # the province's default six counters, zeros shown
+
+
+# --------------------------------------------------------------------------- index
+
+
+def test_index_per_question_element_form_and_previous_period(nov: tally.TallyResult) -> None:
+    r, s = _q(nov, "q_result").index, _q(nov, "q_staff").index
+    assert (r.satisfied, r.answered) == (5, 7) and r.value == pytest.approx(5 / 7)
+    assert (s.satisfied, s.answered) == (8, 9) and s.value == pytest.approx(8 / 9)
+    assert r.meets_target is False and s.meets_target is False
+    assert r.previous == pytest.approx(1 / 2) and s.previous == 0.0  # October: S12, S13
+    elements = {e.element: e.index for e in nov.form(FORM).elements}
+    assert elements["Kết quả giải quyết TTHC"].value == pytest.approx(5 / 7)
+    assert elements["Công chức giải quyết công việc"].value == pytest.approx(8 / 9)
+    f = nov.form(FORM).index
+    assert (f.satisfied, f.answered) == (13, 16)
+    assert f.previous == pytest.approx(1 / 4) and f.change == pytest.approx(13 / 16 - 1 / 4)
+    assert nov.index.value == pytest.approx(13 / 16) and nov.target == 0.9
+    assert _q(nov, "q_area").index is None
+
+
+def test_target_is_configurable(fixture_db: Path) -> None:
+    with dbs.session() as s:
+        res = compute(s, "2026-11", "P99", target=0.8)
+    assert res.index.meets_target is True and _q(res, "q_result").index.meets_target is False
+
+
+def test_breakdowns_by_area_and_counter(nov: tally.TallyResult) -> None:
+    bd = {
+        b.field: {r.value: (r.responses, r.index.satisfied, r.index.answered) for r in b.rows}
+        for b in nov.form(FORM).breakdowns
+    }
+    assert bd["q_area"] == {"1": (5, 7, 9), "2": (3, 4, 6), "3": (1, 2, 2)}
+    assert bd["q_counter"] == {"1": (5, 7, 9), "2": (3, 4, 5), "3": (1, 2, 2)}
+
+
+# --------------------------------------------------------------------------- roll-up
+
+
+def test_province_rolls_up_wards_and_service_points(nov: tally.TallyResult) -> None:
+    units = {u.code: u for u in nov.units}
+    assert set(units) == {"W1", "W2"}  # SP1 is inside W1
+    assert units["W1"].responses == 7 and units["W2"].responses == 2
+    assert (units["W1"].index.satisfied, units["W1"].index.answered) == (10, 12)
+    assert (units["W2"].index.satisfied, units["W2"].index.answered) == (3, 4)
+    assert units["W1"].name == "Phường An Bình"
+
+
+def test_ward_includes_its_service_point(fixture_db: Path) -> None:
+    with dbs.session() as s:
+        w1 = compute(s, "2026-11", "W1")
+        sp = compute(s, "2026-11", "SP1")
+        w2 = compute(s, "2026-11", "W2")
+        everything = compute(s, "2026-11", None)
+    assert w1.responses == 7 and sp.responses == 1 and w2.responses == 2
+    units = {u.code: u for u in w1.units}
+    assert units["W1"].own and units["W1"].responses == 6 and units["SP1"].responses == 1
+    assert (w1.index.satisfied, w1.index.answered) == (10, 12)
+    assert (sp.index.satisfied, sp.index.answered) == (2, 2)
+    assert w1.unit and w1.unit.parent_name == "Thành phố Thử Nghiệm"
+    assert everything.responses == 9 and {u.code for u in everything.units} == {"P99"}
+
+
+def test_form_filter_and_other_periods(fixture_db: Path) -> None:
+    with dbs.session() as s:
+        assert compute(s, "2026-11", "P99", form_id="sipas-tthc").responses == 0
+        oct_ = compute(s, "2026-10", "P99")
+        q4 = compute(s, "2026-Q4", "P99")
+        dec = compute(s, "2026-12", "W1")
+    assert oct_.responses == 2 and q4.responses == 12 and dec.responses == 1  # S11 is in December
+    assert (q4.index.satisfied, q4.index.answered) == (13 + 1 + 0 + 0, 16 + 4 + 2)  # October 1/4, S11 0/2
+
+
+def test_unknown_unit_and_form_are_user_errors(fixture_db: Path) -> None:
+    with dbs.session() as s:
+        with pytest.raises(TallyError, match="không có đơn vị"):
+            compute(s, "2026-11", "NOPE")
+        with pytest.raises(TallyError, match="không có mẫu phiếu"):
+            compute(s, "2026-11", "P99", form_id="nope")
+
+
+# --------------------------------------------------------------------------- sheets, trend, comments
+
+
+def test_sheet_accounting_and_quota(nov: tally.TallyResult) -> None:
+    sh = nov.sheets
+    assert (sh.printed, sh.returned) == (80, 9)  # W2's October batch is not November's
+    assert sh.response_rate == pytest.approx(9 / 80)
+    assert sh.year_returned == 11  # + S12, S13 in October
+    assert sh.yearly_quota == 420 + 300 + 200  # W1 ward, W2 its own setting, SP1 a service point
+    assert sh.quota_progress == pytest.approx(11 / 920)
+    assert sh.expected_progress == pytest.approx(334 / 365)
+    units = {u.code: u.sheets for u in nov.units}
+    assert (units["W1"].printed, units["W1"].yearly_quota, units["W1"].year_returned) == (60, 620, 9)
+    assert (units["W2"].printed, units["W2"].yearly_quota) == (20, 300)
+    assert tally.quota_of("ward", None) == 420 and tally.quota_of("province", None) == 200
+
+
+def test_trend_has_twelve_months_with_october_and_november(nov: tally.TallyResult) -> None:
+    assert [t.period for t in nov.trend][0] == "2025-12" and nov.trend[-1].period == "2026-11"
+    by = {t.period: t for t in nov.trend}
+    assert by["2026-11"].index.value == pytest.approx(13 / 16) and by["2026-11"].responses == 9
+    assert by["2026-10"].index.value == pytest.approx(1 / 4) and by["2026-10"].responses == 2
+    assert by["2026-09"].index.value is None and by["2026-09"].responses == 0
+
+
+def test_comments_leave_out_personal_data(fixture_db: Path, nov: tally.TallyResult) -> None:
+    assert nov.comments == 2
+    with dbs.session() as s:
+        got = tally.comments(s, "2026-11", "P99")
+    assert [(c.serial, c.field) for c in got] == [("S1", "y_kien_khac"), ("S7", "y_kien_chua_hai_long")]
+    assert all((fixture_db / c.image_path).is_file() for c in got)
+
+
+def test_as_dict_is_json(nov: tally.TallyResult) -> None:
+    import json
+
+    d = json.loads(json.dumps(nov.as_dict()))
+    assert d["period"]["code"] == "2026-11" and d["period"]["start"] == "2026-11-01"
+    assert d["forms"][0]["questions"][1]["index"]["satisfied"] == 5
