@@ -28,7 +28,8 @@ def variant_of(unit: Unit) -> Variant:
 
 def list_units(session: Session, province: str | None = None) -> list[Unit]:
     """Every unit, or a province with everything under it (wards, communes, their service points)."""
-    units = list(session.scalars(select(Unit).order_by(Unit.code)))
+    # provinces first, then everything else by code: a province heads the list of its own units
+    units = sorted(session.scalars(select(Unit)), key=lambda u: (u.kind != "province", u.code))
     if province is None:
         return units
     get_unit(session, province)
