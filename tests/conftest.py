@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -83,3 +84,10 @@ def printed(omr_home: Path) -> Callable[..., tuple[list[dict], list[np.ndarray]]
         return manifest, render_pdf_pages(out)
 
     return make
+
+
+@pytest.fixture
+def scan_tools() -> SimpleNamespace:
+    """The helpers above, for tests (a fixture rather than ``import conftest``, which breaks under
+    pytest's importlib mode)."""
+    return SimpleNamespace(render=render_pdf_pages, cross=mark_cross, jpeg_pdf=jpeg_pdf, png=png_bytes)

@@ -75,7 +75,9 @@ def test_transaction_rolls_back_on_error(omr_home):
 def test_several_processes_starting_at_once_migrate_once(omr_home):
     code = "from db.session import engine; engine()"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, cwd=REPO, stderr=subprocess.PIPE) for _ in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, cwd=REPO, stderr=subprocess.PIPE) for _ in range(4)
+    ]
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err.decode()

@@ -259,28 +259,30 @@ def _insert_page(
 ) -> dict:
     status, note, other = _classify(s, read)
     ident = read.identity
-    page = Page(
-        scan_batch_id=batch_id,
-        source=raw.source,
-        source_page=raw.page,
-        sha256=sha,
-        image_path=rel,
-        status=status,
-        serial=ident.serial if ident else None,
-        sheet_page=ident.page if ident else None,
-        form_id=ident.form if ident else None,
-        form_version=ident.version if ident else None,
-        variant=ident.variant if ident else None,
-        unit_code=ident.unit if ident else None,
-        transform=read.transform,
-        rotation=read.rotation,
-        measurements=read.measurements() if read.answers else None,
-        note=note,
-        duplicate_of_page_id=other if status == DUPLICATE else None,
-    )
-    s.add(page)
-    s.flush()  # the sha256 UNIQUE constraint speaks here
     now = utcnow()
+    row = {
+        "scan_batch_id": batch_id,
+        "source": raw.source,
+        "source_page": raw.page,
+        "sha256": sha,
+        "image_path": rel,
+        "status": status,
+        "serial": ident.serial if ident else None,
+        "sheet_page": ident.page if ident else None,
+        "form_id": ident.form if ident else None,
+        "form_version": ident.version if ident else None,
+        "variant": ident.variant if ident else None,
+        "unit_code": ident.unit if ident else None,
+        "transform": read.transform,
+        "rotation": read.rotation,
+        "measurements": read.measurements() if read.answers else None,
+        "note": note,
+        "duplicate_of_page_id": other if status == DUPLICATE else None,
+        "created_at": now,
+    }
+    # Core statements, not the ORM's unit of work: this runs once per page on the main process, which
+    # shares the machine's cores with the readers. The sha256 UNIQUE constraint speaks here.
+    page_id = s.execute(insert(Page).returning(Page.id), row).scalar_one()
     counted = status in (ACCEPTED, NEEDS_REVIEW)
     review_ids: list[str] = []
     if read.answers:
@@ -289,7 +291,7 @@ def _insert_page(
             final = counted and not a.needs_review
             rows.append(
                 {
-                    "page_id": page.id,
+                    "page_id": page_id,
                     "field": a.field,
                     "machine_value": a.value,
                     "machine_state": a.state,
@@ -303,31 +305,36 @@ def _insert_page(
             )
             if counted and a.needs_review:
                 review_ids.append(a.field)
-        s.execute(insert(Answer), rows)
+        ids = dict(
+            s.execute(insert(Answer).returning(Answer.field, Answer.id, sort_by_parameter_order=True), rows).all()
+        )
     items = []
     if review_ids:
-        ids = dict(
-            s.execute(select(Answer.field, Answer.id).where(Answer.page_id == page.id, Answer.field.in_(review_ids)))
-            .tuples()
-            .all()
-        )
-        items = [{"page_id": page.id, "answer_id": ids[f], "kind": REVIEW_ANSWER} for f in review_ids]
+        items = [{"page_id": page_id, "answer_id": ids[f], "kind": REVIEW_ANSWER} for f in review_ids]
     elif status == UNIDENTIFIED:
-        items = [{"page_id": page.id, "answer_id": None, "kind": REVIEW_UNIDENTIFIED}]
+        items = [{"page_id": page_id, "answer_id": None, "kind": REVIEW_UNIDENTIFIED}]
     elif status == CONFLICT:
-        items = [{"page_id": page.id, "answer_id": None, "kind": REVIEW_CONFLICT}]
+        items = [{"page_id": page_id, "answer_id": None, "kind": REVIEW_CONFLICT}]
     if items:
         s.execute(insert(ReviewItem), [{**i, "status": REVIEW_OPEN, "created_at": now} for i in items])
     if read.texts:
         s.execute(
             insert(TextArea),
             [
-                {"page_id": page.id, "field": t.field, "written": t.written, "ink": t.ink, "image_path": crops[t.field]}
+                {"page_id": page_id, "field": t.field, "written": t.written, "ink": t.ink, "image_path": crops[t.field]}
                 for t in read.texts
             ],
         )
-    answers = {a.field: a.contract_json() for a in read.answers}
-    return page_json(page, answers, raw.source, raw.page)
+    return {
+        "source": raw.source,
+        "page": raw.page,
+        "status": status,
+        "form": row["form_id"],
+        "unit": row["unit_code"],
+        "serial": row["serial"],
+        "sheet_page": row["sheet_page"],
+        "answers": {a.field: a.contract_json() for a in read.answers},
+    }
 
 
 def find_by_sha(s: Session, sha: str) -> Page | None:
