@@ -1,0 +1,347 @@
+"""The scan pipeline on sheets the product printed, marked and scanned, read by the real reader."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from db.models import Answer, Page, ReviewItem, ScanBatch, TextArea
+from db.session import session, transaction
+from omr import config
+from omr.detect import thresholds
+from omr.services import ingest
+from omr.services.units import add_unit
+from printing.render import UnitHeading, render
+
+REPO = Path(__file__).resolve().parents[1]
+FORM = "kien-hung-2020"
+CONTRACT_KEYS = {"source", "page", "status", "form", "unit", "serial", "sheet_page", "answers"}
+
+
+def _count(model) -> int:
+    with session() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def stack(printed, scan_tools, tmp_path):
+    """Four printed sheets, marked like people do, plus an empty back page; a JPEG-in-PDF scan."""
+    manifest, imgs = printed(FORM, "09552", 4)
+    cross = scan_tools.cross
+    cross(imgs[0], FORM, "q_result", "5")
+    cross(imgs[0], FORM, "q_area", "1")
+    cross(imgs[0], FORM, "q_area", "4")
+    cross(imgs[1], FORM, "q_result", "4")
+    cross(imgs[1], FORM, "q_result", "3")  # two marks in a single-choice question: a person decides
+    cross(imgs[2], FORM, "q_staff", "2")
+    imgs.append(np.full_like(imgs[0], 255))
+    return scan_tools.jpeg_pdf(imgs, tmp_path / "stack.pdf"), manifest
+
+
+def test_printed_stack_is_read_and_stored(omr_home, stack):
+    path, manifest = stack
+    lines = list(ingest.scan([path]))
+    assert [(x["source"], x["page"]) for x in lines] == [("stack.pdf", n) for n in range(1, 6)]
+    assert all(set(x) == CONTRACT_KEYS for x in lines)
+    assert [x["status"] for x in lines] == ["accepted", "needs_review", "accepted", "accepted", "blank"]
+    assert [x["serial"] for x in lines[:4]] == [m["serial"] for m in manifest]
+    first = lines[0]
+    assert first["form"] == FORM and first["unit"] == "09552" and first["sheet_page"] == 1
+    assert first["answers"]["q_result"] == {"value": "5", "state": "marked", "confidence": pytest.approx(1, abs=0.3)}
+    assert first["answers"]["q_area"]["value"] == "1,4"
+    assert first["answers"]["q_staff"]["state"] == "blank"
+    assert lines[1]["answers"]["q_result"]["state"] == "multiple"
+    assert lines[2]["answers"]["q_staff"]["value"] == "2"
+    assert not any(f.startswith("y_kien") for f in first["answers"])  # free text is not an answer
+    assert lines[4] == {
+        "source": "stack.pdf",
+        "page": 5,
+        "status": "blank",
+        "form": None,
+        "unit": None,
+        "serial": None,
+        "sheet_page": None,
+        "answers": {},
+    }
+
+    with session() as s:
+        pages = s.scalars(select(Page).order_by(Page.id)).all()
+        assert [p.status for p in pages] == [x["status"] for x in lines]
+        for p in pages:
+            img = config.home() / p.image_path
+            assert img.is_file() and img.suffix == ".jpg" and p.image_path.startswith(f"pages/{p.sha256[:2]}/")
+        assert pages[0].measurements["q_result"]["5"][0] > 0.1  # raw ink kept for re-deciding
+        assert pages[0].transform is not None
+        ans = {a.field: a for a in s.scalars(select(Answer).where(Answer.page_id == pages[0].id))}
+        assert ans["q_result"].final_value == "5" and ans["q_result"].decided_by == "machine"
+        review = s.scalars(select(ReviewItem)).all()
+        assert [(r.page_id, r.kind, r.status) for r in review] == [(pages[1].id, "answer", "open")]
+        multi = s.get(Answer, review[0].answer_id)
+        assert multi.field == "q_result" and multi.machine_state == "multiple" and multi.final_state is None
+        texts = s.scalars(select(TextArea).where(TextArea.page_id == pages[0].id)).all()
+        assert {t.field for t in texts} == {"y_kien_chua_hai_long", "y_kien_khac"}
+        assert all((config.home() / t.image_path).read_bytes()[:4] == b"\x89PNG" for t in texts)
+        batch = s.scalars(select(ScanBatch)).one()
+        assert (batch.status, batch.total_pages, batch.done_pages) == ("done", 5, 5)
+
+
+def test_rescanning_stores_nothing_new(omr_home, stack):
+    path, _ = stack
+    first = list(ingest.scan([path]))
+    counts = {m: _count(m) for m in (Page, Answer, ReviewItem, TextArea)}
+    files = sorted((omr_home / "pages").rglob("*"))
+    again = list(ingest.scan([path]))
+    assert [x["status"] for x in again] == ["duplicate"] * 5
+    # the duplicate line tells what was stored the first time
+    assert [(x["serial"], x["answers"]) for x in again] == [(x["serial"], x["answers"]) for x in first]
+    assert {m: _count(m) for m in counts} == counts
+    assert sorted((omr_home / "pages").rglob("*")) == files
+
+
+def test_interrupted_scan_then_rescan_stores_every_page_once(omr_home, stack):
+    path, _ = stack
+    gen = ingest.scan([path])
+    got = [next(gen), next(gen)]
+    gen.close()  # the operator stopped it after two pages
+    assert [x["page"] for x in got] == [1, 2]
+    with session() as s:
+        assert s.scalars(select(ScanBatch.status)).one() == "failed"
+        stored = _count(Page)
+    assert 2 <= stored <= 5
+    lines = list(ingest.scan([path]))
+    assert [x["page"] for x in lines] == [1, 2, 3, 4, 5]
+    assert [x["status"] for x in lines[:2]] == ["duplicate", "duplicate"]
+    assert _count(Page) == 5
+    with session() as s:
+        assert len(set(s.scalars(select(Page.sha256)))) == 5
+
+
+def test_killed_scan_then_rescan_stores_every_page_once(omr_home, printed, scan_tools, tmp_path):
+    _, imgs = printed(FORM, "09552", 12)
+    for i, im in enumerate(imgs):
+        scan_tools.cross(im, FORM, "q_result", str(1 + i % 5))
+    path = scan_tools.jpeg_pdf(imgs, tmp_path / "big.pdf")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "omr.cli", "scan", "--json", str(path)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # kill the reader processes too, as a power cut would
+    )
+    assert proc.stdout is not None
+    for _ in range(3):
+        proc.stdout.readline()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert _count(Page) < 12
+    lines = list(ingest.scan([path]))
+    assert len(lines) == 12
+    assert Counter(x["status"] for x in lines)["accepted"] == 12 - sum(x["status"] == "duplicate" for x in lines)
+    assert _count(Page) == 12
+    with session() as s:
+        assert len(set(s.scalars(select(Page.serial)))) == 12
+    assert not list((omr_home / "pages").rglob("*.tmp"))
+
+
+def test_same_sheet_again_is_duplicate_or_conflict(omr_home, printed, scan_tools, tmp_path):
+    _, imgs = printed(FORM, "09552", 1)
+    scan_tools.cross(imgs[0], FORM, "q_result", "5")
+    original = scan_tools.jpeg_pdf([imgs[0]], tmp_path / "a.pdf", quality=85)
+    photocopy = scan_tools.jpeg_pdf([imgs[0]], tmp_path / "b.pdf", quality=70)  # other bytes, same marks
+    altered = imgs[0].copy()
+    scan_tools.cross(altered, FORM, "q_counter", "2")
+    other = scan_tools.jpeg_pdf([altered], tmp_path / "c.pdf")
+    lines = list(ingest.scan([original, photocopy, other]))
+    assert [x["status"] for x in lines] == ["accepted", "duplicate", "conflict"]
+    with session() as s:
+        pages = s.scalars(select(Page).order_by(Page.id)).all()
+        assert len(pages) == 3  # every image kept
+        assert pages[1].duplicate_of_page_id == pages[0].id
+        items = s.scalars(select(ReviewItem)).all()
+        assert [(i.page_id, i.kind) for i in items] == [(pages[2].id, "conflict")]
+        # the conflicting page's answers wait for a person; the first page's still count
+        assert (
+            s.scalar(select(Answer.final_value).where(Answer.page_id == pages[2].id, Answer.field == "q_result"))
+            is None
+        )
+
+
+def _foreign_sheet(tmp_path: Path, scan_tools, serial: str, unit: str, key: bytes, name: str) -> Path:
+    from omr.layout import layout_for
+
+    pdf = tmp_path / f"{name}-printed.pdf"
+    render(pdf, layout_for(FORM), unit, [serial], key, UnitHeading("Phường Kiến Hưng", "Thành phố Hà Nội"))
+    return scan_tools.jpeg_pdf(scan_tools.render(pdf), tmp_path / f"{name}.pdf")
+
+
+def test_codes_this_installation_did_not_issue_are_invalid(omr_home, printed, scan_tools, tmp_path):
+    manifest, _ = printed(FORM, "09552", 1)
+    key = config.secret_key()
+    never_issued = _foreign_sheet(tmp_path, scan_tools, "999999", "09552", key, "unissued")
+    wrong_unit = _foreign_sheet(tmp_path, scan_tools, manifest[0]["serial"], "00004", key, "mismatch")
+    forged = _foreign_sheet(tmp_path, scan_tools, manifest[0]["serial"], "09552", b"k" * 32, "forged")
+    lines = list(ingest.scan([never_issued, wrong_unit, forged]))
+    assert [x["status"] for x in lines] == ["invalid", "invalid", "invalid"]
+    assert lines[0]["serial"] == "999999"
+    with session() as s:
+        notes = s.scalars(select(Page.note).order_by(Page.id)).all()
+        assert "chưa từng được in" in notes[0] and "không khớp" in notes[1] and "chữ ký" in notes[2]
+        assert s.scalar(select(func.count()).select_from(ReviewItem)) == 0
+        assert s.scalar(select(func.count()).select_from(Answer).where(Answer.final_state.is_not(None))) == 0
+
+
+def test_unreadable_pages_are_reported_and_the_rest_goes_on(omr_home, stack, tmp_path, scan_tools):
+    path, _ = stack
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "a-empty.pdf").write_bytes(b"")
+    (folder / "b-broken.pdf").write_bytes(path.read_bytes()[:5000])
+    rng = np.random.default_rng(7)
+    noise = (rng.random((900, 700)) * 255).astype(np.uint8)  # a photo of something that is not a sheet
+    (folder / "c-photo.png").write_bytes(scan_tools.png(noise))
+    (folder / "d-stack.pdf").write_bytes(path.read_bytes())
+    lines = list(ingest.scan([folder]))
+    assert [(x["source"], x["status"]) for x in lines[:3]] == [
+        ("a-empty.pdf", "error"),
+        ("b-broken.pdf", "error"),
+        ("c-photo.png", "unidentified"),
+    ]
+    assert all("error" in x and x["error"] and "\n" not in x["error"] for x in lines[:2])
+    assert [x["status"] for x in lines[3:]] == ["accepted", "needs_review", "accepted", "accepted", "blank"]
+    with session() as s:
+        photo = s.scalars(select(Page).where(Page.source == "c-photo.png")).one()
+        assert s.scalars(select(ReviewItem.kind).where(ReviewItem.page_id == photo.id)).all() == ["unidentified"]
+        assert "b-broken.pdf" in (s.scalars(select(ScanBatch.note)).one() or "")
+    assert _count(Page) == 6  # errors store nothing: scanning again retries them
+
+
+def test_zip_and_png_inputs(omr_home, printed, scan_tools, tmp_path):
+    _, imgs = printed(FORM, "09552", 3)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("p1.png", scan_tools.png(imgs[0]))
+        zf.writestr("p2.png", scan_tools.png(imgs[1]))
+    (tmp_path / "stack.zip").write_bytes(buf.getvalue())
+    (tmp_path / "single.png").write_bytes(scan_tools.png(imgs[2]))
+    lines = list(ingest.scan([tmp_path / "stack.zip", tmp_path / "single.png"]))
+    assert [(x["source"], x["status"]) for x in lines] == [
+        ("p1.png", "accepted"),
+        ("p2.png", "accepted"),
+        ("single.png", "accepted"),
+    ]
+
+
+def test_unit_variant_is_read_back(omr_home, printed, scan_tools, tmp_path):
+    with transaction() as s:
+        add_unit(s, "TH-KH", "Trường Tiểu học Kiến Hưng", parent="09552", counters=3)
+    _, imgs = printed(FORM, "TH-KH", 1)
+    scan_tools.cross(imgs[0], FORM, "q_counter", "3", variant_code="c3p0")
+    (line,) = ingest.scan([scan_tools.jpeg_pdf(imgs, tmp_path / "th.pdf")])
+    assert line["status"] == "accepted" and line["unit"] == "TH-KH"
+    assert line["answers"]["q_counter"]["value"] == "3"
+
+
+def test_window_bounds_pages_in_flight(omr_home, printed, scan_tools, tmp_path, monkeypatch):
+    """A long stack is streamed: never more than the window of pages taken ahead of the output."""
+    _, imgs = printed(FORM, "09552", 2)
+    path = scan_tools.jpeg_pdf(imgs * 10, tmp_path / "long.pdf")  # 20 pages (duplicates after the first two)
+    pulled = 0
+    real = ingest.iter_pages
+
+    def counting(paths):
+        nonlocal pulled
+        for raw in real(paths):
+            pulled += 1
+            yield raw
+
+    monkeypatch.setattr(ingest, "iter_pages", counting)
+    window = ingest.WINDOW_PER_CORE * ingest.worker_count(2)
+    out = 0
+    for line in ingest.scan([path], workers=2):
+        out += 1
+        assert line["page"] == out  # input order
+        assert pulled - out <= window
+    assert out == 20
+    assert _count(Page) == 2
+
+
+def test_same_page_twice_in_flight_is_stored_once(omr_home, printed, scan_tools, tmp_path):
+    _, imgs = printed(FORM, "09552", 1)
+    path = scan_tools.jpeg_pdf([imgs[0], imgs[0]], tmp_path / "twice.pdf")
+    lines = list(ingest.scan([path], workers=2))
+    assert [x["status"] for x in lines] == ["accepted", "duplicate"]
+    assert _count(Page) == 1
+
+
+def test_redecide_with_new_thresholds(omr_home, stack, monkeypatch):
+    path, _ = stack
+    list(ingest.scan([path]))
+    with transaction() as s:
+        page = s.scalars(select(Page).order_by(Page.id)).first()
+        assert ingest.redecide_page(s, page) == []  # same thresholds, same decisions
+    monkeypatch.setattr(thresholds, "MARK_INK_MIN", 0.99)  # nothing counts as a mark any more
+    monkeypatch.setattr(thresholds, "FILLED_INK_MIN", 0.999)
+    with transaction() as s:
+        page = s.scalars(select(Page).order_by(Page.id)).first()
+        changed = ingest.redecide_page(s, page)
+        assert "q_result" in changed
+        assert page.status == "needs_review"
+    with session() as s:
+        ans = s.scalars(select(Answer).where(Answer.page_id == page.id, Answer.field == "q_result")).one()
+        assert ans.machine_state == "uncertain" and ans.final_state is None
+        assert s.scalar(select(func.count()).select_from(ReviewItem).where(ReviewItem.answer_id == ans.id)) == 1
+
+
+def test_watch_reads_each_finished_file_once(omr_home, stack, tmp_path):
+    path, _ = stack
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    data = path.read_bytes()
+    (inbox / "incoming.pdf").write_bytes(data[: len(data) // 2])  # the scanner is still writing
+    stop = threading.Event()
+    lines: list[dict] = []
+
+    def run():
+        for line in ingest.watch(inbox, interval=0.1, stop=stop, workers=1):
+            lines.append(line)
+
+    t = threading.Thread(target=run)
+    t.start()
+    try:
+        time.sleep(0.35)  # stable but no %%EOF yet: not taken
+        assert lines == []
+        (inbox / "incoming.pdf").write_bytes(data)
+        (inbox / ".hidden.pdf").write_bytes(data)
+        deadline = time.monotonic() + 60
+        while len(lines) < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # more polls: nothing is read twice
+    finally:
+        stop.set()
+        t.join(timeout=60)
+    assert not t.is_alive()
+    assert [x["status"] for x in lines] == ["accepted", "needs_review", "accepted", "accepted", "blank"]
+    assert _count(Page) == 5
+    # a restarted watcher remembers the file
+    stop2 = threading.Event()
+    again: list[dict] = []
+    t2 = threading.Thread(target=lambda: again.extend(ingest.watch(inbox, interval=0.1, stop=stop2, workers=1)))
+    t2.start()
+    time.sleep(0.6)
+    stop2.set()
+    t2.join(timeout=60)
+    assert again == []
