@@ -345,3 +345,68 @@ def test_watch_reads_each_finished_file_once(omr_home, stack, tmp_path):
     stop2.set()
     t2.join(timeout=60)
     assert again == []
+
+
+def _scan_concurrently(path: Path, n: int = 2) -> list[list[dict]]:
+    import json
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "omr.cli", "scan", "--json", str(path)],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(n)
+    ]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+        outs.append([json.loads(ln) for ln in out.decode().splitlines()])
+    return outs
+
+
+def _check_concurrent(path: Path, pages: int, stored_before: int = 0) -> None:
+    outs = _scan_concurrently(path)
+    for page in range(pages):
+        statuses = sorted(out[page]["status"] for out in outs)
+        # exactly one scanner stored the page; the other found it stored
+        assert statuses.count("duplicate") == len(outs) - 1, statuses
+    assert _count(Page) == stored_before + pages
+
+
+def test_two_scanners_of_one_stack_store_each_page_once(omr_home, stack):
+    path, _ = stack
+    _check_concurrent(path, 5)
+
+
+@pytest.mark.postgres
+def test_scan_on_postgresql(omr_home, printed, scan_tools, tmp_path, monkeypatch):
+    from servers import ServerUnavailable, postgres
+
+    from db import session as dbs
+
+    try:
+        ctx = postgres()
+        url = ctx.__enter__()
+    except (ServerUnavailable, subprocess.CalledProcessError) as e:
+        pytest.skip(f"PostgreSQL not available: {e}")
+    try:
+        monkeypatch.setenv("OMR_DATABASE_URL", url)
+        _, imgs = printed(FORM, "09552", 3)
+        scan_tools.cross(imgs[0], FORM, "q_result", "5")
+        scan_tools.cross(imgs[1], FORM, "q_result", "5")
+        scan_tools.cross(imgs[1], FORM, "q_result", "1")
+        path = scan_tools.jpeg_pdf(imgs, tmp_path / "pg.pdf")
+        lines = list(ingest.scan([path]))
+        assert [x["status"] for x in lines] == ["accepted", "needs_review", "accepted"]
+        assert [x["status"] for x in ingest.scan([path])] == ["duplicate"] * 3
+        assert _count(Page) == 3 and _count(ReviewItem) == 1
+        _, more = printed(FORM, "09552", 3, name="more.pdf")
+        _check_concurrent(scan_tools.jpeg_pdf(more, tmp_path / "pg2.pdf"), 3, stored_before=3)
+    finally:
+        dbs.dispose()
+        ctx.__exit__(None, None, None)
