@@ -308,7 +308,7 @@ def _scan(args) -> int:
             for line in ingest.scan(paths, **opts):
                 emit(line)
         if args.watch:
-            _stop_on_sigterm(stop)
+            _stop_on_signals()
             print(f"Đang theo dõi {args.watch} (Ctrl-C để dừng)…", file=sys.stderr, flush=True)
             for line in ingest.watch(Path(args.watch), interval=args.interval, stop=stop, **opts):
                 emit(line)
@@ -321,10 +321,17 @@ def _scan(args) -> int:
     return EXIT_FAILED if counts["error"] else EXIT_OK
 
 
-def _stop_on_sigterm(stop: threading.Event) -> None:
-    # systemd stops a watcher with SIGTERM: finish the file in hand, then leave as on Ctrl-C
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM (systemd stopping the service) both end a watcher cleanly: the pages in hand
+    are dropped unstored, the next start reads that file again and reports what it had as duplicates.
+    Set explicitly because a watcher started in the background inherits SIGINT ignored."""
     with contextlib.suppress(ValueError):  # not the main thread (e.g. called from tests)
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
 
 
 def _plain_write(text: str, file=None) -> None:
