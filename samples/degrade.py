@@ -128,7 +128,7 @@ def draw_scan(d: Degrade, dpi: int | tuple[int, int], rng: np.random.Generator, 
         paper=255.0 - float(rng.uniform(0, d.tint)),
         contrast=1.0 + float(rng.uniform(-d.contrast, d.contrast)),
         specks=int(rng.integers(1, 12)) if r() < d.p_specks else 0,
-        show_through=float(rng.uniform(0.02, 0.06)) if blank and r() < d.p_show_through else 0.0,
+        show_through=float(rng.uniform(0.015, 0.045)) if blank and r() < d.p_show_through else 0.0,
     )
 
 

@@ -118,12 +118,12 @@ class StackWriter:
             self.abort()
 
 
-class PdfWriter(StackWriter):
-    """A minimal PDF 1.4 writer: catalog (1) and page tree (2) first, three objects per page after."""
+class PdfStream:
+    """A minimal PDF 1.4 writer on any binary stream: catalog (1) and page tree (2), then three
+    objects per page (image, content, page); the page tree and the xref go last."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        self.out = _Atomic(path)
+    def __init__(self, fh: BinaryIO):
+        self.fh = fh
         self.offsets: list[int] = []  # by object number - 1
         self.kids: list[int] = []
         self.pos = 0
@@ -132,7 +132,7 @@ class PdfWriter(StackWriter):
         self.offsets.append(0)  # object 2, the page tree, is written last when its kids are known
 
     def _raw(self, b: bytes) -> None:
-        self.out.fh.write(b)
+        self.fh.write(b)
         self.pos += len(b)
 
     def _obj(self, num: int, body: bytes, stream: bytes | None = None) -> None:
@@ -147,7 +147,8 @@ class PdfWriter(StackWriter):
             self._raw(b"\nendstream")
         self._raw(b"\nendobj\n")
 
-    def add(self, page: PageImage) -> tuple[str, int]:
+    def add(self, page: PageImage) -> int:
+        """Append a page showing ``page`` full size; returns the page count so far."""
         h, w = page.pixels.shape[:2]
         if page.mode == "1":
             data = _g4_strip(page)
@@ -160,6 +161,7 @@ class PdfWriter(StackWriter):
         n = len(self.offsets) + 1
         head = b"<< /Type /XObject /Subtype /Image /Width %d /Height %d %s /Length %d >>" % (w, h, img, len(data))
         self._obj(n, head, data)
+        # the page is the scanned area at its resolution: A4 for a straight page
         pw, ph = w / page.dpi * 72, h / page.dpi * 72
         content = b"q %.3f 0 0 %.3f 0 0 cm /Im0 Do Q" % (pw, ph)
         self._obj(n + 1, b"<< /Length %d >>" % len(content), content)
@@ -169,9 +171,9 @@ class PdfWriter(StackWriter):
             b"/Contents %d 0 R >>" % (pw, ph, n, n + 1),
         )
         self.kids.append(n + 2)
-        return self.path.name, len(self.kids)
+        return len(self.kids)
 
-    def close(self) -> None:
+    def finish(self) -> None:
         kids = b" ".join(b"%d 0 R" % k for k in self.kids)
         self._obj(2, b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(self.kids)))
         xref = self.pos
@@ -179,6 +181,19 @@ class PdfWriter(StackWriter):
         for off in self.offsets:
             self._raw(b"%010d 00000 n \n" % off)
         self._raw(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(self.offsets) + 1, xref))
+
+
+class PdfWriter(StackWriter):
+    def __init__(self, path: Path):
+        self.path = path
+        self.out = _Atomic(path)
+        self.pdf = PdfStream(self.out.fh)
+
+    def add(self, page: PageImage) -> tuple[str, int]:
+        return self.path.name, self.pdf.add(page)
+
+    def close(self) -> None:
+        self.pdf.finish()
         self.out.commit()
 
     def abort(self) -> None:
