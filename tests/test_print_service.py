@@ -16,7 +16,6 @@ from db.session import session, transaction
 from omr.services import NotFound, ServiceError
 from omr.services.print_runs import print_sheets
 from omr.services.units import add_unit
-from omr.templates import UnknownForm
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,7 +64,7 @@ def test_unit_settings_go_on_the_sheet(omr_home, tmp_path):
 @pytest.mark.parametrize(
     ("form", "unit", "count", "error"),
     [
-        ("no-such-form", "09552", 2, UnknownForm),
+        ("no-such-form", "09552", 2, NotFound),
         ("kien-hung-2020", "99999", 2, NotFound),
         ("kien-hung-2020", "09552", 0, ServiceError),
     ],

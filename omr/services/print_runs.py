@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from db.models import Counter, PrintBatch, Sheet, Unit
 from omr import config
-from omr.layout import layout
-from omr.services import ServiceError
+from omr.layout import LayoutError, layout
+from omr.services import NotFound, ServiceError
 from omr.services.units import get_unit, variant_of
-from omr.templates import Form, Variant, get_form
+from omr.templates import Form, UnknownForm, Variant, get_form
 from printing.render import UnitHeading, render
 
 SERIAL_COUNTER = "sheet_serial"
@@ -55,10 +55,16 @@ def unit_heading(session: Session, unit: Unit) -> UnitHeading:
 def _check(session: Session, form_id: str, unit_code: str, count: int) -> tuple[Form, Unit, Variant]:
     if not 1 <= count <= MAX_COUNT:
         raise ServiceError(f"số phiếu phải từ 1 đến {MAX_COUNT}")
-    form = get_form(form_id)  # raises UnknownForm
+    try:
+        form = get_form(form_id)
+    except UnknownForm as e:
+        raise NotFound(str(e)) from None
     unit = get_unit(session, unit_code)
     variant = variant_of(unit)
-    layout(form, variant)  # a unit whose settings do not fit the form fails here, before any serial is used
+    try:
+        layout(form, variant)  # a unit whose settings do not fit the form fails here, before any serial is used
+    except LayoutError as e:
+        raise ServiceError(f"mẫu {form.id} không in được với cấu hình của đơn vị {unit.code}: {e}") from None
     return form, unit, variant
 
 
