@@ -1,0 +1,823 @@
+"""The review queue: people decide what the machine could not.
+
+Three kinds of item (``ReviewItem.kind``): an *answer* the machine was unsure of (multiple marks, a
+faint dot, a correction…), an *unidentified* page (no readable sheet identity: a person names form,
+unit and serial, or says it is not a survey sheet), and a *conflict* (the same sheet page scanned
+twice with different answers: a person keeps one).
+
+Concurrency: an item is handed to one reviewer at a time by a conditional UPDATE
+(``… WHERE id = ? AND status = 'open' AND (assigned_to IS NULL OR assigned_at < stale)``) whose row
+count says who won. SQLite runs writers one at a time; PostgreSQL re-checks the WHERE clause after the
+row lock, so on both exactly one reviewer gets each item, without SELECT … FOR UPDATE SKIP LOCKED
+(which SQLite lacks). A claim not acted on goes stale after ``STALE`` and is handed out again.
+
+Every decision writes an ``AuditLog`` row with the old and new values; undo restores the old ones.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from db.models import (
+    ACCEPTED,
+    BLANK,
+    CONFLICT,
+    COUNTED_STATUSES,
+    INVALID,
+    NEEDS_REVIEW,
+    REVIEW_ANSWER,
+    REVIEW_CONFLICT,
+    REVIEW_DONE,
+    REVIEW_OPEN,
+    REVIEW_UNIDENTIFIED,
+    UNIDENTIFIED,
+    Answer,
+    AuditLog,
+    Page,
+    ReviewItem,
+    ScanBatch,
+    Sheet,
+    TextArea,
+    User,
+    utcnow,
+)
+from db.session import session as open_session
+from db.session import transaction
+from omr.services import NotFound, ServiceError
+
+STALE = timedelta(minutes=5)  # a claimed item nobody decided is handed out again after this
+MAX_HELD = 2  # the item on screen and the one prefetched behind it
+CANDIDATES = 8  # claim attempts per call before giving up on a busy queue
+KINDS = (REVIEW_ANSWER, REVIEW_UNIDENTIFIED, REVIEW_CONFLICT)
+# reasons the reader gives (omr.detect.decide), in words for people
+REASONS = {
+    "multiple": "nhiều ô được đánh dấu",
+    "faint": "dấu mờ hoặc chấm nhỏ",
+    "stray": "nét bút lạc ngoài ô",
+    "correction": "có ô tô kín (sửa lại)",
+    "circled": "khoanh tròn nhãn thay vì đánh dấu ô",
+    "low_confidence": "máy không chắc chắn",
+}
+ACTIVE_GAP = timedelta(minutes=5)  # longer pauses between decisions are breaks, not work
+
+
+class ReviewError(ServiceError):
+    """A decision that cannot be made (bad value, item not yours any more…)."""
+
+
+class Taken(ReviewError):
+    """The item is being (or was) handled by someone else."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a reviewer may see: pages of these units, and unidentified pages uploaded by their people.
+
+    ``root``: also unidentified pages nobody can place (scanned from the command line).
+    """
+
+    units: frozenset[str]
+    root: bool = False
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def visible(scope: Scope) -> ColumnElement[bool]:
+    """SQL condition on ``Page``: the page belongs to the scope."""
+    uploaders = select(User.username).where(User.unit_code.in_(sorted(scope.units)))
+    conds: list[ColumnElement[bool]] = [
+        Page.unit_code.in_(sorted(scope.units)),
+        and_(
+            Page.unit_code.is_(None),
+            Page.scan_batch_id.in_(select(ScanBatch.id).where(ScanBatch.created_by.in_(uploaders))),
+        ),
+    ]
+    if scope.root:
+        orphan_batches = select(ScanBatch.id).where(
+            or_(ScanBatch.created_by.is_(None), ScanBatch.created_by.not_in(select(User.username)))
+        )
+        conds.append(
+            and_(Page.unit_code.is_(None), or_(Page.scan_batch_id.is_(None), Page.scan_batch_id.in_(orphan_batches)))
+        )
+    return or_(*conds)
+
+
+def page_visible(s: Session, page: Page, scope: Scope) -> bool:
+    return bool(s.scalar(select(func.count()).select_from(Page).where(Page.id == page.id, visible(scope))))
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        ReviewItem.status == REVIEW_OPEN,
+        or_(ReviewItem.assigned_to.is_(None), ReviewItem.assigned_at < now - STALE),
+    )
+
+
+# --------------------------------------------------------------------------- the queue
+
+
+def open_counts(s: Session, scope: Scope) -> dict[str, int]:
+    rows = s.execute(
+        select(ReviewItem.kind, func.count())
+        .join(Page, Page.id == ReviewItem.page_id)
+        .where(ReviewItem.status == REVIEW_OPEN, visible(scope))
+        .group_by(ReviewItem.kind)
+    ).all()
+    out = dict.fromkeys(KINDS, 0)
+    out.update({k: n for k, n in rows})
+    return out
+
+
+def claim_next(username: str, scope: Scope, kind: str = REVIEW_ANSWER, exclude: Iterable[int] = ()) -> int | None:
+    """The id of an item for ``username`` to decide, now assigned to them; None when the queue is empty.
+
+    An item they already hold (and not in ``exclude``: what their screen already shows) comes first,
+    so reloading the page shows the same item; they hold at most ``MAX_HELD`` at once.
+    """
+    if kind not in KINDS:
+        raise ReviewError(f"không có loại mục duyệt {kind!r}")
+    exclude = sorted(set(exclude))
+    now = _now()
+    with open_session() as s:
+        held = list(
+            s.scalars(
+                select(ReviewItem.id)
+                .where(
+                    ReviewItem.status == REVIEW_OPEN,
+                    ReviewItem.kind == kind,
+                    ReviewItem.assigned_to == username,
+                    ReviewItem.assigned_at >= now - STALE,
+                )
+                .order_by(ReviewItem.page_id, ReviewItem.id)
+            )
+        )
+        mine = [i for i in held if i not in exclude]
+        if mine:
+            item_id = mine[0]
+        elif len(held) >= MAX_HELD:
+            return None
+        else:
+            item_id = None
+            candidates = list(
+                s.scalars(
+                    select(ReviewItem.id)
+                    .join(Page, Page.id == ReviewItem.page_id)
+                    .where(ReviewItem.kind == kind, _claimable(now), visible(scope), ReviewItem.id.not_in(exclude))
+                    .order_by(ReviewItem.page_id, ReviewItem.id)
+                    .limit(CANDIDATES)
+                )
+            )
+    if item_id is not None:
+        with transaction() as w:  # keep it fresh: it is still on this reviewer's screen
+            w.execute(update(ReviewItem).where(ReviewItem.id == item_id).values(assigned_at=now))
+        return item_id
+    # Mostly in queue order, but reviewers racing for the head of the queue should not all collide on
+    # the same first row: the head is taken with a small random shuffle.
+    head, tail = candidates[:3], candidates[3:]
+    random.shuffle(head)
+    for cid in head + tail:
+        with transaction() as w:
+            won = w.execute(
+                update(ReviewItem)
+                .where(ReviewItem.id == cid, _claimable(now))
+                .values(assigned_to=username, assigned_at=now)
+            ).rowcount
+        if won == 1:
+            return cid
+    if candidates:
+        # all candidates were taken under us: the queue has moved on, look again
+        return claim_next(username, scope, kind, exclude)
+    return None
+
+
+def release(username: str, item_ids: Iterable[int]) -> None:
+    """Give back items held but not decided (a reviewer leaving the queue)."""
+    ids = list(item_ids)
+    if not ids:
+        return
+    with transaction() as w:
+        w.execute(
+            update(ReviewItem)
+            .where(ReviewItem.id.in_(ids), ReviewItem.assigned_to == username, ReviewItem.status == REVIEW_OPEN)
+            .values(assigned_to=None, assigned_at=None)
+        )
+
+
+def get_item(s: Session, item_id: int, scope: Scope) -> tuple[ReviewItem, Page]:
+    """The item and its page, if the scope may see it (NotFound otherwise: nothing is revealed)."""
+    row = s.execute(
+        select(ReviewItem, Page)
+        .join(Page, Page.id == ReviewItem.page_id)
+        .where(ReviewItem.id == item_id, visible(scope))
+    ).first()
+    if row is None:
+        raise NotFound("không có mục duyệt này")
+    return row[0], row[1]
+
+
+# --------------------------------------------------------------------------- what a reviewer sees
+
+
+@dataclass
+class OptionView:
+    key: int  # the digit key that chooses it (1-based position)
+    value: str
+    label: str
+
+
+@dataclass
+class ItemView:
+    id: int
+    kind: str
+    status: str
+    page_id: int
+    serial: str | None
+    sheet_page: int | None
+    unit_code: str | None
+    form_id: str | None
+    form_title: str | None
+    note: str | None
+    field_id: str | None = None
+    field_kind: str | None = None
+    question: str | None = None
+    element: str | None = None
+    options: list[OptionView] = field(default_factory=list)
+    reason: str | None = None
+    reason_text: str | None = None
+    machine_value: str | None = None
+    machine_state: str | None = None
+    confidence: float | None = None
+    final_value: str | None = None
+    final_state: str | None = None
+    decided_by: str | None = None
+    resolved_by: str | None = None
+    other_page_id: int | None = None  # conflicts: the earlier page with the same serial
+    differences: list[dict] = field(default_factory=list)  # conflicts: answers that differ
+
+
+def describe(s: Session, item: ReviewItem, page: Page) -> ItemView:
+    from omr.layout import layout_for
+    from omr.templates import UnknownForm, Variant
+
+    title = None
+    fl = None
+    if page.form_id and page.form_version is not None:
+        try:
+            fl = layout_for(page.form_id, page.form_version, Variant.parse(page.variant or Variant().code()))
+            title = fl.form.title
+        except (UnknownForm, ValueError):
+            fl = None
+    view = ItemView(
+        item.id,
+        item.kind,
+        item.status,
+        page.id,
+        page.serial,
+        page.sheet_page,
+        page.unit_code,
+        page.form_id,
+        title,
+        page.note,
+        resolved_by=item.resolved_by,
+    )
+    if item.kind == REVIEW_ANSWER and item.answer_id is not None:
+        ans = s.get(Answer, item.answer_id)
+        if ans is None:
+            raise NotFound("không có câu trả lời này")
+        view.field_id = ans.field
+        view.reason = ans.reason or ans.machine_state
+        view.reason_text = REASONS.get(view.reason or "", view.reason)
+        view.machine_value, view.machine_state, view.confidence = ans.machine_value, ans.machine_state, ans.confidence
+        view.final_value, view.final_state, view.decided_by = ans.final_value, ans.final_state, ans.decided_by
+        if fl is not None:
+            fp = fl.placement(ans.field)
+            view.field_kind, view.question, view.element = fp.field.kind, fp.field.label, fp.field.element
+            view.options = [OptionView(i + 1, o.value, o.label) for i, o in enumerate(fp.options)]
+    elif item.kind == REVIEW_CONFLICT:
+        other = conflict_partner(s, page)
+        if other is not None:
+            view.other_page_id = other.id
+            view.differences = _differences(s, other, page, fl)
+    return view
+
+
+def conflict_partner(s: Session, page: Page) -> Page | None:
+    """The earlier stored page of the same sheet page that the conflict page disagrees with."""
+    if page.serial is None:
+        return None
+    return s.scalar(
+        select(Page)
+        .where(
+            Page.serial == page.serial,
+            Page.sheet_page == page.sheet_page,
+            Page.id != page.id,
+            Page.status.in_((*COUNTED_STATUSES, CONFLICT)),
+        )
+        .order_by(Page.status.in_(COUNTED_STATUSES).desc(), Page.id)
+        .limit(1)
+    )
+
+
+def _differences(s: Session, a: Page, b: Page, fl) -> list[dict]:
+    def answers(p: Page) -> dict[str, Answer]:
+        return {x.field: x for x in s.scalars(select(Answer).where(Answer.page_id == p.id))}
+
+    aa, bb = answers(a), answers(b)
+    out = []
+    for f in sorted(set(aa) | set(bb), key=lambda k: (aa.get(k) or bb[k]).id):
+        va, vb = aa.get(f), bb.get(f)
+        left = va.final_value if va and va.final_state else va.machine_value if va else None
+        right = vb.final_value if vb and vb.final_state else vb.machine_value if vb else None
+        if left == right:
+            continue
+        label = f
+        labels: dict[str, str] = {}
+        if fl is not None:
+            try:
+                fp = fl.placement(f)
+                label = fp.field.label
+                labels = {o.value: o.label for o in fp.options}
+            except KeyError:
+                pass
+
+        def words(v: str | None, labels: dict[str, str] = labels) -> str:
+            if not v:
+                return "—"
+            return ", ".join(labels.get(x, x) for x in v.split(","))
+
+        out.append({"field": f, "question": label, "left": words(left), "right": words(right)})
+    return out
+
+
+# --------------------------------------------------------------------------- deciding answers
+
+
+def _check_value(view_options: list[tuple[str, str]], kind: str, value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    values = [v for v, _ in view_options]
+    parts = [p for p in str(value).split(",") if p]
+    if any(p not in values for p in parts) or not parts:
+        raise ReviewError(f"lựa chọn không có trong câu hỏi: {value!r}")
+    if kind != "multi" and len(parts) != 1:
+        raise ReviewError("câu hỏi này chỉ chọn một")
+    from omr.detect.decide import join_values
+
+    return join_values(sorted(set(parts)))
+
+
+def _take(w: Session, item_id: int, username: str, is_admin: bool, now: datetime) -> ReviewItem:
+    """Mark the item done by ``username`` if it is theirs to decide; the conditional UPDATE is the lock."""
+    item = w.get(ReviewItem, item_id)
+    if item is None:
+        raise NotFound("không có mục duyệt này")
+    if item.status == REVIEW_OPEN:
+        won = w.execute(
+            update(ReviewItem)
+            .where(
+                ReviewItem.id == item_id,
+                ReviewItem.status == REVIEW_OPEN,
+                or_(
+                    ReviewItem.assigned_to == username,
+                    ReviewItem.assigned_to.is_(None),
+                    ReviewItem.assigned_at < now - STALE,
+                ),
+            )
+            .values(status=REVIEW_DONE, resolved_by=username, resolved_at=now, assigned_to=username)
+        ).rowcount
+        if won != 1:
+            raise Taken("mục này đang do người khác duyệt")
+    elif item.resolved_by != username and not is_admin:
+        raise Taken("mục này đã được người khác duyệt")
+    else:
+        # changing one's own earlier decision (Backspace, then a new choice)
+        w.execute(update(ReviewItem).where(ReviewItem.id == item_id).values(resolved_by=username, resolved_at=now))
+    w.refresh(item)
+    return item
+
+
+def decide_answer(
+    username: str,
+    scope: Scope,
+    item_id: int,
+    value: str | None,
+    *,
+    accept_machine: bool = False,
+    is_admin: bool = False,
+) -> None:
+    """Record a person's answer: ``value`` (an option value, comma-joined for multi; None = no answer),
+    or the machine's guess with ``accept_machine``."""
+    now = _now()
+    with transaction() as w:
+        item, page = get_item(w, item_id, scope)
+        if item.kind != REVIEW_ANSWER or item.answer_id is None:
+            raise ReviewError("mục này không phải câu trả lời")
+        view = describe(w, item, page)
+        if accept_machine:
+            value = view.machine_value
+        value = _check_value([(o.value, o.label) for o in view.options], view.field_kind or "single", value)
+        item = _take(w, item_id, username, is_admin, now)
+        ans = w.get(Answer, item.answer_id)
+        assert ans is not None
+        old = {"final_value": ans.final_value, "final_state": ans.final_state, "decided_by": ans.decided_by}
+        ans.final_value = value
+        ans.final_state = "marked" if value else "blank"
+        ans.decided_by, ans.decided_at = username, now
+        w.add(
+            AuditLog(
+                user=username,
+                action="review.answer",
+                object=f"page:{page.id}/{ans.field}",
+                old=old,
+                new={
+                    "final_value": value,
+                    "final_state": ans.final_state,
+                    "decided_by": username,
+                    "item": item.id,
+                    "machine_value": ans.machine_value,
+                    "accepted_machine": accept_machine,
+                },
+            )
+        )
+
+
+# --------------------------------------------------------------------------- back and undo
+
+
+def previous(username: str, scope: Scope, before: int | None = None) -> int | None:
+    """The item this reviewer decided before ``before`` (or their latest decision)."""
+    with open_session() as s:
+        q = (
+            select(ReviewItem.id, ReviewItem.resolved_at)
+            .join(Page, Page.id == ReviewItem.page_id)
+            .where(ReviewItem.status == REVIEW_DONE, ReviewItem.resolved_by == username, visible(scope))
+        )
+        if before is not None:
+            ref = s.get(ReviewItem, before)
+            if ref is not None and ref.status == REVIEW_DONE and ref.resolved_at is not None:
+                q = q.where(
+                    or_(
+                        ReviewItem.resolved_at < ref.resolved_at,
+                        and_(ReviewItem.resolved_at == ref.resolved_at, ReviewItem.id < ref.id),
+                    )
+                )
+        row = s.execute(q.order_by(ReviewItem.resolved_at.desc(), ReviewItem.id.desc()).limit(1)).first()
+        return row[0] if row else None
+
+
+def undo_last(username: str, scope: Scope) -> int | None:
+    """Take back this reviewer's latest decision: old values restored, the item open again and theirs."""
+    item_id = previous(username, scope)
+    if item_id is None:
+        return None
+    now = _now()
+    with transaction() as w:
+        item, page = get_item(w, item_id, scope)
+        entry = w.scalar(
+            select(AuditLog)
+            .where(AuditLog.user == username, AuditLog.action.like("review.%"), AuditLog.action != "review.undo")
+            .where(AuditLog.object.like(f"page:{page.id}%") | AuditLog.object.like(f"item:{item.id}"))
+            .order_by(AuditLog.id.desc())
+            .limit(1)
+        )
+        restored: dict = {}
+        if item.kind == REVIEW_ANSWER and item.answer_id is not None:
+            ans = w.get(Answer, item.answer_id)
+            assert ans is not None
+            old = (entry.old if entry and isinstance(entry.old, dict) else None) or {}
+            restored = {"final_value": ans.final_value, "final_state": ans.final_state, "decided_by": ans.decided_by}
+            if old.get("decided_by"):
+                ans.final_value, ans.final_state = old.get("final_value"), old.get("final_state")
+                ans.decided_by = old.get("decided_by")
+            else:
+                ans.final_value = ans.final_state = ans.decided_by = ans.decided_at = None
+            if ans.decided_by is None:
+                _reopen(w, item, username, now)
+        elif item.kind == REVIEW_CONFLICT:
+            restored = _undo_statuses(w, entry)
+            _reopen(w, item, username, now)
+        else:
+            raise ReviewError("không hoàn tác được việc gán phiếu cho trang chưa nhận dạng; hãy sửa trên trang phiếu")
+        w.add(
+            AuditLog(
+                user=username,
+                action="review.undo",
+                object=f"item:{item.id}",
+                old=restored,
+                new=(entry.old if entry else None),
+            )
+        )
+    return item_id
+
+
+def _reopen(w: Session, item: ReviewItem, username: str, now: datetime) -> None:
+    item.status, item.resolved_by, item.resolved_at = REVIEW_OPEN, None, None
+    item.assigned_to, item.assigned_at = username, now
+
+
+def _undo_statuses(w: Session, entry: AuditLog | None) -> dict:
+    old = entry.old if entry and isinstance(entry.old, dict) else {}
+    now_vals = {}
+    for pid, st in (old.get("statuses") or {}).items():
+        p = w.get(Page, int(pid))
+        if p is not None:
+            now_vals[pid] = p.status
+            p.status = st
+    return {"statuses": now_vals}
+
+
+# --------------------------------------------------------------------------- conflicts
+
+
+def resolve_conflict(username: str, scope: Scope, item_id: int, keep_page_id: int, *, is_admin: bool = False) -> None:
+    """Keep one of two scans of the same sheet page; the other stops counting (and stays stored)."""
+    now = _now()
+    with transaction() as w:
+        item, page = get_item(w, item_id, scope)
+        if item.kind != REVIEW_CONFLICT:
+            raise ReviewError("mục này không phải phiếu trùng số")
+        other = conflict_partner(w, page)
+        pages = {page.id: page, **({other.id: other} if other else {})}
+        if keep_page_id not in pages:
+            raise ReviewError("hãy chọn một trong hai trang")
+        item = _take(w, item_id, username, is_admin, now)
+        old = {"statuses": {str(p.id): p.status for p in pages.values()}}
+        for p in pages.values():
+            if p.id == keep_page_id:
+                waiting = w.scalar(
+                    select(func.count()).select_from(Answer).where(Answer.page_id == p.id, Answer.final_state.is_(None))
+                )
+                p.status = NEEDS_REVIEW if waiting else ACCEPTED
+                _queue_undecided(w, p)
+            else:
+                p.status = CONFLICT
+                # its open questions no longer matter: the other scan is the one counted
+                w.execute(
+                    update(ReviewItem)
+                    .where(
+                        ReviewItem.page_id == p.id, ReviewItem.kind == REVIEW_ANSWER, ReviewItem.status == REVIEW_OPEN
+                    )
+                    .values(status=REVIEW_DONE, resolved_by=username, resolved_at=now)
+                )
+        w.add(
+            AuditLog(
+                user=username,
+                action="review.conflict",
+                object=f"item:{item.id}",
+                old=old,
+                new={"statuses": {str(p.id): p.status for p in pages.values()}, "kept": keep_page_id},
+            )
+        )
+
+
+def _queue_undecided(w: Session, page: Page) -> None:
+    """A page that starts counting gets a review item for each answer nobody has decided yet."""
+    w.flush()
+    undecided = list(w.scalars(select(Answer).where(Answer.page_id == page.id, Answer.final_state.is_(None))))
+    for ans in undecided:
+        if ans.machine_state in ("marked", "blank") and (ans.confidence or 0) >= 0.7 and not ans.reason:
+            # the machine was sure: its reading stands, as it would have on a first scan
+            ans.final_value, ans.final_state, ans.decided_by, ans.decided_at = (
+                ans.machine_value,
+                ans.machine_state,
+                "machine",
+                utcnow(),
+            )
+            continue
+        exists = w.scalar(
+            select(func.count())
+            .select_from(ReviewItem)
+            .where(ReviewItem.answer_id == ans.id, ReviewItem.status == REVIEW_OPEN)
+        )
+        if not exists:
+            w.add(ReviewItem(page_id=page.id, answer_id=ans.id, kind=REVIEW_ANSWER, status=REVIEW_OPEN))
+    w.flush()
+    if not w.scalar(
+        select(func.count()).select_from(Answer).where(Answer.page_id == page.id, Answer.final_state.is_(None))
+    ):
+        page.status = ACCEPTED
+    else:
+        page.status = NEEDS_REVIEW
+
+
+# --------------------------------------------------------------------------- unidentified pages
+
+
+def not_a_sheet(username: str, scope: Scope, item_id: int, *, is_admin: bool = False) -> None:
+    now = _now()
+    with transaction() as w:
+        item, page = get_item(w, item_id, scope)
+        if item.kind != REVIEW_UNIDENTIFIED:
+            raise ReviewError("mục này không phải trang chưa nhận dạng")
+        _take(w, item_id, username, is_admin, now)
+        old = {"status": page.status, "note": page.note}
+        page.status, page.note = INVALID, "không phải phiếu khảo sát (người duyệt xác nhận)"
+        w.add(
+            AuditLog(
+                user=username,
+                action="review.not_a_sheet",
+                object=f"page:{page.id}",
+                old=old,
+                new={"status": page.status, "note": page.note},
+            )
+        )
+
+
+def assign_identity(
+    username: str,
+    scope: Scope,
+    item_id: int,
+    serial: str,
+    sheet_page: int,
+    form_id: str | None = None,
+    unit_code: str | None = None,
+    *,
+    is_admin: bool = False,
+) -> int:
+    """Name the sheet an unidentified page is, then read it like any other page; returns the page's new id.
+
+    The serial must be one this installation printed (its form and unit come from the print record; a
+    form or unit given must agree), inside the reviewer's units. The stored image is read again with
+    that identity and stored by the scan pipeline's own storing code, so the page gets its answers,
+    review items, duplicate/conflict status and text areas exactly as a readable page would.
+    """
+    from omr import config
+    from omr.detect.read import decode
+    from omr.detect.sources import RawPage
+    from omr.identity import SheetIdentity
+    from omr.services import ingest
+    from omr.templates import get_form
+
+    serial = serial.strip()
+    now = _now()
+    with open_session() as s:
+        item, page = get_item(s, item_id, scope)
+        if item.kind != REVIEW_UNIDENTIFIED or item.status != REVIEW_OPEN:
+            raise ReviewError("mục này không phải trang chưa nhận dạng đang chờ duyệt")
+        sheet = s.get(Sheet, serial) or (s.get(Sheet, serial.zfill(6)) if serial.isdigit() else None)
+        if sheet is None:
+            raise ReviewError(f"số phiếu {serial} chưa từng được in ở hệ thống này")
+        if sheet.unit_code not in scope.units:
+            raise ReviewError(f"phiếu số {serial} không thuộc đơn vị của bạn")
+        if form_id and form_id != sheet.form_id:
+            raise ReviewError(f"phiếu số {sheet.serial} là mẫu {sheet.form_id}, không phải {form_id}")
+        if unit_code and unit_code != sheet.unit_code:
+            raise ReviewError(f"phiếu số {sheet.serial} thuộc đơn vị {sheet.unit_code}, không phải {unit_code}")
+        form = get_form(sheet.form_id, sheet.form_version)
+        if not 1 <= sheet_page <= form.pages:
+            raise ReviewError(f"mẫu {form.id} chỉ có {form.pages} trang")
+        ident = SheetIdentity(
+            sheet.form_id, sheet.form_version, sheet.unit_code, sheet.serial, sheet_page, sheet.variant
+        )
+        path = config.home() / page.image_path
+        data = path.read_bytes()
+        raw = RawPage(page.source, page.source_page, data, path.suffix)
+        old = {"page_id": page.id, "status": page.status, "serial": page.serial, "note": page.note}
+        batch_id, rel, sha = page.scan_batch_id, page.image_path, page.sha256
+    read = read_known(decode(data), ident, config.secret_key())
+    crops = {}
+    for t in read.texts:
+        crops[t.field] = ingest.crop_relpath(sha, t.field)
+        ingest._write_atomic(crops[t.field], t.png)
+    with transaction() as w:
+        item = _take(w, item_id, username, is_admin, now)
+        # The page is stored again under its identity by the pipeline's own code. Its sha256 is UNIQUE,
+        # so the old row first steps aside ("u" is no hex digit), then hands its item over and goes;
+        # the image file stays where it is (same sha, same path).
+        w.execute(update(Page).where(Page.id == old["page_id"]).values(sha256="u" + sha[1:]))
+        w.flush()
+        line = ingest._insert_page(w, raw, sha, read, rel, crops, batch_id)
+        new_page = w.scalar(select(Page).where(Page.sha256 == sha))
+        assert new_page is not None
+        w.execute(update(ReviewItem).where(ReviewItem.page_id == old["page_id"]).values(page_id=new_page.id))
+        w.execute(delete(TextArea).where(TextArea.page_id == old["page_id"]))
+        w.execute(delete(Page).where(Page.id == old["page_id"]))
+        w.add(
+            AuditLog(
+                user=username,
+                action="review.identify",
+                object=f"page:{new_page.id}",
+                old=old,
+                new={
+                    "page_id": new_page.id,
+                    "status": line["status"],
+                    "serial": sheet.serial,
+                    "sheet_page": sheet_page,
+                    "form": sheet.form_id,
+                    "unit": sheet.unit_code,
+                },
+            )
+        )
+        return new_page.id
+
+
+def read_known(gray, ident, key: bytes):
+    """Read a page whose identity a person gave (its QR could not be read): boxes measured as usual."""
+    from omr.detect import read as reader
+    from omr.detect import result as R
+    from omr.detect import thresholds as T
+    from omr.detect.decide import decide_field
+    from omr.detect.measure import InkMap, measure_field, text_ink
+    from omr.detect.register import register, warp
+    from omr.layout import layout_for
+    from omr.templates import Variant
+
+    size = (gray.shape[1], gray.shape[0])
+    reg = register(gray)
+    if reg is None:
+        raise ReviewError("không tìm thấy 4 dấu định vị ở góc trang: không đọc được các ô của trang này")
+    fl = layout_for(ident.form, ident.version, Variant.parse(ident.variant))
+    canon = warp(gray, reg.homography, T.PX_PER_MM)
+    ink = InkMap(canon)
+    answers, texts = [], []
+    for fp in fl.fields_on(ident.page):
+        if fp.area is not None:
+            share = text_ink(ink, fp.area)
+            texts.append(
+                R.TextAreaRead(
+                    fp.field.id, share >= T.TEXT_WRITTEN_INK_MIN, round(share, 5), reader._png(canon, fp.area)
+                )
+            )
+        else:
+            answers.append(decide_field(fp.field, measure_field(ink, fp)))
+    return R.PageRead(
+        R.READ,
+        ident,
+        answers,
+        texts,
+        reg.homography.tolist(),
+        reg.rotation,
+        note="nhận dạng bởi người duyệt",
+        image_size=size,
+    )
+
+
+# --------------------------------------------------------------------------- throughput
+
+
+@dataclass
+class Throughput:
+    username: str
+    items: int
+    active_hours: float
+    last_at: datetime | None
+
+    @property
+    def per_hour(self) -> float:
+        return self.items / self.active_hours if self.active_hours > 0 else 0.0
+
+
+def throughput(s: Session, usernames: Iterable[str], since: datetime) -> list[Throughput]:
+    """Items decided per hour of work for each reviewer since ``since`` (breaks longer than
+    ``ACTIVE_GAP`` are not counted as work)."""
+    names = sorted(set(usernames))
+    if not names:
+        return []
+    rows = s.execute(
+        select(ReviewItem.resolved_by, ReviewItem.resolved_at)
+        .where(ReviewItem.resolved_by.in_(names), ReviewItem.resolved_at >= since, ReviewItem.status == REVIEW_DONE)
+        .order_by(ReviewItem.resolved_by, ReviewItem.resolved_at)
+    ).all()
+    per: dict[str, list[datetime]] = {}
+    for who, at in rows:
+        per.setdefault(who, []).append(at)
+    out = []
+    for who, times in per.items():
+        active = timedelta()
+        for a, b in zip(times, times[1:], strict=False):
+            active += min(b - a, ACTIVE_GAP)
+        # the first decision of each stretch took some time too: count the typical gap once per item
+        typical = active / max(1, len(times) - 1) if len(times) > 1 else timedelta(seconds=10)
+        active += typical
+        out.append(Throughput(who, len(times), active.total_seconds() / 3600, times[-1]))
+    return sorted(out, key=lambda t: -t.items)
+
+
+__all__ = [
+    "BLANK",
+    "UNIDENTIFIED",
+    "ReviewError",
+    "Scope",
+    "Taken",
+    "assign_identity",
+    "claim_next",
+    "decide_answer",
+    "describe",
+    "get_item",
+    "not_a_sheet",
+    "open_counts",
+    "previous",
+    "release",
+    "resolve_conflict",
+    "throughput",
+    "undo_last",
+]

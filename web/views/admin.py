@@ -1,0 +1,235 @@
+"""Administration: users, units (service points), the audit log and reviewers' throughput.
+
+An administrator manages only users and units inside their own scope, and every change is audited.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+
+from db.models import ROLES, AuditLog, Unit, User
+from omr import review as review_service
+from omr.services import ServiceError
+from omr.services import users as user_service
+from omr.services.units import add_unit
+from web.access import ADMIN, ROLE_LABELS, invalidate_units, require_unit, roles, unit_choices, unit_name
+from web.database import db, transaction
+from web.i18n import _
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+AUDIT_PAGE = 100
+
+
+def _users_in_scope() -> list[User]:
+    return list(
+        db().scalars(select(User).where(User.unit_code.in_(sorted(current_user.units))).order_by(User.username))
+    )
+
+
+def _get_user(user_id: int) -> User:
+    u = db().get(User, user_id)
+    if u is None or u.unit_code not in current_user.units:
+        abort(404)
+    return u
+
+
+def _check_password(pw: str, again: str) -> None:
+    if pw != again:
+        raise ServiceError(_("Hai lần nhập mật khẩu không giống nhau."))
+    user_service.check_password(pw)
+
+
+@bp.route("/users")
+@roles(ADMIN)
+def users():
+    now = datetime.now(UTC)
+    rows = []
+    for u in _users_in_scope():
+        locked = (
+            u.locked_until.replace(tzinfo=UTC) if u.locked_until and u.locked_until.tzinfo is None else u.locked_until
+        )
+        rows.append((u, locked is not None and locked > now))
+    since = now - timedelta(days=7)
+    reviewers = [u.username for u in _users_in_scope() if u.role in ("reviewer", "admin")]
+    speed = review_service.throughput(db(), reviewers, since)
+    return render_template(
+        "admin/users.html",
+        rows=rows,
+        roles=ROLES,
+        role_labels=ROLE_LABELS,
+        choices=unit_choices(),
+        unit_name=unit_name,
+        speed=speed,
+        min_length=user_service.MIN_PASSWORD,
+    )
+
+
+@bp.route("/users", methods=["POST"])
+@roles(ADMIN)
+def create_user():
+    f = request.form
+    username = f.get("username", "").strip()
+    unit = require_unit(f.get("unit", ""))
+    try:
+        _check_password(f.get("password", ""), f.get("password2", ""))
+        with transaction() as s:
+            user_service.add_user(s, username, f["password"], f.get("role", ""), unit, by=current_user.username)
+    except ServiceError as e:
+        flash(str(e), "error")
+        return redirect(url_for("admin.users"))
+    flash(_("Đã tạo người dùng {name}.").format(name=username), "ok")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>", methods=["POST"])
+@roles(ADMIN)
+def update_user(user_id: int):
+    u = _get_user(user_id)
+    f = request.form
+    action = f.get("action")
+    old: dict = {}
+    new: dict = {}
+    values: dict = {}
+    try:
+        if action == "role":
+            role, unit = f.get("role", ""), require_unit(f.get("unit", ""))
+            if role not in ROLES:
+                raise ServiceError(_("Vai trò không hợp lệ."))
+            if u.id == current_user.id and role != ADMIN:
+                raise ServiceError(_("Không thể tự bỏ quyền quản trị của mình."))
+            old, new = {"role": u.role, "unit": u.unit_code}, {"role": role, "unit": unit}
+            values = {"role": role, "unit_code": unit}
+        elif action == "password":
+            _check_password(f.get("password", ""), f.get("password2", ""))
+            old, new = {"password": "***"}, {"password": "*** (đặt lại)"}
+            values = {
+                "password_hash": user_service.hash_password(f["password"]),
+                "failed_logins": 0,
+                "locked_until": None,
+            }
+        elif action == "unlock":
+            old, new = {"locked_until": u.locked_until.isoformat() if u.locked_until else None}, {"locked_until": None}
+            values = {"failed_logins": 0, "locked_until": None}
+        else:
+            abort(400)
+    except ServiceError as e:
+        flash(str(e), "error")
+        return redirect(url_for("admin.users"))
+    with transaction() as s:
+        row = s.get(User, u.id)
+        assert row is not None
+        for k, v in values.items():
+            setattr(row, k, v)
+        s.add(
+            AuditLog(user=current_user.username, action=f"user.{action}", object=f"user:{u.username}", old=old, new=new)
+        )
+    flash(_("Đã lưu thay đổi của {name}.").format(name=u.username), "ok")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/units")
+@roles(ADMIN)
+def units():
+    s = db()
+    scope = sorted(current_user.units)
+    points = list(s.scalars(select(Unit).where(Unit.code.in_(scope), Unit.kind == "service_point").order_by(Unit.code)))
+    own = s.get(Unit, current_user.unit_code)
+    children = s.scalar(select(func.count()).select_from(Unit).where(Unit.code.in_(scope))) or 0
+    return render_template(
+        "admin/units.html", points=points, own=own, count=children, choices=unit_choices(), unit_name=unit_name
+    )
+
+
+@bp.route("/units", methods=["POST"])
+@roles(ADMIN)
+def create_unit():
+    f = request.form
+    parent = require_unit(f.get("parent", ""))
+    try:
+        counters = int(f.get("counters") or 6)
+    except ValueError:
+        counters = -1
+    try:
+        with transaction() as s:
+            unit = add_unit(
+                s,
+                f.get("code", ""),
+                f.get("name", ""),
+                parent,
+                counters=counters,
+                personal_fields=f.get("personal") == "1",
+            )
+            s.add(
+                AuditLog(
+                    user=current_user.username,
+                    action="unit.create",
+                    object=f"unit:{unit.code}",
+                    new={
+                        "name": unit.name,
+                        "parent": parent,
+                        "counters": counters,
+                        "personal_fields": unit.personal_fields,
+                    },
+                )
+            )
+    except ServiceError as e:
+        flash(str(e), "error")
+        return redirect(url_for("admin.units"))
+    invalidate_units()
+    flash(_("Đã thêm đơn vị {code}.").format(code=unit.code), "ok")
+    return redirect(url_for("admin.units"))
+
+
+@bp.route("/units/<code>", methods=["POST"])
+@roles(ADMIN)
+def update_unit(code: str):
+    require_unit(code)
+    f = request.form
+    try:
+        counters = int(f.get("counters") or 0)
+    except ValueError:
+        counters = 0
+    from omr.templates import MAX_COUNTERS
+
+    if not 1 <= counters <= MAX_COUNTERS:
+        flash(_("Số quầy phải từ 1 đến {n}.").format(n=MAX_COUNTERS), "error")
+        return redirect(url_for("admin.units"))
+    personal = f.get("personal") == "1"
+    with transaction() as s:
+        u = s.get(Unit, code)
+        if u is None:
+            abort(404)
+        old = {"counters": u.counters, "personal_fields": u.personal_fields}
+        u.counters, u.personal_fields = counters, personal
+        s.add(
+            AuditLog(
+                user=current_user.username,
+                action="unit.update",
+                object=f"unit:{code}",
+                old=old,
+                new={"counters": counters, "personal_fields": personal},
+            )
+        )
+    flash(_("Đã lưu đơn vị {code}.").format(code=code), "ok")
+    return redirect(url_for("admin.units"))
+
+
+@bp.route("/audit")
+@roles(ADMIN)
+def audit():
+    s = db()
+    page = max(1, request.args.get("page", 1, type=int))
+    names = select(User.username).where(User.unit_code.in_(sorted(current_user.units)))
+    q = select(AuditLog)
+    if not current_user.root:
+        # entries made by people of this administrator's units (incl. `omr` commands for root admins only)
+        q = q.where(AuditLog.user.in_(names))
+    else:
+        q = q.where(or_(AuditLog.user.in_(names), AuditLog.user.not_in(select(User.username)), AuditLog.user.is_(None)))
+    rows = list(s.scalars(q.order_by(AuditLog.id.desc()).offset((page - 1) * AUDIT_PAGE).limit(AUDIT_PAGE + 1)))
+    return render_template("admin/audit.html", rows=rows[:AUDIT_PAGE], page=page, more=len(rows) > AUDIT_PAGE)

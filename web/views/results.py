@@ -1,0 +1,95 @@
+"""Results of a unit (with the units under it) for a period: counts per option, the satisfaction
+index, the handwritten comments, and the exports. All numbers come from ``omr.tally``."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+
+from omr import tally
+from omr.templates import all_forms
+from web.access import CAN_RESULTS, chosen_unit, roles, unit_choices, unit_name
+from web.database import db
+from web.tallies import comments, parse_period, summary, this_month
+
+bp = Blueprint("results", __name__, url_prefix="/results")
+
+COMMENTS_SHOWN = 60
+EXPORT_FORMATS = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
+
+def _exports_available() -> bool:
+    return importlib.util.find_spec("omr.reports") is not None
+
+
+def _args() -> tuple[str, str, str | None]:
+    unit = chosen_unit(request.args.get("unit"))
+    form_id = request.args.get("form") or None
+    if form_id is not None and form_id not in all_forms():
+        abort(404)
+    return unit, request.args.get("period") or this_month(), form_id
+
+
+@bp.route("/")
+@roles(*CAN_RESULTS)
+def index():
+    unit, period_arg, form_id = _args()
+    try:
+        period = parse_period(period_arg)
+        result = summary(db(), period, unit, form_id)
+    except tally.TallyError as e:
+        flash(str(e), "error")
+        return redirect(url_for("results.index", unit=unit))
+    notes = comments(db(), period, unit, form_id, COMMENTS_SHOWN) if result else []
+    return render_template(
+        "results.html",
+        unit=unit,
+        unit_label=unit_name(unit),
+        period=period,
+        form_id=form_id,
+        result=result,
+        choices=unit_choices(),
+        forms=[(f.id, f.title) for f in all_forms().values()],
+        comments=notes,
+        exports=_exports_available(),
+        formats=list(EXPORT_FORMATS),
+    )
+
+
+@bp.route("/export.<fmt>")
+@roles(*CAN_RESULTS)
+def export(fmt: str):
+    """The tallies issue's exports (CSV, XLSX, PDF) for the unit and period on screen."""
+    if fmt not in EXPORT_FORMATS or not _exports_available():
+        abort(404)
+    unit, period_arg, form_id = _args()
+    try:
+        period = parse_period(period_arg)
+    except tally.TallyError:
+        abort(404)
+    reports = importlib.import_module("omr.reports")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"ket-qua-{unit}-{period}.{fmt}"
+        try:
+            reports.export(db(), period, unit, form_id, fmt, out)
+        except tally.TallyError as e:
+            flash(str(e), "error")
+            return redirect(url_for("results.index", unit=unit, period=period))
+        data = out.read_bytes()
+    return send_file(io.BytesIO(data), mimetype=EXPORT_FORMATS[fmt], as_attachment=True, download_name=out.name)
+
+
+@bp.route("/comment/<int:page_id>/<field>.png")
+@roles(*CAN_RESULTS)
+def comment_image(page_id: int, field: str):
+    from web.views.images import text_png_for
+
+    return text_png_for(page_id, field)

@@ -1,0 +1,164 @@
+"""Upload scanned stacks: files saved, reading started in the background, progress polled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.utils import secure_filename
+
+from db.models import SCAN_RUNNING, Page, ScanBatch, User
+from omr.detect.sources import STACK_EXTS, _sniff
+from omr.review import page_visible
+from omr.services import ingest
+from web import jobs
+from web.access import CAN_UPLOAD, roles
+from web.database import db
+from web.i18n import _
+from web.labels import status_label
+from web.views.images import user_scope
+
+bp = Blueprint("upload", __name__, url_prefix="/upload")
+
+MAX_FILES = 50
+RECENT = 20
+
+
+def _visible_batch(batch_id: int) -> ScanBatch:
+    """A batch uploaded by someone of the user's units (404 otherwise)."""
+    s = db()
+    batch = s.get(ScanBatch, batch_id)
+    if batch is None:
+        abort(404)
+    owner_unit = s.scalar(select(User.unit_code).where(User.username == batch.created_by))
+    if owner_unit not in current_user.units and not (current_user.root and owner_unit is None):
+        abort(404)
+    return batch
+
+
+def _recent() -> list[ScanBatch]:
+    uploaders = select(User.username).where(User.unit_code.in_(sorted(current_user.units)))
+    return list(
+        db().scalars(
+            select(ScanBatch).where(ScanBatch.created_by.in_(uploaders)).order_by(ScanBatch.id.desc()).limit(RECENT)
+        )
+    )
+
+
+@bp.route("/")
+@roles(*CAN_UPLOAD)
+def index():
+    max_mb = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+    exts = ", ".join(sorted(e.lstrip(".").upper() for e in STACK_EXTS))
+    return render_template("upload.html", batches=_recent(), max_mb=max_mb, exts=exts, max_files=MAX_FILES)
+
+
+@bp.route("/", methods=["POST"])
+@roles(*CAN_UPLOAD)
+def create():
+    files = [f for f in request.files.getlist("files") if f and f.filename]
+    if not files:
+        flash(_("Hãy chọn ít nhất một tệp."), "error")
+        return redirect(url_for("upload.index"))
+    if len(files) > MAX_FILES:
+        flash(_("Mỗi lần tải tối đa {n} tệp.").format(n=MAX_FILES), "error")
+        return redirect(url_for("upload.index"))
+    label = ", ".join(f.filename or "" for f in files)[:300]
+    batch_id = ingest.start_batch(label, current_user.username, 0)
+    folder = jobs.upload_dir(batch_id)
+    saved: list[Path] = []
+    rejected: list[str] = []
+    for n, f in enumerate(files):
+        name = secure_filename(f.filename or "") or f"tep-{n + 1}"
+        ext = Path(name).suffix.lower()
+        head = f.stream.read(8)
+        f.stream.seek(0)
+        if ext not in STACK_EXTS:
+            rejected.append(
+                _("{name}: không phải loại tệp đọc được (PDF, TIFF, JPEG, PNG, ZIP).").format(name=f.filename)
+            )
+            continue
+        if not head:
+            rejected.append(_("{name}: tệp rỗng.").format(name=f.filename))
+            continue
+        if _sniff(head) is None:
+            rejected.append(_("{name}: nội dung không phải ảnh, PDF hay ZIP (tệp hỏng?).").format(name=f.filename))
+            continue
+        path = folder / f"{n + 1:02d}-{name}"
+        f.save(path)
+        saved.append(path)
+    for msg in rejected:
+        flash(msg, "error")
+    if not saved:
+        ingest.finish_batch(batch_id, "failed", "; ".join(rejected)[:4000])
+        return redirect(url_for("upload.index"))
+    jobs.submit(batch_id, saved, current_user.username, inline=current_app.config["SCAN_INLINE"])
+    flash(_("Đã nhận {n} tệp; đang đọc phiếu.").format(n=len(saved)), "ok")
+    return redirect(url_for("upload.batch", batch_id=batch_id))
+
+
+def _batch_json(batch: ScanBatch) -> dict:
+    return {
+        "id": batch.id,
+        "status": batch.status,
+        "done": batch.done_pages,
+        "total": batch.total_pages,
+        "running": batch.status == SCAN_RUNNING,
+        "note": batch.note,
+    }
+
+
+@bp.route("/<int:batch_id>")
+@roles(*CAN_UPLOAD)
+def batch(batch_id: int):
+    b = _visible_batch(batch_id)
+    rows = _rows(b)
+    summary: dict[str, int] = {}
+    for r in rows:
+        summary[r["status"]] = summary.get(r["status"], 0) + 1
+    return render_template(
+        "upload_batch.html", batch=b, info=_batch_json(b), rows=rows, summary=summary, status_label=status_label
+    )
+
+
+@bp.route("/api/<int:batch_id>")
+@roles(*CAN_UPLOAD)
+def progress(batch_id: int):
+    return jsonify(_batch_json(_visible_batch(batch_id)))
+
+
+@bp.route("/api/progress")
+@roles(*CAN_UPLOAD)
+def progress_many():
+    ids = [int(x) for x in request.args.get("ids", "").split(",") if x.isdigit()][:RECENT]
+    return jsonify(batches=[_batch_json(_visible_batch(i)) for i in ids])
+
+
+def _rows(batch: ScanBatch) -> list[dict]:
+    """One row per page of the stack; pages of units outside the user's scope show no details."""
+    s = db()
+    scope = user_scope()
+    by_key = {(p.source, p.source_page): p for p in s.scalars(select(Page).where(Page.scan_batch_id == batch.id))}
+    out = []
+    for line in jobs.results(batch.id):
+        p = by_key.get((line.get("source"), line.get("page")))
+        if p is None and line.get("status") == "duplicate":
+            # an image already stored by another upload: look it up through its serial's page, if ours
+            p = None
+        own = p is not None and page_visible(s, p, scope)
+        hidden = line.get("unit") is not None and line.get("unit") not in current_user.units
+        out.append(
+            {
+                "source": line.get("source"),
+                "page": line.get("page"),
+                "status": line.get("status"),
+                "serial": None if hidden else line.get("serial"),
+                "unit": None if hidden else line.get("unit"),
+                "error": line.get("error"),
+                "page_id": p.id if own and p is not None else None,
+                "hidden": hidden,
+            }
+        )
+    return out
