@@ -510,6 +510,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Đã dừng.", file=sys.stderr)
         return 130
+    except Exception as e:
+        # a fault of ours, not the user's: still one line, with the way to get the details
+        if os.environ.get("OMR_DEBUG"):
+            raise
+        print(
+            f"omr {args.command}: lỗi không mong đợi ({type(e).__name__}: {_message(e)}); "
+            "chạy lại với OMR_DEBUG=1 để xem chi tiết",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
 
 def run() -> None:

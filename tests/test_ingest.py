@@ -410,3 +410,33 @@ def test_scan_on_postgresql(omr_home, printed, scan_tools, tmp_path, monkeypatch
     finally:
         dbs.dispose()
         ctx.__exit__(None, None, None)
+
+
+def _reader_that_crashes_on_png(data: bytes, key: bytes):
+    """The real reader, except that a PNG kills its worker process outright, as a decoder crash would."""
+    from omr.detect.read import read_page_bytes
+
+    if data[:4] == b"\x89PNG":
+        os._exit(3)
+    return read_page_bytes(data, key)
+
+
+def test_a_page_that_kills_its_reader_is_one_error(omr_home, printed, scan_tools, tmp_path):
+    from PIL import Image
+
+    _, imgs = printed(FORM, "09552", 4)
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for i, im in enumerate(imgs):
+        if i == 1:
+            (folder / f"{i}.png").write_bytes(scan_tools.png(im))
+        else:
+            Image.fromarray(im).save(folder / f"{i}.jpg", quality=85)
+    lines = list(ingest.scan([folder], workers=2, reader=_reader_that_crashes_on_png))
+    assert [(x["source"], x["status"]) for x in lines] == [
+        ("0.jpg", "accepted"),
+        ("1.png", "error"),
+        ("2.jpg", "accepted"),
+        ("3.jpg", "accepted"),
+    ]
+    assert _count(Page) == 3

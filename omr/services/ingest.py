@@ -28,6 +28,7 @@ import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -130,6 +131,47 @@ def _pool(workers: int):
 
     method = next(m for m in methods if m in get_all_start_methods())
     return ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method), initializer=_worker_init)
+
+
+class _Readers:
+    """The reading pool, restarted when a worker dies under it (a page that crashes the image decoder,
+    the kernel's out-of-memory killer), so that one such page becomes one error line, not a lost stack."""
+
+    CRASHED = "trình đọc bị dừng đột ngột khi đọc trang này (ảnh hỏng hoặc quá lớn?)"
+
+    def __init__(self, workers: int, reader: Reader, key: bytes):
+        self.workers, self.reader, self.key = workers, reader, key
+        self.pool = _pool(workers)
+
+    def submit(self, data: bytes) -> Future:
+        return self.pool.submit(_read_job, self.reader, data, self.key)
+
+    def result(self, slot: _Slot, pending: Iterable[_Slot]) -> R.PageRead | str:
+        assert slot.future is not None and slot.raw.data is not None
+        try:
+            return slot.future.result()
+        except BrokenProcessPool:
+            pass
+        # Some page in flight killed its worker; which one is unknown. Read this one alone in a fresh
+        # pool: if that dies too, it is the culprit. The others in flight are read again afterwards.
+        self._restart()
+        try:
+            read = self.submit(slot.raw.data).result()
+        except BrokenProcessPool:
+            self._restart()
+            read = self.CRASHED
+        for other in pending:
+            f = other.future
+            if f is not None and other.raw.data is not None and not (f.done() and f.exception() is None):
+                other.future = self.submit(other.raw.data)
+        return read
+
+    def _restart(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = _pool(self.workers)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --------------------------------------------------------------------------- storing
@@ -508,26 +550,26 @@ def scan(
         with transaction() as s:
             s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(total_pages=estimate))
     bar = _progress(estimate, progress)
-    pool = _pool(n_workers)
+    readers = _Readers(n_workers, reader, key)
     pending: deque[_Slot] = deque()
     outcome, note = SCAN_FAILED, "bị dừng giữa chừng"
     try:
         for raw in iter_pages(paths):
-            pending.append(_submit(pool, raw, reader, key))
+            pending.append(_submit(readers, raw))
             while len(pending) >= window:
-                yield _finish(pending.popleft(), batch_id, bar)
+                yield _finish(pending.popleft(), pending, readers, batch_id, bar)
         while pending:
-            yield _finish(pending.popleft(), batch_id, bar)
+            yield _finish(pending.popleft(), pending, readers, batch_id, bar)
         outcome, note = SCAN_DONE, None
     finally:
         # also on an early stop (generator closed, Ctrl-C): pages not yet stored are simply not stored;
         # scanning the stack again stores them, and reports the others as duplicates
-        pool.shutdown(wait=True, cancel_futures=True)
+        readers.shutdown()
         bar.close()
         finish_batch(batch_id, outcome, note)
 
 
-def _submit(pool, raw: RawPage, reader: Reader, key: bytes) -> _Slot:
+def _submit(readers: _Readers, raw: RawPage) -> _Slot:
     slot = _Slot(raw)
     if raw.error or raw.data is None:
         return slot
@@ -539,11 +581,11 @@ def _submit(pool, raw: RawPage, reader: Reader, key: bytes) -> _Slot:
             slot.duplicate = duplicate_json(s, existing, raw)
             slot.raw = RawPage(raw.source, raw.page, None, raw.ext)  # drop the bytes now
             return slot
-    slot.future = pool.submit(_read_job, reader, raw.data, key)
+    slot.future = readers.submit(raw.data)
     return slot
 
 
-def _finish(slot: _Slot, batch_id: int, bar) -> dict:
+def _finish(slot: _Slot, pending: Iterable[_Slot], readers: _Readers, batch_id: int, bar) -> dict:
     raw = slot.raw
     if slot.duplicate is not None:
         _count_done(batch_id)
@@ -552,7 +594,7 @@ def _finish(slot: _Slot, batch_id: int, bar) -> dict:
         line = error_json(raw.source, raw.page, raw.error or "trang rỗng")
         _count_done(batch_id, line)
     else:
-        read = slot.future.result()
+        read = readers.result(slot, pending)
         if isinstance(read, str):
             line = error_json(raw.source, raw.page, read)
             _count_done(batch_id, line)
@@ -659,7 +701,7 @@ def watch(
     remembered in the database by path, size and time, so a restarted watcher skips them and a file
     replaced by a new scan is read again. Runs until ``stop`` is set (or Ctrl-C in the caller).
     """
-    directory = Path(directory)
+    directory = Path(directory).resolve()  # remembered files are keyed by absolute path
     stop = stop or Event()
     last: dict[Path, tuple[int, int, int]] = {}  # path -> size, mtime, polls seen unchanged
     while not stop.is_set():
