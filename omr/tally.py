@@ -31,11 +31,11 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy import Select, String, and_, case, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import COUNTED_STATUSES, NEEDS_REVIEW, Answer, Page, PrintBatch, TextArea, Unit
-from omr.templates import Field, Form, Option, UnknownForm, Variant, get_form
+from omr.templates import Field, Form, Option, UnknownForm, Variant, all_forms, get_form
 
 DEFAULT_TARGET = 0.90  # seed 000: "Chỉ số Hài lòng ... đạt từ 90% trở lên"
 # seed 002: 420 sheets a year per commune/ward, 200 at the levels above and for other offices
@@ -45,6 +45,7 @@ WARD_KINDS = ("ward", "commune", "special")
 # question whose options are a unit's counters
 BREAKDOWN_FIELDS = ("q_area", "q_counter")
 TREND_MONTHS = 12
+SCORE = 1000  # breakdown score per page: SCORE × satisfied + answered (a page has far fewer questions)
 VN_TZ = timezone(timedelta(hours=7), "ICT")  # reports follow the Vietnamese calendar day, not UTC
 PENDING_LABEL = "đang chờ duyệt"
 
@@ -409,19 +410,41 @@ def _scope(root: str | None):
     return scope.union(select(child.c.code, branch).where(child.c.parent_code == scope.c.code))
 
 
-def _counted(p, start: datetime, end: datetime, form_id: str | None) -> list:
-    """Conditions for a page that counts: counted status, in the period, the first of its kind."""
+def _first_of_its_kind(p):
+    """No counted page with the same serial and sheet page was stored before this one (any period)."""
     earlier = _pages.alias("earlier")
-    first = ~exists().where(
+    return ~exists().where(
         earlier.c.serial == p.c.serial,
         earlier.c.sheet_page == p.c.sheet_page,
         earlier.c.status.in_(COUNTED_STATUSES),
         earlier.c.id < p.c.id,
     )
-    cond = [p.c.status.in_(COUNTED_STATUSES), p.c.created_at >= start, p.c.created_at < end, first]
+
+
+def _opens_its_sheet(p):
+    """The lowest counted sheet page of its serial: the page that makes the sheet one response, so
+    a two-page sheet counts once and the count stays additive across units and months."""
+    lower = _pages.alias("lower")
+    return or_(
+        p.c.sheet_page == 1,
+        ~exists().where(
+            lower.c.serial == p.c.serial,
+            lower.c.sheet_page < p.c.sheet_page,
+            lower.c.status.in_(COUNTED_STATUSES),
+        ),
+    )
+
+
+def _in_window(p, start: datetime, end: datetime, form_id: str | None) -> list:
+    cond = [p.c.created_at >= start, p.c.created_at < end]
     if form_id:
         cond.append(p.c.form_id == form_id)
     return cond
+
+
+def _counted(p, start: datetime, end: datetime, form_id: str | None) -> list:
+    """Conditions for a page that counts: counted status, in the window, the first of its kind."""
+    return [p.c.status.in_(COUNTED_STATUSES), *_in_window(p, start, end, form_id), _first_of_its_kind(p)]
 
 
 def _answer_class(a):
@@ -436,13 +459,39 @@ def _final_value(a):
     return case((a.c.final_state.is_(None), None), else_=a.c.final_value)
 
 
+@dataclass(frozen=True)
+class _Window:
+    """A span of time cut into buckets at the given local days: one query, bucketed by one CASE."""
+
+    days: tuple[date, ...]  # d0 < d1 < … < dn: bucket i is [d_i, d_i+1)
+
+    @property
+    def bounds(self) -> list[datetime]:
+        return [_utc(d) for d in self.days]
+
+    @property
+    def start(self) -> datetime:
+        return _utc(self.days[0])
+
+    @property
+    def end(self) -> datetime:
+        return _utc(self.days[-1])
+
+    def bucket(self, col):
+        inner = self.bounds[1:-1]
+        if not inner:
+            return case((col < self.end, 0), else_=0)
+        return case(*[(col < b, i) for i, b in enumerate(inner)], else_=len(inner))
+
+    def key(self, bucket: int) -> date:
+        return self.days[bucket]
+
+
 @dataclass
 class _Ctx:
     session: Session
     root: str | None
     form_id: str | None
-    start: datetime
-    end: datetime
 
     def scope(self):
         return _scope(self.root)
@@ -451,86 +500,60 @@ class _Ctx:
         return [tuple(r) for r in self.session.execute(stmt)]
 
 
-def _answer_groups(ctx: _Ctx) -> list[tuple]:
-    """(branch, form, field, final value, class, count) for every counted answer in the period."""
+def _answer_groups(ctx: _Ctx, w: _Window) -> list[tuple]:
+    """(bucket, branch, form, field, final value, class, count) for every counted answer."""
     scope, p, a = ctx.scope(), _pages, _answers
-    cls, val = _answer_class(a), _final_value(a)
+    cls, val, bucket = _answer_class(a), _final_value(a), w.bucket(p.c.created_at)
     stmt = (
-        select(scope.c.branch, p.c.form_id, a.c.field, val, cls, func.count())
+        select(bucket, scope.c.branch, p.c.form_id, a.c.field, val, cls, func.count())
         .select_from(a.join(p, a.c.page_id == p.c.id).join(scope, scope.c.code == p.c.unit_code))
-        .where(*_counted(p, ctx.start, ctx.end, ctx.form_id))
-        .group_by(scope.c.branch, p.c.form_id, a.c.field, val, cls)
+        .where(*_counted(p, w.start, w.end, ctx.form_id))
+        .group_by(bucket, scope.c.branch, p.c.form_id, a.c.field, val, cls)
     )
     return ctx.rows(stmt)
 
 
-def _page_groups(ctx: _Ctx) -> list[tuple]:
-    """(branch, form, sheet page, pages, pages with a pending answer)."""
-    scope, p, a = ctx.scope(), _pages, _answers
-    has_pending = exists().where(a.c.page_id == p.c.id, a.c.final_state.is_(None))
-    # only needs_review pages can wait for a person: spares the lookup for every accepted page
-    pending = func.sum(case((and_(p.c.status == NEEDS_REVIEW, has_pending), 1), else_=0))
-    stmt = (
-        select(scope.c.branch, p.c.form_id, p.c.sheet_page, func.count(), pending)
-        .select_from(p.join(scope, scope.c.code == p.c.unit_code))
-        .where(*_counted(p, ctx.start, ctx.end, ctx.form_id))
-        .group_by(scope.c.branch, p.c.form_id, p.c.sheet_page)
-    )
-    return ctx.rows(stmt)
-
-
-def _response_groups(ctx: _Ctx, start: datetime | None = None) -> list[tuple]:
-    """(branch, form, distinct sheets): a two-page sheet is one response."""
+def _page_groups(ctx: _Ctx, w: _Window) -> list[tuple]:
+    """(bucket, branch, form, sheet page, pages, responses) of the counted pages."""
     scope, p = ctx.scope(), _pages
+    bucket = w.bucket(p.c.created_at)
+    opens = func.sum(case((_opens_its_sheet(p), 1), else_=0))
     stmt = (
-        select(scope.c.branch, p.c.form_id, func.count(p.c.serial.distinct()))
+        select(bucket, scope.c.branch, p.c.form_id, p.c.sheet_page, func.count(), opens)
         .select_from(p.join(scope, scope.c.code == p.c.unit_code))
-        .where(*_counted(p, start or ctx.start, ctx.end, ctx.form_id))
-        .group_by(scope.c.branch, p.c.form_id)
+        .where(*_counted(p, w.start, w.end, ctx.form_id))
+        .group_by(bucket, scope.c.branch, p.c.form_id, p.c.sheet_page)
     )
     return ctx.rows(stmt)
 
 
-def _pending_sheets(ctx: _Ctx) -> dict[str, int]:
-    """form -> sheets with at least one answer still waiting (a two-page sheet counts once)."""
-    scope, p, a = ctx.scope(), _pages, _answers
-    has_pending = exists().where(a.c.page_id == p.c.id, a.c.final_state.is_(None))
-    stmt = (
-        select(p.c.form_id, func.count(p.c.serial.distinct()))
-        .select_from(p.join(scope, scope.c.code == p.c.unit_code))
-        .where(*_counted(p, ctx.start, ctx.end, ctx.form_id), p.c.status == NEEDS_REVIEW, has_pending)
-        .group_by(p.c.form_id)
-    )
-    return {f: n for f, n in ctx.rows(stmt)}
-
-
-def _status_counts(ctx: _Ctx) -> dict[str, int]:
+def _status_counts(ctx: _Ctx, w: _Window) -> dict[str, int]:
+    """Every page stored in the window for these units, counted or not, by status: the report
+    shows what was left out (duplicates, conflicts, invalid codes) and why."""
     scope, p = ctx.scope(), _pages
-    cond = [p.c.created_at >= ctx.start, p.c.created_at < ctx.end]
-    if ctx.form_id:
-        cond.append(p.c.form_id == ctx.form_id)
     stmt = (
         select(p.c.status, func.count())
-        .select_from(p.join(scope, scope.c.code == p.c.unit_code))
-        .where(*cond)
+        .where(*_in_window(p, w.start, w.end, ctx.form_id), p.c.unit_code.in_(select(scope.c.code)))
         .group_by(p.c.status)
     )
     return dict(sorted(ctx.rows(stmt)))
 
 
-def _index_history(ctx: _Ctx, boundaries: list[datetime], index_fields: set[str]) -> list[tuple]:
-    """(bucket, form, field, final value, count) of the final answers to index questions, with the
-    pages put into buckets [boundaries[i], boundaries[i+1]) by one CASE: one pass for a whole trend."""
+def _history_answers(ctx: _Ctx, w: _Window, index_fields: set[str]) -> list[tuple]:
+    """(bucket, form, field, final value, count): answers to index questions outside the period,
+    for the previous period and the trend."""
     scope, p, a = ctx.scope(), _pages, _answers
-    if not index_fields or len(boundaries) < 2:
+    if not index_fields:
         return []
-    bucket = case(*[(p.c.created_at < b, i) for i, b in enumerate(boundaries[1:])], else_=len(boundaries) - 1)
+    bucket = w.bucket(p.c.created_at)
     stmt = (
         select(bucket, p.c.form_id, a.c.field, a.c.final_value, func.count())
         .select_from(a.join(p, a.c.page_id == p.c.id).join(scope, scope.c.code == p.c.unit_code))
         .where(
-            *_counted(p, boundaries[0], boundaries[-1], ctx.form_id),
-            a.c.field.in_(sorted(index_fields)),
+            *_counted(p, w.start, w.end, ctx.form_id),
+            # field || '': keeps SQLite from probing the (page_id, field) index once per listed
+            # field (47 with every form installed); reading the page's few answers is cheaper
+            a.c.field.concat("").in_(sorted(index_fields)),
             a.c.final_state.is_not(None),
             a.c.final_value.is_not(None),
             a.c.final_value != "",
@@ -540,45 +563,64 @@ def _index_history(ctx: _Ctx, boundaries: list[datetime], index_fields: set[str]
     return ctx.rows(stmt)
 
 
-def _bucket_responses(ctx: _Ctx, boundaries: list[datetime]) -> list[tuple]:
-    """(bucket, distinct sheets) for the same buckets."""
+def _history_responses(ctx: _Ctx, w: _Window) -> list[tuple]:
+    """(bucket, branch, responses) outside the period: the trend and the year so far."""
     scope, p = ctx.scope(), _pages
-    bucket = case(*[(p.c.created_at < b, i) for i, b in enumerate(boundaries[1:])], else_=len(boundaries) - 1)
+    bucket = w.bucket(p.c.created_at)
     stmt = (
-        select(bucket, func.count(p.c.serial.distinct()))
+        select(bucket, scope.c.branch, func.count())
         .select_from(p.join(scope, scope.c.code == p.c.unit_code))
-        .where(*_counted(p, boundaries[0], boundaries[-1], ctx.form_id))
-        .group_by(bucket)
+        .where(*_counted(p, w.start, w.end, ctx.form_id), _opens_its_sheet(p))
+        .group_by(bucket, scope.c.branch)
     )
     return ctx.rows(stmt)
 
 
-def _breakdown_groups(ctx: _Ctx, by_fields: set[str], index_fields: set[str]) -> list[tuple]:
-    """(form, breakdown field, its value, index field, index value, count): index answers split by
-    another answer on the same page (procedure area, counter)."""
+def _pending_sheets(ctx: _Ctx, w: _Window) -> dict[str, int]:
+    """form -> sheets with at least one answer still waiting (a two-page sheet counts once)."""
     scope, p, a = ctx.scope(), _pages, _answers
-    b = _answers.alias("b")
-    if not by_fields or not index_fields:
-        return []
+    has_pending = exists().where(a.c.page_id == p.c.id, a.c.final_state.is_(None))
     stmt = (
-        select(p.c.form_id, b.c.field, b.c.final_value, a.c.field, a.c.final_value, func.count())
-        .select_from(
-            a.join(p, a.c.page_id == p.c.id).join(scope, scope.c.code == p.c.unit_code).join(b, b.c.page_id == p.c.id)
-        )
-        .where(
-            *_counted(p, ctx.start, ctx.end, ctx.form_id),
-            a.c.field.in_(sorted(index_fields)),
-            b.c.field.in_(sorted(by_fields)),
-            a.c.final_state.is_not(None),
-            b.c.final_state.is_not(None),
-            a.c.final_value.is_not(None),
-            b.c.final_value.is_not(None),
-            a.c.final_value != "",
-            b.c.final_value != "",
-        )
-        .group_by(p.c.form_id, b.c.field, b.c.final_value, a.c.field, a.c.final_value)
+        select(p.c.form_id, func.count(p.c.serial.distinct()))
+        .select_from(p.join(scope, scope.c.code == p.c.unit_code))
+        .where(*_counted(p, w.start, w.end, ctx.form_id), p.c.status == NEEDS_REVIEW, has_pending)
+        .group_by(p.c.form_id)
     )
-    return ctx.rows(stmt)
+    return {f: n for f, n in ctx.rows(stmt)}
+
+
+def _breakdown_groups(ctx: _Ctx, w: _Window, form: Form, by: list[Field]) -> list[tuple[str, int]]:
+    """(key, pages) for one form, the key being "breakdown value|…|score" per page: the page's
+    answers to the breakdown questions (procedure area, counter) and, in ``score`` = 1000 × satisfied
+    + answered, how its index questions on the same page were answered. One correlated subquery per
+    page, grouped on these few keys: a self-join of answers, or a GROUP BY page before the GROUP BY
+    key, costs SQLite twice as much, and counts (not each index answer) keep the keys few on forms
+    with many questions."""
+    scope, p, a = ctx.scope(), _pages, _answers
+    page = by[0].page
+    questions = [f for f in form.fields() if f.is_index_question and f.page == page]
+    if not questions:
+        return []
+    given = and_(a.c.field.in_([f.id for f in questions]), a.c.final_value.is_not(None), a.c.final_value != "")
+    by_sets: dict[frozenset[str], list[str]] = defaultdict(list)
+    for f in questions:
+        by_sets[f.satisfied].append(f.id)
+    happy = or_(*[and_(a.c.field.in_(ids), a.c.final_value.in_(sorted(s))) for s, ids in by_sets.items()])
+    score = func.coalesce(func.sum(case((and_(given, happy), SCORE + 1), (given, 1), else_=0)), 0)
+    key = None
+    for f in by:
+        part = func.coalesce(func.max(case((a.c.field == f.id, a.c.final_value))), "")
+        key = part if key is None else key.concat("|").concat(part)
+    assert key is not None
+    key = key.concat("|").concat(cast(score, String))
+    per_page = select(key).where(a.c.page_id == p.c.id, a.c.final_state.is_not(None)).scalar_subquery()
+    inner = (
+        select(per_page.label("k"))
+        .select_from(p.join(scope, scope.c.code == p.c.unit_code))
+        .where(*_counted(p, w.start, w.end, form.id), p.c.sheet_page == page)
+        .subquery()
+    )
+    return ctx.rows(select(inner.c.k, func.count()).group_by(inner.c.k))
 
 
 def _printed(ctx: _Ctx, start: datetime, end: datetime) -> dict[str, int]:
@@ -596,11 +638,12 @@ def _printed(ctx: _Ctx, start: datetime, end: datetime) -> dict[str, int]:
     return {b: int(n or 0) for b, n in ctx.rows(stmt)}
 
 
-def _participants(ctx: _Ctx) -> list[tuple]:
+def _participants(ctx: _Ctx, end: datetime) -> list[tuple]:
     """(branch, code, kind, yearly_quota) of the units a quota applies to: those that have printed
-    sheets by the period's end (a province is not expected to survey in wards that never started)."""
+    sheets by the period's end (a province is not expected to survey in wards that never started),
+    and the report's own unit unless it is a province."""
     scope, pb, u = ctx.scope(), PrintBatch.__table__, _units
-    printed = select(pb.c.unit_code).where(pb.c.created_at < ctx.end).distinct()
+    printed = select(pb.c.unit_code).where(pb.c.created_at < end).distinct()
     stmt = (
         select(scope.c.branch, u.c.code, u.c.kind, u.c.yearly_quota)
         .select_from(scope.join(u, u.c.code == scope.c.code))
@@ -654,6 +697,9 @@ def _load_form(form_id: str, warnings: list[str]) -> Form | None:
         return None
 
 
+_Rows = list[tuple[str, str | None, int]]  # (field, final value, count)
+
+
 def _sat_counts(form: Form, rows: Iterable[tuple[str, str | None, int]]) -> tuple[int, int]:
     """(satisfied, answered) over (field, value, count) rows of one form's index questions."""
     sat = ans = 0
@@ -668,6 +714,85 @@ def _sat_counts(form: Form, rows: Iterable[tuple[str, str | None, int]]) -> tupl
         if value in f.satisfied:
             sat += n
     return sat, ans
+
+
+def _plan(period: Period, prev: Period, months: list[Period]) -> tuple[_Window, _Window | None, _Window | None]:
+    """Cut time at every day that starts or ends something shown (the period, the previous period,
+    each trend month, 1 January for the year so far): the period's own query is bucketed at the cuts
+    inside it, and at most two more queries cover what lies before and after it."""
+    cuts = {period.start, period.end, prev.start, prev.end, date(period.last_day.year, 1, 1)}
+    for m in months:
+        cuts |= {m.start, m.end}
+    main = _Window(tuple(sorted(d for d in cuts if period.start <= d <= period.end)))
+    before = sorted(d for d in cuts if d <= period.start)
+    after = sorted(d for d in cuts if d >= period.end)
+    return (
+        main,
+        _Window(tuple(before)) if len(before) > 1 else None,
+        _Window(tuple(after)) if len(after) > 1 else None,
+    )
+
+
+@dataclass
+class _Data:
+    """The grouped rows of one tally, keyed for the reshaping below."""
+
+    # (form, field) -> value -> count, and -> class -> count, over the period
+    values: dict[tuple[str, str], dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    classes: dict[tuple[str, str], dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
+    by_branch: dict[tuple[str, str], _Rows] = field(default_factory=lambda: defaultdict(list))  # (branch, form)
+    # segment start day -> form -> rows of answered index questions (period and history alike)
+    segments: dict[date, dict[str, _Rows]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+    pages: dict[tuple[str, int], int] = field(default_factory=lambda: defaultdict(int))  # (form, sheet page)
+    responses_form: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    responses_branch: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # segment start day -> branch -> responses
+    segment_responses: dict[date, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    status: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def index_rows(self, start: date, end: date) -> dict[str, _Rows]:
+        out: dict[str, _Rows] = defaultdict(list)
+        for day, per_form in self.segments.items():
+            if start <= day < end:
+                for fid, rows in per_form.items():
+                    out[fid].extend(rows)
+        return out
+
+    def responses(self, start: date, end: date, branch: str | None = None) -> int:
+        return sum(
+            n
+            for day, per_branch in self.segment_responses.items()
+            if start <= day < end
+            for b, n in per_branch.items()
+            if branch is None or b == branch
+        )
+
+
+def _collect(ctx: _Ctx, main: _Window, before: _Window | None, after: _Window | None, index_fields: set[str]) -> _Data:
+    d = _Data()
+    for bucket, branch, fid, fld, value, cls, n in _answer_groups(ctx, main):
+        d.classes[(fid, fld)][cls] += n
+        if cls == ANSWERED:
+            d.values[(fid, fld)][value] += n
+            d.by_branch[(branch, fid)].append((fld, value, n))
+            if fld in index_fields:
+                d.segments[main.key(bucket)][fid].append((fld, value, n))
+    for bucket, branch, fid, sheet_page, n, opens in _page_groups(ctx, main):
+        d.pages[(fid, sheet_page or 1)] += n
+        d.responses_form[fid] += opens
+        d.responses_branch[branch] += opens
+        d.segment_responses[main.key(bucket)][branch] += opens
+    d.status.update(_status_counts(ctx, main))
+    for w in (before, after):
+        if w is None:
+            continue
+        for bucket, fid, fld, value, n in _history_answers(ctx, w, index_fields):
+            d.segments[w.key(bucket)][fid].append((fld, value, n))
+        for bucket, branch, n in _history_responses(ctx, w):
+            d.segment_responses[w.key(bucket)][branch] += n
+    return d
 
 
 def compute(
@@ -692,123 +817,81 @@ def compute(
             get_form(form_id)
         except UnknownForm as e:
             raise TallyError(str(e)) from e
-    unit_info = None
+    unit_info, counters = None, 6
     if unit_code is not None:
         unit = session.get(Unit, unit_code)
         if unit is None:
             raise TallyError(f"không có đơn vị mã {unit_code!r} (xem: omr units list)")
         parent = session.get(Unit, unit.parent_code) if unit.parent_code else None
         unit_info = UnitInfo(unit.code, unit.name, unit.kind, unit.parent_code, parent.name if parent else None)
+        counters = unit.counters
 
-    start, end = period.bounds()
-    ctx = _Ctx(session, unit_code, form_id, start, end)
-
-    answer_rows = _answer_groups(ctx)
-    page_rows = _page_groups(ctx)
-    response_rows = _response_groups(ctx)
-    pending_sheets = _pending_sheets(ctx)
-
-    form_ids = sorted({r[1] for r in page_rows} | ({form_id} if form_id else set()))
-    forms: dict[str, Form] = {}
-    # counter questions get "Quầy 1…n" for the unit's number of counters; personal areas are kept
-    # known (never tallied: they are free text) so their images are recognised and left out
-    variant = Variant(counters=unit.counters if unit_code is not None else 6, personal=True)
-    for fid in form_ids:
-        if (f := _load_form(fid, warnings)) is not None:
-            forms[fid] = f.resolved(variant)
-    index_fields = _index_fields(forms.values())
-
-    # previous period and the monthly trend: index questions only, bucketed in one query each
     prev = period.previous()
-    prev_start, prev_end = prev.bounds()
-    prev_rows = _index_history(ctx, [prev_start, prev_end], index_fields)
     months = period.trend_months(trend_months) if trend_months else []
-    month_bounds = [m.bounds()[0] for m in months] + ([months[-1].bounds()[1]] if months else [])
-    trend_rows = _index_history(ctx, month_bounds, index_fields) if months else []
-    trend_resp = dict(_bucket_responses(ctx, month_bounds)) if months else {}
+    main, before, after = _plan(period, prev, months)
+    ctx = _Ctx(session, unit_code, form_id)
 
-    by_fields = {f.id for form in forms.values() for f in _breakdown_fields(form)}
-    breakdown_rows = _breakdown_groups(ctx, by_fields, index_fields)
+    # index questions of every installed form (or the one named) for the previous period and the
+    # trend, which pool every form, even one not used in this period
+    history_forms = {form_id: get_form(form_id)} if form_id else dict(all_forms())
+    d = _collect(ctx, main, before, after, _index_fields(history_forms.values()))
+    pending_sheets = _pending_sheets(ctx, main)
 
-    # reshape
-    per_form_field: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    per_form_field_cls: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    per_branch_form: dict[tuple[str, str], list[tuple[str, str | None, int]]] = defaultdict(list)
-    for branch, fid, fld, value, cls, n in answer_rows:
-        per_form_field_cls[(fid, fld)][cls] += n
-        if cls == ANSWERED:
-            per_form_field[(fid, fld)][value] += n
-            per_branch_form[(branch, fid)].append((fld, value, n))
-    pages_per_form_page: dict[tuple[str, int], int] = defaultdict(int)
-    for _branch, fid, sheet_page, n, _pend in page_rows:
-        pages_per_form_page[(fid, sheet_page or 1)] += n
-    responses_per_form: dict[str, int] = defaultdict(int)
-    responses_per_branch: dict[str, int] = defaultdict(int)
-    for branch, fid, n in response_rows:
-        responses_per_form[fid] += n
-        responses_per_branch[branch] += n
-
-    prev_by_form: dict[str, list[tuple[str, str | None, int]]] = defaultdict(list)
-    for _bucket, fid, fld, value, n in prev_rows:
-        prev_by_form[fid].append((fld, value, n))
+    # the forms shown: the one named, else every form with pages in scope; counter questions get
+    # "Quầy 1…n" for the unit's number of counters
+    forms: dict[str, Form] = {}
+    for fid in sorted({form_id} if form_id else {f for f, _ in d.pages if f}):
+        if (f := _load_form(fid, warnings)) is not None:
+            forms[fid] = f.resolved(Variant(counters=counters, personal=True))
+        history_forms.pop(fid, None)
+    history_forms.update(forms)
 
     form_tallies = []
-    all_sat = all_ans = 0
-    prev_sat = prev_ans = 0
     for fid, form in forms.items():
-        ft = _form_tally(
-            form,
-            per_form_field,
-            per_form_field_cls,
-            pages_per_form_page,
-            responses_per_form.get(fid, 0),
-            pending_sheets.get(fid, 0),
-            prev_by_form.get(fid, []),
-            [r for r in breakdown_rows if r[0] == fid],
-            target,
+        by = _breakdown_fields(form)
+        bd_rows = _breakdown_groups(ctx, main, form, by) if by else []
+        prev_rows = d.index_rows(prev.start, prev.end).get(fid, [])
+        form_tallies.append(
+            _form_tally(form, d, d.responses_form.get(fid, 0), pending_sheets.get(fid, 0), prev_rows, bd_rows, target)
         )
-        form_tallies.append(ft)
-        all_sat += ft.index.satisfied
-        all_ans += ft.index.answered
-        ps, pa = _sat_counts(form, prev_by_form.get(fid, []))
-        prev_sat += ps
-        prev_ans += pa
-    prev_total = Index.of(prev_sat, prev_ans, target)
+    prev_rows_all = d.index_rows(prev.start, prev.end)
+    prev_sat, prev_ans = _sum_pairs(_sat_counts(f, prev_rows_all.get(fid, [])) for fid, f in history_forms.items())
+    all_sat = sum(ft.index.satisfied for ft in form_tallies)
+    all_ans = sum(ft.index.answered for ft in form_tallies)
 
     # sheets: printed and returned in the period, and the year so far against the quota
-    year_start = _utc(date(period.last_day.year, 1, 1))
+    start, end = period.bounds()
+    year_start = date(period.last_day.year, 1, 1)
     printed = _printed(ctx, start, end)
-    year_returned: dict[str, int] = defaultdict(int)
-    # the year of the period's last day, even for a range that starts in the year before
-    for branch, _fid, n in _response_groups(ctx, start=year_start):
-        year_returned[branch] += n
     quotas: dict[str, int] = defaultdict(int)
-    for branch, _code, kind, q in _participants(ctx):
+    for branch, _code, kind, q in _participants(ctx, end):
         quotas[branch] += quota_of(kind, q)
     elapsed = period.year_elapsed()
 
-    def account(branches: Iterable[str]) -> SheetAccount:
-        bs = list(branches)
-        pr = sum(printed.get(b, 0) for b in bs)
-        rt = sum(responses_per_branch.get(b, 0) for b in bs)
-        yr = sum(year_returned.get(b, 0) for b in bs)
-        qt = sum(quotas.get(b, 0) for b in bs)
+    def account(branches: Iterable[str] | None) -> SheetAccount:
+        bs = None if branches is None else list(branches)
+
+        def total(values: dict[str, int]) -> int:
+            return sum(values.values()) if bs is None else sum(values.get(b, 0) for b in bs)
+
+        pr, rt, qt = total(printed), total(d.responses_branch), total(quotas)
+        yr = (
+            d.responses(year_start, period.end)
+            if bs is None
+            else sum(d.responses(year_start, period.end, b) for b in bs)
+        )
         return SheetAccount(pr, rt, rt / pr if pr else None, yr, qt, yr / qt if qt else None, elapsed)
 
-    branches = set(printed) | set(responses_per_branch) | set(year_returned) | {b for b, _ in per_branch_form}
-    units = _unit_tallies(session, unit_code, branches, forms, per_branch_form, responses_per_branch, account, target)
+    branches = set(printed) | set(d.responses_branch) | {b for b, _ in d.by_branch}
+    # and those with sheets earlier in the year, so the quota table lists every unit under way
+    branches |= {b for day, per in d.segment_responses.items() if year_start <= day < period.end for b in per}
+    units = _unit_tallies(session, unit_code, branches, forms, d, account, target)
 
     trend = []
-    trend_by_bucket: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for bucket, fid, fld, value, n in trend_rows:
-        trend_by_bucket[bucket][fid].append((fld, value, n))
-    for i, m in enumerate(months):
-        sat = ans = 0
-        for fid, rows in trend_by_bucket.get(i, {}).items():
-            if fid in forms:
-                s, a = _sat_counts(forms[fid], rows)
-                sat, ans = sat + s, ans + a
-        trend.append(TrendPoint(m.code, m.short_label, trend_resp.get(i, 0), Index.of(sat, ans, target)))
+    for m in months:
+        rows = d.index_rows(m.start, m.end)
+        sat, ans = _sum_pairs(_sat_counts(f, rows.get(fid, [])) for fid, f in history_forms.items())
+        trend.append(TrendPoint(m.code, m.short_label, d.responses(m.start, m.end), Index.of(sat, ans, target)))
 
     return TallyResult(
         period=PeriodInfo(
@@ -818,40 +901,45 @@ def compute(
         form_id=form_id,
         target=target,
         generated_at=datetime.now(UTC),
-        responses=sum(responses_per_form.values()),
+        responses=sum(d.responses_form.values()),
         pending_responses=sum(pending_sheets.values()),
-        index=Index.of(all_sat, all_ans, target, prev_total),
+        index=Index.of(all_sat, all_ans, target, Index.of(prev_sat, prev_ans, target)),
         forms=form_tallies,
         units=units,
-        sheets=account(set(printed) | set(responses_per_branch) | set(year_returned) | set(quotas)),
-        pages_by_status=_status_counts(ctx),
+        sheets=account(None),
+        pages_by_status=dict(sorted(d.status.items())),
         trend=trend,
         comments=count_comments(session, period, unit_code, form_id),
         warnings=warnings,
     )
 
 
+def _sum_pairs(pairs: Iterable[tuple[int, int]]) -> tuple[int, int]:
+    a = b = 0
+    for x, y in pairs:
+        a, b = a + x, b + y
+    return a, b
+
+
 def _form_tally(
     form: Form,
-    per_form_field: dict,
-    per_form_field_cls: dict,
-    pages_per_form_page: dict,
+    d: _Data,
     responses: int,
     pending_responses: int,
-    prev_rows: list[tuple[str, str | None, int]],
+    prev_rows: _Rows,
     breakdown_rows: list[tuple],
     target: float,
 ) -> FormTally:
     fid = form.id
-    prev_per_field: dict[str, list] = defaultdict(list)
-    for fld, value, n in prev_rows:
-        prev_per_field[fld].append((fld, value, n))
+    prev_per_field: dict[str, _Rows] = defaultdict(list)
+    for row in prev_rows:
+        prev_per_field[row[0]].append(row)
     questions = []
     for f in _choice_fields(form):
-        values = per_form_field.get((fid, f.id), {})
-        cls = per_form_field_cls.get((fid, f.id), {})
+        values = d.values.get((fid, f.id), {})
+        cls = d.classes.get((fid, f.id), {})
         answered, pending = cls.get(ANSWERED, 0), cls.get(PENDING, 0)
-        on_page = pages_per_form_page.get((fid, f.page), 0)
+        on_page = d.pages.get((fid, f.page), 0)
         # pages with no row at all for the question (never read) count as blank, so the three
         # numbers always add up to the sheets that carry the question
         blank = max(on_page - answered - pending, cls.get(BLANK, 0))
@@ -887,7 +975,6 @@ def _form_tally(
     sat = sum(e.index.satisfied for e in elements)
     ans = sum(e.index.answered for e in elements)
     ps, pa = _sat_counts(form, prev_rows)
-    breakdowns = _breakdowns(form, breakdown_rows, per_form_field, target)
     return FormTally(
         fid,
         form.version,
@@ -897,30 +984,29 @@ def _form_tally(
         questions,
         elements,
         Index.of(sat, ans, target, Index.of(ps, pa, target)),
-        breakdowns,
+        _breakdowns(form, breakdown_rows, d, target),
     )
 
 
-def _breakdowns(form: Form, rows: list[tuple], per_form_field: dict, target: float) -> list[Breakdown]:
+def _breakdowns(form: Form, rows: list[tuple[str, int]], d: _Data, target: float) -> list[Breakdown]:
     out = []
-    for bf in _breakdown_fields(form):
+    parsed = []
+    for key, n in rows:
+        if key is None:
+            continue
+        *values, score = key.split("|")
+        parsed.append((values, int(score) // SCORE, int(score) % SCORE, n))
+    for i, bf in enumerate(_breakdown_fields(form)):
         sat: dict[str, int] = defaultdict(int)
         ans: dict[str, int] = defaultdict(int)
-        for _fid, by_field, by_value, ifield, ivalue, n in rows:
-            if by_field != bf.id:
+        for values, s, a, n in parsed:
+            if not values[i]:
                 continue
-            try:
-                qf = form.field(ifield)
-            except KeyError:
-                continue
-            if qf.page != bf.page:
-                continue  # joined on the page: a question on another page would be missing
-            for part in _split(bf, by_value):
-                ans[part] += n
-                if ivalue in qf.satisfied:
-                    sat[part] += n
+            for part in _split(bf, values[i]):
+                sat[part] += s * n
+                ans[part] += a * n
         responses: dict[str, int] = defaultdict(int)
-        for v, n in per_form_field.get((form.id, bf.id), {}).items():
+        for v, n in d.values.get((form.id, bf.id), {}).items():
             for part in _split(bf, v):
                 responses[part] += n
         rows_out = [
@@ -937,8 +1023,7 @@ def _unit_tallies(
     root: str | None,
     branches: set[str],
     forms: dict[str, Form],
-    per_branch_form: dict,
-    responses_per_branch: dict,
+    d: _Data,
     account,
     target: float,
 ) -> list[UnitTally]:
@@ -951,7 +1036,7 @@ def _unit_tallies(
         form_index = {}
         sat = ans = 0
         for fid, form in forms.items():
-            s, a = _sat_counts(form, per_branch_form.get((code, fid), []))
+            s, a = _sat_counts(form, d.by_branch.get((code, fid), []))
             if a:
                 form_index[fid] = Index.of(s, a, target)
             sat, ans = sat + s, ans + a
@@ -961,7 +1046,7 @@ def _unit_tallies(
                 u.name if u else code,
                 u.kind if u else "",
                 code == root,
-                responses_per_branch.get(code, 0),
+                d.responses_branch.get(code, 0),
                 Index.of(sat, ans, target),
                 form_index,
                 account([code]),
