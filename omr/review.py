@@ -393,6 +393,7 @@ def _take(w: Session, item_id: int, username: str, is_admin: bool, now: datetime
                 ),
             )
             .values(status=REVIEW_DONE, resolved_by=username, resolved_at=now, assigned_to=username)
+            .execution_options(synchronize_session=False)
         ).rowcount
         if won != 1:
             raise Taken("mục này đang do người khác duyệt")
@@ -400,7 +401,12 @@ def _take(w: Session, item_id: int, username: str, is_admin: bool, now: datetime
         raise Taken("mục này đã được người khác duyệt")
     else:
         # changing one's own earlier decision (Backspace, then a new choice)
-        w.execute(update(ReviewItem).where(ReviewItem.id == item_id).values(resolved_by=username, resolved_at=now))
+        w.execute(
+            update(ReviewItem)
+            .where(ReviewItem.id == item_id)
+            .values(resolved_by=username, resolved_at=now)
+            .execution_options(synchronize_session=False)
+        )
     w.refresh(item)
     return item
 
@@ -567,6 +573,7 @@ def resolve_conflict(username: str, scope: Scope, item_id: int, keep_page_id: in
                         ReviewItem.page_id == p.id, ReviewItem.kind == REVIEW_ANSWER, ReviewItem.status == REVIEW_OPEN
                     )
                     .values(status=REVIEW_DONE, resolved_by=username, resolved_at=now)
+                    .execution_options(synchronize_session=False)
                 )
         w.add(
             AuditLog(

@@ -27,3 +27,11 @@ def init_db(app: Flask) -> None:
         s = g.pop("_db", None)
         if s is not None:
             s.close()
+
+
+def after_write() -> None:
+    """End the request's read transaction, so what is read next sees the write just committed
+    (SQLite's WAL readers keep the snapshot they started with)."""
+    s = g.get("_db")
+    if s is not None:
+        s.commit()

@@ -12,7 +12,7 @@ from omr.services import NotFound
 from omr.templates import all_forms
 from web.access import CAN_REVIEW, roles, unit_choices, unit_name
 from web.crops import ImageUnavailable, as_key, question_crop
-from web.database import db
+from web.database import after_write, db
 from web.i18n import _
 from web.views.images import image_response, user_scope
 
@@ -55,6 +55,7 @@ def _item_json(item_id: int) -> dict:
 
 
 def _counts() -> dict[str, int]:
+    after_write()
     return svc.open_counts(db(), user_scope())
 
 
@@ -124,6 +125,7 @@ def api_undo():
         item_id = svc.undo_last(current_user.username, user_scope())
     except svc.ReviewError as e:
         return jsonify(error=str(e)), 400
+    after_write()
     return jsonify(item=_item_json(item_id) if item_id else None, counts=_counts())
 
 
