@@ -158,8 +158,8 @@ def scan(clean: np.ndarray, s: Scan, rng: np.random.Generator, front: np.ndarray
     img = clean
     if s.show_through and front is not None:
         # the front, mirrored, faintly through the paper
-        ghost = cv2.GaussianBlur(np.fliplr(front), (0, 0), 3)
-        img = (255 - (255 - ghost.astype(np.float32)) * s.show_through).astype(np.uint8)
+        ghost = cv2.GaussianBlur(np.ascontiguousarray(np.fliplr(front)), (0, 0), 3)
+        img = cv2.addWeighted(ghost, s.show_through, ghost, 0.0, 255.0 * (1 - s.show_through))
     if s.dpi != MASTER_DPI:
         h, w = img.shape
         f = s.dpi / MASTER_DPI
@@ -184,8 +184,7 @@ def scan(clean: np.ndarray, s: Scan, rng: np.random.Generator, front: np.ndarray
         return img > s.paper * 0.62
     if s.mode == "colour":
         # warm paper and a scanner's slightly uneven channels
-        gains = np.array([1.0, 0.985, 0.94], dtype=np.float32)
-        return np.clip(img[:, :, None].astype(np.float32) * gains, 0, 255).astype(np.uint8)
+        return cv2.merge([img, cv2.convertScaleAbs(img, alpha=0.985), cv2.convertScaleAbs(img, alpha=0.94)])
     return img
 
 

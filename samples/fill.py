@@ -264,20 +264,20 @@ class Hand:
         """A faint dot: the pen rested on the box, or a pencil touched it."""
         r = self.rng
         tool = self.p.tool if r.random() < 0.5 else pencil(r)
-        rad = r.uniform(0.25, 0.5)
+        rad = r.uniform(0.24, 0.35)  # 2-6 % of the box: more than paper noise, far less than a tick
         cx, cy = box.x + r.uniform(1.3, box.w - 1.3), box.y + r.uniform(1.3, box.h - 1.3)
         ang = np.linspace(0, 2 * np.pi, 16, endpoint=False)
-        ell = np.column_stack([cx + rad * np.cos(ang) * r.uniform(0.7, 1.3), cy + rad * np.sin(ang)])
+        ell = np.column_stack([cx + rad * np.cos(ang) * r.uniform(0.8, 1.2), cy + rad * np.sin(ang)])
         self.c.fill(ell, tool, r)
 
     def stroke(self, box: Rect) -> None:
         """A tiny stray stroke inside the box: a slip, not a mark."""
         r = self.rng
         tool = self.p.tool if r.random() < 0.5 else pencil(r)
-        length, a = r.uniform(0.7, 1.5), r.uniform(0, np.pi)
+        length, a = r.uniform(0.5, 1.0), r.uniform(0, np.pi)
         cx, cy = box.x + r.uniform(1.4, box.w - 1.4), box.y + r.uniform(1.4, box.h - 1.4)
         d = np.array([np.cos(a), np.sin(a)]) * length / 2
-        self.c.stroke(np.array([(cx, cy) - d, (cx, cy) + d]), tool, r, width_mm=r.uniform(0.25, 0.4))
+        self.c.stroke(np.array([(cx, cy) - d, (cx, cy) + d]), tool, r, width_mm=r.uniform(0.2, 0.3))
 
     def circle(self, printed: Rect) -> None:
         """A loop round an option's label (in a table, round its box) instead of a mark in the box."""
