@@ -126,10 +126,12 @@ def worker_count(workers: int | None = None) -> int:
 def _pool(workers: int):
     if workers <= 1:
         return _Inline()
-    methods = ("fork", "spawn")
+    # fork, not spawn/forkserver: those run the caller's main module again in every worker, which
+    # breaks any script that calls scan() without an ``if __name__ == "__main__"`` guard, and they
+    # start slower. Workers only run the pure reader, never the parent's threads or connections.
     from multiprocessing import get_all_start_methods
 
-    method = next(m for m in methods if m in get_all_start_methods())
+    method = "fork" if "fork" in get_all_start_methods() else "spawn"
     return ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method), initializer=_worker_init)
 
 
