@@ -72,13 +72,13 @@ def fmt_percent(x: float | None) -> str:
     return (s.replace(".", ",") if lang() == "vi" else s) + " %"
 
 
-def fmt_int(n: int | None) -> str:
+def fmt_int(n: float | None) -> str:
     if n is None:
         return "—"
-    s = f"{n:,}"
+    s = f"{round(n):,}"
     return s.replace(",", ".") if lang() == "vi" else s
 
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(_=_, lang=lang)
-    app.jinja_env.filters.update(date=fmt_date, datetime=fmt_datetime, percent=fmt_percent, int=fmt_int)
+    app.jinja_env.filters.update(date=fmt_date, datetime=fmt_datetime, percent=fmt_percent, num=fmt_int)

@@ -55,6 +55,7 @@
   function show(item) {
     state.current = item;
     state.digits = "";
+    root.dataset.item = item ? String(item.id) : "";
     const empty = !item;
     $("empty").hidden = !empty;
     $("crop").hidden = empty;
@@ -93,7 +94,7 @@
       list.append(li);
     }
     const none = document.createElement("li");
-    none.className = "none" + (item.final_state === "blank" ? " chosen" : "") + (!guess.size ? " guess" : "");
+    none.className = "none" + (item.final_state === "blank" ? " chosen" : "") + (!guess.size && item.machine_state === "blank" ? " guess" : "");
     const k0 = document.createElement("kbd");
     k0.textContent = "0";
     const l0 = document.createElement("span");
