@@ -169,3 +169,14 @@ def test_admin_users_units_audit(home):
         assert e.old == {"role": "reviewer", "unit": UNIT} and e.new == {"role": "viewer", "unit": "KH-TRUONG1"}
     # the new service point is inside the administrator's scope at once
     assert c.get("/?unit=KH-TRUONG1").status_code == 200
+
+
+def test_exports_scoped(home):
+    app = app_for_tests()
+    c = app.test_client()
+    login(c, "viewer")
+    r = c.get(f"/results/export.csv?unit={UNIT}")
+    assert r.status_code in (200, 404)  # 404 only while the exporter is not installed
+    if r.status_code == 200:
+        assert r.headers["Content-Disposition"].startswith("attachment")
+    assert c.get("/results/export.csv?unit=26506").status_code == 404

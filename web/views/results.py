@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import tempfile
+import zipfile
 from pathlib import Path
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
@@ -26,8 +27,23 @@ EXPORT_FORMATS = {
 }
 
 
-def _exports_available() -> bool:
-    return importlib.util.find_spec("omr.reports") is not None
+# the tallies issue's exporters: module omr.reports.<name> with export(session, result, path) -> [paths]
+EXPORTERS = {"csv": "csv_export", "xlsx": "xlsx_export", "pdf": "pdf_export"}
+
+
+def _exporter(fmt: str):
+    name = f"omr.reports.{EXPORTERS[fmt]}"
+    try:
+        if importlib.util.find_spec(name) is None:
+            return None
+    except ModuleNotFoundError:
+        return None
+    mod = importlib.import_module(name)
+    return getattr(mod, "export", None)
+
+
+def _formats() -> list[str]:
+    return [f for f in EXPORT_FORMATS if _exporter(f) is not None]
 
 
 def _args() -> tuple[str, str, str | None]:
@@ -59,8 +75,8 @@ def index():
         choices=unit_choices(),
         forms=[(f.id, f.title) for f in all_forms().values()],
         comments=notes,
-        exports=_exports_available(),
-        formats=list(EXPORT_FORMATS),
+        exports=bool(_formats()),
+        formats=_formats(),
     )
 
 
@@ -68,23 +84,27 @@ def index():
 @roles(*CAN_RESULTS)
 def export(fmt: str):
     """The tallies issue's exports (CSV, XLSX, PDF) for the unit and period on screen."""
-    if fmt not in EXPORT_FORMATS or not _exports_available():
+    exporter = _exporter(fmt) if fmt in EXPORT_FORMATS else None
+    if exporter is None:
         abort(404)
     unit, period_arg, form_id = _args()
     try:
         period = parse_period(period_arg)
+        result = tally.compute(db(), period, unit, form_id)
     except tally.TallyError:
         abort(404)
-    reports = importlib.import_module("omr.reports")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"ket-qua-{unit}-{period}.{fmt}"
-        try:
-            reports.export(db(), period, unit, form_id, fmt, out)
-        except tally.TallyError as e:
-            flash(str(e), "error")
-            return redirect(url_for("results.index", unit=unit, period=period))
-        data = out.read_bytes()
-    return send_file(io.BytesIO(data), mimetype=EXPORT_FORMATS[fmt], as_attachment=True, download_name=out.name)
+        written = [Path(p) for p in (exporter(db(), result, out) or [out])]
+        if len(written) == 1:
+            data, name, mime = written[0].read_bytes(), written[0].name, EXPORT_FORMATS[fmt]
+        else:  # several files (CSV: answers and tally): one ZIP
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+                for p in written:
+                    z.write(p, p.name)
+            data, name, mime = buf.getvalue(), out.with_suffix(".zip").name, "application/zip"
+    return send_file(io.BytesIO(data), mimetype=mime, as_attachment=True, download_name=name)
 
 
 @bp.route("/comment/<int:page_id>/<field>.png")
