@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+import numpy as np
+
 from omr.detect import thresholds as T
 from omr.detect.result import BLANK, MARKED, MULTIPLE, UNCERTAIN, AnswerRead, BoxMeasure
 from omr.templates import Field
@@ -25,37 +27,39 @@ class Box(Enum):
     FILLED = 3
 
 
-def classify(m: BoxMeasure) -> tuple[Box, float]:
-    """The box's reading and how sure of it (0.5 on a threshold, 1.0 far from every threshold)."""
+def classify(m: BoxMeasure, floor: BoxMeasure) -> tuple[Box, float]:
+    """The box's reading and how sure of it: 0.5 for a box a person must look at, 0.75 just past a
+    threshold, rising to 1.0 well clear of it. ``floor`` is the emptiest box of the same question:
+    a faint grey that stands out from its neighbours is something, even under the absolute limits."""
     if m.ink >= T.FILLED_INK_MIN and m.core >= T.FILLED_CORE_MIN:
-        return Box.FILLED, _conf(m.ink, T.FILLED_INK_MIN, 1.0)
+        return Box.FILLED, 1.0
     if m.ink >= T.MARK_INK_MIN:
-        return Box.MARK, _conf(m.ink, T.MARK_INK_MIN, 2 * T.MARK_INK_MIN)
-    if m.ink <= T.BLANK_INK_MAX and m.darkness < T.FAINT_DARKNESS_MIN:
-        return Box.EMPTY, _conf(T.BLANK_INK_MAX - m.ink, 0.0, T.BLANK_INK_MAX)
+        return Box.MARK, _conf(m.ink - T.MARK_INK_MIN, T.MARK_INK_MIN)
+    if m.ink >= T.THIN_MARK_INK_MIN and m.reach >= T.REACH_MIN:
+        return Box.MARK, 0.75
+    grey = max(m.darkness - floor.darkness, m.darkness - T.FAINT_DARKNESS_MIN + T.FAINT_EXCESS_MIN)
+    if m.ink <= T.BLANK_INK_MAX and grey < T.FAINT_EXCESS_MIN:
+        return Box.EMPTY, _conf(T.FAINT_EXCESS_MIN - grey, T.FAINT_EXCESS_MIN)
     return Box.WEAK, 0.5
 
 
-def _conf(x: float, lo: float, hi: float) -> float:
-    """0.5 at ``lo``, rising to 1.0 at ``hi`` and beyond."""
-    if hi <= lo:
-        return 1.0
-    return 0.5 + 0.5 * min(1.0, max(0.0, (x - lo) / (hi - lo)))
+def _conf(margin: float, full: float) -> float:
+    """0.75 right at a threshold, 1.0 once ``margin`` past it reaches ``full``."""
+    return 0.75 + 0.25 * min(1.0, max(0.0, margin / full))
 
 
 def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
-    read = {v: classify(m) for v, m in boxes.items()}
+    floor = BoxMeasure(*np.min([m.as_list() for m in boxes.values()], axis=0)) if boxes else None
+    read = {v: classify(m, floor) for v, m in boxes.items()}
     order = [o.value for o in field.options if o.value in read]
     marks = [v for v in order if read[v][0] is Box.MARK]
     filled = [v for v in order if read[v][0] is Box.FILLED]
     weak = [v for v in order if read[v][0] is Box.WEAK]
-    circled = [v for v in order if read[v][0] is Box.EMPTY and boxes[v].label >= T.CIRCLE_INK_MIN]
+    circled = [v for v in order if read[v][0] is Box.EMPTY and boxes[v].label - floor.label >= T.CIRCLE_INK_MIN]
     stray = [v for v in order if read[v][0] is Box.EMPTY and boxes[v].spill >= T.STRAY_SPILL_MIN]
     certainty = min((c for _, c in read.values()), default=1.0)
 
     def answer(value, state, conf, reason=None) -> AnswerRead:
-        if state in (MARKED, BLANK) and conf < T.REVIEW_CONFIDENCE:
-            state, reason = UNCERTAIN, reason or "low_confidence"
         return AnswerRead(field.id, value, state, round(conf, 3), reason, boxes)
 
     if field.kind == "multi":

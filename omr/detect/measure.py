@@ -46,6 +46,9 @@ class InkMap:
         s = self._sum(self.ink_sum, *a)
         if hole is not None:
             b = self._px(hole)
+            # only the part of the hole inside the zone is taken out
+            b = (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
+            b = (b[0], b[1], max(b[0], b[2]), max(b[1], b[3]))
             n -= (b[2] - b[0]) * (b[3] - b[1])
             s -= self._sum(self.ink_sum, *b)
         return s / n if n > 0 else 0.0
@@ -75,7 +78,14 @@ def measure_box(ink: InkMap, box: Rect, zone: Rect, hole: Rect) -> BoxMeasure:
         darkness=ink.darkness(inner),
         spill=spill,
         label=ink.ink(zone, hole),
+        reach=_reach(ink, inner),
     )
+
+
+def _reach(ink: InkMap, inner: Rect) -> float:
+    w, h = inner.w / 3, inner.h / 3
+    cells = [Rect(inner.x + i * w, inner.y + j * h, w, h) for i in range(3) for j in range(3)]
+    return sum(ink.ink(c) >= T.REACH_CELL_INK for c in cells) / 9
 
 
 def measure_field(ink: InkMap, fp: FieldPlacement) -> dict[str, BoxMeasure]:

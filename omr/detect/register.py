@@ -38,10 +38,15 @@ def _candidates(gray: np.ndarray) -> tuple[list[tuple[float, float]], float]:
     bw_, bh, area = stats[1:, 2].astype(float), stats[1:, 3].astype(float), stats[1:, 4].astype(float)
     ok = (
         # a square tilted by up to 10 degrees has a bounding box up to 1.16x its side
-        (bw_ >= 0.7 * side) & (bw_ <= 1.45 * side) & (bh >= 0.7 * side) & (bh <= 1.45 * side)
+        (bw_ >= 0.7 * side)
+        & (bw_ <= 1.45 * side)
+        & (bh >= 0.7 * side)
+        & (bh <= 1.45 * side)
         # solid, not a ring or a cluster of letters
-        & (area >= 0.55 * side * side) & (area >= 0.7 * bw_ * bh / 1.35)
-        & (bw_ >= 0.75 * bh) & (bw_ <= 1.33 * bh)
+        & (area >= 0.55 * side * side)
+        & (area >= 0.7 * bw_ * bh / 1.35)
+        & (bw_ >= 0.75 * bh)
+        & (bw_ <= 1.33 * bh)
     )
     out = [(float(x) / f, float(y) / f) for x, y in cents[1:][ok]]
     return out, px_per_mm / f

@@ -25,9 +25,10 @@ class BoxMeasure:
     darkness: float  # mean darkness of the box interior relative to the paper (0 white .. 1 black)
     spill: float  # dark pixels in a ring just outside the border: strokes over the edge
     label: float  # dark pixels around the option's label beyond the printed text: a circle drawn there
+    reach: float = 0.0  # share of the 3x3 cells of the interior that hold ink: a stroke across vs a dot
 
     def as_list(self) -> list[float]:
-        return [round(v, 4) for v in (self.ink, self.core, self.darkness, self.spill, self.label)]
+        return [round(v, 4) for v in (self.ink, self.core, self.darkness, self.spill, self.label, self.reach)]
 
     @classmethod
     def from_list(cls, v: list[float]) -> BoxMeasure:
