@@ -217,3 +217,29 @@ def test_init(omr, omr_home):
     r = omr("init")
     assert r.returncode == 0, r.stderr
     assert (omr_home / "secret.key").is_file() and str(omr_home) in r.stdout
+
+
+def test_units_set_changes_what_is_printed(omr, tmp_path):
+    r = omr("units", "set", "09552", "--counters", "4", "--personal", "--quota", "420", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert (data["code"], data["counters"], data["personal_fields"], data["yearly_quota"]) == ("09552", 4, True, 420)
+    layout = json.loads(omr("forms", "layout", "kien-hung-2020", "--unit", "09552", "--json").stdout)
+    counter = next(f for f in layout["fields"] if f["id"] == "q_counter")
+    assert [o["label"] for o in counter["options"]] == ["Quầy 1", "Quầy 2", "Quầy 3", "Quầy 4"]
+    _one_line_error(omr("units", "set", "09552", "--counters", "99"), "1")
+
+
+def test_repeated_wrong_passwords_lock_the_account(omr):
+    from db.session import transaction
+    from omr.services import users
+
+    with transaction() as s:
+        users.add_user(s, "lan", "đúng-mật-khẩu", "staff", "09552")
+    for _ in range(users.MAX_FAILED_LOGINS):
+        with transaction() as s:
+            assert users.authenticate(s, "lan", "sai-mật-khẩu") is None
+    with transaction() as s:
+        assert users.authenticate(s, "lan", "đúng-mật-khẩu") is None  # locked, even with the right one
+        assert users.is_locked(users.get_user(s, "lan"))
+        assert users.authenticate(s, "không-có", "x") is None
