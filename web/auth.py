@@ -53,9 +53,11 @@ def _load_user(user_id: str) -> WebUser | None:
     if not uid.isdigit():
         return None
     u = db().get(User, int(uid))
-    if u is None or _token(u) != token:
-        return None
-    return load(u)
+    web_user = load(u) if u is not None and _token(u) == token else None
+    # give the connection back to the pool at once: a view that then writes uses a second connection,
+    # and requests each holding one while waiting for another could exhaust the pool
+    db().commit()
+    return web_user
 
 
 def init_app(app: Flask) -> None:
@@ -107,7 +109,11 @@ def _attempt(username: str, password: str) -> str | None:
                 if row is not None and users.is_locked(row)
                 else _("Sai tên đăng nhập hoặc mật khẩu.")
             )
-        web_user = load(user)
+        user_id = user.id
+    # loaded after the write transaction ends: one request never holds two pooled connections at once
+    found = db().get(User, user_id)
+    assert found is not None
+    web_user = load(found)
     session.clear()  # a fresh session on login: no fixation
     login_user(web_user)
     session.permanent = True
