@@ -26,7 +26,7 @@ from pathlib import Path
 
 # modules with ``register(subparsers)``, besides the commands in this file
 COMMAND_MODULES: tuple[str, ...] = (
-    "omr.export_cli",  # omr export (tallies and reports)
+    "omr.reports.cli",  # omr export (tallies and reports)
     "web.cli",  # omr serve
     "samples.cli",  # omr demo
     "omr.worker_cli",  # omr worker (queue workers)

@@ -35,6 +35,7 @@ from sqlalchemy import Select, String, and_, case, cast, exists, func, or_, sele
 from sqlalchemy.orm import Session
 
 from db.models import COUNTED_STATUSES, NEEDS_REVIEW, Answer, Page, PrintBatch, TextArea, Unit
+from omr.services import ServiceError
 from omr.templates import Field, Form, Option, UnknownForm, Variant, all_forms, get_form
 
 DEFAULT_TARGET = 0.90  # seed 000: "Chỉ số Hài lòng ... đạt từ 90% trở lên"
@@ -53,7 +54,7 @@ PENDING_LABEL = "đang chờ duyệt"
 ANSWERED, BLANK, PENDING = "answered", "blank", "pending"
 
 
-class TallyError(ValueError):
+class TallyError(ServiceError):
     """A user's mistake (bad period, unknown unit or form): ``str(e)`` is one Vietnamese line."""
 
 
@@ -1053,6 +1054,28 @@ def _unit_tallies(
             )
         )
     return out
+
+
+def counted_pages(period: Period | str, unit_code: str | None, form_id: str | None = None) -> Select:
+    """The pages this tally counts, as a query (id, serial, unit_code, form_id, sheet_page, status,
+    created_at, branch): the exports read the raw answers through it, so they list exactly the
+    sheets the tally counted."""
+    start, end = Period.parse(period).bounds()
+    scope, p = _scope(unit_code), _pages
+    return (
+        select(
+            p.c.id,
+            p.c.serial,
+            p.c.unit_code,
+            p.c.form_id,
+            p.c.sheet_page,
+            p.c.status,
+            p.c.created_at,
+            scope.c.branch,
+        )
+        .select_from(p.join(scope, scope.c.code == p.c.unit_code))
+        .where(*_counted(p, start, end, form_id))
+    )
 
 
 # --------------------------------------------------------------------------- handwritten comments

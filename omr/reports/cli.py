@@ -1,0 +1,49 @@
+"""``omr export --period P [--unit CODE] [--form FORM_ID] --format csv|xlsx|pdf --out FILE``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from omr.tally import DEFAULT_TARGET, TallyError
+
+
+def _target(text: str) -> float:
+    """ "90", "90%", "0.9" -> 0.9."""
+    try:
+        v = float(text.strip().rstrip("%").replace(",", "."))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"mục tiêu không hợp lệ: {text!r} (ví dụ: 90)") from None
+    v = v / 100 if v > 1 else v
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"mục tiêu phải trong khoảng (0, 100] %: {text!r}")
+    return v
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="xuất kết quả tổng hợp (CSV, Excel, báo cáo PDF)",
+        description="Tổng hợp kết quả khảo sát của một đơn vị (gồm các đơn vị trực thuộc) trong một kỳ và ghi ra tệp.",
+    )
+    p.add_argument("--period", required=True, help="kỳ báo cáo: 2026-11, 2026-Q4, 2026 hoặc 2026-01-15..2026-02-10")
+    p.add_argument("--unit", help="mã đơn vị (mặc định: toàn bộ hệ thống)")
+    p.add_argument("--form", help="chỉ một mẫu phiếu (mặc định: mọi mẫu)")
+    p.add_argument("--format", required=True, choices=("csv", "xlsx", "pdf"), dest="fmt", help="định dạng tệp")
+    p.add_argument("--out", required=True, type=Path, help="tệp kết quả (CSV: thêm tệp …-tong-hop.csv bên cạnh)")
+    p.add_argument("--target", type=_target, default=DEFAULT_TARGET, help="mục tiêu chỉ số hài lòng, %% (mặc định 90)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from db.session import session
+    from omr.reports import export
+
+    try:
+        with session() as s:
+            paths = export(s, args.period, args.unit, args.form, args.fmt, args.out, target=args.target)
+    except TallyError:
+        raise  # a ServiceError: ``omr`` prints it as one line
+    for path in paths:
+        print(path)
+    return 0

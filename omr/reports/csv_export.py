@@ -1,0 +1,181 @@
+"""CSV exports, UTF-8 with a byte-order mark so Excel shows the Vietnamese text as it is.
+
+Two files: the responses (one row per counted sheet, every final answer as its option value, as in
+``omr scan --json``: "5", multi-choice "1,4"; "đang chờ duyệt" where a reviewer has still to decide)
+and the tally (one row per figure, long format, every number of ``omr.tally`` with its label).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy.orm import Session
+
+from omr.reports import responses as resp
+from omr.reports.fmt import PAGE_STATUS_TEXT, PENDING_TEXT, RESPONSE_STATUS
+from omr.tally import Index, TallyResult
+
+BOM = "\ufeff"
+RESPONSE_HEAD = ["Số phiếu", "Mã đơn vị", "Đơn vị", "Mẫu phiếu", "Ngày quét", "Trạng thái"]
+TALLY_HEAD = [
+    "Phần",
+    "Mẫu phiếu",
+    "Mã câu",
+    "Nội dung",
+    "Giá trị",
+    "Lựa chọn",
+    "Số lượng",
+    "Tỉ lệ (%)",
+    "Số câu trả lời",
+    "Chỉ số hài lòng (%)",
+    "Kỳ trước (%)",
+    "Mục tiêu (%)",
+    "Đạt mục tiêu",
+]
+WRITTEN = "có ý kiến viết tay"
+
+
+def _p(x: float | None) -> str:
+    """A share as a percentage with one decimal, "." as decimal mark (a CSV is data, not prose)."""
+    return "" if x is None else f"{x * 100:.1f}"
+
+
+def response_rows(session: Session, result: TallyResult) -> Iterator[list[str]]:
+    forms = resp.forms_of(result)
+    cols = resp.columns(forms)
+    yield RESPONSE_HEAD + [f.id for f in cols]
+    for r in resp.iter_responses(
+        session, result.period.code, result.unit.code if result.unit else None, result.form_id
+    ):
+        pending = any(p for _v, p in r.answers.values())
+        status = "pending" if pending else ("reviewed" if r.needs_review else "accepted")
+        row = [
+            r.serial,
+            r.unit_code,
+            r.unit_name,
+            r.form_id,
+            r.scanned.isoformat() if r.scanned else "",
+            RESPONSE_STATUS[status],
+        ]
+        for f in cols:
+            if f.kind == "text":
+                row.append(WRITTEN if f.id in r.written else "")
+                continue
+            value, waiting = r.answers.get(f.id, (None, False))
+            row.append(PENDING_TEXT if waiting else (value or ""))
+        yield row
+
+
+def write_responses(session: Session, result: TallyResult, out: TextIO) -> int:
+    """The responses CSV into a text stream (BOM first); returns the number of responses written."""
+    out.write(BOM)
+    w = csv.writer(out, lineterminator="\r\n")
+    n = -1
+    for n, row in enumerate(response_rows(session, result)):  # noqa: B007
+        w.writerow(row)
+    return max(n, 0)
+
+
+def _index_row(part: str, form: str, code: str, text: str, ix: Index) -> list[str]:
+    met = "" if ix.meets_target is None else ("đạt" if ix.meets_target else "chưa đạt")
+    return [
+        part,
+        form,
+        code,
+        text,
+        "",
+        "",
+        str(ix.satisfied),
+        "",
+        str(ix.answered),
+        _p(ix.value),
+        _p(ix.previous),
+        _p(ix.target),
+        met,
+    ]
+
+
+def tally_rows(result: TallyResult) -> Iterator[list[str]]:
+    yield TALLY_HEAD
+    unit = result.unit_name
+    sh = result.sheets
+
+    def info(text: str, value: object, share: float | None = None) -> list[str]:
+        return ["Tổng hợp", "", "", text, "", "", "" if value is None else str(value), _p(share), "", "", "", "", ""]
+
+    yield info("Đơn vị", unit)
+    yield info("Kỳ báo cáo", result.period.label)
+    yield info("Số phiếu được tính", result.responses)
+    yield info("Số phiếu còn câu đang chờ duyệt (các câu này chưa tính)", result.pending_responses)
+    yield info("Số phiếu in trong kỳ", sh.printed)
+    yield info("Số phiếu thu về trong kỳ / tỉ lệ thu về", sh.returned, sh.response_rate)
+    yield info("Số phiếu thu về từ đầu năm / tỉ lệ so với chỉ tiêu năm", sh.year_returned, sh.quota_progress)
+    yield info("Chỉ tiêu phiếu cả năm", sh.yearly_quota)
+    for status, n in result.pages_by_status.items():
+        yield info(f"Trang quét: {PAGE_STATUS_TEXT.get(status, status)}", n)
+    yield _index_row("Chỉ số chung", "", "", unit, result.index)
+    for u in result.units:
+        yield _index_row("Chỉ số đơn vị", "", u.code, u.name + (" (trực tiếp)" if u.own else ""), u.index)
+    for f in result.forms:
+        yield _index_row("Chỉ số mẫu phiếu", f.form_id, "", f.title, f.index)
+        for e in f.elements:
+            yield _index_row("Chỉ số yếu tố", f.form_id, ",".join(e.fields), e.element, e.index)
+        for q in f.questions:
+            if q.index is not None:
+                yield _index_row("Chỉ số câu hỏi", f.form_id, q.field, q.label, q.index)
+        for q in f.questions:
+            for o in q.options:
+                yield [
+                    "Câu hỏi",
+                    f.form_id,
+                    q.field,
+                    q.label,
+                    o.value,
+                    o.label,
+                    str(o.count),
+                    _p(o.share),
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                ]
+            for key, label, n in (
+                ("", "Đã trả lời", q.answered),
+                ("", "Để trống", q.blank),
+                ("", "Đang chờ duyệt", q.pending),
+            ):
+                yield ["Câu hỏi", f.form_id, q.field, q.label, key, label, str(n), "", "", "", "", "", ""]
+        for b in f.breakdowns:
+            for r in b.rows:
+                row = _index_row(f"Theo: {b.label}", f.form_id, b.field, b.label, r.index)
+                row[4], row[5], row[6] = r.value, r.label, str(r.responses)
+                yield row
+    for t in result.trend:
+        row = _index_row("Xu hướng 12 tháng", "", t.period, t.label, t.index)
+        row[6] = str(t.responses)
+        yield row
+
+
+def write_tally(result: TallyResult, out: TextIO) -> None:
+    out.write(BOM)
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerows(tally_rows(result))
+
+
+def tally_path(path: Path) -> Path:
+    """Where the tally goes beside the responses file: ``ket-qua.csv`` -> ``ket-qua-tong-hop.csv``."""
+    return path.with_name(f"{path.stem}-tong-hop{path.suffix or '.csv'}")
+
+
+def export(session: Session, result: TallyResult, path: Path) -> list[Path]:
+    """Both files: the responses at ``path``, the tally beside it. Returns the paths written."""
+    with path.open("w", encoding="utf-8", newline="") as f:
+        write_responses(session, result, f)
+    second = tally_path(path)
+    with second.open("w", encoding="utf-8", newline="") as f:
+        write_tally(result, f)
+    return [path, second]

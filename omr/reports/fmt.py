@@ -1,0 +1,69 @@
+"""Numbers and words as a Vietnamese report writes them: "92,3 %", "1.234 phiếu"."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from omr.templates import Field
+
+PENDING_TEXT = "đang chờ duyệt"
+NO_DATA = "–"
+RESPONSE_STATUS = {"accepted": "đã nhận", "reviewed": "đã duyệt", "pending": "còn câu đang chờ duyệt"}
+PAGE_STATUS_TEXT = {
+    "accepted": "đã nhận",
+    "needs_review": "cần duyệt",
+    "unidentified": "không nhận dạng được",
+    "duplicate": "trùng (không tính)",
+    "conflict": "xung đột (không tính)",
+    "invalid": "mã không hợp lệ (không tính)",
+    "blank": "trang trắng",
+}
+
+
+def pct(x: float | None, digits: int = 1) -> str:
+    """0.923 -> "92,3 %"; None -> "–"."""
+    if x is None:
+        return NO_DATA
+    return f"{x * 100:.{digits}f}".replace(".", ",") + " %"
+
+
+def points(x: float | None, digits: int = 1) -> str:
+    """A change of an index, in percentage points: +1,2 / -0,5 / –."""
+    if x is None:
+        return NO_DATA
+    return f"{x * 100:+.{digits}f}".replace(".", ",")
+
+
+def num(n: int | None) -> str:
+    """1234 -> "1.234"."""
+    if n is None:
+        return NO_DATA
+    return f"{n:,}".replace(",", ".")
+
+
+def day(d: date) -> str:
+    return f"{d:%d/%m/%Y}"
+
+
+def long_date(d: date) -> str:
+    """As on the place-and-date line: "ngày 05 tháng 12 năm 2026"."""
+    return f"ngày {d:%d} tháng {d:%m} năm {d.year}"
+
+
+def answer_label(f: Field, value: str | None, pending: bool) -> str:
+    """An answer in words: the option's label ("Rất hài lòng"), labels joined for several marks."""
+    if pending:
+        return PENDING_TEXT
+    if not value:
+        return ""
+    labels = {o.value: o.label for o in f.options}
+    parts = value.split(",") if f.kind == "multi" else [value]
+    return "; ".join(labels.get(v, f"Quầy {v}" if f.options_from == "counters" else v) for v in parts)
+
+
+def unit_place(name: str) -> str:
+    """The place on the date line: "Phường Kiến Hưng" -> "Kiến Hưng"."""
+    for prefix in ("Thành phố ", "Tỉnh ", "Phường ", "Xã ", "Đặc khu ", "Thị trấn ", "Quận ", "Huyện "):
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name

@@ -1,0 +1,248 @@
+"""Excel workbook: a summary sheet, one sheet per form (tables of counts and the index), and the
+raw responses (every final answer in words) on a sheet of their own.
+
+Written in openpyxl's write-only mode: a year of a province (100,000 rows) streams to the file
+instead of building every cell in memory first. Shares are real numbers with a percent format, so
+the reader can compute with them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import BinaryIO
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from sqlalchemy.orm import Session
+
+from omr.reports import responses as resp
+from omr.reports.fmt import PAGE_STATUS_TEXT, PENDING_TEXT, RESPONSE_STATUS, answer_label
+from omr.tally import Index, TallyResult
+
+PCT = "0.0%"
+THIN = Side(style="thin", color="BDBDBD")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+HEAD_FILL = PatternFill("solid", fgColor="DCE6F1")
+LOW_FILL = PatternFill("solid", fgColor="FDE9D9")
+OK_FILL = PatternFill("solid", fgColor="E2EFDA")
+RAW_SHEET = "Phiếu"
+SUMMARY_SHEET = "Tổng hợp"
+
+
+class _Sheet:
+    """A write-only sheet with the few cell styles a report table needs."""
+
+    def __init__(self, ws: WriteOnlyWorksheet):
+        self.ws = ws
+
+    def cell(
+        self,
+        value: object,
+        *,
+        bold: bool = False,
+        fmt: str | None = None,
+        head: bool = False,
+        fill: PatternFill | None = None,
+        wrap: bool = False,
+        size: float | None = None,
+    ) -> WriteOnlyCell:
+        c = WriteOnlyCell(self.ws, value=value)
+        if bold or head or size:
+            c.font = Font(bold=bold or head, size=size or 11)
+        if head:
+            c.fill = HEAD_FILL
+        if fill is not None:
+            c.fill = fill
+        if head or fmt or fill is not None:
+            c.border = BORDER
+        if fmt:
+            c.number_format = fmt
+        if wrap or head:
+            c.alignment = Alignment(wrap_text=True, vertical="top")
+        return c
+
+    def row(self, *values: object) -> None:
+        self.ws.append(list(values))
+
+    def head(self, *labels: str) -> None:
+        self.ws.append([self.cell(v, head=True) for v in labels])
+
+    def title(self, text: str, size: float = 13) -> None:
+        self.ws.append([self.cell(text, bold=True, size=size)])
+
+    def blank(self) -> None:
+        self.ws.append([])
+
+    def index_cells(self, ix: Index) -> list[WriteOnlyCell]:
+        fill = None if ix.meets_target is None else (OK_FILL if ix.meets_target else LOW_FILL)
+        met = "" if ix.meets_target is None else ("Đạt" if ix.meets_target else "Chưa đạt")
+        return [
+            self.cell(ix.value, fmt=PCT, fill=fill),
+            self.cell(ix.answered, fmt="#,##0"),
+            self.cell(ix.satisfied, fmt="#,##0"),
+            self.cell(ix.previous, fmt=PCT),
+            self.cell(ix.change, fmt="+0.0%;-0.0%;0.0%"),
+            self.cell(met, fmt="@"),
+        ]
+
+
+INDEX_HEAD = ("Chỉ số hài lòng", "Số câu trả lời", "Số câu hài lòng", "Kỳ trước", "Thay đổi", "So với mục tiêu")
+
+
+def _widths(ws: WriteOnlyWorksheet, *widths: float) -> None:
+    for i, w in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+
+
+def _sheet_name(text: str, taken: set[str]) -> str:
+    name = re.sub(r"[\[\]:*?/\\]", "-", text)[:31]
+    base, n = name, 2
+    while name in taken:
+        name = f"{base[:28]}-{n}"
+        n += 1
+    taken.add(name)
+    return name
+
+
+def _summary(wb: Workbook, result: TallyResult) -> None:
+    s = _Sheet(wb.create_sheet(SUMMARY_SHEET))
+    _widths(s.ws, 44, 16, 16, 16, 14, 12, 16)
+    s.title("KẾT QUẢ KHẢO SÁT MỨC ĐỘ HÀI LÒNG CỦA NGƯỜI DÂN, TỔ CHỨC", 14)
+    s.row("Đơn vị", result.unit_name)
+    s.row("Kỳ báo cáo", result.period.label)
+    s.row("Mục tiêu chỉ số hài lòng", s.cell(result.target, fmt=PCT))
+    s.blank()
+    sh = result.sheets
+    s.head("Phiếu", "Số lượng", "Tỉ lệ")
+    s.row("Phiếu được tính", s.cell(result.responses, fmt="#,##0"))
+    s.row("Phiếu còn câu đang chờ duyệt (chưa tính các câu đó)", s.cell(result.pending_responses, fmt="#,##0"))
+    s.row("Phiếu in trong kỳ", s.cell(sh.printed, fmt="#,##0"))
+    s.row("Phiếu thu về trong kỳ / tỉ lệ thu về", s.cell(sh.returned, fmt="#,##0"), s.cell(sh.response_rate, fmt=PCT))
+    s.row(
+        "Phiếu thu về từ đầu năm / so với chỉ tiêu năm",
+        s.cell(sh.year_returned, fmt="#,##0"),
+        s.cell(sh.quota_progress, fmt=PCT),
+    )
+    s.row(
+        "Chỉ tiêu cả năm / tiến độ cần đạt đến cuối kỳ",
+        s.cell(sh.yearly_quota, fmt="#,##0"),
+        s.cell(sh.expected_progress, fmt=PCT),
+    )
+    for status, n in result.pages_by_status.items():
+        s.row(f"Trang quét: {PAGE_STATUS_TEXT.get(status, status)}", s.cell(n, fmt="#,##0"))
+    s.blank()
+    s.head("Chỉ số hài lòng", *INDEX_HEAD)
+    s.ws.append([s.cell("Chung", bold=True), *s.index_cells(result.index)])
+    for f in result.forms:
+        s.ws.append([s.cell(f.title, wrap=True), *s.index_cells(f.index)])
+    if result.units:
+        s.blank()
+        s.title("Theo đơn vị")
+        s.head(
+            "Đơn vị",
+            "Mã",
+            "Phiếu được tính",
+            "Chỉ số hài lòng",
+            "Số câu trả lời",
+            "Phiếu in trong kỳ",
+            "Thu về từ đầu năm",
+            "Chỉ tiêu năm",
+            "Tiến độ chỉ tiêu",
+        )
+        for u in result.units:
+            ix = u.index
+            fill = None if ix.meets_target is None else (OK_FILL if ix.meets_target else LOW_FILL)
+            s.row(
+                u.name + (" (trực tiếp)" if u.own else ""),
+                u.code,
+                s.cell(u.responses, fmt="#,##0"),
+                s.cell(ix.value, fmt=PCT, fill=fill),
+                s.cell(ix.answered, fmt="#,##0"),
+                s.cell(u.sheets.printed, fmt="#,##0"),
+                s.cell(u.sheets.year_returned, fmt="#,##0"),
+                s.cell(u.sheets.yearly_quota, fmt="#,##0"),
+                s.cell(u.sheets.quota_progress, fmt=PCT),
+            )
+    s.blank()
+    s.title("Xu hướng 12 tháng")
+    s.head("Tháng", "Phiếu", "Chỉ số hài lòng", "Số câu trả lời")
+    for t in result.trend:
+        s.row(
+            t.label,
+            s.cell(t.responses, fmt="#,##0"),
+            s.cell(t.index.value, fmt=PCT),
+            s.cell(t.index.answered, fmt="#,##0"),
+        )
+    if result.warnings:
+        s.blank()
+        for w in result.warnings:
+            s.row(f"Lưu ý: {w}")
+
+
+def _form_sheet(wb: Workbook, result: TallyResult, f, taken: set[str]) -> None:
+    s = _Sheet(wb.create_sheet(_sheet_name(f.form_id, taken)))
+    _widths(s.ws, 46, 14, 14, 14, 12, 12, 16)
+    s.title(f.title, 13)
+    s.row(f"{result.unit_name} · {result.period.label} · {f.responses:,} phiếu".replace(",", "."))
+    s.blank()
+    s.head("Yếu tố", *INDEX_HEAD)
+    for e in f.elements:
+        s.ws.append([s.cell(e.element, wrap=True), *s.index_cells(e.index)])
+    s.ws.append([s.cell("Chỉ số chung của mẫu phiếu", bold=True), *s.index_cells(f.index)])
+    for q in f.questions:
+        s.blank()
+        s.ws.append([s.cell(f"{q.field}. {q.label}", bold=True, wrap=True)])
+        s.head("Lựa chọn", "Số lượng", "Tỉ lệ")
+        for o in q.options:
+            s.row(o.label, s.cell(o.count, fmt="#,##0"), s.cell(o.share, fmt=PCT))
+        s.row("Đã trả lời", s.cell(q.answered, fmt="#,##0"))
+        s.row("Để trống", s.cell(q.blank, fmt="#,##0"))
+        s.row("Đang chờ duyệt (chưa tính)", s.cell(q.pending, fmt="#,##0", fill=LOW_FILL if q.pending else None))
+        if q.index is not None:
+            s.ws.append([s.cell("Chỉ số hài lòng của câu", bold=True), *s.index_cells(q.index)])
+    for b in f.breakdowns:
+        s.blank()
+        s.ws.append([s.cell(f"Chỉ số hài lòng theo: {b.label}", bold=True)])
+        s.head("", "Số phiếu", *INDEX_HEAD)
+        for r in b.rows:
+            s.ws.append([s.cell(r.label), s.cell(r.responses, fmt="#,##0"), *s.index_cells(r.index)])
+
+
+def _raw(wb: Workbook, session: Session, result: TallyResult) -> int:
+    s = _Sheet(wb.create_sheet(RAW_SHEET))
+    forms = resp.forms_of(result)
+    cols = resp.columns(forms)
+    _widths(s.ws, 10, 10, 24, 16, 11, 16, *([22] * len(cols)))
+    s.ws.freeze_panes = "B2"
+    s.head("Số phiếu", "Mã đơn vị", "Đơn vị", "Mẫu phiếu", "Ngày quét", "Trạng thái", *[f.label for f in cols])
+    n = 0
+    for r in resp.iter_responses(
+        session, result.period.code, result.unit.code if result.unit else None, result.form_id
+    ):
+        pending = any(p for _v, p in r.answers.values())
+        status = "pending" if pending else ("reviewed" if r.needs_review else "accepted")
+        row: list[object] = [r.serial, r.unit_code, r.unit_name, r.form_id, r.scanned, RESPONSE_STATUS[status]]
+        for f in cols:
+            if f.kind == "text":
+                row.append("có ý kiến viết tay" if f.id in r.written else "")
+            else:
+                value, waiting = r.answers.get(f.id, (None, False))
+                row.append(PENDING_TEXT if waiting else answer_label(f, value, False))
+        s.ws.append(row)
+        n += 1
+    return n
+
+
+def write_xlsx(session: Session, result: TallyResult, out: BinaryIO) -> int:
+    """The workbook into a binary stream; returns the number of raw responses written."""
+    wb = Workbook(write_only=True)
+    _summary(wb, result)
+    taken = {SUMMARY_SHEET, RAW_SHEET}
+    for f in result.forms:
+        _form_sheet(wb, result, f, taken)
+    n = _raw(wb, session, result)
+    wb.save(out)
+    return n
