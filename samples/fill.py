@@ -263,7 +263,7 @@ class Hand:
     def dot(self, box: Rect) -> None:
         """A faint dot: the pen rested on the box, or a pencil touched it."""
         r = self.rng
-        tool = self.p.tool if r.random() < 0.5 else pencil(r)
+        tool = self.p.tool if r.random() < 0.5 else _visible_pencil(r)
         rad = r.uniform(0.24, 0.35)  # 2-6 % of the box: more than paper noise, far less than a tick
         cx, cy = box.x + r.uniform(1.3, box.w - 1.3), box.y + r.uniform(1.3, box.h - 1.3)
         ang = np.linspace(0, 2 * np.pi, 16, endpoint=False)
@@ -273,11 +273,11 @@ class Hand:
     def stroke(self, box: Rect) -> None:
         """A tiny stray stroke inside the box: a slip, not a mark."""
         r = self.rng
-        tool = self.p.tool if r.random() < 0.5 else pencil(r)
+        tool = self.p.tool if r.random() < 0.5 else _visible_pencil(r)
         length, a = r.uniform(0.5, 1.0), r.uniform(0, np.pi)
         cx, cy = box.x + r.uniform(1.4, box.w - 1.4), box.y + r.uniform(1.4, box.h - 1.4)
         d = np.array([np.cos(a), np.sin(a)]) * length / 2
-        self.c.stroke(np.array([(cx, cy) - d, (cx, cy) + d]), tool, r, width_mm=r.uniform(0.2, 0.3))
+        self.c.stroke(np.array([(cx, cy) - d, (cx, cy) + d]), tool, r, width_mm=r.uniform(0.3, 0.4))
 
     def circle(self, printed: Rect) -> None:
         """A loop round an option's label (in a table, round its box) instead of a mark in the box."""
@@ -356,3 +356,10 @@ def fill_page(
             hand.mark(m.shape, o.box, o.hole)
         answers[fp.field.id] = plan.truth()
     return answers, texts
+
+
+def _visible_pencil(rng: np.random.Generator) -> Tool:
+    """A pencil touch dark enough to survive the scan. A lighter one vanishes under a bilevel
+    scanner's threshold or into 150-dpi averaging: then nobody, person or machine, can see it in the
+    stored image, and it is no test of the reader."""
+    return Tool("pencil", float(rng.uniform(60, 95)), float(rng.uniform(0.3, 0.45)), float(rng.uniform(0.1, 0.3)))

@@ -86,6 +86,7 @@ def test_reads_marks_in_any_orientation_and_skew(kh, blank_sheet, turns, degrees
     _cross(img, kh, "q_area", "3")
     page = read_page(_skewed(img, turns, degrees), KEY)
     assert page.status == READ
+    assert page.rotation == (-90 * turns) % 360  # np.rot90 turns counter-clockwise; we report clockwise
     assert page.identity.serial == "000042" and page.identity.unit == "09552" and page.identity.page == 1
     assert _answers(page) == {
         "q_area": ("1,3", MARKED),

@@ -42,6 +42,9 @@ def _is_blank(gray: np.ndarray) -> bool:
 def read_page(gray: np.ndarray, key: bytes) -> PageRead:
     size = (gray.shape[1], gray.shape[0])
     reg = register(gray)
+    if reg is None and _is_blank(gray):
+        # checked before the QR: a blank back can show the front's QR through the paper, mirrored
+        return PageRead(EMPTY_PAGE, image_size=size, note="trang trắng")
     qr = read_qr(gray, reg.homography if reg else None)
     if qr is None:
         if _is_blank(gray):

@@ -21,7 +21,7 @@ WORK_LONG_SIDE = 900  # px: markers are found on a copy this big (about 3 px/mm)
 @dataclass(frozen=True)
 class Registration:
     homography: np.ndarray  # 3x3, page mm -> scan px
-    rotation: int  # how the page lay in the scan, degrees clockwise
+    rotation: int  # how far the page was turned clockwise in the scan: 0, 90, 180 or 270
 
 
 def _candidates(gray: np.ndarray) -> tuple[list[tuple[float, float]], float]:
@@ -112,7 +112,7 @@ def register(gray: np.ndarray) -> Registration | None:
         H = cv2.getPerspectiveTransform(np.array(page_pts, dtype=np.float32), img)
         contrast = _dark_at(gray, H, *o, 1.0) - _dark_at(gray, H, o[0], PAGE_H - o[1], 1.0)
         if best is None or contrast > best[0]:
-            best = (contrast, Registration(H, (360 - 90 * k) % 360))
+            best = (contrast, Registration(H, 90 * k))
     assert best is not None
     if best[0] < 0.3:  # no corner has the orientation mark: not our page, or badly damaged
         return None
