@@ -126,7 +126,7 @@ def main() -> int:
         [sys.executable, "-m", "omr.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "server.log", "w"),
+        stderr=subprocess.DEVNULL,
         cwd=ROOT,
     )
     try:
