@@ -293,8 +293,9 @@ def test_redecide_with_new_thresholds(omr_home, stack, monkeypatch):
     with transaction() as s:
         page = s.scalars(select(Page).order_by(Page.id)).first()
         assert ingest.redecide_page(s, page) == []  # same thresholds, same decisions
-    monkeypatch.setattr(thresholds, "MARK_INK_MIN", 0.99)  # nothing counts as a mark any more
-    monkeypatch.setattr(thresholds, "FILLED_INK_MIN", 0.999)
+    for name in ("MARK_INK_MIN", "THIN_MARK_INK_MIN", "FILLED_INK_MIN"):  # nothing counts as a mark any more
+        if hasattr(thresholds, name):
+            monkeypatch.setattr(thresholds, name, 2.0)
     with transaction() as s:
         page = s.scalars(select(Page).order_by(Page.id)).first()
         changed = ingest.redecide_page(s, page)

@@ -35,9 +35,11 @@ from pathlib import Path
 from threading import Event
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db import session as dbs
 from db.models import (
     ACCEPTED,
     BLANK,
@@ -254,7 +256,7 @@ def _machine(answers: Iterable[tuple[str, str | None, str]]) -> dict[str, tuple[
     return {f: (v, st) for f, v, st in answers}
 
 
-def _classify(s: Session, read: R.PageRead) -> tuple[str, str | None, int | None]:
+def _classify(s: Session | Connection, read: R.PageRead) -> tuple[str, str | None, int | None]:
     """The page's status, an explanatory note and the earlier page it duplicates or conflicts with."""
     if read.status == R.EMPTY_PAGE:
         return BLANK, read.note, None
@@ -265,33 +267,37 @@ def _classify(s: Session, read: R.PageRead) -> tuple[str, str | None, int | None
     ident = read.identity
     # FOR UPDATE (PostgreSQL): two scanners storing the same sheet page take turns, so they cannot both
     # find no earlier page. SQLite needs nothing more: the transaction already holds the write lock.
-    sheet = s.scalar(select(Sheet).where(Sheet.serial == ident.serial).with_for_update())
+    # (Plain column selects throughout: this runs on a Session or a bare Connection alike.)
+    sheet = s.execute(
+        select(Sheet.form_id, Sheet.form_version, Sheet.unit_code, Sheet.variant)
+        .where(Sheet.serial == ident.serial)
+        .with_for_update()
+    ).first()
     if sheet is None:
         return INVALID, f"số phiếu {ident.serial} chưa từng được in ở hệ thống này", None
-    issued = (sheet.form_id, sheet.form_version, sheet.unit_code, sheet.variant)
-    if issued != (ident.form, ident.version, ident.unit, ident.variant):
+    if tuple(sheet) != (ident.form, ident.version, ident.unit, ident.variant):
         return (
             INVALID,
             f"mã QR không khớp phiếu số {ident.serial} đã in ({sheet.form_id}, đơn vị {sheet.unit_code})",
             None,
         )
-    earlier = list(
-        s.scalars(
-            select(Page)
-            .where(Page.serial == ident.serial, Page.sheet_page == ident.page, Page.status.in_(_COMPARABLE))
-            .order_by(Page.id)
-        )
-    )
+    earlier = s.scalars(
+        select(Page.id)
+        .where(Page.serial == ident.serial, Page.sheet_page == ident.page, Page.status.in_(_COMPARABLE))
+        .order_by(Page.id)
+    ).all()
     if earlier:
         mine = _machine((a.field, a.value, a.state) for a in read.answers)
-        for p in earlier:
-            theirs = _machine((a.field, a.machine_value, a.machine_state) for a in _stored_answers(s, p.id))
-            if theirs == mine:
-                return DUPLICATE, f"trùng với trang đã lưu #{p.id}", p.id
+        for pid in earlier:
+            rows = s.execute(
+                select(Answer.field, Answer.machine_value, Answer.machine_state).where(Answer.page_id == pid)
+            ).all()
+            if _machine(tuple(r) for r in rows) == mine:
+                return DUPLICATE, f"trùng với trang đã lưu #{pid}", pid
         return (
             CONFLICT,
-            f"phiếu {ident.serial} trang {ident.page} đã lưu (#{earlier[0].id}) với câu trả lời khác",
-            (earlier[0].id),
+            f"phiếu {ident.serial} trang {ident.page} đã lưu (#{earlier[0]}) với câu trả lời khác",
+            earlier[0],
         )
     if any(a.needs_review for a in read.answers):
         return NEEDS_REVIEW, read.note, None
@@ -299,7 +305,13 @@ def _classify(s: Session, read: R.PageRead) -> tuple[str, str | None, int | None
 
 
 def _insert_page(
-    s: Session, raw: RawPage, sha: str, read: R.PageRead, rel: str, crops: dict[str, str], batch_id: int | None
+    s: Session | Connection,
+    raw: RawPage,
+    sha: str,
+    read: R.PageRead,
+    rel: str,
+    crops: dict[str, str],
+    batch_id: int | None,
 ) -> dict:
     status, note, other = _classify(s, read)
     ident = read.identity
@@ -402,10 +414,14 @@ def store_page(raw: RawPage, sha: str, read: R.PageRead, batch_id: int | None = 
         crops[t.field] = crop_relpath(sha, t.field)
         _write_atomic(crops[t.field], t.png)
     try:
-        with transaction() as s:
-            line = _insert_page(s, raw, sha, read, rel, crops, batch_id)
+        # a bare Connection rather than an ORM Session: this runs once per page on the process that
+        # shares the cores with the readers, and the Session's bookkeeping is most of its cost
+        with dbs.engine().execution_options(sqlite_immediate=True).begin() as conn:
+            line = _insert_page(conn, raw, sha, read, rel, crops, batch_id)
             if batch_id is not None:
-                s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(done_pages=ScanBatch.done_pages + 1))
+                conn.execute(
+                    update(ScanBatch).where(ScanBatch.id == batch_id).values(done_pages=ScanBatch.done_pages + 1)
+                )
             return line
     except IntegrityError:
         with open_session() as s:
@@ -576,13 +592,17 @@ def _submit(readers: _Readers, raw: RawPage) -> _Slot:
     if raw.error or raw.data is None:
         return slot
     slot.sha = hashlib.sha256(raw.data).hexdigest()
-    # an image already stored (a stack scanned again) is answered from the database without reading it
-    with open_session() as s:
-        existing = find_by_sha(s, slot.sha)
-        if existing is not None:
-            slot.duplicate = duplicate_json(s, existing, raw)
-            slot.raw = RawPage(raw.source, raw.page, None, raw.ext)  # drop the bytes now
-            return slot
+    # An image already stored (a stack scanned again) is answered from the database without reading
+    # it. The common case, a new page, costs one indexed lookup on a bare connection.
+    with dbs.engine().connect() as conn:
+        known = conn.execute(select(Page.id).where(Page.sha256 == slot.sha)).first()
+    if known is not None:
+        with open_session() as s:
+            existing = s.get(Page, known.id)
+            if existing is not None:
+                slot.duplicate = duplicate_json(s, existing, raw)
+                slot.raw = RawPage(raw.source, raw.page, None, raw.ext)  # drop the bytes now
+                return slot
     slot.future = readers.submit(raw.data)
     return slot
 
