@@ -194,6 +194,42 @@ def build_fixture(home: Path) -> None:
                 s.add(
                     TextArea(page_id=page.id, field=fld, written=written, ink=0.1 if written else 0.0, image_path=path)
                 )
+        _two_page_sheets(s, batches["W2old"].id)
+
+
+# sipas-tthc, two pages, W2, June 2025 (outside every other figure): T1 both pages (every index
+# answer 4), T2 page 1 only (all 2), T3 page 2 only (all 5; its first page was lost)
+SIPAS = "sipas-tthc"
+JUNE_2025 = datetime(2025, 6, 10, 3, tzinfo=UTC)
+TWO_PAGE = {"T1": {1: "4", 2: "4"}, "T2": {1: "2"}, "T3": {2: "5"}}
+
+
+def _two_page_sheets(s, batch_id: int) -> None:
+    from omr.templates import get_form
+
+    form = get_form(SIPAS)
+    for serial, pages in TWO_PAGE.items():
+        s.add(Sheet(serial=serial, unit_code="W2", form_id=SIPAS, form_version=1, variant="c6p0", batch_id=batch_id))
+        for sheet_page, value in pages.items():
+            page = Page(
+                source="sipas.pdf",
+                source_page=sheet_page,
+                sha256=hashlib.sha256(f"{serial}-{sheet_page}".encode()).hexdigest(),
+                image_path=f"pages/{serial}-{sheet_page}.png",
+                status=ACCEPTED,
+                serial=serial,
+                sheet_page=sheet_page,
+                form_id=SIPAS,
+                form_version=1,
+                variant="c6p0",
+                unit_code="W2",
+                created_at=JUNE_2025,
+            )
+            s.add(page)
+            s.flush()
+            for f in form.fields():
+                if f.page == sheet_page and f.kind != "text":
+                    s.add(_answer(page.id, f.id, value if f.is_index_question else f.options[0].value))
 
 
 @pytest.fixture(scope="module")
@@ -375,6 +411,19 @@ def test_form_filter_and_other_periods(fixture_db: Path) -> None:
         dec = compute(s, "2026-12", "W1")
     assert oct_.responses == 2 and q4.responses == 12 and dec.responses == 1  # S11 is in December
     assert (q4.index.satisfied, q4.index.answered) == (13 + 1 + 0 + 0, 16 + 4 + 2)  # October 1/4, S11 0/2
+
+
+def test_two_page_sheets_count_once(fixture_db: Path) -> None:
+    with dbs.session() as s:
+        res = compute(s, "2025-06", "W2")
+    f = res.form(SIPAS)
+    assert res.responses == 3 and f.responses == 3 and res.units[0].responses == 3
+    tc1 = next(q for q in f.questions if q.field == "tc_1")
+    kq1 = next(q for q in f.questions if q.field == "kq_1")
+    assert (tc1.responses, tc1.answered, tc1.index.satisfied) == (2, 2, 1)
+    assert (kq1.responses, kq1.answered, kq1.index.satisfied) == (2, 2, 2)
+    assert len(f.elements) == 5
+    assert (f.index.satisfied, f.index.answered) == (15 + 7 + 7, 15 + 15 + 7 + 7)
 
 
 def test_unknown_unit_and_form_are_user_errors(fixture_db: Path) -> None:

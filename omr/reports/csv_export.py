@@ -15,7 +15,7 @@ from typing import TextIO
 from sqlalchemy.orm import Session
 
 from omr.reports import responses as resp
-from omr.reports.fmt import PAGE_STATUS_TEXT, PENDING_TEXT, RESPONSE_STATUS
+from omr.reports.fmt import PAGE_STATUS_TEXT, PENDING_TEXT, RESPONSE_STATUS, percent_number
 from omr.tally import Index, TallyResult
 
 BOM = "\ufeff"
@@ -40,7 +40,7 @@ WRITTEN = "có ý kiến viết tay"
 
 def _p(x: float | None) -> str:
     """A share as a percentage with one decimal, "." as decimal mark (a CSV is data, not prose)."""
-    return "" if x is None else f"{x * 100:.1f}"
+    return "" if x is None else percent_number(x)
 
 
 def response_rows(session: Session, result: TallyResult) -> Iterator[list[str]]:

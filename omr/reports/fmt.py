@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 from omr.templates import Field
 
@@ -20,18 +21,25 @@ PAGE_STATUS_TEXT = {
 }
 
 
+def percent_number(x: float, digits: int = 1, sign: bool = False) -> str:
+    """0.8125 -> "81.3": rounded half up, as people round by hand (Python's own formatting would
+    print 81.2, and the report would disagree with a pocket calculator)."""
+    d = Decimal(repr(round(x * 100, 9))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return f"{d:+}" if sign else f"{d}"
+
+
 def pct(x: float | None, digits: int = 1) -> str:
     """0.923 -> "92,3 %"; None -> "–"."""
     if x is None:
         return NO_DATA
-    return f"{x * 100:.{digits}f}".replace(".", ",") + " %"
+    return percent_number(x, digits).replace(".", ",") + " %"
 
 
 def points(x: float | None, digits: int = 1) -> str:
     """A change of an index, in percentage points: +1,2 / -0,5 / –."""
     if x is None:
         return NO_DATA
-    return f"{x * 100:+.{digits}f}".replace(".", ",")
+    return percent_number(x, digits, sign=True).replace(".", ",")
 
 
 def num(n: int | None) -> str:
