@@ -658,7 +658,8 @@ def assign_identity(
     review items, duplicate/conflict status and text areas exactly as a readable page would.
     """
     from omr import config
-    from omr.detect.read import decode
+    from omr.detect.read import decode, read_known
+    from omr.detect.result import READ
     from omr.detect.sources import RawPage
     from omr.identity import SheetIdentity
     from omr.services import ingest
@@ -690,7 +691,9 @@ def assign_identity(
         raw = RawPage(page.source, page.source_page, data, path.suffix)
         old = {"page_id": page.id, "status": page.status, "serial": page.serial, "note": page.note}
         batch_id, rel, sha = page.scan_batch_id, page.image_path, page.sha256
-    read = read_known(decode(data), ident, config.secret_key())
+    read = read_known(decode(data), ident)
+    if read.status != READ:
+        raise ReviewError("không tìm thấy 4 dấu định vị ở góc trang: không đọc được các ô của trang này")
     crops = {}
     for t in read.texts:
         crops[t.field] = ingest.crop_relpath(sha, t.field)
@@ -725,47 +728,6 @@ def assign_identity(
             )
         )
         return new_page.id
-
-
-def read_known(gray, ident, key: bytes):
-    """Read a page whose identity a person gave (its QR could not be read): boxes measured as usual."""
-    from omr.detect import read as reader
-    from omr.detect import result as R
-    from omr.detect import thresholds as T
-    from omr.detect.decide import decide_field
-    from omr.detect.measure import InkMap, measure_field, text_ink
-    from omr.detect.register import register, warp
-    from omr.layout import layout_for
-    from omr.templates import Variant
-
-    size = (gray.shape[1], gray.shape[0])
-    reg = register(gray)
-    if reg is None:
-        raise ReviewError("không tìm thấy 4 dấu định vị ở góc trang: không đọc được các ô của trang này")
-    fl = layout_for(ident.form, ident.version, Variant.parse(ident.variant))
-    canon = warp(gray, reg.homography, T.PX_PER_MM)
-    ink = InkMap(canon)
-    answers, texts = [], []
-    for fp in fl.fields_on(ident.page):
-        if fp.area is not None:
-            share = text_ink(ink, fp.area)
-            texts.append(
-                R.TextAreaRead(
-                    fp.field.id, share >= T.TEXT_WRITTEN_INK_MIN, round(share, 5), reader._png(canon, fp.area)
-                )
-            )
-        else:
-            answers.append(decide_field(fp.field, measure_field(ink, fp)))
-    return R.PageRead(
-        R.READ,
-        ident,
-        answers,
-        texts,
-        reg.homography.tolist(),
-        reg.rotation,
-        note="nhận dạng bởi người duyệt",
-        image_size=size,
-    )
 
 
 # --------------------------------------------------------------------------- throughput

@@ -10,7 +10,7 @@ from omr.detect import thresholds as T
 from omr.detect.decide import decide_field
 from omr.detect.measure import InkMap, measure_field, text_ink
 from omr.detect.qr import read_qr
-from omr.detect.register import register, warp
+from omr.detect.register import Registration, register, warp
 from omr.detect.result import EMPTY_PAGE, INVALID, READ, UNIDENTIFIED, PageRead, TextAreaRead
 from omr.layout import layout_for
 from omr.templates import UnknownForm, Variant
@@ -47,8 +47,6 @@ def read_page(gray: np.ndarray, key: bytes) -> PageRead:
         return PageRead(EMPTY_PAGE, image_size=size, note="trang trắng")
     qr = read_qr(gray, reg.homography if reg else None)
     if qr is None:
-        if _is_blank(gray):
-            return PageRead(EMPTY_PAGE, image_size=size, note="trang trắng")
         note = "không đọc được mã QR" if reg else "không thấy dấu định vị và mã QR của phiếu"
         return PageRead(
             UNIDENTIFIED,
@@ -70,9 +68,23 @@ def read_page(gray: np.ndarray, key: bytes) -> PageRead:
     except (UnknownForm, ValueError) as e:
         return PageRead(INVALID, ident, image_size=size, note=str(e))
     if reg is None:
-        return PageRead(UNIDENTIFIED, ident, image_size=size, note="không thấy đủ 4 dấu định vị ở góc phiếu")
+        return PageRead(UNIDENTIFIED, ident, image_size=size, note=NO_MARKERS)
     if not 1 <= ident.page <= len(fl.pages):
         return PageRead(INVALID, ident, image_size=size, note=f"trang {ident.page} không có trong mẫu phiếu")
+    return read_known(gray, ident, reg)
+
+
+NO_MARKERS = "không thấy đủ 4 dấu định vị ở góc phiếu"
+
+
+def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registration | None = None) -> PageRead:
+    """Measure and decide every box of a page whose identity is known: from its QR code, or given by a
+    person when the code could not be read."""
+    size = (gray.shape[1], gray.shape[0])
+    reg = reg or register(gray)
+    if reg is None:
+        return PageRead(UNIDENTIFIED, ident, image_size=size, note=NO_MARKERS)
+    fl = layout_for(ident.form, ident.version, Variant.parse(ident.variant))
     canon = warp(gray, reg.homography, T.PX_PER_MM)
     ink = InkMap(canon)
     answers, texts = [], []
