@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Select, String, and_, case, cast, exists, func, or_, select
+from sqlalchemy import Select, String, and_, case, cast, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from db.models import COUNTED_STATUSES, NEEDS_REVIEW, Answer, Page, PrintBatch, TextArea, Unit
@@ -831,6 +831,7 @@ def compute(
     months = period.trend_months(trend_months) if trend_months else []
     main, before, after = _plan(period, prev, months)
     ctx = _Ctx(session, unit_code, form_id)
+    _no_jit(session)
 
     # index questions of every installed form (or the one named) for the previous period and the
     # trend, which pool every form, even one not used in this period
@@ -913,6 +914,13 @@ def compute(
         comments=count_comments(session, period, unit_code, form_id),
         warnings=warnings,
     )
+
+
+def _no_jit(session: Session) -> None:
+    """PostgreSQL compiles a query whose estimated cost is high (the correlated subqueries make it
+    so) and spent ~0.4 s compiling for a 40 ms query: off, for this transaction only."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
 
 
 def _sum_pairs(pairs: Iterable[tuple[int, int]]) -> tuple[int, int]:

@@ -473,3 +473,40 @@ def test_as_dict_is_json(nov: tally.TallyResult) -> None:
     d = json.loads(json.dumps(nov.as_dict()))
     assert d["period"]["code"] == "2026-11" and d["period"]["start"] == "2026-11-01"
     assert d["forms"][0]["questions"][1]["index"]["satisfied"] == 5
+
+
+@pytest.mark.postgres
+def test_postgresql_gives_the_same_numbers(fixture_db: Path, tmp_path: Path) -> None:
+    """The same data on a real PostgreSQL server: every figure equal to SQLite's (portable SQL)."""
+    import subprocess
+
+    from servers import ServerUnavailable, postgres
+
+    periods = ("2026-11", "2026-Q4", "2026", "2025-06", "2026-10-25..2026-11-05")
+    with dbs.session() as s:
+        expected = [_comparable(compute(s, p, "P99")) for p in periods]
+    try:
+        ctx = postgres()
+        url = ctx.__enter__()
+    except (ServerUnavailable, subprocess.CalledProcessError) as e:
+        pytest.skip(f"PostgreSQL not available: {e}")
+    try:
+        os.environ["OMR_DATABASE_URL"] = url
+        build_fixture(tmp_path)
+        with dbs.session() as s:
+            got = [_comparable(compute(s, p, "P99")) for p in periods]
+            assert [(c.serial, c.field) for c in tally.comments(s, "2026-11", "P99")] == [
+                ("S1", "y_kien_khac"),
+                ("S7", "y_kien_chua_hai_long"),
+            ]
+        assert got == expected
+    finally:
+        os.environ.pop("OMR_DATABASE_URL", None)
+        dbs.dispose()
+        ctx.__exit__(None, None, None)
+
+
+def _comparable(result: tally.TallyResult) -> dict:
+    d = result.as_dict()
+    d.pop("generated_at")
+    return d
