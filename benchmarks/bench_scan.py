@@ -1,0 +1,158 @@
+"""End-to-end speed and memory of ``omr scan``, per input format, and of ``omr print``.
+
+    python benchmarks/bench_scan.py [--pages 500] [--big 1000] [--repeat 3]
+
+Each run scans a generated 200-dpi stack into a fresh copy of a data directory (SQLite, database
+writes included) with ``omr scan --json`` in a child process; peak memory is the largest sum of the
+proportional set size (PSS) of that process and its reader processes, sampled every 20 ms. For a baseline on
+the same machine in the same run, the JPEG decode of the same pages in one process is timed too:
+shared machines are noisy, so compare ratios, not absolute figures. Results: BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from omr.detect import sources
+from omr.detect.read import decode
+from samples.generate import generate_stack
+
+FORMATS = ("pdf", "tiff", "zip", "png-dir")
+
+
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: shared pages (forked reader processes share most of theirs with the main
+    process) counted once across the tree, not once per process as plain RSS would."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree_mb(root: int) -> float:
+    """Memory of a process and all its descendants, in MB (PSS)."""
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += _pss_kb(pid)
+        todo.extend(children.get(pid, []))
+    return total / 1024
+
+
+def run_measured(cmd: list[str], env: dict) -> tuple[float, float, str]:
+    """(seconds, peak MB of the process tree, stderr)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = 0.0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tree_mb(proc.pid))
+            time.sleep(0.02)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    _, err = proc.communicate()
+    elapsed = time.perf_counter() - t0
+    stop.set()
+    th.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {err.strip()[-500:]}")
+    return elapsed, peak, err
+
+
+def omr_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "omr.cli", *args]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pages", type=int, default=500)
+    ap.add_argument("--big", type=int, default=1000, help="pages of the stack whose peak memory is checked")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--formats", default=",".join(FORMATS))
+    a = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="omr-bench-"))
+    home = work / "home"
+    env = {**os.environ, "OMR_HOME": str(home)}
+    env.pop("OMR_DATABASE_URL", None)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+
+    # printing: 1,000 sheets into one PDF (also issues the serials the stacks use)
+    n_print = max(a.big, a.pages)
+    t, peak, _ = run_measured(omr_cmd("print", "--form", "kien-hung-2020", "--unit", "09552", "--count",
+                                      str(n_print), "--out", str(work / "print.pdf")), env)
+    print(f"omr print {n_print} sheets: {t:.2f} s ({n_print / t:.0f} sheets/s), peak {peak:.0f} MB")
+    key = (home / "secret.key").read_bytes()
+    serials = [f"{i:06d}" for i in range(1, n_print + 1)]
+
+    rows = []
+    for fmt in a.formats.split(","):
+        out = work / fmt
+        generate_stack(out, form_id="kien-hung-2020", unit="09552", serials=serials[: a.pages], key=key,
+                       fmt=fmt, dpi=200, seed=3, degrade="light", progress=True)
+        stack = [p for p in out.iterdir() if not p.name.endswith(".json")]
+        # baseline: decoding the same pages, one process
+        t0 = time.perf_counter()
+        n = sum(1 for raw in sources.iter_pages(stack) if raw.data and decode(raw.data) is not None)
+        decode_rate = n / (time.perf_counter() - t0)
+        times, peaks = [], []
+        for _ in range(a.repeat):
+            fresh = work / "run-home"
+            shutil.rmtree(fresh, ignore_errors=True)
+            shutil.copytree(home, fresh)
+            t, peak, _ = run_measured(omr_cmd("scan", "--json", *map(str, stack)), {**env, "OMR_HOME": str(fresh)})
+            times.append(t)
+            peaks.append(peak)
+        med = statistics.median(times)
+        rows.append((fmt, n, n / med, decode_rate, statistics.median(peaks)))
+        shutil.rmtree(out)
+    print(f"\nomr scan, {a.pages} pages at 200 dpi, median of {a.repeat} runs (decode baseline: same pages, 1 process)")
+    print(f"  {'format':8s} {'pages':>6s} {'pages/s':>9s} {'decode/s':>9s} {'ratio':>6s} {'peak MB':>8s}")
+    for fmt, n, rate, dec, peak in rows:
+        print(f"  {fmt:8s} {n:6d} {rate:9.1f} {dec:9.1f} {rate / dec:6.2f} {peak:8.0f}")
+
+    if a.big:
+        out = work / "big"
+        generate_stack(out, form_id="kien-hung-2020", unit="09552", serials=serials[: a.big], key=key, fmt="pdf",
+                       dpi=200, seed=4, degrade="light", progress=True)
+        stack = [p for p in out.iterdir() if not p.name.endswith(".json")]
+        fresh = work / "run-home"
+        shutil.rmtree(fresh, ignore_errors=True)
+        shutil.copytree(home, fresh)
+        t, peak, _ = run_measured(omr_cmd("scan", "--json", *map(str, stack)), {**env, "OMR_HOME": str(fresh)})
+        size = sum(p.stat().st_size for p in stack) / 1e6
+        print(f"\n{a.big}-page JPEG-in-PDF ({size:.0f} MB): {t:.1f} s, {a.big / t:.1f} pages/s, peak {peak:.0f} MB")
+    print(json.dumps({"work": str(work)}))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
