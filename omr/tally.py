@@ -1040,7 +1040,13 @@ def _unit_tallies(
         return []
     info = {u.code: u for u in session.scalars(select(Unit).where(Unit.code.in_(sorted(branches))))}
     out = []
-    for code in sorted(branches, key=lambda c: (c != root, info[c].name if c in info else c)):
+
+    def order(code: str) -> tuple:
+        # the unit itself first, then by name with numbers in numeric order ("Phường 2" before "Phường 10")
+        name = info[code].name if code in info else code
+        return (code != root, [int(t) if t.isdigit() else t.casefold() for t in re.split(r"(\d+)", name)])
+
+    for code in sorted(branches, key=order):
         u = info.get(code)
         form_index = {}
         sat = ans = 0

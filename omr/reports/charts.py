@@ -19,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from omr.reports.fmt import pct  # noqa: E402
+from omr.reports.fmt import num, pct  # noqa: E402
 from omr.tally import TallyResult, TrendPoint  # noqa: E402
 from printing.fonts import FONT_DIR  # noqa: E402
 
@@ -111,7 +111,7 @@ def trend_chart_png(
     trend: TallyResult | Sequence[TrendPoint], target: float | None = None, width_in: float = 7.0
 ) -> bytes:
     """The index month by month (12 months to the period's end), gaps where there was no answer,
-    the target as a dashed line; the number of sheets under each month."""
+    the target as a dashed line; the number of sheets under each month's name."""
     if isinstance(trend, TallyResult):
         target = trend.target if target is None else target
         points = list(trend.trend)
@@ -119,11 +119,18 @@ def trend_chart_png(
         points = list(trend)
     target = 0.9 if target is None else target
     with matplotlib.rc_context(_rc()):
-        fig = Figure(figsize=(width_in, 2.8), layout="constrained")
+        fig = Figure(figsize=(width_in, 2.9), layout="constrained")
         ax = fig.add_subplot()
         xs = list(range(len(points)))
         ys = [p.index.value for p in points]
-        ax.plot(xs, [float("nan") if v is None else v for v in ys], marker="o", color=LINE_COLOR, linewidth=1.8)
+        ax.plot(
+            xs,
+            [float("nan") if v is None else v for v in ys],
+            marker="o",
+            color=LINE_COLOR,
+            linewidth=1.8,
+            label="Chỉ số hài lòng",
+        )
         for x, p in zip(xs, points, strict=True):
             if p.index.value is not None:
                 ax.annotate(
@@ -132,18 +139,22 @@ def trend_chart_png(
                     textcoords="offset points",
                     xytext=(0, 7),
                     ha="center",
-                    fontsize=7,
+                    fontsize=6.5,
                 )
-        ax.axhline(target, color=TARGET_COLOR, linestyle="--", linewidth=1.2)
-        ax.text(-0.4, target + 0.01, f"Mục tiêu {pct(target, 0)}", color=TARGET_COLOR, va="bottom", fontsize=7)
-        ax.set_xticks(xs, [f"{p.label}\n{p.responses} phiếu" for p in points], fontsize=7)
+        ax.axhline(target, color=TARGET_COLOR, linestyle="--", linewidth=1.2, label=f"Mục tiêu {pct(target, 0)}")
+        # month over its number of sheets; "1.234" with the Vietnamese thousands mark
+        ax.set_xticks(xs, [f"{p.label}\n{num(p.responses)}" for p in points], fontsize=6.5)
         known = [v for v in ys if v is not None]
         low = min([*known, target]) if known else target
-        ax.set_ylim(max(0.0, min(low - 0.1, 0.8)), 1.05)
+        bottom = max(0.0, min(low - 0.08, 0.8))
+        ax.set_ylim(bottom, 1.06)
+        step = 0.05 if 1 - bottom <= 0.3 else (0.1 if 1 - bottom <= 0.6 else 0.2)
+        ticks = [round(1 - i * step, 2) for i in range(int((1 - bottom) / step) + 1)]
+        ax.set_yticks(sorted(t for t in ticks if t >= bottom - 1e-9))
         _percent_axis(ax, "y")
         ax.set_xlim(-0.5, len(points) - 0.5)
         ax.grid(axis="y", alpha=0.3)
-        ax.set_ylabel("Chỉ số hài lòng")
+        ax.legend(loc="lower left", fontsize=7, frameon=False, ncols=2)
         if not known:
             ax.text(0.5, 0.5, "Chưa có dữ liệu trong 12 tháng", transform=ax.transAxes, ha="center", color="#757575")
         return _png(fig)

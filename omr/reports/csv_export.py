@@ -15,7 +15,7 @@ from typing import TextIO
 from sqlalchemy.orm import Session
 
 from omr.reports import responses as resp
-from omr.reports.fmt import PAGE_STATUS_TEXT, PENDING_TEXT, RESPONSE_STATUS, percent_number
+from omr.reports.fmt import PENDING_TEXT, RESPONSE_STATUS, page_status_line, percent_number
 from omr.tally import Index, TallyResult
 
 BOM = "\ufeff"
@@ -115,7 +115,7 @@ def tally_rows(result: TallyResult) -> Iterator[list[str]]:
     yield info("Số phiếu thu về từ đầu năm / tỉ lệ so với chỉ tiêu năm", sh.year_returned, sh.quota_progress)
     yield info("Chỉ tiêu phiếu cả năm", sh.yearly_quota)
     for status, n in result.pages_by_status.items():
-        yield info(f"Trang quét: {PAGE_STATUS_TEXT.get(status, status)}", n)
+        yield info(page_status_line(status), n)
     yield _index_row("Chỉ số chung", "", "", unit, result.index)
     for u in result.units:
         yield _index_row("Chỉ số đơn vị", "", u.code, u.name + (" (trực tiếp)" if u.own else ""), u.index)

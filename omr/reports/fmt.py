@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from db.models import COUNTED_STATUSES
 from omr.templates import Field
 
 PENDING_TEXT = "đang chờ duyệt"
@@ -14,9 +15,9 @@ PAGE_STATUS_TEXT = {
     "accepted": "đã nhận",
     "needs_review": "cần duyệt",
     "unidentified": "không nhận dạng được",
-    "duplicate": "trùng (không tính)",
-    "conflict": "xung đột (không tính)",
-    "invalid": "mã không hợp lệ (không tính)",
+    "duplicate": "trùng",
+    "conflict": "xung đột",
+    "invalid": "mã không hợp lệ",
     "blank": "trang trắng",
 }
 
@@ -75,3 +76,9 @@ def unit_place(name: str) -> str:
         if name.startswith(prefix):
             return name[len(prefix) :]
     return name
+
+
+def page_status_line(status: str) -> str:
+    """A row label for the count of scanned pages with this status, saying whether they count."""
+    label = PAGE_STATUS_TEXT.get(status, status)
+    return f"Trang quét {label}" + ("" if status in COUNTED_STATUSES else " (không tính)")

@@ -260,19 +260,24 @@ def _overview(result: TallyResult, s: _Styles) -> list[Flowable]:
             )
         )
     out.append(Paragraph("2. Chỉ số hài lòng chung", s.h2))
-    target_words = (
-        "chưa có câu trả lời nào để tính"
-        if ix.value is None
-        else f"{'đạt' if ix.meets_target else 'chưa đạt'} mục tiêu {pct(result.target, 0)}"
-    )
-    out.append(
-        Paragraph(
-            f"Chỉ số hài lòng chung (tỉ lệ câu trả lời “Rất hài lòng” và “Hài lòng” trên tổng số câu trả lời về mức độ "
-            f"hài lòng) là <b>{pct(ix.value)}</b>, tính trên {num(ix.answered)} câu trả lời của "
-            f"{num(result.responses)} phiếu; {target_words}; {_change_words(ix, _prev_label(result))}.",
-            s.body,
+    if ix.value is None:
+        out.append(
+            Paragraph(
+                f"Trong kỳ chưa có câu trả lời nào về mức độ hài lòng ({num(result.responses)} phiếu được tính) "
+                "nên chưa tính được chỉ số hài lòng.",
+                s.body,
+            )
         )
-    )
+    else:
+        target_words = f"{'đạt' if ix.meets_target else 'chưa đạt'} mục tiêu {pct(result.target, 0)}"
+        out.append(
+            Paragraph(
+                "Chỉ số hài lòng chung (tỉ lệ câu trả lời “Rất hài lòng” và “Hài lòng” trên tổng số câu trả lời về "
+                f"mức độ hài lòng) là <b>{pct(ix.value)}</b>, tính trên {num(ix.answered)} câu trả lời của "
+                f"{num(result.responses)} phiếu; {target_words}; {_change_words(ix, _prev_label(result))}.",
+                s.body,
+            )
+        )
     notes = []
     if result.pending_responses:
         notes.append(
@@ -292,6 +297,8 @@ def _overview(result: TallyResult, s: _Styles) -> list[Flowable]:
 
 def _elements(result: TallyResult, s: _Styles) -> list[Flowable]:
     out: list[Flowable] = [CondPageBreak(60 * mm), Paragraph("II. CHỈ SỐ HÀI LÒNG THEO YẾU TỐ", s.h1)]
+    if not any(f.elements for f in result.forms):
+        out.append(Paragraph("Không có số liệu trong kỳ.", s.body))
     prev_label = tally.Period.parse(result.period.previous).short_label
     for f in result.forms:
         if len(result.forms) > 1:
@@ -366,6 +373,8 @@ def _scale_matrix(f: FormTally, qs: list[QuestionTally], s: _Styles) -> Table:
 
 def _questions(result: TallyResult, s: _Styles) -> list[Flowable]:
     out: list[Flowable] = [CondPageBreak(50 * mm), Paragraph("III. KẾT QUẢ THEO TỪNG CÂU HỎI", s.h1)]
+    if not result.forms:
+        out.append(Paragraph("Không có số liệu trong kỳ.", s.body))
     for f in result.forms:
         if len(result.forms) > 1:
             out.append(Paragraph(f"Mẫu phiếu: {f.title}", s.h2))
@@ -466,7 +475,9 @@ def _trend(result: TallyResult, s: _Styles, number: str) -> list[Flowable]:
         Paragraph(f"{number}. DIỄN BIẾN CHỈ SỐ HÀI LÒNG 12 THÁNG GẦN NHẤT", s.h1),
         _png(charts.trend_chart_png(result, width_in=6.4), WIDTH * 0.9),
         Paragraph(
-            "Biểu đồ: chỉ số hài lòng chung từng tháng và số phiếu của tháng; đường nét đứt là mục tiêu.", s.caption
+            "Biểu đồ: chỉ số hài lòng chung từng tháng (dưới tên tháng là số phiếu của tháng); "
+            "đường nét đứt là mục tiêu.",
+            s.caption,
         ),
     ]
 
@@ -485,11 +496,7 @@ def _assessment(result: TallyResult, s: _Styles, number: str) -> list[Flowable]:
     elements = [(e, f) for f in result.forms for e in f.elements if e.index.value is not None]
     low = [e for e, _f in elements if e.index.meets_target is False]
     if low:
-        lines.append(
-            "Các yếu tố chưa đạt mục tiêu: "
-            + "; ".join(f"{e.element} ({pct(e.index.value)})" for e in sorted(low, key=lambda e: e.index.value or 0))
-            + "."
-        )
+        lines.append("Các yếu tố chưa đạt mục tiêu: " + _lowest([(e.element, e.index) for e in low]) + ".")
     elif elements:
         lines.append("Tất cả các yếu tố đều đạt mục tiêu.")
     if len(elements) > 1:
@@ -505,10 +512,8 @@ def _assessment(result: TallyResult, s: _Styles, number: str) -> list[Flowable]:
             below = [r for r in rated if r.index.meets_target is False]
             if below:
                 lines.append(
-                    f"{b.label}: chưa đạt mục tiêu ở "
-                    + "; ".join(
-                        f"{r.label} ({pct(r.index.value)})" for r in sorted(below, key=lambda r: r.index.value or 0)
-                    )
+                    f"{b.label}: {num(len(below))}/{num(len(rated))} chưa đạt mục tiêu, thấp nhất là "
+                    + _lowest([(r.label, r.index) for r in below])
                     + "."
                 )
     sh = result.sheets
@@ -526,6 +531,13 @@ def _assessment(result: TallyResult, s: _Styles, number: str) -> list[Flowable]:
         )
     )
     return out
+
+
+def _lowest(items: list[tuple[str, Index]], shown: int = 5) -> str:
+    """The lowest few, lowest first: "A (71,4 %); B (80,0 %) và 3 mục khác"."""
+    items = sorted(items, key=lambda it: it[1].value or 0)
+    text = "; ".join(f"{name} ({pct(ix.value)})" for name, ix in items[:shown])
+    return text + (f" và {num(len(items) - shown)} mục khác" if len(items) > shown else "")
 
 
 def _signatures(s: _Styles) -> Flowable:

@@ -19,7 +19,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy.orm import Session
 
 from omr.reports import responses as resp
-from omr.reports.fmt import PAGE_STATUS_TEXT, PENDING_TEXT, RESPONSE_STATUS, answer_label
+from omr.reports.fmt import PENDING_TEXT, RESPONSE_STATUS, answer_label, page_status_line
 from omr.tally import Index, TallyResult
 
 PCT = "0.0%"
@@ -132,7 +132,7 @@ def _summary(wb: Workbook, result: TallyResult) -> None:
         s.cell(sh.expected_progress, fmt=PCT),
     )
     for status, n in result.pages_by_status.items():
-        s.row(f"Trang quét: {PAGE_STATUS_TEXT.get(status, status)}", s.cell(n, fmt="#,##0"))
+        s.row(page_status_line(status), s.cell(n, fmt="#,##0"))
     s.blank()
     s.head("Chỉ số hài lòng", *INDEX_HEAD)
     s.ws.append([s.cell("Chung", bold=True), *s.index_cells(result.index)])
