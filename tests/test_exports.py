@@ -79,7 +79,7 @@ def test_csv_responses_one_row_per_sheet_with_bom(home: Path, result: tally.Tall
     assert raw.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert len(rows) == result.responses == 9
-    by = {r["Số phiếu"]: r for r in rows}
+    by = {r["Mã phiếu"]: r for r in rows}
     assert set(by) == {f"S{i}" for i in range(1, 10)}
     assert by["S3"]["q_result"] == "3"  # the reviewer's value, not the machine's 5
     assert by["S5"]["q_result"] == "đang chờ duyệt" and by["S5"]["Trạng thái"] == "còn câu đang chờ duyệt"
@@ -128,7 +128,7 @@ def test_csv_merges_the_pages_of_a_two_page_sheet(home: Path, tmp_path: Path) ->
     with dbs.session() as s:
         export(s, "2025-06", "W2", SIPAS, "csv", tmp_path / "sipas.csv")
     rows = list(csv.DictReader(io.StringIO((tmp_path / "sipas.csv").read_text(encoding="utf-8-sig"))))
-    by = {r["Số phiếu"]: r for r in rows}
+    by = {r["Mã phiếu"]: r for r in rows}
     assert set(by) == {"T1", "T2", "T3"}
     assert (by["T1"]["tc_1"], by["T1"]["kq_1"]) == ("4", "4")
     assert (by["T2"]["tc_1"], by["T2"]["kq_1"]) == ("2", "")

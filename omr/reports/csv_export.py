@@ -19,7 +19,7 @@ from omr.reports.fmt import PENDING_TEXT, RESPONSE_STATUS, page_status_line, per
 from omr.tally import Index, TallyResult
 
 BOM = "\ufeff"
-RESPONSE_HEAD = ["Số phiếu", "Mã đơn vị", "Đơn vị", "Mẫu phiếu", "Ngày quét", "Trạng thái"]
+RESPONSE_HEAD = ["Mã phiếu", "Mã đơn vị", "Đơn vị", "Mẫu phiếu", "Ngày quét", "Trạng thái"]
 TALLY_HEAD = [
     "Phần",
     "Mẫu phiếu",
@@ -36,6 +36,7 @@ TALLY_HEAD = [
     "Đạt mục tiêu",
 ]
 WRITTEN = "có ý kiến viết tay"
+SATISFIED = "Rất hài lòng + Hài lòng"  # what "Số lượng" counts on an index row
 
 
 def _p(x: float | None) -> str:
@@ -87,7 +88,7 @@ def _index_row(part: str, form: str, code: str, text: str, ix: Index) -> list[st
         code,
         text,
         "",
-        "",
+        SATISFIED,
         str(ix.satisfied),
         "",
         str(ix.answered),
@@ -152,11 +153,12 @@ def tally_rows(result: TallyResult) -> Iterator[list[str]]:
         for b in f.breakdowns:
             for r in b.rows:
                 row = _index_row(f"Theo: {b.label}", f.form_id, b.field, b.label, r.index)
+                # a breakdown row counts the sheets giving this answer
                 row[4], row[5], row[6] = r.value, r.label, str(r.responses)
                 yield row
     for t in result.trend:
         row = _index_row("Xu hướng 12 tháng", "", t.period, t.label, t.index)
-        row[6] = str(t.responses)
+        row[5], row[6] = "Số phiếu", str(t.responses)
         yield row
 
 

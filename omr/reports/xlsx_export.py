@@ -217,14 +217,15 @@ def _raw(wb: Workbook, session: Session, result: TallyResult) -> int:
     cols = resp.columns(forms)
     _widths(s.ws, 10, 10, 24, 16, 11, 16, *([22] * len(cols)))
     s.ws.freeze_panes = "B2"
-    s.head("Số phiếu", "Mã đơn vị", "Đơn vị", "Mẫu phiếu", "Ngày quét", "Trạng thái", *[f.label for f in cols])
+    s.head("Mã phiếu", "Mã đơn vị", "Đơn vị", "Mẫu phiếu", "Ngày quét", "Trạng thái", *[f.label for f in cols])
     n = 0
     for r in resp.iter_responses(
         session, result.period.code, result.unit.code if result.unit else None, result.form_id
     ):
         pending = any(p for _v, p in r.answers.values())
         status = "pending" if pending else ("reviewed" if r.needs_review else "accepted")
-        row: list[object] = [r.serial, r.unit_code, r.unit_name, r.form_id, r.scanned, RESPONSE_STATUS[status]]
+        scanned = s.cell(r.scanned, fmt="dd/mm/yyyy") if r.scanned else None
+        row: list[object] = [r.serial, r.unit_code, r.unit_name, r.form_id, scanned, RESPONSE_STATUS[status]]
         for f in cols:
             if f.kind == "text":
                 row.append("có ý kiến viết tay" if f.id in r.written else "")
