@@ -276,6 +276,7 @@ def register_print(sub) -> None:
 
 
 def _scan(args) -> int:
+    from omr import queue
     from omr.services import ingest
 
     if not args.paths and not args.watch:
@@ -305,7 +306,8 @@ def _scan(args) -> int:
     stop = threading.Event()
     try:
         if paths:
-            for line in ingest.scan(paths, **opts):
+            # in this process, or through the workers' queue when OMR_BROKER_URL is set
+            for line in queue.scan(paths, **opts):
                 emit(line)
         if args.watch:
             _stop_on_signals()

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from db.models import SCAN_FAILED
-from omr import config
+from omr import config, queue
 from omr.services import ingest
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,8 @@ def run(batch_id: int, files: list[Path], username: str) -> None:
     out = upload_dir(batch_id) / RESULTS
     try:
         with out.open("a", encoding="utf-8") as f:
-            for line in ingest.scan(files, batch_id=batch_id, created_by=username):
+            # read here, or by the workers when OMR_BROKER_URL is set (omr/queue.py)
+            for line in queue.scan(files, batch_id=batch_id, created_by=username):
                 f.write(json.dumps(line, ensure_ascii=False) + "\n")
                 f.flush()
     except Exception as e:  # the stack stops; what was stored stays stored

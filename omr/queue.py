@@ -1,0 +1,451 @@
+"""Reading on several machines: pages go through a Celery queue on Redis to ``omr worker`` processes.
+
+    from omr import queue
+    for line in queue.scan([Path("stack.pdf")]):   # in process, or through the queue if OMR_BROKER_URL is set
+        ...
+
+With no ``OMR_BROKER_URL`` this is exactly ``omr.services.ingest.scan``. With it, the process that scans
+(``omr scan``, a web upload) only splits the stack into pages: each page's bytes are written to
+``OMR_HOME/spool/<batch>/<sha256><ext>`` and one task naming that file is sent. A worker on any machine
+that mounts the same OMR_HOME reads the page and stores it with ``ingest.ingest_page``, the same code the
+in-process path uses. The scanning process waits for the results in input order and prints them as the
+contract says; progress is ``ScanBatch.done_pages`` in the database, so every machine sees the same.
+
+Delivery is at least once, storage exactly once:
+
+- tasks are acknowledged late (after they ran) and rejected back onto the queue when their worker
+  process dies; a worker killed outright (kill -9, a machine lost) leaves its tasks unacknowledged in
+  Redis, and another worker puts them back after ``OMR_QUEUE_VISIBILITY`` seconds;
+- a page's identity is its image's sha256, UNIQUE in the database: a task that runs twice stores once.
+  A run that finds its own page already stored by an earlier run of the same task (same batch, source
+  and page number) reports what that run stored, not "duplicate";
+- the scanning process deletes a page's spool file once it has the page's result, so a task delivered
+  again after that finds no file and does nothing. Stopping ``omr scan`` (Ctrl-C) deletes the batch's
+  spool: pages not yet read are then skipped by the workers, as in process they are simply not read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from db import session as dbs
+from db.models import DUPLICATE, SCAN_DONE, SCAN_FAILED, SCAN_RUNNING, Answer, Page, ScanBatch
+from omr import config
+from omr.detect.sources import RawPage, iter_pages
+from omr.services import ingest
+
+if TYPE_CHECKING:
+    from celery import Celery
+    from celery.result import AsyncResult
+
+BROKER_ENV = "OMR_BROKER_URL"
+RESULT_ENV = "OMR_RESULT_BACKEND"  # default: the broker's Redis
+VISIBILITY_ENV = "OMR_QUEUE_VISIBILITY"
+WINDOW_ENV = "OMR_QUEUE_WINDOW"
+QUEUE = "omr-pages"
+TASK = "omr.read_page"
+SPOOL = "spool"
+# A page takes well under a second to read; a task unacknowledged this long belonged to a worker that
+# died. Shorter brings a lost machine's pages back sooner, at the price of reading a page twice when a
+# worker is merely slow (harmless: storage is exactly once).
+DEFAULT_VISIBILITY = 120
+# Pages in flight per scan: enough to keep many workers busy, bounded so the spool stays small
+# (a 200-dpi JPEG page is 0.2–0.5 MB).
+DEFAULT_WINDOW = 256
+POLL = 0.5  # seconds between progress refreshes while waiting for a page
+NO_WORKER_WARNING = 10.0  # seconds without any result before checking that a worker is there
+
+_apps: dict[tuple[str, str, int], Celery] = {}
+
+
+class QueueUnavailable(config.ConfigError):
+    """The broker cannot be reached or is misconfigured; one line for the operator."""
+
+
+def broker_url() -> str | None:
+    return os.environ.get(BROKER_ENV, "").strip() or None
+
+
+def enabled() -> bool:
+    return broker_url() is not None
+
+
+def _int_env(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
+def visibility_timeout() -> int:
+    return _int_env(VISIBILITY_ENV, DEFAULT_VISIBILITY)
+
+
+def _shown(url: str) -> str:
+    """A URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+# --------------------------------------------------------------------------- the Celery app
+
+
+def app() -> Celery:
+    """The Celery app for the current environment (one per broker, result backend and timeout)."""
+    url = broker_url()
+    if url is None:
+        raise QueueUnavailable(f"chưa đặt {BROKER_ENV} (địa chỉ Redis, ví dụ redis://127.0.0.1:6379/0)")
+    backend = os.environ.get(RESULT_ENV, "").strip() or url
+    vt = visibility_timeout()
+    key = (url, backend, vt)
+    if key not in _apps:
+        _apps[key] = _make_app(url, backend, vt)
+    return _apps[key]
+
+
+def _make_app(url: str, backend: str, vt: int) -> Celery:
+    try:
+        from celery import Celery
+        from celery.signals import worker_process_init
+    except ImportError:
+        raise QueueUnavailable(
+            "chưa cài Celery và Redis cho chế độ nhiều máy: pip install 'omr-hailong[scale]'"
+        ) from None
+    from sqlalchemy.exc import OperationalError
+
+    celery = Celery("omr", broker=url, backend=backend, set_as_current=False)
+    celery.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_default_queue=QUEUE,
+        # at least once: acknowledge after the task ran; a task whose worker process died goes back
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        # one page at a time per worker process: a killed worker holds (and delays) as few pages as can be
+        worker_prefetch_multiplier=1,
+        # Redis has no acknowledgements of its own: kombu keeps delivered tasks aside and puts them back
+        # after the visibility timeout. Look for such tasks often, so a lost worker's pages come back soon.
+        broker_transport_options={
+            "visibility_timeout": vt,
+            "unacked_restore_interval": max(1, min(10, vt // 2)),
+            "unacked_restore_throttle": 1,
+        },
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=5,
+        task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+        result_expires=24 * 3600,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
+        enable_utc=True,
+    )
+
+    @celery.task(
+        name=TASK,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        # the database restarting or failing over: wait and try again rather than lose the page
+        autoretry_for=(OperationalError,),
+        retry_backoff=2,
+        retry_backoff_max=60,
+        max_retries=8,
+    )
+    def read_page(job: dict) -> dict:
+        return run_job(job)
+
+    @worker_process_init.connect(weak=False)
+    def _fresh_connections(**_: Any) -> None:
+        # a forked pool process must not share its parent's database connections
+        dbs.dispose()
+
+    return celery
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def run_job(job: dict) -> dict:
+    """Read and store one spooled page; returns its contract line (``{"stale": true}`` if the scan that
+    sent it already has its answer or was stopped)."""
+    try:
+        data = (config.home() / job["spool"]).read_bytes()
+    except FileNotFoundError:
+        return {"stale": True}
+    mine = _stored_by_this_task(job)
+    if mine is not None:
+        return mine  # delivered again after an earlier run stored it
+    raw = RawPage(job["source"], job["page"], data, job["ext"])
+    line = ingest.ingest_page(raw, config.secret_key(), job["batch"])
+    if line["status"] == DUPLICATE:
+        # two runs of this very task at once (a slow worker outlived the visibility timeout): the one
+        # that lost the race reports what the winner stored
+        mine = _stored_by_this_task(job)
+        if mine is not None:
+            return mine
+    return line
+
+
+def _stored_by_this_task(job: dict) -> dict | None:
+    """The contract line of this job's page if an earlier run of the same task stored it."""
+    with dbs.engine().connect() as conn:
+        row = conn.execute(
+            select(Page.id, Page.scan_batch_id, Page.source, Page.source_page).where(Page.sha256 == job["sha"])
+        ).first()
+    if row is None or (row.scan_batch_id, row.source, row.source_page) != (
+        job["batch"],
+        job["source"][-500:],
+        job["page"],
+    ):
+        return None
+    with dbs.session() as s:
+        page = s.get(Page, row.id)
+        if page is None:
+            return None
+        answers = s.scalars(select(Answer).where(Answer.page_id == page.id).order_by(Answer.id))
+        return ingest.page_json(page, ingest.answers_json(answers), job["source"], job["page"])
+
+
+# --------------------------------------------------------------------------- scanning side
+
+
+def scan(paths: Sequence[Path], **kwargs: Any) -> Iterator[dict]:
+    """``ingest.scan``'s contract lines, read in this process or, with ``OMR_BROKER_URL`` set, by workers.
+
+    Same arguments as ``ingest.scan``; through the queue ``workers`` and ``reader`` do not apply (the
+    workers read with their own processes and the standard reader).
+    """
+    if not enabled():
+        return ingest.scan(paths, **kwargs)
+    kwargs.pop("workers", None)
+    kwargs.pop("reader", None)
+    return distributed_scan(paths, **kwargs)
+
+
+@dataclass
+class _Slot:
+    raw: RawPage
+    line: dict | None = None  # answered without a worker
+    result: AsyncResult | None = None
+    spool: Path | None = None
+    twin: bool = False  # the same image earlier in this very scan: answered after it
+
+
+def distributed_scan(
+    paths: Sequence[Path],
+    *,
+    created_by: str | None = None,
+    label: str | None = None,
+    batch_id: int | None = None,
+    key: bytes | None = None,
+    progress: bool = False,
+) -> Iterator[dict]:
+    """Send a stack's pages to the workers; yields one contract line per page, in input order."""
+    paths = [Path(p) for p in paths]
+    celery = app()
+    key = key or config.secret_key()
+    estimate = ingest.count_pages(paths)
+    if batch_id is None:
+        batch_id = ingest.start_batch(label or ", ".join(p.name for p in paths)[:300], created_by, estimate or 0)
+    elif estimate:
+        with dbs.transaction() as s:
+            s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(total_pages=estimate))
+    run = _Run(celery, batch_id, key, _bar(estimate, progress), progress)
+    window = _int_env(WINDOW_ENV, DEFAULT_WINDOW)
+    pending: deque[_Slot] = deque()
+    outcome, note = SCAN_FAILED, "bị dừng giữa chừng"
+    try:
+        for raw in iter_pages(paths):
+            pending.append(run.submit(raw))
+            while len(pending) >= window:
+                yield run.finish(pending.popleft())
+        while pending:
+            yield run.finish(pending.popleft())
+        outcome, note = SCAN_DONE, None
+    finally:
+        # Also on an early stop: with the spool gone, the workers skip this batch's pages still queued.
+        shutil.rmtree(run.spool_dir, ignore_errors=True)
+        if not isinstance(run.bar, _NoBar):
+            run.bar.n = max(run.bar.n, run.emitted)
+            run.bar.refresh()
+        run.bar.close()
+        if outcome == SCAN_DONE:
+            # The workers counted as they went; a task run twice may have counted twice. The scan knows
+            # the exact number of pages now.
+            with dbs.transaction() as s:
+                s.execute(
+                    update(ScanBatch)
+                    .where(ScanBatch.id == batch_id)
+                    .values(done_pages=run.emitted, total_pages=run.emitted)
+                )
+        ingest.finish_batch(batch_id, outcome, note)
+
+
+class _Run:
+    """One stack going through the queue: spooling and sending pages, collecting results in order."""
+
+    def __init__(self, celery: Celery, batch_id: int, key: bytes, bar: Any, interactive: bool):
+        self.celery, self.batch_id, self.key, self.bar = celery, batch_id, key, bar
+        self.interactive = interactive
+        self.task = celery.tasks[TASK]
+        self.spool_dir = config.home() / SPOOL / str(batch_id)
+        self.shas: set[str] = set()
+        self.emitted = 0
+        self.warned = False
+        self.shown_at = 0.0
+
+    def submit(self, raw: RawPage) -> _Slot:
+        slot = _Slot(raw)
+        if raw.error or raw.data is None:
+            slot.line = ingest.ingest_page(raw, self.key, self.batch_id)  # the error line, counted
+            return slot
+        sha = hashlib.sha256(raw.data).hexdigest()
+        if sha in self.shas:
+            slot.twin = True  # keep the bytes: answered once the first copy is stored (or failed)
+            return slot
+        self.shas.add(sha)
+        with dbs.engine().connect() as conn:
+            known = conn.execute(select(Page.id).where(Page.sha256 == sha)).first()
+        if known is not None:
+            # a page stored before (a stack scanned again): answered from the database, no reading
+            slot.line = ingest.ingest_page(raw, self.key, self.batch_id)
+            return slot
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        slot.spool = self.spool_dir / f"{sha}{raw.ext if raw.ext.startswith('.') else '.bin'}"
+        slot.spool.write_bytes(raw.data)
+        job = {
+            "batch": self.batch_id,
+            "source": raw.source,
+            "page": raw.page,
+            "ext": raw.ext,
+            "sha": sha,
+            "spool": slot.spool.relative_to(config.home()).as_posix(),
+        }
+        try:
+            slot.result = self.task.apply_async((job,))
+        except Exception as e:  # kombu's connection errors come in many types
+            raise QueueUnavailable(f"không gửi được việc vào hàng đợi {_shown(broker_url() or '')}: {_first(e)}") from e
+        slot.raw = RawPage(raw.source, raw.page, None, raw.ext)  # the bytes are in the spool now
+        return slot
+
+    def finish(self, slot: _Slot) -> dict:
+        if slot.line is not None:
+            line = slot.line
+        elif slot.twin:
+            # the first copy came earlier in the input, so it has been answered already: this one is a
+            # duplicate of it (or, if that one could not be read, is read here, in this process)
+            line = ingest.ingest_page(slot.raw, self.key, self.batch_id)
+        else:
+            line = self._wait(slot)
+        self.emitted += 1
+        self._show(self.emitted)
+        return line
+
+    def _wait(self, slot: _Slot) -> dict:
+        from celery.exceptions import TimeoutError as CeleryTimeout
+
+        assert slot.result is not None
+        raw, started = slot.raw, time.monotonic()
+        while True:
+            try:
+                value = slot.result.get(timeout=POLL, propagate=False)
+                break
+            except CeleryTimeout:
+                self._show(self.emitted)
+                if not self.warned and time.monotonic() - started > NO_WORKER_WARNING:
+                    self._check_workers()
+        failed = slot.result.failed()
+        slot.result.forget()
+        if slot.spool is not None:
+            slot.spool.unlink(missing_ok=True)  # from now on a redelivered copy of this task does nothing
+        if failed or not isinstance(value, dict) or value.get("stale"):
+            reason = _first(value) if failed else "máy đọc không trả kết quả"
+            return ingest.error_json(raw.source, raw.page, f"máy đọc báo lỗi: {reason}")
+        return value
+
+    def _check_workers(self) -> None:
+        """Say so once if no worker answers: the scan waits for one rather than failing."""
+        self.warned = True
+        try:
+            replies = self.celery.control.ping(timeout=1.0)
+        except Exception:
+            replies = []
+        if not replies:
+            msg = "Chưa thấy máy đọc nào (omr worker) trên hàng đợi; các trang sẽ được đọc khi có máy đọc chạy."
+            if self.interactive:
+                self.bar.write(msg)
+            else:
+                print(msg, file=sys.stderr, flush=True)
+
+    def _show(self, emitted: int) -> None:
+        """The bar shows what the workers have stored, not only what has been printed in order."""
+        now = time.monotonic()
+        if isinstance(self.bar, _NoBar) or now - self.shown_at < 0.2:
+            return
+        self.shown_at = now
+        with dbs.engine().connect() as conn:
+            done = conn.execute(select(ScanBatch.done_pages).where(ScanBatch.id == self.batch_id)).scalar() or 0
+        n = max(emitted, done)
+        if self.bar.total:
+            n = min(n, self.bar.total)
+        if n != self.bar.n:
+            self.bar.n = n
+            self.bar.refresh()
+
+
+def _first(e: object) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+class _NoBar:
+    n, total = 0, None
+
+    def close(self) -> None:
+        pass
+
+    def write(self, s: str) -> None:
+        print(s, file=sys.stderr)
+
+
+def _bar(total: int | None, enabled: bool) -> Any:
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="trang", desc="Đọc phiếu (hàng đợi)", file=sys.stderr, dynamic_ncols=True)
+
+
+# --------------------------------------------------------------------------- for `omr worker`
+
+
+def node_name() -> str:
+    """A Celery node name unique per process, so several workers on one machine do not clash."""
+    return f"omr-{os.getpid()}@{socket.gethostname()}"
+
+
+def purge_stale_spool() -> None:
+    """Remove spool folders of scans that are no longer running (their scanner was killed)."""
+    root = config.home() / SPOOL
+    if not root.is_dir():
+        return
+    ids = [int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()]
+    if not ids:
+        return
+    with dbs.session() as s:
+        running = set(s.scalars(select(ScanBatch.id).where(ScanBatch.id.in_(ids), ScanBatch.status == SCAN_RUNNING)))
+    for i in ids:
+        if i not in running:
+            shutil.rmtree(root / str(i), ignore_errors=True)
