@@ -100,8 +100,12 @@ def index_chart_png(result: TallyResult, form_id: str | None = None, width_in: f
         ax.axvline(target, color=TARGET_COLOR, linestyle="--", linewidth=1.2)
         ax.text(target, len(bars) - 0.35, f"Mục tiêu {pct(target, 0)}", color=TARGET_COLOR, ha="center", va="bottom")
         for i, (_label, value, n) in enumerate(bars[::-1]):
-            text = "chưa có dữ liệu" if value is None else f"{pct(value)}  (n = {n})"
-            ax.text((value or 0) + 0.01, i, text, va="center", fontsize=8)
+            if value is None:
+                ax.text(0.01, i, "chưa có dữ liệu", va="center", fontsize=8, color="#616161")
+            elif value > 0.4:  # inside the bar's end, clear of the target line
+                ax.text(value - 0.01, i, f"{pct(value)}  (n = {n})", va="center", ha="right", fontsize=8, color="white")
+            else:
+                ax.text(value + 0.01, i, f"{pct(value)}  (n = {n})", va="center", fontsize=8)
         ax.set_ylim(-0.6, len(bars) - 0.1)
         ax.set_xlabel("Tỉ lệ hài lòng (Rất hài lòng + Hài lòng)")
         return _png(fig)
