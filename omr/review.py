@@ -697,7 +697,7 @@ def assign_identity(
     crops = {}
     for t in read.texts:
         crops[t.field] = ingest.crop_relpath(sha, t.field)
-        ingest._write_atomic(crops[t.field], t.png)
+        ingest._write_atomic(crops[t.field], t.jpeg)
     with transaction() as w:
         item = _take(w, item_id, username, is_admin, now)
         # The page is stored again under its identity by the pipeline's own code. Its sha256 is UNIQUE,

@@ -135,7 +135,7 @@ def test_written_comment_is_cropped_and_flagged(kh, blank_sheet):
     page = read_page(img, KEY)
     texts = {t.field: t for t in page.texts}
     assert texts["y_kien_khac"].written and not texts["y_kien_chua_hai_long"].written
-    crop = cv2.imdecode(np.frombuffer(texts["y_kien_khac"].png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    crop = cv2.imdecode(np.frombuffer(texts["y_kien_khac"].jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
     assert crop.shape[1] > 3 * crop.shape[0]  # the wide, short comment area, upright
 
 

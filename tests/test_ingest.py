@@ -92,7 +92,7 @@ def test_printed_stack_is_read_and_stored(omr_home, stack):
         assert multi.field == "q_result" and multi.machine_state == "multiple" and multi.final_state is None
         texts = s.scalars(select(TextArea).where(TextArea.page_id == pages[0].id)).all()
         assert {t.field for t in texts} == {"y_kien_chua_hai_long", "y_kien_khac"}
-        assert all((config.home() / t.image_path).read_bytes()[:4] == b"\x89PNG" for t in texts)
+        assert all((config.home() / t.image_path).read_bytes()[:3] == b"\xff\xd8\xff" for t in texts)
         batch = s.scalars(select(ScanBatch)).one()
         assert (batch.status, batch.total_pages, batch.done_pages) == ("done", 5, 5)
 

@@ -28,6 +28,15 @@ def decode(data: bytes) -> np.ndarray:
     return gray
 
 
+def warm() -> None:
+    """Load what every page needs (form templates, font metrics, layouts) once, before reader processes
+    are forked from this one: they then share it instead of each loading it again."""
+    from omr.templates import all_forms
+
+    for form in all_forms().values():
+        layout_for(form.id, form.version)
+
+
 def read_page_bytes(data: bytes, key: bytes) -> PageRead:
     return read_page(decode(data), key)
 
@@ -102,15 +111,15 @@ def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registratio
             share = text_ink(ink, fp.area)
             texts.append(
                 TextAreaRead(
-                    fp.field.id, share >= T.TEXT_WRITTEN_INK_MIN, round(share, 5), _png(canon, fp.area, region)
+                    fp.field.id, share >= T.TEXT_WRITTEN_INK_MIN, round(share, 5), _crop_jpeg(canon, fp.area, region)
                 )
             )
     return PageRead(READ, ident, answers, texts, reg.homography.tolist(), reg.rotation, image_size=size)
 
 
-def _png(canon: np.ndarray, r: Rect, region: Rect) -> bytes:
+def _crop_jpeg(canon: np.ndarray, r: Rect, region: Rect) -> bytes:
     k = T.PX_PER_MM
     x, y = r.x - region.x, r.y - region.y
     crop = canon[max(0, round(y * k)) : round((y + r.h) * k), max(0, round(x * k)) : round((x + r.w) * k)]
-    ok, buf = cv2.imencode(".png", crop, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 85])
     return buf.tobytes() if ok else b""

@@ -15,7 +15,7 @@ import numpy as np
 
 from omr.layout import MARKER_SIZE, PAGE_H, PAGE_W, markers
 
-WORK_LONG_SIDE = 900  # px: markers are found on a copy this big (about 3 px/mm)
+WORK_LONG_SIDE = 700  # px: markers are found on a copy this big (about 2.4 px/mm: 16 px a marker)
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ class TextAreaRead:
     field: str
     written: bool
     ink: float
-    png: bytes  # the cropped area, deskewed, as PNG
+    jpeg: bytes  # the cropped area, deskewed, as JPEG (a tenth of the PNG's size and time)
 
 
 @dataclass

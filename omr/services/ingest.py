@@ -133,6 +133,9 @@ def _pool(workers: int):
     # start slower. Workers only run the pure reader, never the parent's threads or connections.
     from multiprocessing import get_all_start_methods
 
+    from omr.detect.read import warm
+
+    warm()
     method = "fork" if "fork" in get_all_start_methods() else "spawn"
     return ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method), initializer=_worker_init)
 
@@ -186,7 +189,7 @@ def image_relpath(sha: str, ext: str) -> str:
 
 
 def crop_relpath(sha: str, field: str) -> str:
-    return f"pages/{sha[:2]}/{sha}.{field}.png"
+    return f"pages/{sha[:2]}/{sha}.{field}.jpg"
 
 
 def _write_atomic(rel: str, data: bytes) -> None:
@@ -412,7 +415,7 @@ def store_page(raw: RawPage, sha: str, read: R.PageRead, batch_id: int | None = 
     crops = {}
     for t in read.texts:
         crops[t.field] = crop_relpath(sha, t.field)
-        _write_atomic(crops[t.field], t.png)
+        _write_atomic(crops[t.field], t.jpeg)
     try:
         # a bare Connection rather than an ORM Session: this runs once per page on the process that
         # shares the cores with the readers, and the Session's bookkeeping is most of its cost

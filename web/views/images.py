@@ -81,7 +81,7 @@ def text_png(text_id: int):
         data = (config.home() / t.image_path).read_bytes()
     except OSError:
         abort(404)
-    return image_response(data, "image/png")
+    return image_response(data, _mime(t.image_path))
 
 
 def text_png_for(page_id: int, field: str):
@@ -94,4 +94,9 @@ def text_png_for(page_id: int, field: str):
         data = (config.home() / t.image_path).read_bytes()
     except OSError:
         abort(404)
-    return image_response(data, "image/png")
+    return image_response(data, _mime(t.image_path))
+
+
+def _mime(path: str) -> str:
+    """Comment crops are JPEG (older ones PNG): say which."""
+    return "image/jpeg" if path.endswith(".jpg") else "image/png"
