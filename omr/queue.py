@@ -143,17 +143,23 @@ def _make_app(url: str, backend: str, vt: int) -> Celery:
             "unacked_restore_interval": max(1, min(10, vt // 2)),
             "unacked_restore_throttle": 1,
         },
+        # a few quick tries when Redis is briefly away, then a clear error instead of a long hang
+        result_backend_transport_options={
+            "retry_policy": {"max_retries": 5, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+        },
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=5,
         task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
         result_expires=24 * 3600,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
+        worker_disable_rate_limits=True,
         task_send_sent_event=False,
         enable_utc=True,
     )
 
     @celery.task(
+        bind=True,
         name=TASK,
         acks_late=True,
         reject_on_worker_lost=True,
@@ -163,8 +169,9 @@ def _make_app(url: str, backend: str, vt: int) -> Celery:
         retry_backoff_max=60,
         max_retries=8,
     )
-    def read_page(job: dict) -> dict:
-        return run_job(job)
+    def read_page(task: Any, job: dict) -> dict:
+        # kombu marks a task put back on the queue (its worker died, or the visibility timeout passed)
+        return run_job(job, redelivered=bool((task.request.delivery_info or {}).get("redelivered")))
 
     @worker_process_init.connect(weak=False)
     def _fresh_connections(**_: Any) -> None:
@@ -177,16 +184,32 @@ def _make_app(url: str, backend: str, vt: int) -> Celery:
 # --------------------------------------------------------------------------- worker side
 
 
-def run_job(job: dict) -> dict:
+class WrongHome(RuntimeError):
+    """This worker's OMR_HOME is not the scanning machine's: it would store images nobody else sees."""
+
+
+def home_id(key: bytes) -> str:
+    """Which data directory a job belongs to, told by its signing key (never sent itself)."""
+    return hashlib.sha256(b"omr-home:" + key).hexdigest()[:16]
+
+
+def run_job(job: dict, redelivered: bool = True) -> dict:
     """Read and store one spooled page; returns its contract line (``{"stale": true}`` if the scan that
-    sent it already has its answer or was stopped)."""
+    sent it already has its answer or was stopped). ``redelivered``: this task may have run before."""
+    if job.get("home") and job["home"] != home_id(config.secret_key()):
+        # checked first: with another OMR_HOME the spool file would look gone and the page be skipped
+        raise WrongHome(
+            f"máy đọc {socket.gethostname()} dùng thư mục dữ liệu khác ({config.home()}): "
+            "OMR_HOME phải là cùng một thư mục dùng chung trên mọi máy"
+        )
     try:
         data = (config.home() / job["spool"]).read_bytes()
     except FileNotFoundError:
         return {"stale": True}
-    mine = _stored_by_this_task(job)
-    if mine is not None:
-        return mine  # delivered again after an earlier run stored it
+    if redelivered:
+        mine = _stored_by_this_task(job)
+        if mine is not None:
+            return mine  # an earlier run stored it (and counted it): report that, count nothing
     raw = RawPage(job["source"], job["page"], data, job["ext"])
     line = ingest.ingest_page(raw, config.secret_key(), job["batch"])
     if line["status"] == DUPLICATE:
@@ -255,6 +278,7 @@ def distributed_scan(
     """Send a stack's pages to the workers; yields one contract line per page, in input order."""
     paths = [Path(p) for p in paths]
     celery = app()
+    _check_broker(celery)
     key = key or config.secret_key()
     estimate = ingest.count_pages(paths)
     if batch_id is None:
@@ -293,6 +317,15 @@ def distributed_scan(
         ingest.finish_batch(batch_id, outcome, note)
 
 
+def _check_broker(celery: Celery) -> None:
+    """Fail at once, in one line, when Redis cannot be reached (before a scan batch is recorded)."""
+    try:
+        with celery.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=5)
+    except Exception as e:
+        raise QueueUnavailable(f"không kết nối được hàng đợi {_shown(broker_url() or '')}: {_first(e)}") from e
+
+
 class _Run:
     """One stack going through the queue: spooling and sending pages, collecting results in order."""
 
@@ -300,6 +333,7 @@ class _Run:
         self.celery, self.batch_id, self.key, self.bar = celery, batch_id, key, bar
         self.interactive = interactive
         self.task = celery.tasks[TASK]
+        self.home = home_id(key)
         self.spool_dir = config.home() / SPOOL / str(batch_id)
         self.shas: set[str] = set()
         self.emitted = 0
@@ -326,6 +360,7 @@ class _Run:
         slot.spool = self.spool_dir / f"{sha}{raw.ext if raw.ext.startswith('.') else '.bin'}"
         slot.spool.write_bytes(raw.data)
         job = {
+            "home": self.home,
             "batch": self.batch_id,
             "source": raw.source,
             "page": raw.page,

@@ -379,6 +379,10 @@ def test_spool_gone_means_nothing_to_do(cluster):
     result = queue.app().tasks[queue.TASK].apply_async((job,))
     assert result.get(timeout=30) == {"stale": True}
     assert _count() == 0
+    # a worker whose OMR_HOME is not the scanner's says so, rather than skipping the page as done
+    wrong = queue.app().tasks[queue.TASK].apply_async(({**job, "home": "0" * 16},))
+    error = wrong.get(timeout=30, propagate=False)
+    assert wrong.failed() and "OMR_HOME" in str(error)
 
 
 # --------------------------------------------------------------------------- no servers needed
@@ -460,3 +464,35 @@ def test_scan_with_an_unreachable_broker_fails_in_one_line(tmp_path, omr_home, p
     assert "hàng đợi" in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert len([x for x in r.stderr.splitlines() if x.strip()]) == 1, r.stderr
     assert time.monotonic() - t0 < 30
+
+
+def test_serve_production_runs_several_processes(tmp_path):
+    """``omr serve --production``: gunicorn with the asked number of worker processes, answering."""
+    import urllib.request
+
+    from servers import _wait_port, free_port
+
+    port = free_port()
+    env = {**os.environ, "OMR_HOME": str(tmp_path / "home")}
+    env.pop("OMR_DATABASE_URL", None)
+    env.pop("OMR_BROKER_URL", None)
+    log = tmp_path / "serve.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "omr.cli", "serve", "--production", "--workers", "2", "--port", str(port)],
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_port(port, timeout=60)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=30) as r:
+            assert r.status == 200 and "csrf" in r.read().decode()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and log.read_text().count("Booting worker") < 2:
+            time.sleep(0.1)
+        assert log.read_text().count("Booting worker") == 2, log.read_text()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert "Traceback" not in log.read_text()

@@ -21,6 +21,12 @@ DEMO_PASSWORD = "demo-2025"
 def register(sub) -> None:
     p = sub.add_parser("serve", help="chạy ứng dụng web")
     _server_args(p)
+    p.add_argument(
+        "--production",
+        action="store_true",
+        help="chạy bằng gunicorn với nhiều tiến trình (cho máy chủ thật; cần gói gunicorn)",
+    )
+    p.add_argument("--workers", type=int, metavar="N", help="số tiến trình web với --production (mặc định 2×nhân+1)")
     p.set_defaults(func=_serve)
     d = sub.add_parser("demo", help="dữ liệu mẫu (in, điền, quét phiếu), tài khoản thử, rồi chạy ứng dụng web")
     _server_args(d)
@@ -65,8 +71,58 @@ def _serve(args) -> int:
             file=sys.stderr,
         )
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
+    if getattr(args, "production", False):
+        return _serve_production(args, shown)
     print(f"Ứng dụng web: http://{shown}:{args.port}/  (Ctrl-C để dừng)", flush=True)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False, use_debugger=False)
+    return 0
+
+
+def _serve_production(args, shown: str) -> int:
+    """The same application under gunicorn: several processes, each with a few threads (uploads and
+    slow report downloads do not hold up other users). Each process builds its own app and database
+    connections after the fork; the master has already created the keys and migrated the database."""
+    try:
+        from gunicorn.app.base import BaseApplication
+    except ImportError:
+        from omr.config import ConfigError
+
+        raise ConfigError("chưa cài gunicorn: pip install 'omr-hailong[scale]'") from None
+    from db import session as dbs
+    from web import create_app
+
+    dbs.dispose()  # no connection of the master's may be shared by the forked processes
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    options = {
+        "bind": f"{args.host}:{args.port}",
+        "workers": args.workers or 2 * cores + 1,
+        "worker_class": "gthread",
+        "threads": 4,
+        # a large upload is received by a thread while the process keeps answering its heartbeat
+        "timeout": 120,
+        "graceful_timeout": 60,
+        "accesslog": "-",
+        "errorlog": "-",
+        "proc_name": "omr-web",
+        # never max_requests: a process recycled mid-way would stop the background reading of an upload
+    }
+
+    class _App(BaseApplication):
+        def load_config(self) -> None:
+            for k, v in options.items():
+                self.cfg.set(k, v)
+            if "control_socket_disable" in self.cfg.settings:
+                # gunicorn ≥ 23's control socket is one per user: two instances on a machine would clash
+                self.cfg.set("control_socket_disable", True)
+
+        def load(self):
+            return create_app()
+
+    print(
+        f"Ứng dụng web (gunicorn, {options['workers']} tiến trình): http://{shown}:{args.port}/  (Ctrl-C để dừng)",
+        flush=True,
+    )
+    _App().run()
     return 0
 
 
