@@ -95,13 +95,18 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _read_job(reader: Reader, data: bytes, key: bytes) -> R.PageRead | str:
-    """Runs in a worker: the page read, or a one-line reason it could not be."""
+def _read_job(reader: Reader, data: bytes, key: bytes, sha: str | None = None, ext: str = "") -> R.PageRead | str:
+    """Runs in a worker: the page read, or a one-line reason it could not be. Given the page's sha256,
+    the worker also writes its image and comment crops (content-addressed, so writing twice is
+    harmless): that file work is then off the one process that stores every page."""
     try:
-        return reader(data, key)
+        read = reader(data, key)
     except Exception as e:  # one bad page must never stop the stack: report it and go on
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         return f"không đọc được trang: {msg}"
+    if sha is not None:
+        _write_files(sha, ext, data, read)
+    return read
 
 
 class _Inline:
@@ -150,8 +155,14 @@ class _Readers:
         self.workers, self.reader, self.key = workers, reader, key
         self.pool = _pool(workers)
 
-    def submit(self, data: bytes) -> Future:
-        return self.pool.submit(_read_job, self.reader, data, self.key)
+    def submit(self, raw: RawPage, sha: str) -> Future:
+        try:
+            return self.pool.submit(_read_job, self.reader, raw.data, self.key, sha, raw.ext)
+        except BrokenProcessPool as e:
+            # the pool broke before this page's turn came to collect it: let ``result`` recover it
+            failed: Future = Future()
+            failed.set_exception(e)
+            return failed
 
     def result(self, slot: _Slot, pending: Iterable[_Slot]) -> R.PageRead | str:
         assert slot.future is not None and slot.raw.data is not None
@@ -163,14 +174,14 @@ class _Readers:
         # pool: if that dies too, it is the culprit. The others in flight are read again afterwards.
         self._restart()
         try:
-            read = self.submit(slot.raw.data).result()
+            read = self.submit(slot.raw, slot.sha).result()
         except BrokenProcessPool:
             self._restart()
             read = self.CRASHED
         for other in pending:
             f = other.future
             if f is not None and other.raw.data is not None and not (f.done() and f.exception() is None):
-                other.future = self.submit(other.raw.data)
+                other.future = self.submit(other.raw, other.sha)
         return read
 
     def _restart(self) -> None:
@@ -406,16 +417,28 @@ def find_by_sha(s: Session, sha: str) -> Page | None:
     return s.scalar(select(Page).where(Page.sha256 == sha))
 
 
-def store_page(raw: RawPage, sha: str, read: R.PageRead, batch_id: int | None = None) -> dict:
-    """Store one read page in its own transaction; returns its contract line. Safe to call twice or
-    from two processes at once with the same page: the second reports ``duplicate``."""
-    assert raw.data is not None
-    rel = image_relpath(sha, raw.ext)
-    _write_atomic(rel, raw.data)
+def _write_files(sha: str, ext: str, data: bytes, read: R.PageRead) -> tuple[str, dict[str, str]]:
+    """The page image and its comment crops under OMR_HOME, before any row points at them."""
+    rel = image_relpath(sha, ext)
+    _write_atomic(rel, data)
     crops = {}
     for t in read.texts:
         crops[t.field] = crop_relpath(sha, t.field)
         _write_atomic(crops[t.field], t.jpeg)
+    return rel, crops
+
+
+def store_page(
+    raw: RawPage, sha: str, read: R.PageRead, batch_id: int | None = None, files_written: bool = False
+) -> dict:
+    """Store one read page in its own transaction; returns its contract line. Safe to call twice or
+    from two processes at once with the same page: the second reports ``duplicate``.
+    ``files_written``: the reader process already wrote the image and crops."""
+    assert raw.data is not None
+    if files_written:
+        rel, crops = image_relpath(sha, raw.ext), {t.field: crop_relpath(sha, t.field) for t in read.texts}
+    else:
+        rel, crops = _write_files(sha, raw.ext, raw.data, read)
     try:
         # a bare Connection rather than an ORM Session: this runs once per page on the process that
         # shares the cores with the readers, and the Session's bookkeeping is most of its cost
@@ -606,7 +629,7 @@ def _submit(readers: _Readers, raw: RawPage) -> _Slot:
                 slot.duplicate = duplicate_json(s, existing, raw)
                 slot.raw = RawPage(raw.source, raw.page, None, raw.ext)  # drop the bytes now
                 return slot
-    slot.future = readers.submit(raw.data)
+    slot.future = readers.submit(raw, slot.sha)
     return slot
 
 
@@ -625,7 +648,7 @@ def _finish(slot: _Slot, pending: Iterable[_Slot], readers: _Readers, batch_id: 
             _count_done(batch_id, line)
         else:
             assert slot.sha is not None
-            line = store_page(raw, slot.sha, read, batch_id)
+            line = store_page(raw, slot.sha, read, batch_id, files_written=True)
     bar.update(1)
     return line
 
