@@ -356,7 +356,7 @@ def layout_json(fl: FormLayout) -> dict:
         "form": fl.form.id,
         "version": fl.form.version,
         "title": fl.form.title,
-        "page_size_mm": [PAGE_W, PAGE_H],
+        "page_size_mm": [round(PAGE_W), round(PAGE_H)],  # whole millimetres, as CONTRACT.md writes them
         "pages": fl.form.pages,
         "variant": fl.variant.code(),
         "fields": fields,
