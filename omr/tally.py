@@ -26,7 +26,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -541,14 +541,14 @@ def _status_counts(ctx: _Ctx, w: _Window) -> dict[str, int]:
 
 
 def _history_answers(ctx: _Ctx, w: _Window, index_fields: set[str]) -> list[tuple]:
-    """(bucket, form, field, final value, count): answers to index questions outside the period,
-    for the previous period and the trend."""
+    """(bucket, branch, form, field, final value, count): answers to index questions outside the
+    period, for the previous period (of each unit too) and the trend."""
     scope, p, a = ctx.scope(), _pages, _answers
     if not index_fields:
         return []
     bucket = w.bucket(p.c.created_at)
     stmt = (
-        select(bucket, p.c.form_id, a.c.field, a.c.final_value, func.count())
+        select(bucket, scope.c.branch, p.c.form_id, a.c.field, a.c.final_value, func.count())
         .select_from(a.join(p, a.c.page_id == p.c.id).join(scope, scope.c.code == p.c.unit_code))
         .where(
             *_counted(p, w.start, w.end, ctx.form_id),
@@ -559,7 +559,7 @@ def _history_answers(ctx: _Ctx, w: _Window, index_fields: set[str]) -> list[tupl
             a.c.final_value.is_not(None),
             a.c.final_value != "",
         )
-        .group_by(bucket, p.c.form_id, a.c.field, a.c.final_value)
+        .group_by(bucket, scope.c.branch, p.c.form_id, a.c.field, a.c.final_value)
     )
     return ctx.rows(stmt)
 
@@ -744,8 +744,10 @@ class _Data:
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
     )
     by_branch: dict[tuple[str, str], _Rows] = field(default_factory=lambda: defaultdict(list))  # (branch, form)
-    # segment start day -> form -> rows of answered index questions (period and history alike)
-    segments: dict[date, dict[str, _Rows]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+    # segment start day -> (branch, form) -> rows of answered index questions (period and history)
+    segments: dict[date, dict[tuple[str, str], _Rows]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list))
+    )
     pages: dict[tuple[str, int], int] = field(default_factory=lambda: defaultdict(int))  # (form, sheet page)
     responses_form: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     responses_branch: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -753,12 +755,14 @@ class _Data:
     segment_responses: dict[date, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     status: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
-    def index_rows(self, start: date, end: date) -> dict[str, _Rows]:
+    def index_rows(self, start: date, end: date, branch: str | None = None) -> dict[str, _Rows]:
+        """form -> answered index rows in [start, end), of every unit or of one branch."""
         out: dict[str, _Rows] = defaultdict(list)
-        for day, per_form in self.segments.items():
+        for day, per_key in self.segments.items():
             if start <= day < end:
-                for fid, rows in per_form.items():
-                    out[fid].extend(rows)
+                for (b, fid), rows in per_key.items():
+                    if branch is None or b == branch:
+                        out[fid].extend(rows)
         return out
 
     def responses(self, start: date, end: date, branch: str | None = None) -> int:
@@ -779,7 +783,7 @@ def _collect(ctx: _Ctx, main: _Window, before: _Window | None, after: _Window | 
             d.values[(fid, fld)][value] += n
             d.by_branch[(branch, fid)].append((fld, value, n))
             if fld in index_fields:
-                d.segments[main.key(bucket)][fid].append((fld, value, n))
+                d.segments[main.key(bucket)][(branch, fid)].append((fld, value, n))
     for bucket, branch, fid, sheet_page, n, opens in _page_groups(ctx, main):
         d.pages[(fid, sheet_page or 1)] += n
         d.responses_form[fid] += opens
@@ -789,8 +793,8 @@ def _collect(ctx: _Ctx, main: _Window, before: _Window | None, after: _Window | 
     for w in (before, after):
         if w is None:
             continue
-        for bucket, fid, fld, value, n in _history_answers(ctx, w, index_fields):
-            d.segments[w.key(bucket)][fid].append((fld, value, n))
+        for bucket, branch, fid, fld, value, n in _history_answers(ctx, w, index_fields):
+            d.segments[w.key(bucket)][(branch, fid)].append((fld, value, n))
         for bucket, branch, n in _history_responses(ctx, w):
             d.segment_responses[w.key(bucket)][branch] += n
     return d
@@ -887,7 +891,7 @@ def compute(
     branches = set(printed) | set(d.responses_branch) | {b for b, _ in d.by_branch}
     # and those with sheets earlier in the year, so the quota table lists every unit under way
     branches |= {b for day, per in d.segment_responses.items() if year_start <= day < period.end for b in per}
-    units = _unit_tallies(session, unit_code, branches, forms, d, account, target)
+    units = _unit_tallies(session, unit_code, branches, history_forms, d, account, target, prev)
 
     trend = []
     for m in months:
@@ -1033,19 +1037,20 @@ def _unit_tallies(
     branches: set[str],
     forms: dict[str, Form],
     d: _Data,
-    account,
+    account: Callable[[Iterable[str] | None], SheetAccount],
     target: float,
+    prev: Period,
 ) -> list[UnitTally]:
     if not branches:
         return []
     info = {u.code: u for u in session.scalars(select(Unit).where(Unit.code.in_(sorted(branches))))}
-    out = []
 
     def order(code: str) -> tuple:
         # the unit itself first, then by name with numbers in numeric order ("Phường 2" before "Phường 10")
         name = info[code].name if code in info else code
         return (code != root, [int(t) if t.isdigit() else t.casefold() for t in re.split(r"(\d+)", name)])
 
+    out = []
     for code in sorted(branches, key=order):
         u = info.get(code)
         form_index = {}
@@ -1055,6 +1060,8 @@ def _unit_tallies(
             if a:
                 form_index[fid] = Index.of(s, a, target)
             sat, ans = sat + s, ans + a
+        before = d.index_rows(prev.start, prev.end, code)
+        ps, pa = _sum_pairs(_sat_counts(f, before.get(fid, [])) for fid, f in forms.items())
         out.append(
             UnitTally(
                 code,
@@ -1062,7 +1069,7 @@ def _unit_tallies(
                 u.kind if u else "",
                 code == root,
                 d.responses_branch.get(code, 0),
-                Index.of(sat, ans, target),
+                Index.of(sat, ans, target, Index.of(ps, pa, target)),
                 form_index,
                 account([code]),
             )

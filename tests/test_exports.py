@@ -150,7 +150,8 @@ def test_xlsx_sheets_tables_and_raw_responses(home: Path, result: tally.TallyRes
     chung = next(r for r in summary if r and r[0] == "Chung")
     assert chung[1] == pytest.approx(result.index.value) and chung[2] == 16 and chung[4] == pytest.approx(0.25)
     units = {r[1]: r for r in summary if r and r[1] in ("W1", "W2")}
-    assert units["W1"][2] == 7 and units["W1"][3] == pytest.approx(10 / 12) and units["W2"][7] == 300
+    assert units["W1"][2] == 7 and units["W1"][3] == pytest.approx(10 / 12) and units["W2"][8] == 300
+    assert units["W1"][5] == pytest.approx(1 / 4) and units["W2"][5] is None
 
     form = [list(r) for r in wb[FORM].iter_rows(values_only=True)]
     whole = next(r for r in form if r and r[0] == "Chỉ số chung của mẫu phiếu")

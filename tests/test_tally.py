@@ -386,6 +386,7 @@ def test_province_rolls_up_wards_and_service_points(nov: tally.TallyResult) -> N
     assert (units["W1"].index.satisfied, units["W1"].index.answered) == (10, 12)
     assert (units["W2"].index.satisfied, units["W2"].index.answered) == (3, 4)
     assert units["W1"].name == "Phường An Bình"
+    assert units["W1"].index.previous == pytest.approx(1 / 4) and units["W2"].index.previous is None
 
 
 def test_ward_includes_its_service_point(fixture_db: Path) -> None:

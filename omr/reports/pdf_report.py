@@ -438,6 +438,7 @@ def _units(result: TallyResult, s: _Styles, number: str) -> list[Flowable]:
             "Đơn vị",
             "Phiếu được tính",
             "Chỉ số hài lòng",
+            f"Kỳ trước ({tally.Period.parse(result.period.previous).short_label})",
             "Phiếu in trong kỳ",
             "Thu về từ đầu năm",
             "Chỉ tiêu năm",
@@ -453,6 +454,7 @@ def _units(result: TallyResult, s: _Styles, number: str) -> list[Flowable]:
                 name,
                 num(u.responses),
                 pct(u.index.value),
+                pct(u.index.previous),
                 num(u.sheets.printed),
                 num(u.sheets.year_returned),
                 num(u.sheets.yearly_quota),
@@ -461,7 +463,7 @@ def _units(result: TallyResult, s: _Styles, number: str) -> list[Flowable]:
         )
         if u.index.meets_target is False:
             low.append(i)
-    w = [10 * mm, WIDTH - 10 * mm - 6 * 20 * mm, *([20 * mm] * 6)]
+    w = [9 * mm, WIDTH - 9 * mm - 7 * 16.5 * mm, *([16.5 * mm] * 7)]
     return [
         CondPageBreak(40 * mm),
         Paragraph(f"{number}. KẾT QUẢ THEO ĐƠN VỊ", s.h1),
