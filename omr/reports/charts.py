@@ -28,14 +28,15 @@ DPI = 150
 
 
 @cache
-def _family() -> str:
+def _setup() -> None:
+    """Noto Sans as matplotlib's font, once per process. Set globally rather than in an
+    ``rc_context`` per chart: that swaps the global settings back and forth, and web threads
+    drawing at the same time would catch each other's half-restored state."""
     for style in ("Regular", "Bold"):
         font_manager.fontManager.addfont(str(FONT_DIR / f"NotoSans-{style}.ttf"))
-    return "Noto Sans"
-
-
-def _rc() -> dict:
-    return {"font.family": _family(), "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+    matplotlib.rcParams.update(
+        {"font.family": "Noto Sans", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+    )
 
 
 def _png(fig: Figure) -> bytes:
@@ -83,32 +84,30 @@ def index_chart_png(result: TallyResult, form_id: str | None = None, width_in: f
     as a dashed line. Elements below the target are drawn in orange."""
     bars = index_bars(result, form_id)
     target = result.target
-    with matplotlib.rc_context(_rc()):
-        fig = Figure(figsize=(width_in, 0.42 * len(bars) + 0.95), layout="constrained")
-        ax = fig.add_subplot()
-        labels = [_wrap(b[0]) for b in bars][::-1]
-        values = [b[1] or 0.0 for b in bars][::-1]
-        colors = ["#9e9e9e" if b[1] is None else (OK_COLOR if b[1] >= target - 1e-12 else LOW_COLOR) for b in bars][
-            ::-1
-        ]
-        y = range(len(bars))
-        ax.barh(y, values, color=colors, height=0.6)
-        ax.set_yticks(list(y), labels)
-        ax.set_xlim(0, 1.18)
-        ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
-        _percent_axis(ax, "x")
-        ax.axvline(target, color=TARGET_COLOR, linestyle="--", linewidth=1.2)
-        ax.text(target, len(bars) - 0.35, f"Mục tiêu {pct(target, 0)}", color=TARGET_COLOR, ha="center", va="bottom")
-        for i, (_label, value, n) in enumerate(bars[::-1]):
-            if value is None:
-                ax.text(0.01, i, "chưa có dữ liệu", va="center", fontsize=8, color="#616161")
-            elif value > 0.4:  # inside the bar's end, clear of the target line
-                ax.text(value - 0.01, i, f"{pct(value)}  (n = {n})", va="center", ha="right", fontsize=8, color="white")
-            else:
-                ax.text(value + 0.01, i, f"{pct(value)}  (n = {n})", va="center", fontsize=8)
-        ax.set_ylim(-0.6, len(bars) - 0.1)
-        ax.set_xlabel("Tỉ lệ hài lòng (Rất hài lòng + Hài lòng)")
-        return _png(fig)
+    _setup()
+    fig = Figure(figsize=(width_in, 0.42 * len(bars) + 0.95), layout="constrained")
+    ax = fig.add_subplot()
+    labels = [_wrap(b[0]) for b in bars][::-1]
+    values = [b[1] or 0.0 for b in bars][::-1]
+    colors = ["#9e9e9e" if b[1] is None else (OK_COLOR if b[1] >= target - 1e-12 else LOW_COLOR) for b in bars][::-1]
+    y = range(len(bars))
+    ax.barh(y, values, color=colors, height=0.6)
+    ax.set_yticks(list(y), labels)
+    ax.set_xlim(0, 1.18)
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
+    _percent_axis(ax, "x")
+    ax.axvline(target, color=TARGET_COLOR, linestyle="--", linewidth=1.2)
+    ax.text(target, len(bars) - 0.35, f"Mục tiêu {pct(target, 0)}", color=TARGET_COLOR, ha="center", va="bottom")
+    for i, (_label, value, n) in enumerate(bars[::-1]):
+        if value is None:
+            ax.text(0.01, i, "chưa có dữ liệu", va="center", fontsize=8, color="#616161")
+        elif value > 0.4:  # inside the bar's end, clear of the target line
+            ax.text(value - 0.01, i, f"{pct(value)}  (n = {n})", va="center", ha="right", fontsize=8, color="white")
+        else:
+            ax.text(value + 0.01, i, f"{pct(value)}  (n = {n})", va="center", fontsize=8)
+    ax.set_ylim(-0.6, len(bars) - 0.1)
+    ax.set_xlabel("Tỉ lệ hài lòng (Rất hài lòng + Hài lòng)")
+    return _png(fig)
 
 
 def trend_chart_png(
@@ -122,43 +121,43 @@ def trend_chart_png(
     else:
         points = list(trend)
     target = 0.9 if target is None else target
-    with matplotlib.rc_context(_rc()):
-        fig = Figure(figsize=(width_in, 2.9), layout="constrained")
-        ax = fig.add_subplot()
-        xs = list(range(len(points)))
-        ys = [p.index.value for p in points]
-        ax.plot(
-            xs,
-            [float("nan") if v is None else v for v in ys],
-            marker="o",
-            color=LINE_COLOR,
-            linewidth=1.8,
-            label="Chỉ số hài lòng",
-        )
-        for x, p in zip(xs, points, strict=True):
-            if p.index.value is not None:
-                ax.annotate(
-                    pct(p.index.value),
-                    (x, p.index.value),
-                    textcoords="offset points",
-                    xytext=(0, 7),
-                    ha="center",
-                    fontsize=6.5,
-                )
-        ax.axhline(target, color=TARGET_COLOR, linestyle="--", linewidth=1.2, label=f"Mục tiêu {pct(target, 0)}")
-        # month over its number of sheets; "1.234" with the Vietnamese thousands mark
-        ax.set_xticks(xs, [f"{p.label}\n{num(p.responses)}" for p in points], fontsize=6.5)
-        known = [v for v in ys if v is not None]
-        low = min([*known, target]) if known else target
-        bottom = max(0.0, min(low - 0.08, 0.8))
-        ax.set_ylim(bottom, 1.06)
-        step = 0.05 if 1 - bottom <= 0.3 else (0.1 if 1 - bottom <= 0.6 else 0.2)
-        ticks = [round(1 - i * step, 2) for i in range(int((1 - bottom) / step) + 1)]
-        ax.set_yticks(sorted(t for t in ticks if t >= bottom - 1e-9))
-        _percent_axis(ax, "y")
-        ax.set_xlim(-0.5, len(points) - 0.5)
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(loc="lower left", fontsize=7, frameon=False, ncols=2)
-        if not known:
-            ax.text(0.5, 0.5, "Chưa có dữ liệu trong 12 tháng", transform=ax.transAxes, ha="center", color="#757575")
-        return _png(fig)
+    _setup()
+    fig = Figure(figsize=(width_in, 2.9), layout="constrained")
+    ax = fig.add_subplot()
+    xs = list(range(len(points)))
+    ys = [p.index.value for p in points]
+    ax.plot(
+        xs,
+        [float("nan") if v is None else v for v in ys],
+        marker="o",
+        color=LINE_COLOR,
+        linewidth=1.8,
+        label="Chỉ số hài lòng",
+    )
+    for x, p in zip(xs, points, strict=True):
+        if p.index.value is not None:
+            ax.annotate(
+                pct(p.index.value),
+                (x, p.index.value),
+                textcoords="offset points",
+                xytext=(0, 7),
+                ha="center",
+                fontsize=6.5,
+            )
+    ax.axhline(target, color=TARGET_COLOR, linestyle="--", linewidth=1.2, label=f"Mục tiêu {pct(target, 0)}")
+    # month over its number of sheets; "1.234" with the Vietnamese thousands mark
+    ax.set_xticks(xs, [f"{p.label}\n{num(p.responses)}" for p in points], fontsize=6.5)
+    known = [v for v in ys if v is not None]
+    low = min([*known, target]) if known else target
+    bottom = max(0.0, min(low - 0.08, 0.8))
+    ax.set_ylim(bottom, 1.06)
+    step = 0.05 if 1 - bottom <= 0.3 else (0.1 if 1 - bottom <= 0.6 else 0.2)
+    ticks = [round(1 - i * step, 2) for i in range(int((1 - bottom) / step) + 1)]
+    ax.set_yticks(sorted(t for t in ticks if t >= bottom - 1e-9))
+    _percent_axis(ax, "y")
+    ax.set_xlim(-0.5, len(points) - 0.5)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="lower left", fontsize=7, frameon=False, ncols=2)
+    if not known:
+        ax.text(0.5, 0.5, "Chưa có dữ liệu trong 12 tháng", transform=ax.transAxes, ha="center", color="#757575")
+    return _png(fig)

@@ -30,12 +30,6 @@ class Response:
     written: set[str] = field(default_factory=set)  # free-text fields with handwriting
 
 
-@dataclass(frozen=True)
-class Column:
-    form_id: str
-    field: Field
-
-
 def forms_of(result: tally.TallyResult) -> list[Form]:
     out = []
     for ft in result.forms:
