@@ -16,6 +16,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.orm import Session
 
 from omr.reports import responses as resp
@@ -29,14 +30,21 @@ HEAD_FILL = PatternFill("solid", fgColor="DCE6F1")
 LOW_FILL = PatternFill("solid", fgColor="FDE9D9")
 OK_FILL = PatternFill("solid", fgColor="E2EFDA")
 RAW_SHEET = "Phiếu"
+FONT = "Arial"
 SUMMARY_SHEET = "Tổng hợp"
 
 
 class _Sheet:
     """A write-only sheet with the few cell styles a report table needs."""
 
-    def __init__(self, ws: WriteOnlyWorksheet):
+    def __init__(self, ws: WriteOnlyWorksheet, landscape: bool = False):
         self.ws = ws
+        # printed from Excel: as wide as the page, as many pages down as it takes
+        ws.page_setup.orientation = "landscape" if landscape else "portrait"
+        ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
 
     def cell(
         self,
@@ -48,15 +56,17 @@ class _Sheet:
         fill: PatternFill | None = None,
         wrap: bool = False,
         size: float | None = None,
+        border: bool = True,
     ) -> WriteOnlyCell:
         c = WriteOnlyCell(self.ws, value=value)
         if bold or head or size:
-            c.font = Font(bold=bold or head, size=size or 11)
+            # a named font with every Vietnamese letter (the default's bold may lack some elsewhere)
+            c.font = Font(name=FONT, bold=bold or head, size=size or 11)
         if head:
             c.fill = HEAD_FILL
         if fill is not None:
             c.fill = fill
-        if head or fmt or fill is not None:
+        if border and (head or fmt or fill is not None):
             c.border = BORDER
         if fmt:
             c.number_format = fmt
@@ -196,7 +206,7 @@ def _form_sheet(wb: Workbook, result: TallyResult, f, taken: set[str]) -> None:
     s.ws.append([s.cell("Chỉ số chung của mẫu phiếu", bold=True), *s.index_cells(f.index)])
     for q in f.questions:
         s.blank()
-        s.ws.append([s.cell(f"{q.field}. {q.label}", bold=True, wrap=True)])
+        s.ws.append([s.cell(f"{q.field}. {q.label}", bold=True)])  # unwrapped: runs on over empty cells
         s.head("Lựa chọn", "Số lượng", "Tỉ lệ")
         for o in q.options:
             s.row(o.label, s.cell(o.count, fmt="#,##0"), s.cell(o.share, fmt=PCT))
@@ -214,11 +224,12 @@ def _form_sheet(wb: Workbook, result: TallyResult, f, taken: set[str]) -> None:
 
 
 def _raw(wb: Workbook, session: Session, result: TallyResult) -> int:
-    s = _Sheet(wb.create_sheet(RAW_SHEET))
+    s = _Sheet(wb.create_sheet(RAW_SHEET), landscape=True)
     forms = resp.forms_of(result)
     cols = resp.columns(forms)
-    _widths(s.ws, 10, 10, 24, 16, 11, 16, *([22] * len(cols)))
+    _widths(s.ws, 10, 10, 24, 16, 12, 18, *([24] * len(cols)))
     s.ws.freeze_panes = "B2"
+    s.ws.row_dimensions[1].height = 64  # the questions' labels, wrapped (no reader auto-sizes it)
     s.head("Mã phiếu", "Mã đơn vị", "Đơn vị", "Mẫu phiếu", "Ngày quét", "Trạng thái", *[f.label for f in cols])
     n = 0
     for r in resp.iter_responses(
@@ -226,7 +237,7 @@ def _raw(wb: Workbook, session: Session, result: TallyResult) -> int:
     ):
         pending = any(p for _v, p in r.answers.values())
         status = "pending" if pending else ("reviewed" if r.needs_review else "accepted")
-        scanned = s.cell(r.scanned, fmt="dd/mm/yyyy") if r.scanned else None
+        scanned = s.cell(r.scanned, fmt="dd/mm/yyyy", border=False) if r.scanned else None
         row: list[object] = [r.serial, r.unit_code, r.unit_name, r.form_id, scanned, RESPONSE_STATUS[status]]
         for f in cols:
             if f.kind == "text":
