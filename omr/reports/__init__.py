@@ -38,6 +38,8 @@ def export(
     if fmt not in FORMATS:
         raise TallyError(f"định dạng {fmt!r} không hỗ trợ (chọn: {', '.join(FORMATS)})")
     out = Path(out)
+    if out.is_dir():
+        raise TallyError(f"{out} là một thư mục: cần tên tệp để ghi, ví dụ {out / ('bao-cao.' + fmt)}")
     if not out.parent.is_dir():
         raise TallyError(f"không có thư mục {out.parent} để ghi tệp")
     if result is None:
