@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from omr.tally import DEFAULT_TARGET, TallyError
+from omr.tally import DEFAULT_TARGET
 
 
 def _target(text: str) -> float:
@@ -39,11 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from db.session import session
     from omr.reports import export
 
-    try:
-        with session() as s:
-            paths = export(s, args.period, args.unit, args.form, args.fmt, args.out, target=args.target)
-    except TallyError:
-        raise  # a ServiceError: ``omr`` prints it as one line
+    # a bad period, unit or form raises TallyError, a ServiceError: ``omr`` prints it as one line
+    with session() as s:
+        paths = export(s, args.period, args.unit, args.form, args.fmt, args.out, target=args.target)
     for path in paths:
         print(path)
     return 0

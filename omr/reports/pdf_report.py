@@ -647,7 +647,7 @@ def write_pdf(session: Session, result: TallyResult, out: BinaryIO | Path, repor
     story += _annex(session, result, s)
     title = f"Báo cáo kết quả khảo sát mức độ hài lòng {result.period.label} - {result.unit_name}"
     doc = SimpleDocTemplate(
-        out if isinstance(out, str) else (str(out) if isinstance(out, Path) else out),
+        str(out) if isinstance(out, Path) else out,
         pagesize=A4,
         leftMargin=MARGIN_L,
         rightMargin=MARGIN_R,
