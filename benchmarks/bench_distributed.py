@@ -187,6 +187,7 @@ def main() -> None:
     from samples.generate import generate_stack
 
     cores = len(os.sched_getaffinity(0))
+    load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="omr-bench-dist-"))
     with ExitStack() as servers:
         broker = servers.enter_context(redis())
@@ -239,6 +240,7 @@ def main() -> None:
             results.append(res)
             print(f"{label:36s} {res.rate(a.pages):7.1f} pages/s  {a.pages / res.cpu:6.1f} pages/CPU-s", flush=True)
     shutil.rmtree(work, ignore_errors=True)
+    load_after = os.getloadavg()[0]
 
     base_rate = results[0]
     ref_cpu = a.pages / results[0].cpu
@@ -262,7 +264,9 @@ def main() -> None:
             f"{time.strftime('%Y-%m-%d')}. One {a.pages}-page 200-dpi JPEG-in-PDF stack (generated, light "
             f"degradation), `omr scan --json` into a fresh copy of the same data directory ({a.db}), median "
             f"of {a.repeat} runs. Workers were started beforehand, as in production; Redis on loopback. CPU time "
-            "counts every process that took part (the scanning process, its readers or the workers).",
+            "counts every process that took part (the scanning process, its readers or the workers). "
+            f"Load average before/after: {load_before:.1f}/{load_after:.1f} (other work on the machine "
+            "slows every row; compare rows of one run, not runs).",
             "",
             *rows,
             "",

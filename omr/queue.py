@@ -6,10 +6,11 @@
 
 With no ``OMR_BROKER_URL`` this is exactly ``omr.services.ingest.scan``. With it, the process that scans
 (``omr scan``, a web upload) only splits the stack into pages: each page's bytes are written to
-``OMR_HOME/spool/<batch>/<sha256><ext>`` and one task naming that file is sent. A worker on any machine
-that mounts the same OMR_HOME reads the page and stores it with ``ingest.ingest_page``, the same code the
-in-process path uses. The scanning process waits for the results in input order and prints them as the
-contract says; progress is ``ScanBatch.done_pages`` in the database, so every machine sees the same.
+``OMR_HOME/spool/<batch>/<sha256><ext>`` and a task naming a few consecutive such files is sent. A
+worker on any machine that mounts the same OMR_HOME reads each page and stores it with
+``ingest.ingest_page``, the same code the in-process path uses. The scanning process waits for the
+results in input order and prints them as the contract says; progress is ``ScanBatch.done_pages`` in
+the database, so every machine sees the same.
 
 Delivery is at least once, storage exactly once:
 
@@ -26,6 +27,7 @@ Delivery is at least once, storage exactly once:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -34,7 +36,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,8 +56,9 @@ BROKER_ENV = "OMR_BROKER_URL"
 RESULT_ENV = "OMR_RESULT_BACKEND"  # default: the broker's Redis
 VISIBILITY_ENV = "OMR_QUEUE_VISIBILITY"
 WINDOW_ENV = "OMR_QUEUE_WINDOW"
+CHUNK_ENV = "OMR_QUEUE_CHUNK"
 QUEUE = "omr-pages"
-TASK = "omr.read_page"
+TASK = "omr.read_pages"
 SPOOL = "spool"
 # A page takes well under a second to read; a task unacknowledged this long belonged to a worker that
 # died. Shorter brings a lost machine's pages back sooner, at the price of reading a page twice when a
@@ -64,8 +67,16 @@ DEFAULT_VISIBILITY = 120
 # Pages in flight per scan: enough to keep many workers busy, bounded so the spool stays small
 # (a 200-dpi JPEG page is 0.2–0.5 MB).
 DEFAULT_WINDOW = 256
+# Pages per task: the queue's own work per task (sending, acknowledging, the result) is a few
+# milliseconds, a tenth of reading a page; shared by four pages it is lost in the noise, while a stack
+# still spreads over many workers and a killed worker puts back at most four pages.
+DEFAULT_CHUNK = 4
 POLL = 0.5  # seconds between progress refreshes while waiting for a page
 NO_WORKER_WARNING = 10.0  # seconds without any result before checking that a worker is there
+# A page whose result has not come this long after it was sent is sent again: its task was lost with
+# Redis's memory (a restart without persistence). Storing is idempotent, so a merely slow task read
+# twice costs only the reading. Long enough for other scans' pages queued ahead of it.
+RESEND_AFTER = 600.0
 
 _apps: dict[tuple[str, str, int], Celery] = {}
 
@@ -161,6 +172,7 @@ def _make_app(url: str, backend: str, vt: int) -> Celery:
     @celery.task(
         bind=True,
         name=TASK,
+        shared=False,  # each app (one per broker and timeout) has its own; none leaks into the others
         acks_late=True,
         reject_on_worker_lost=True,
         # the database restarting or failing over: wait and try again rather than lose the page
@@ -169,7 +181,7 @@ def _make_app(url: str, backend: str, vt: int) -> Celery:
         retry_backoff_max=60,
         max_retries=8,
     )
-    def read_page(task: Any, job: dict) -> dict:
+    def read_pages(task: Any, job: dict) -> list[dict]:
         # kombu marks a task put back on the queue (its worker died, or the visibility timeout passed)
         return run_job(job, redelivered=bool((task.request.delivery_info or {}).get("redelivered")))
 
@@ -193,42 +205,47 @@ def home_id(key: bytes) -> str:
     return hashlib.sha256(b"omr-home:" + key).hexdigest()[:16]
 
 
-def run_job(job: dict, redelivered: bool = True) -> dict:
-    """Read and store one spooled page; returns its contract line (``{"stale": true}`` if the scan that
-    sent it already has its answer or was stopped). ``redelivered``: this task may have run before."""
-    if job.get("home") and job["home"] != home_id(config.secret_key()):
-        # checked first: with another OMR_HOME the spool file would look gone and the page be skipped
+def run_job(job: dict, redelivered: bool = True) -> list[dict]:
+    """Read and store a task's spooled pages; one contract line per page (``{"stale": true}`` for a page
+    whose scan already has its answer or was stopped). ``redelivered``: this task may have run before."""
+    key = config.secret_key()
+    if job["home"] != home_id(key):
+        # checked first: with another OMR_HOME every spool file would look gone and the pages be skipped
         raise WrongHome(
             f"máy đọc {socket.gethostname()} dùng thư mục dữ liệu khác ({config.home()}): "
             "OMR_HOME phải là cùng một thư mục dùng chung trên mọi máy"
         )
+    return [_run_page(page, job["batch"], key, redelivered) for page in job["pages"]]
+
+
+def _run_page(page: dict, batch_id: int | None, key: bytes, redelivered: bool) -> dict:
     try:
-        data = (config.home() / job["spool"]).read_bytes()
+        data = (config.home() / page["spool"]).read_bytes()
     except FileNotFoundError:
         return {"stale": True}
     if redelivered:
-        mine = _stored_by_this_task(job)
+        mine = _stored_by_this_task(page, batch_id)
         if mine is not None:
             return mine  # an earlier run stored it (and counted it): report that, count nothing
-    raw = RawPage(job["source"], job["page"], data, job["ext"])
-    line = ingest.ingest_page(raw, config.secret_key(), job["batch"])
+    raw = RawPage(page["source"], page["page"], data, page["ext"])
+    line = ingest.ingest_page(raw, key, batch_id)
     if line["status"] == DUPLICATE:
         # two runs of this very task at once (a slow worker outlived the visibility timeout): the one
         # that lost the race reports what the winner stored
-        mine = _stored_by_this_task(job)
+        mine = _stored_by_this_task(page, batch_id)
         if mine is not None:
             return mine
     return line
 
 
-def _stored_by_this_task(job: dict) -> dict | None:
-    """The contract line of this job's page if an earlier run of the same task stored it."""
+def _stored_by_this_task(job: dict, batch_id: int | None) -> dict | None:
+    """The contract line of this page if an earlier run of the same task stored it."""
     with dbs.engine().connect() as conn:
         row = conn.execute(
             select(Page.id, Page.scan_batch_id, Page.source, Page.source_page).where(Page.sha256 == job["sha"])
         ).first()
     if row is None or (row.scan_batch_id, row.source, row.source_page) != (
-        job["batch"],
+        batch_id,
         job["source"][-500:],
         job["page"],
     ):
@@ -261,9 +278,20 @@ def scan(paths: Sequence[Path], **kwargs: Any) -> Iterator[dict]:
 class _Slot:
     raw: RawPage
     line: dict | None = None  # answered without a worker
-    result: AsyncResult | None = None
-    spool: Path | None = None
+    chunk: _Chunk | None = None  # or by the task holding this page
     twin: bool = False  # the same image earlier in this very scan: answered after it
+
+
+@dataclass
+class _Chunk:
+    """Consecutive new pages of a scan sent as one task: the queue's cost per task is shared by them."""
+
+    pages: list[dict] = field(default_factory=list)
+    slots: list[_Slot] = field(default_factory=list)
+    spools: list[Path] = field(default_factory=list)
+    result: AsyncResult | None = None
+    sent_at: float = 0.0
+    lines: list[dict] | None = None
 
 
 def distributed_scan(
@@ -295,6 +323,7 @@ def distributed_scan(
             pending.append(run.submit(raw))
             while len(pending) >= window:
                 yield run.finish(pending.popleft())
+        run.flush()
         while pending:
             yield run.finish(pending.popleft())
         outcome, note = SCAN_DONE, None
@@ -334,6 +363,8 @@ class _Run:
         self.interactive = interactive
         self.task = celery.tasks[TASK]
         self.home = home_id(key)
+        self.chunk_size = _int_env(CHUNK_ENV, DEFAULT_CHUNK)
+        self.open: _Chunk | None = None
         self.spool_dir = config.home() / SPOOL / str(batch_id)
         self.shas: set[str] = set()
         self.emitted = 0
@@ -357,23 +388,39 @@ class _Run:
             slot.line = ingest.ingest_page(raw, self.key, self.batch_id)
             return slot
         self.spool_dir.mkdir(parents=True, exist_ok=True)
-        slot.spool = self.spool_dir / f"{sha}{raw.ext if raw.ext.startswith('.') else '.bin'}"
-        slot.spool.write_bytes(raw.data)
-        job = {
-            "home": self.home,
-            "batch": self.batch_id,
-            "source": raw.source,
-            "page": raw.page,
-            "ext": raw.ext,
-            "sha": sha,
-            "spool": slot.spool.relative_to(config.home()).as_posix(),
-        }
+        spool = self.spool_dir / f"{sha}{raw.ext if raw.ext.startswith('.') else '.bin'}"
+        spool.write_bytes(raw.data)
+        chunk = self.open = self.open or _Chunk()
+        chunk.pages.append(
+            {
+                "source": raw.source,
+                "page": raw.page,
+                "ext": raw.ext,
+                "sha": sha,
+                "spool": spool.relative_to(config.home()).as_posix(),
+            }
+        )
+        chunk.slots.append(slot)
+        chunk.spools.append(spool)
+        slot.chunk = chunk
+        slot.raw = RawPage(raw.source, raw.page, None, raw.ext)  # the bytes are in the spool now
+        if len(chunk.pages) >= self.chunk_size:
+            self.flush()
+        return slot
+
+    def flush(self) -> None:
+        """Send the pages gathered so far."""
+        if self.open is not None:
+            self._send(self.open)
+            self.open = None
+
+    def _send(self, chunk: _Chunk) -> None:
+        job = {"home": self.home, "batch": self.batch_id, "pages": chunk.pages}
         try:
-            slot.result = self.task.apply_async((job,))
+            chunk.result = self.task.apply_async((job,))
         except Exception as e:  # kombu's connection errors come in many types
             raise QueueUnavailable(f"không gửi được việc vào hàng đợi {_shown(broker_url() or '')}: {_first(e)}") from e
-        slot.raw = RawPage(raw.source, raw.page, None, raw.ext)  # the bytes are in the spool now
-        return slot
+        chunk.sent_at = time.monotonic()
 
     def finish(self, slot: _Slot) -> dict:
         if slot.line is not None:
@@ -383,32 +430,49 @@ class _Run:
             # duplicate of it (or, if that one could not be read, is read here, in this process)
             line = ingest.ingest_page(slot.raw, self.key, self.batch_id)
         else:
-            line = self._wait(slot)
+            chunk = slot.chunk
+            assert chunk is not None
+            if chunk is self.open:
+                self.flush()  # waiting for a page not sent yet (the stack's last ones)
+            if chunk.lines is None:
+                chunk.lines = self._wait(chunk)
+            line = chunk.lines[chunk.slots.index(slot)]
         self.emitted += 1
         self._show(self.emitted)
         return line
 
-    def _wait(self, slot: _Slot) -> dict:
+    def _wait(self, chunk: _Chunk) -> list[dict]:
         from celery.exceptions import TimeoutError as CeleryTimeout
 
-        assert slot.result is not None
-        raw, started = slot.raw, time.monotonic()
+        assert chunk.result is not None
+        started = time.monotonic()
         while True:
             try:
-                value = slot.result.get(timeout=POLL, propagate=False)
+                value = chunk.result.get(timeout=POLL, propagate=False)
                 break
             except CeleryTimeout:
                 self._show(self.emitted)
-                if not self.warned and time.monotonic() - started > NO_WORKER_WARNING:
+                now = time.monotonic()
+                if not self.warned and now - started > NO_WORKER_WARNING:
                     self._check_workers()
-        failed = slot.result.failed()
-        slot.result.forget()
-        if slot.spool is not None:
-            slot.spool.unlink(missing_ok=True)  # from now on a redelivered copy of this task does nothing
-        if failed or not isinstance(value, dict) or value.get("stale"):
-            reason = _first(value) if failed else "máy đọc không trả kết quả"
-            return ingest.error_json(raw.source, raw.page, f"máy đọc báo lỗi: {reason}")
-        return value
+                if now - chunk.sent_at > max(RESEND_AFTER, 3 * visibility_timeout()):
+                    lost = chunk.result
+                    self._send(chunk)
+                    with contextlib.suppress(Exception):  # stop listening for the lost task's result now,
+                        self.celery.backend.remove_pending_result(lost)  # not at exit when Redis may be gone
+        failed = chunk.result.failed()
+        chunk.result.forget()
+        for spool in chunk.spools:
+            spool.unlink(missing_ok=True)  # from now on a redelivered copy of this task does nothing
+        lines = value if not failed and isinstance(value, list) and len(value) == len(chunk.slots) else None
+        out = []
+        for i, slot in enumerate(chunk.slots):
+            line = lines[i] if lines is not None else None
+            if not isinstance(line, dict) or line.get("stale"):
+                reason = _first(value) if failed else "máy đọc không trả kết quả"
+                line = ingest.error_json(slot.raw.source, slot.raw.page, f"máy đọc báo lỗi: {reason}")
+            out.append(line)
+        return out
 
     def _check_workers(self) -> None:
         """Say so once if no worker answers: the scan waits for one rather than failing."""
