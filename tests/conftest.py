@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -91,3 +92,14 @@ def scan_tools() -> SimpleNamespace:
     """The helpers above, for tests (a fixture rather than ``import conftest``, which breaks under
     pytest's importlib mode)."""
     return SimpleNamespace(render=render_pdf_pages, cross=mark_cross, jpeg_pdf=jpeg_pdf, png=png_bytes)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI every server and browser the tests need is installed by scripts/setup.sh, so a test that
+    skips because one is missing is a broken set-up, not a pass: it fails there."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") and report.skipped and call.excinfo is not None:
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where nothing may be missing: {call.excinfo.value}"
