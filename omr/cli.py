@@ -28,7 +28,6 @@ from pathlib import Path
 COMMAND_MODULES: tuple[str, ...] = (
     "omr.reports.cli",  # omr export (tallies and reports)
     "web.cli",  # omr serve
-    "samples.cli",  # omr demo
     "omr.worker_cli",  # omr worker (queue workers)
 )
 
