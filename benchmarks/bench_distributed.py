@@ -229,16 +229,20 @@ def main() -> None:
             ("queue, 1 worker --concurrency 2", 2,
              lambda: run_queue(stack, base, work, a.pages, broker, 1, 2, pg_base)),
         ]  # fmt: skip
-        results = []
-        for label, used, fn in runs:
-            walls, cpus = [], []
-            for _ in range(a.repeat):
+        # round robin: a burst of other work on the machine slows one run of each kind, not one kind
+        walls: dict[str, list[float]] = {label: [] for label, _, _ in runs}
+        cpus: dict[str, list[float]] = {label: [] for label, _, _ in runs}
+        for i in range(a.repeat):
+            for label, _, fn in runs:
                 wall, cpu = fn()
-                walls.append(wall)
-                cpus.append(cpu)
-            res = Result(label, used, statistics.median(walls), statistics.median(cpus))
-            results.append(res)
-            print(f"{label:36s} {res.rate(a.pages):7.1f} pages/s  {a.pages / res.cpu:6.1f} pages/CPU-s", flush=True)
+                walls[label].append(wall)
+                cpus[label].append(cpu)
+                rate, per_cpu = a.pages / wall, a.pages / cpu
+                print(f"[{i + 1}/{a.repeat}] {label:36s} {rate:7.1f} pages/s  {per_cpu:6.1f} pages/CPU-s", flush=True)
+        results = [
+            Result(label, used, statistics.median(walls[label]), statistics.median(cpus[label]))
+            for label, used, _ in runs
+        ]
     shutil.rmtree(work, ignore_errors=True)
     load_after = os.getloadavg()[0]
 
@@ -263,8 +267,9 @@ def main() -> None:
             f"{platform.machine()}, {cores} cores, Python {platform.python_version()}; "
             f"{time.strftime('%Y-%m-%d')}. One {a.pages}-page 200-dpi JPEG-in-PDF stack (generated, light "
             f"degradation), `omr scan --json` into a fresh copy of the same data directory ({a.db}), median "
-            f"of {a.repeat} runs. Workers were started beforehand, as in production; Redis on loopback. CPU time "
-            "counts every process that took part (the scanning process, its readers or the workers). "
+            f"of {a.repeat} runs taken in turn. Workers were started beforehand, as in production; Redis on "
+            "loopback. CPU time counts every process that took part (the scanning process, its readers or "
+            "the workers). "
             f"Load average before/after: {load_before:.1f}/{load_after:.1f} (other work on the machine "
             "slows every row; compare rows of one run, not runs).",
             "",
