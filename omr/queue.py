@@ -35,7 +35,7 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,6 +77,12 @@ NO_WORKER_WARNING = 10.0  # seconds without any result before checking that a wo
 # Redis's memory (a restart without persistence). Storing is idempotent, so a merely slow task read
 # twice costs only the reading. Long enough for other scans' pages queued ahead of it.
 RESEND_AFTER = 600.0
+# A page delivered this many times after a worker died under it is taken to be what killed it (an image
+# that crashes the decoder, the out-of-memory killer): it becomes one error line instead of a loop of
+# dying workers, as in process (ingest._Readers).
+MAX_TRIES = 3
+TRIES_KEY = "omr:tries:"
+CRASHED = "máy đọc bị dừng đột ngột nhiều lần khi đọc trang này (ảnh hỏng hoặc quá lớn?); đã bỏ qua"
 
 _apps: dict[tuple[str, str, int], Celery] = {}
 
@@ -183,7 +189,8 @@ def _make_app(url: str, backend: str, vt: int) -> Celery:
     )
     def read_pages(task: Any, job: dict) -> list[dict]:
         # kombu marks a task put back on the queue (its worker died, or the visibility timeout passed)
-        return run_job(job, redelivered=bool((task.request.delivery_info or {}).get("redelivered")))
+        redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
+        return run_job(job, redelivered, tries=_tries_in(task.app) if redelivered else None)
 
     @worker_process_init.connect(weak=False)
     def _fresh_connections(**_: Any) -> None:
@@ -205,9 +212,28 @@ def home_id(key: bytes) -> str:
     return hashlib.sha256(b"omr-home:" + key).hexdigest()[:16]
 
 
-def run_job(job: dict, redelivered: bool = True) -> list[dict]:
+Tries = Callable[[str], int]
+
+
+def _tries_in(celery: Celery) -> Tries | None:
+    """Counts deliveries of a page (by sha256) in the result backend's Redis, kept for a day."""
+    client = getattr(celery.backend, "client", None)
+    if client is None:
+        return None
+
+    def tries(sha: str) -> int:
+        with client.pipeline() as p:
+            p.incr(TRIES_KEY + sha)
+            p.expire(TRIES_KEY + sha, 24 * 3600)
+            return int(p.execute()[0])
+
+    return tries
+
+
+def run_job(job: dict, redelivered: bool = True, tries: Tries | None = None) -> list[dict]:
     """Read and store a task's spooled pages; one contract line per page (``{"stale": true}`` for a page
-    whose scan already has its answer or was stopped). ``redelivered``: this task may have run before."""
+    whose scan already has its answer or was stopped). ``redelivered``: this task may have run before;
+    ``tries``: counts a page's deliveries, to give up on one that keeps killing its worker."""
     key = config.secret_key()
     if job["home"] != home_id(key):
         # checked first: with another OMR_HOME every spool file would look gone and the pages be skipped
@@ -215,10 +241,10 @@ def run_job(job: dict, redelivered: bool = True) -> list[dict]:
             f"máy đọc {socket.gethostname()} dùng thư mục dữ liệu khác ({config.home()}): "
             "OMR_HOME phải là cùng một thư mục dùng chung trên mọi máy"
         )
-    return [_run_page(page, job["batch"], key, redelivered) for page in job["pages"]]
+    return [_run_page(page, job["batch"], key, redelivered, tries) for page in job["pages"]]
 
 
-def _run_page(page: dict, batch_id: int | None, key: bytes, redelivered: bool) -> dict:
+def _run_page(page: dict, batch_id: int | None, key: bytes, redelivered: bool, tries: Tries | None) -> dict:
     try:
         data = (config.home() / page["spool"]).read_bytes()
     except FileNotFoundError:
@@ -227,6 +253,9 @@ def _run_page(page: dict, batch_id: int | None, key: bytes, redelivered: bool) -
         mine = _stored_by_this_task(page, batch_id)
         if mine is not None:
             return mine  # an earlier run stored it (and counted it): report that, count nothing
+        if tries is not None and tries(page["sha"]) >= MAX_TRIES:
+            crashed = RawPage(page["source"], page["page"], None, page["ext"], error=CRASHED)
+            return ingest.ingest_page(crashed, key, batch_id)  # the error line, counted and noted
     raw = RawPage(page["source"], page["page"], data, page["ext"])
     line = ingest.ingest_page(raw, key, batch_id)
     if line["status"] == DUPLICATE:

@@ -414,6 +414,24 @@ def test_spool_gone_means_nothing_to_do(cluster):
     error = wrong.get(timeout=30, propagate=False)
     assert wrong.failed() and "OMR_HOME" in str(error)
 
+    # a page that keeps killing its worker (delivered again and again) becomes one error line
+    from omr.services import ingest
+
+    batch_id = ingest.start_batch("poison", None, 1)
+    spool = cluster.home / "spool" / str(batch_id) / "poison.jpg"
+    spool.parent.mkdir(parents=True)
+    spool.write_bytes(b"\xff\xd8\xff not really a JPEG")
+    poison = {**page, "sha": "f" * 64, "spool": spool.relative_to(cluster.home).as_posix()}
+    tries = queue._tries_in(queue.app())
+    assert tries is not None
+    for _ in range(queue.MAX_TRIES - 1):
+        tries(poison["sha"])  # the deliveries that died with their worker
+    (line,) = queue.run_job({**job, "batch": batch_id, "pages": [poison]}, redelivered=True, tries=tries)
+    assert line["status"] == "error" and "nhiều lần" in line["error"]
+    assert _count() == 0
+    (batch,) = _batches()
+    assert batch.done_pages == 1 and "nhiều lần" in (batch.note or "")
+
 
 # --------------------------------------------------------------------------- no servers needed
 
