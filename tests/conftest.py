@@ -103,3 +103,31 @@ def pytest_runtest_makereport(item, call):
     if os.environ.get("CI") and report.skipped and call.excinfo is not None:
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where nothing may be missing: {call.excinfo.value}"
+
+
+@pytest.fixture(scope="session")
+def _postgres_server() -> Iterator[str]:
+    import subprocess
+
+    from servers import ServerUnavailable, postgres
+
+    try:
+        ctx = postgres()
+        url = ctx.__enter__()
+    except (ServerUnavailable, subprocess.CalledProcessError) as e:
+        pytest.skip(f"PostgreSQL not available: {e}")
+    yield url
+    ctx.__exit__(None, None, None)
+
+
+@pytest.fixture
+def pg_url(_postgres_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """OMR_DATABASE_URL pointing at a fresh database on a real PostgreSQL server (started once per run)."""
+    from servers import new_database
+
+    from db import session as dbs
+
+    url = new_database(_postgres_server)
+    monkeypatch.setenv("OMR_DATABASE_URL", url)
+    yield url
+    dbs.dispose()

@@ -107,27 +107,15 @@ def test_unusable_database_url_is_one_clear_error(omr_home, monkeypatch):
 
 
 @pytest.mark.postgres
-def test_postgresql(omr_home, monkeypatch, tmp_path):
+def test_postgresql(omr_home, pg_url, tmp_path):
     """The same migrations, units and print run against a real PostgreSQL server."""
-    from servers import ServerUnavailable, postgres
-
     from omr.services.print_runs import print_sheets
 
-    try:
-        ctx = postgres()
-        url = ctx.__enter__()
-    except (ServerUnavailable, subprocess.CalledProcessError) as e:
-        pytest.skip(f"PostgreSQL not available: {e}")
-    try:
-        monkeypatch.setenv("OMR_DATABASE_URL", url)
-        with dbs.session() as s:
-            assert s.get(Unit, "09552").name == "Phường Kiến Hưng"
-            a = print_sheets(s, "kien-hung-2020", "09552", 3, tmp_path / "a.pdf")
-            b = print_sheets(s, "sipas-tthc", "09552", 2, tmp_path / "b.pdf")
-        serials = [m["serial"] for m in a] + sorted({m["serial"] for m in b})
-        assert serials == ["000001", "000002", "000003", "000004", "000005"]
-        with dbs.engine().connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-    finally:
-        dbs.dispose()
-        ctx.__exit__(None, None, None)
+    with dbs.session() as s:
+        assert s.get(Unit, "09552").name == "Phường Kiến Hưng"
+        a = print_sheets(s, "kien-hung-2020", "09552", 3, tmp_path / "a.pdf")
+        b = print_sheets(s, "sipas-tthc", "09552", 2, tmp_path / "b.pdf")
+    serials = [m["serial"] for m in a] + sorted({m["serial"] for m in b})
+    assert serials == ["000001", "000002", "000003", "000004", "000005"]
+    with dbs.engine().connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

@@ -385,32 +385,18 @@ def test_two_scanners_of_one_stack_store_each_page_once(omr_home, stack):
 
 
 @pytest.mark.postgres
-def test_scan_on_postgresql(omr_home, printed, scan_tools, tmp_path, monkeypatch):
-    from servers import ServerUnavailable, postgres
-
-    from db import session as dbs
-
-    try:
-        ctx = postgres()
-        url = ctx.__enter__()
-    except (ServerUnavailable, subprocess.CalledProcessError) as e:
-        pytest.skip(f"PostgreSQL not available: {e}")
-    try:
-        monkeypatch.setenv("OMR_DATABASE_URL", url)
-        _, imgs = printed(FORM, "09552", 3)
-        scan_tools.cross(imgs[0], FORM, "q_result", "5")
-        scan_tools.cross(imgs[1], FORM, "q_result", "5")
-        scan_tools.cross(imgs[1], FORM, "q_result", "1")
-        path = scan_tools.jpeg_pdf(imgs, tmp_path / "pg.pdf")
-        lines = list(ingest.scan([path]))
-        assert [x["status"] for x in lines] == ["accepted", "needs_review", "accepted"]
-        assert [x["status"] for x in ingest.scan([path])] == ["duplicate"] * 3
-        assert _count(Page) == 3 and _count(ReviewItem) == 1
-        _, more = printed(FORM, "09552", 3, name="more.pdf")
-        _check_concurrent(scan_tools.jpeg_pdf(more, tmp_path / "pg2.pdf"), 3, stored_before=3)
-    finally:
-        dbs.dispose()
-        ctx.__exit__(None, None, None)
+def test_scan_on_postgresql(omr_home, pg_url, printed, scan_tools, tmp_path):
+    _, imgs = printed(FORM, "09552", 3)
+    scan_tools.cross(imgs[0], FORM, "q_result", "5")
+    scan_tools.cross(imgs[1], FORM, "q_result", "5")
+    scan_tools.cross(imgs[1], FORM, "q_result", "1")
+    path = scan_tools.jpeg_pdf(imgs, tmp_path / "pg.pdf")
+    lines = list(ingest.scan([path]))
+    assert [x["status"] for x in lines] == ["accepted", "needs_review", "accepted"]
+    assert [x["status"] for x in ingest.scan([path])] == ["duplicate"] * 3
+    assert _count(Page) == 3 and _count(ReviewItem) == 1
+    _, more = printed(FORM, "09552", 3, name="more.pdf")
+    _check_concurrent(scan_tools.jpeg_pdf(more, tmp_path / "pg2.pdf"), 3, stored_before=3)
 
 
 def _reader_that_crashes_on_png(data: bytes, key: bytes):

@@ -477,22 +477,15 @@ def test_as_dict_is_json(nov: tally.TallyResult) -> None:
 
 
 @pytest.mark.postgres
-def test_postgresql_gives_the_same_numbers(fixture_db: Path, tmp_path: Path) -> None:
+def test_postgresql_gives_the_same_numbers(fixture_db: Path, tmp_path: Path, _postgres_server: str) -> None:
     """The same data on a real PostgreSQL server: every figure equal to SQLite's (portable SQL)."""
-    import subprocess
-
-    from servers import ServerUnavailable, postgres
+    from servers import new_database
 
     periods = ("2026-11", "2026-Q4", "2026", "2025-06", "2026-10-25..2026-11-05")
     with dbs.session() as s:
         expected = [_comparable(compute(s, p, "P99")) for p in periods]
     try:
-        ctx = postgres()
-        url = ctx.__enter__()
-    except (ServerUnavailable, subprocess.CalledProcessError) as e:
-        pytest.skip(f"PostgreSQL not available: {e}")
-    try:
-        os.environ["OMR_DATABASE_URL"] = url
+        os.environ["OMR_DATABASE_URL"] = new_database(_postgres_server)
         build_fixture(tmp_path)
         with dbs.session() as s:
             got = [_comparable(compute(s, p, "P99")) for p in periods]
@@ -504,7 +497,6 @@ def test_postgresql_gives_the_same_numbers(fixture_db: Path, tmp_path: Path) -> 
     finally:
         os.environ.pop("OMR_DATABASE_URL", None)
         dbs.dispose()
-        ctx.__exit__(None, None, None)
 
 
 def _comparable(result: tally.TallyResult) -> dict:
