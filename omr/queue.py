@@ -108,7 +108,7 @@ def visibility_timeout() -> int:
     return _int_env(VISIBILITY_ENV, DEFAULT_VISIBILITY)
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """A URL without its password, for messages."""
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
@@ -381,7 +381,7 @@ def _check_broker(celery: Celery) -> None:
         with celery.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=5)
     except Exception as e:
-        raise QueueUnavailable(f"không kết nối được hàng đợi {_shown(broker_url() or '')}: {_first(e)}") from e
+        raise QueueUnavailable(f"không kết nối được hàng đợi {shown_url(broker_url() or '')}: {_first(e)}") from e
 
 
 class _Run:
@@ -448,7 +448,8 @@ class _Run:
         try:
             chunk.result = self.task.apply_async((job,))
         except Exception as e:  # kombu's connection errors come in many types
-            raise QueueUnavailable(f"không gửi được việc vào hàng đợi {_shown(broker_url() or '')}: {_first(e)}") from e
+            where = shown_url(broker_url() or "")
+            raise QueueUnavailable(f"không gửi được việc vào hàng đợi {where}: {_first(e)}") from e
         chunk.sent_at = time.monotonic()
 
     def finish(self, slot: _Slot) -> dict:
