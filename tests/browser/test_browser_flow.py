@@ -12,7 +12,8 @@ from playwright.sync_api import expect
 from tests.browser.conftest import shot
 from web.testing import PASSWORD, UNIT, cross, faint_dot, fill_clear, make_users, print_sheets, save_pdf
 
-pytestmark = pytest.mark.browser
+# the admin test reads what the whole flow left behind (users, audit entries): one worker, in file order
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
 def log_in(page, server, user):
