@@ -24,7 +24,8 @@ from omr.templates import Variant
 from samples.evaluate import score
 from samples.generate import generate_stack, read_truth
 
-pytestmark = pytest.mark.slow
+# one worker builds the stacks once for all five checks
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("accuracy")]
 
 # (form, sheets, stack format, seed): about 2,700 answers over 400 pages
 STACKS = (
