@@ -144,14 +144,22 @@ def _tiff_pages(data: bytes, name: str) -> Iterator[RawPage]:
 
 
 def _encode_frame(frame: Image.Image, name: str, n: int) -> RawPage:
-    """One TIFF frame as its own file: bilevel stays CCITT G4 (small), the rest PNG. Deterministic, so
-    the same page scanned into the same file hashes the same."""
-    buf = io.BytesIO()
+    """One TIFF frame as its own file, deterministically (the same page in the same file hashes the
+    same): bilevel as a one-bit PNG, a JPEG-compressed frame as JPEG again at high quality (the
+    scanner already chose lossy; PNG of it would be 10 times bigger and slower), anything else PNG."""
+    grey = np.asarray(frame.convert("L"))
     if frame.mode == "1":
-        frame.save(buf, format="TIFF", compression="group4")
-        return RawPage(name, n, buf.getvalue(), ".tif")
-    frame.convert("L" if frame.mode not in ("RGB", "L") else frame.mode).save(buf, format="PNG", compress_level=1)
-    return RawPage(name, n, buf.getvalue(), ".png")
+        ok, buf = cv2.imencode(".png", grey, [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_BILEVEL, 1])
+        ext = ".png"
+    elif frame.info.get("compression") == "jpeg" or getattr(frame, "tile", [("",)])[0][0] == "jpeg":
+        ok, buf = cv2.imencode(".jpg", grey, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        ext = ".jpg"
+    else:
+        ok, buf = cv2.imencode(".png", grey, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        ext = ".png"
+    if not ok:
+        raise UnreadableFile("không mã hóa được trang TIFF")
+    return RawPage(name, n, buf.tobytes(), ext)
 
 
 def _pdf_pages(src: Path | bytes, name: str) -> Iterator[RawPage]:
