@@ -6,15 +6,12 @@ export that moves an installation between the two.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import itertools
 import os
 import subprocess
 import sys
 import tarfile
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +22,6 @@ from db import session as dbs
 from db.models import Base
 
 FORM, UNIT = "kien-hung-2020", "09552"
-_databases = itertools.count(1)
 
 
 def _omr(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -204,27 +200,16 @@ def test_bad_archives_and_names_are_one_line_errors(tmp_path):
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-@pytest.fixture(scope="module")
-def pg() -> Iterator[str]:
-    from servers import ServerUnavailable, postgres
-
-    with contextlib.ExitStack() as stack:
-        try:
-            url = stack.enter_context(postgres())
-        except (ServerUnavailable, subprocess.CalledProcessError) as e:
-            if os.environ.get("CI"):
-                pytest.fail(f"PostgreSQL must run in CI: {e}")
-            pytest.skip(f"PostgreSQL not available: {e}")
-        yield url
+@pytest.fixture
+def pg(_postgres_server: str) -> str:
+    """The run's PostgreSQL server (tests/conftest.py); each test makes its own databases on it."""
+    return _postgres_server
 
 
 def _new_database(pg: str) -> str:
-    import psycopg
+    from servers import new_database
 
-    name = f"omr_b{os.getpid()}_{next(_databases)}"
-    with psycopg.connect(pg.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return pg.rsplit("/", 1)[0] + "/" + name
+    return new_database(pg)
 
 
 def _print_more(monkeypatch, home: Path, tmp: Path, db_url: str | None) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import itertools
 import json
 import os
 import re
@@ -34,22 +33,22 @@ VISIBILITY = 3
 TASK_LINE = re.compile(r"Task omr\.read_pages\[(?P<id>[0-9a-f-]+)\] (?P<what>received|succeeded)")
 
 # The tests that start servers share one xdist group, so the module's servers start once.
-_databases = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def servers() -> Iterator[SimpleNamespace]:
-    from servers import ServerUnavailable, postgres, redis
+def servers(_postgres_server: str) -> Iterator[SimpleNamespace]:
+    """The run's PostgreSQL server (tests/conftest.py) and a Redis server for this module."""
+    from servers import ServerUnavailable, redis
 
-    with contextlib.ExitStack() as stack:
-        try:
-            pg = stack.enter_context(postgres())
-            rd = stack.enter_context(redis())
-        except (ServerUnavailable, subprocess.CalledProcessError) as e:
-            if os.environ.get("CI"):
-                pytest.fail(f"PostgreSQL/Redis must run in CI: {e}")
-            pytest.skip(f"PostgreSQL/Redis not available: {e}")
-        yield SimpleNamespace(pg=pg, redis=rd)
+    try:
+        ctx = redis()
+        url = ctx.__enter__()
+    except ServerUnavailable as e:
+        pytest.skip(f"Redis not available: {e}")  # a failure in CI (tests/conftest.py)
+    try:
+        yield SimpleNamespace(pg=_postgres_server, redis=url)
+    finally:
+        ctx.__exit__(None, None, None)
 
 
 class Cluster:
@@ -161,19 +160,16 @@ class Cluster:
 
 @pytest.fixture
 def cluster(servers, tmp_path, monkeypatch) -> Iterator[Cluster]:
-    import psycopg
     import redis
+    from servers import new_database
 
-    name = f"omr_q{os.getpid()}_{next(_databases)}"
-    base = servers.pg.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
+    db_url = new_database(servers.pg)
     redis.Redis.from_url(servers.redis).flushall()  # no task left over from an earlier test
     home = tmp_path / "home"
     env = {
         **os.environ,
         "OMR_HOME": str(home),
-        "OMR_DATABASE_URL": servers.pg.rsplit("/", 1)[0] + "/" + name,
+        "OMR_DATABASE_URL": db_url,
         "OMR_BROKER_URL": servers.redis,
         "OMR_QUEUE_VISIBILITY": str(VISIBILITY),
         "PYTHONUNBUFFERED": "1",
