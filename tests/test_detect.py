@@ -203,7 +203,8 @@ def test_multipage_bilevel_tiff(tmp_path, blank_sheet):
     frames = [Image.fromarray(blank_sheet).convert("1") for _ in range(3)]
     frames[0].save(tmp_path / "s.tif", save_all=True, append_images=frames[1:], compression="group4")
     pages = list(sources.iter_pages([tmp_path / "s.tif"]))
-    assert [p.page for p in pages] == [1, 2, 3] and all(p.ext == ".png" and p.data[:4] == b"\x89PNG" and p.error is None for p in pages)
+    assert [p.page for p in pages] == [1, 2, 3]
+    assert all(p.ext == ".png" and p.data[:4] == b"\x89PNG" and p.error is None for p in pages)
     assert read_page_bytes(pages[0].data, KEY).status == READ
 
 

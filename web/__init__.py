@@ -20,20 +20,25 @@ MAX_UPLOAD_MB = int(os.environ.get("OMR_MAX_UPLOAD_MB", "1024"))
 
 
 def _secret_key() -> bytes:
-    """The session-signing key, made once per data directory (separate from the sheet-signing key)."""
+    """The session-signing key, made once per data directory (separate from the sheet-signing key).
+
+    Several web processes may start at once (gunicorn): the key is written to a temporary file and
+    linked into place, so the file appears complete or not at all, and every process ends up with the
+    same key (a process with a key of its own would log users out at random)."""
     path: Path = omr_config.home() / "web-session.key"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        data = path.read_bytes()
-        if len(data) >= 32:
-            return data
-        # a racing first start is still writing it; fall back to a fresh key for this process
-        return secrets.token_bytes(32)
-    key = secrets.token_bytes(32)
+    if path.exists():
+        return path.read_bytes()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
-        f.write(key)
-    return key
+        f.write(secrets.token_bytes(32))
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another process linked its key first: use that one
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_bytes()
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -73,3 +78,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for bp in (auth.bp, home.bp, printing.bp, upload.bp, review.bp, results.bp, admin.bp, images.bp):
         app.register_blueprint(bp)
     return app
+
+
+def warm_up() -> None:
+    """Do once, before a server process takes its first request, what its first requests would
+    otherwise all do at the same moment: load the fonts and lay out every form (the review queue shows
+    each question with its options), and compile the review queue's queries. Without this, the first
+    reviewers after a start wait for it, each gunicorn process doing it in several threads at once.
+    Nothing is written.
+    """
+    from db.session import session
+    from omr import review
+    from omr.layout import layout_for
+    from omr.templates import all_forms
+
+    for form in all_forms().values():
+        layout_for(form.id, form.version)
+    with session() as s:
+        review.warm_up(s)

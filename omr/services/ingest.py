@@ -773,7 +773,10 @@ def watch(
                 continue
             sig = (size, mtime)
             batch_id = start_batch(path.name, created_by)
-            yield from scan([path], batch_id=batch_id, workers=workers, key=key, progress=progress, reader=reader)
+            # through the queue when a broker is configured, like any other scan
+            from omr import queue
+
+            yield from queue.scan([path], batch_id=batch_id, workers=workers, key=key, progress=progress, reader=reader)
             _mark_processed(path, *sig, batch_id)
             if stop.is_set():
                 break
