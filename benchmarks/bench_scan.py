@@ -107,8 +107,20 @@ def main() -> None:
 
     # printing: 1,000 sheets into one PDF (also issues the serials the stacks use)
     n_print = max(a.big, a.pages)
-    t, peak, _ = run_measured(omr_cmd("print", "--form", "kien-hung-2020", "--unit", "09552", "--count",
-                                      str(n_print), "--out", str(work / "print.pdf")), env)
+    t, peak, _ = run_measured(
+        omr_cmd(
+            "print",
+            "--form",
+            "kien-hung-2020",
+            "--unit",
+            "09552",
+            "--count",
+            str(n_print),
+            "--out",
+            str(work / "print.pdf"),
+        ),
+        env,
+    )
     print(f"omr print {n_print} sheets: {t:.2f} s ({n_print / t:.0f} sheets/s), peak {peak:.0f} MB")
     key = (home / "secret.key").read_bytes()
     serials = [f"{i:06d}" for i in range(1, n_print + 1)]
@@ -116,8 +128,18 @@ def main() -> None:
     rows = []
     for fmt in a.formats.split(","):
         out = work / fmt
-        generate_stack(out, form_id="kien-hung-2020", unit="09552", serials=serials[: a.pages], key=key,
-                       fmt=fmt, dpi=200, seed=3, degrade="light", progress=True)
+        generate_stack(
+            out,
+            form_id="kien-hung-2020",
+            unit="09552",
+            serials=serials[: a.pages],
+            key=key,
+            fmt=fmt,
+            dpi=200,
+            seed=3,
+            degrade="light",
+            progress=True,
+        )
         stack = [p for p in out.iterdir() if not p.name.endswith(".json")]
         # baseline: decoding the same pages, one process
         t0 = time.perf_counter()
@@ -141,8 +163,18 @@ def main() -> None:
 
     if a.big:
         out = work / "big"
-        generate_stack(out, form_id="kien-hung-2020", unit="09552", serials=serials[: a.big], key=key, fmt="pdf",
-                       dpi=200, seed=4, degrade="light", progress=True)
+        generate_stack(
+            out,
+            form_id="kien-hung-2020",
+            unit="09552",
+            serials=serials[: a.big],
+            key=key,
+            fmt="pdf",
+            dpi=200,
+            seed=4,
+            degrade="light",
+            progress=True,
+        )
         stack = [p for p in out.iterdir() if not p.name.endswith(".json")]
         fresh = work / "run-home"
         shutil.rmtree(fresh, ignore_errors=True)
