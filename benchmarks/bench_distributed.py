@@ -38,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # tests/servers.py: Redis and PostgreSQL on loopback
 
+from proctree import tree  # noqa: E402
 from servers import postgres, redis  # noqa: E402
 
 SECTION = "## Distributed reading: omr worker on Redis vs in process"
@@ -61,25 +62,14 @@ def omr(*args: str) -> list[str]:
 
 def _tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) of a live process and its live descendants."""
-    children: dict[int, list[int]] = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d))
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
+    total = 0.0
+    for p in tree(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / TICK
         except (OSError, IndexError, ValueError):
             pass
-        todo.extend(children.get(p, []))
     return total
 
 

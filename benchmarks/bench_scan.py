@@ -24,6 +24,8 @@ import threading
 import time
 from pathlib import Path
 
+from proctree import tree
+
 from omr.detect import sources
 from omr.detect.read import decode
 from samples.generate import generate_stack
@@ -46,22 +48,7 @@ def _pss_kb(pid: int) -> int:
 
 def _tree_mb(root: int) -> float:
     """Memory of a process and all its descendants, in MB (PSS)."""
-    children: dict[int, list[int]] = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(d))
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += _pss_kb(pid)
-        todo.extend(children.get(pid, []))
-    return total / 1024
+    return sum(_pss_kb(pid) for pid in tree(root)) / 1024
 
 
 def run_measured(cmd: list[str], env: dict) -> tuple[float, float, str]:
