@@ -172,11 +172,17 @@ def test_admin_users_units_audit(home):
 
 
 def test_exports_scoped(home):
+    """The results page's three downloads are the same exporters as ``omr export``, inside the user's units."""
     app = app_for_tests()
     c = app.test_client()
     login(c, "viewer")
-    r = c.get(f"/results/export.csv?unit={UNIT}")
-    assert r.status_code in (200, 404)  # 404 only while the exporter is not installed
-    if r.status_code == 200:
+    page = c.get(f"/results/?unit={UNIT}").get_data(as_text=True)
+    signatures = {"csv": b"PK", "xlsx": b"PK", "pdf": b"%PDF"}  # CSV: answers and tally, zipped together
+    for fmt, magic in signatures.items():
+        assert f"/results/export.{fmt}" in page
+        r = c.get(f"/results/export.{fmt}?unit={UNIT}")
+        assert r.status_code == 200, fmt
         assert r.headers["Content-Disposition"].startswith("attachment")
-    assert c.get("/results/export.csv?unit=26506").status_code == 404
+        assert r.data.startswith(magic), fmt
+        assert c.get(f"/results/export.{fmt}?unit=26506").status_code == 404
+    assert c.get(f"/results/export.txt?unit={UNIT}").status_code == 404

@@ -3,7 +3,6 @@ index, the handwritten comments, and the exports. All numbers come from ``omr.ta
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import tempfile
 import zipfile
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 
-from omr import tally
+from omr import reports, tally
 from omr.templates import all_forms
 from web.access import CAN_RESULTS, chosen_unit, roles, unit_choices, unit_name
 from web.database import db
@@ -25,25 +24,6 @@ EXPORT_FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
-
-
-# the tallies issue's exporters: module omr.reports.<name> with export(session, result, path) -> [paths]
-EXPORTERS = {"csv": "csv_export", "xlsx": "xlsx_export", "pdf": "pdf_export"}
-
-
-def _exporter(fmt: str):
-    name = f"omr.reports.{EXPORTERS[fmt]}"
-    try:
-        if importlib.util.find_spec(name) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    mod = importlib.import_module(name)
-    return getattr(mod, "export", None)
-
-
-def _formats() -> list[str]:
-    return [f for f in EXPORT_FORMATS if _exporter(f) is not None]
 
 
 def _args() -> tuple[str, str, str | None]:
@@ -75,8 +55,8 @@ def index():
         choices=unit_choices(),
         forms=[(f.id, f.title) for f in all_forms().values()],
         comments=notes,
-        exports=bool(_formats()),
-        formats=_formats(),
+        exports=True,
+        formats=list(EXPORT_FORMATS),
     )
 
 
@@ -84,8 +64,7 @@ def index():
 @roles(*CAN_RESULTS)
 def export(fmt: str):
     """The tallies issue's exports (CSV, XLSX, PDF) for the unit and period on screen."""
-    exporter = _exporter(fmt) if fmt in EXPORT_FORMATS else None
-    if exporter is None:
+    if fmt not in EXPORT_FORMATS:
         abort(404)
     unit, period_arg, form_id = _args()
     try:
@@ -95,7 +74,8 @@ def export(fmt: str):
         abort(404)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"ket-qua-{unit}-{period}.{fmt}"
-        written = [Path(p) for p in (exporter(db(), result, out) or [out])]
+        # the same exporters as ``omr export``, fed the tally already computed for this page
+        written = reports.export(db(), period, unit, form_id, fmt, out, result=result)
         if len(written) == 1:
             data, name, mime = written[0].read_bytes(), written[0].name, EXPORT_FORMATS[fmt]
         else:  # several files (CSV: answers and tally): one ZIP
