@@ -182,7 +182,11 @@ class Answer(Base):
 
 class ReviewItem(Base):
     __tablename__ = "review_items"
-    __table_args__ = (Index("ix_review_items_status_kind", "status", "kind"),)
+    __table_args__ = (
+        # the queue in claiming order (omr.review.claim_next) and the items a reviewer holds (migration 0003)
+        Index("ix_review_items_queue", "status", "kind", "page_id", "id"),
+        Index("ix_review_items_assigned_to", "assigned_to", "status", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)

@@ -5,23 +5,28 @@ faint dot, a correction…), an *unidentified* page (no readable sheet identity:
 unit and serial, or says it is not a survey sheet), and a *conflict* (the same sheet page scanned
 twice with different answers: a person keeps one).
 
-Concurrency: an item is handed to one reviewer at a time by a conditional UPDATE
-(``… WHERE id = ? AND status = 'open' AND (assigned_to IS NULL OR assigned_at < stale)``) whose row
-count says who won. SQLite runs writers one at a time; PostgreSQL re-checks the WHERE clause after the
-row lock, so on both exactly one reviewer gets each item, without SELECT … FOR UPDATE SKIP LOCKED
-(which SQLite lacks). A claim not acted on goes stale after ``STALE`` and is handed out again.
+Concurrency: an item is handed to one reviewer at a time by one statement that picks and takes it,
+``UPDATE … SET assigned_to = me WHERE id = (SELECT the first free item in queue order … LIMIT 1
+FOR UPDATE SKIP LOCKED) AND status = 'open' AND (assigned_to IS NULL OR assigned_at < stale)
+RETURNING id`` (SQLite ≥ 3.35, PostgreSQL). SQLite runs writers one at a time and ignores the locking
+clause; PostgreSQL lets concurrent claimers skip each other's row and re-checks the WHERE clause on the
+newest row version; on both exactly one reviewer gets each item. Deciding is the same kind of
+conditional UPDATE (``_mark_done``), whose row count says who won. A claim not acted on goes stale
+after ``STALE`` and is handed out again. The index (status, kind, page_id, id) keeps the pick a walk
+from the head of the queue, whatever its length.
 
 Every decision writes an ``AuditLog`` row with the old and new values; undo restores the old ones.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -50,11 +55,12 @@ from db.models import (
 )
 from db.session import session as open_session
 from db.session import transaction
+from omr import config
 from omr.services import NotFound, ServiceError
 
 STALE = timedelta(minutes=5)  # a claimed item nobody decided is handed out again after this
 MAX_HELD = 2  # the item on screen and the one prefetched behind it
-CANDIDATES = 8  # claim attempts per call before giving up on a busy queue
+CLAIM_ATTEMPTS = 5  # PostgreSQL: tries when the row picked was taken in the meantime
 KINDS = (REVIEW_ANSWER, REVIEW_UNIDENTIFIED, REVIEW_CONFLICT)
 # reasons the reader gives (omr.detect.decide), in words for people
 REASONS = {
@@ -93,15 +99,20 @@ def _now() -> datetime:
 
 def visible(scope: Scope) -> ColumnElement[bool]:
     """SQL condition on ``Page``: the page belongs to the scope."""
-    uploaders = select(User.username).where(User.unit_code.in_(sorted(scope.units)))
+    return _visible(scope.root, sorted(scope.units), sorted(scope.units))
+
+
+def _visible(root: bool, units, uploader_units) -> ColumnElement[bool]:
+    """``visible`` with the unit lists given as literal lists or as (expanding) bound parameters."""
+    uploaders = select(User.username).where(User.unit_code.in_(uploader_units))
     conds: list[ColumnElement[bool]] = [
-        Page.unit_code.in_(sorted(scope.units)),
+        Page.unit_code.in_(units),
         and_(
             Page.unit_code.is_(None),
             Page.scan_batch_id.in_(select(ScanBatch.id).where(ScanBatch.created_by.in_(uploaders))),
         ),
     ]
-    if scope.root:
+    if root:
         orphan_batches = select(ScanBatch.id).where(
             or_(ScanBatch.created_by.is_(None), ScanBatch.created_by.not_in(select(User.username)))
         )
@@ -115,87 +126,155 @@ def page_visible(s: Session, page: Page, scope: Scope) -> bool:
     return bool(s.scalar(select(func.count()).select_from(Page).where(Page.id == page.id, visible(scope))))
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
-    return and_(
-        ReviewItem.status == REVIEW_OPEN,
-        or_(ReviewItem.assigned_to.is_(None), ReviewItem.assigned_at < now - STALE),
+# --------------------------------------------------------------------------- the queue
+#
+# The queue's hot statements (claim, counts, the item with its page) are built once per kind of scope,
+# with bound parameters, rather than on every request: building a SQLAlchemy statement costs more
+# Python than SQLite takes to run it.
+
+_RI = ReviewItem.__table__
+_ANS = Answer.__table__
+_AUDIT = AuditLog.__table__
+
+
+def _scope_params(scope: Scope) -> dict:
+    units = sorted(scope.units)
+    return {"scope_units": units, "scope_uploader_units": units}
+
+
+@cache
+def _visible_bound(root: bool) -> ColumnElement[bool]:
+    return _visible(root, bindparam("scope_units", expanding=True), bindparam("scope_uploader_units", expanding=True))
+
+
+@cache
+def _counts_stmt(root: bool):
+    return (
+        select(_RI.c.kind, func.count())
+        .select_from(_RI.join(Page, Page.id == _RI.c.page_id))
+        .where(_RI.c.status == REVIEW_OPEN, _visible_bound(root))
+        .group_by(_RI.c.kind)
     )
 
 
-# --------------------------------------------------------------------------- the queue
+@cache
+def _held_stmt():
+    # a handful of rows, put in queue order by the caller: no ORDER BY, so the index on the reviewer's
+    # name is used rather than the queue's
+    return select(_RI.c.id, _RI.c.page_id).where(
+        _RI.c.assigned_to == bindparam("q_user"),
+        _RI.c.status == REVIEW_OPEN,
+        _RI.c.kind == bindparam("q_kind"),
+        _RI.c.assigned_at >= bindparam("q_stale"),
+    )
+
+
+def _free():
+    return or_(_RI.c.assigned_to.is_(None), _RI.c.assigned_at < bindparam("q_stale"))
+
+
+@cache
+def _pick_stmt(root: bool, lock: bool):
+    """The first item of the queue nobody holds, in the scope (by page, then item)."""
+    q = (
+        select(_RI.c.id)
+        .select_from(_RI.join(Page, Page.id == _RI.c.page_id))
+        .where(
+            _RI.c.status == REVIEW_OPEN,
+            _RI.c.kind == bindparam("q_kind"),
+            _free(),
+            _RI.c.id.not_in(bindparam("q_exclude", expanding=True)),
+            _visible_bound(root),
+        )
+        .order_by(_RI.c.page_id, _RI.c.id)
+        .limit(1)
+    )
+    # PostgreSQL: concurrent claimers skip each other's row instead of queueing on it (SQLite renders
+    # nothing here: its writers run one at a time anyway)
+    return q.with_for_update(of=_RI, skip_locked=True) if lock else q
+
+
+@cache
+def _claim_stmt(root: bool):
+    """Pick and take in one statement: ``UPDATE … WHERE id = (first free item) AND still free RETURNING id``."""
+    return (
+        update(_RI)
+        .where(_RI.c.id == _pick_stmt(root, True).scalar_subquery(), _RI.c.status == REVIEW_OPEN, _free())
+        .values(assigned_to=bindparam("q_user"), assigned_at=bindparam("q_now"))
+        .returning(_RI.c.id)
+    )
+
+
+@cache
+def _item_stmt(root: bool):
+    return (
+        select(ReviewItem, Page)
+        .join(Page, Page.id == ReviewItem.page_id)
+        .where(ReviewItem.id == bindparam("q_item"), _visible_bound(root))
+    )
 
 
 def open_counts(s: Session, scope: Scope) -> dict[str, int]:
-    rows = s.execute(
-        select(ReviewItem.kind, func.count())
-        .join(Page, Page.id == ReviewItem.page_id)
-        .where(ReviewItem.status == REVIEW_OPEN, visible(scope))
-        .group_by(ReviewItem.kind)
-    ).all()
+    """Open items of each kind in the scope (one indexed pass over the open items)."""
+    rows = s.execute(_counts_stmt(scope.root), _scope_params(scope)).all()
     out = dict.fromkeys(KINDS, 0)
     out.update({k: n for k, n in rows})
     return out
+
+
+def warm_up(s: Session) -> None:
+    """Compile the queue's reading statements on this process's engine (``omr serve`` calls this before
+    a process takes its first request). A scope of no unit: nothing is read, nothing written."""
+    nobody = Scope(frozenset())
+    params = {"q_user": "", "q_kind": REVIEW_ANSWER, "q_stale": _now(), "q_exclude": [], **_scope_params(nobody)}
+    s.execute(_held_stmt(), params).all()
+    s.execute(_pick_stmt(False, False), params).all()
+    open_counts(s, nobody)
+    with suppress(NotFound):
+        get_item(s, 0, nobody)
 
 
 def claim_next(username: str, scope: Scope, kind: str = REVIEW_ANSWER, exclude: Iterable[int] = ()) -> int | None:
     """The id of an item for ``username`` to decide, now assigned to them; None when the queue is empty.
 
     An item they already hold (and not in ``exclude``: what their screen already shows) comes first,
-    so reloading the page shows the same item; they hold at most ``MAX_HELD`` at once.
+    so reloading the page shows the same item; they hold at most ``MAX_HELD`` at once. A new item is
+    taken by a single ``UPDATE … RETURNING`` whose WHERE clause re-checks that nobody holds it: SQLite
+    runs it under its one write lock, PostgreSQL skips rows other claimers have locked and re-checks
+    the clause on the newest row version, so no item is ever handed to two reviewers.
     """
     if kind not in KINDS:
         raise ReviewError(f"không có loại mục duyệt {kind!r}")
-    exclude = sorted(set(exclude))
+    exclude = sorted({int(i) for i in exclude})
     now = _now()
-    with open_session() as s:
-        held = list(
-            s.scalars(
-                select(ReviewItem.id)
-                .where(
-                    ReviewItem.status == REVIEW_OPEN,
-                    ReviewItem.kind == kind,
-                    ReviewItem.assigned_to == username,
-                    ReviewItem.assigned_at >= now - STALE,
-                )
-                .order_by(ReviewItem.page_id, ReviewItem.id)
-            )
-        )
-        mine = [i for i in held if i not in exclude]
-        if mine:
-            item_id = mine[0]
-        elif len(held) >= MAX_HELD:
-            return None
-        else:
-            item_id = None
-            candidates = list(
-                s.scalars(
-                    select(ReviewItem.id)
-                    .join(Page, Page.id == ReviewItem.page_id)
-                    .where(ReviewItem.kind == kind, _claimable(now), visible(scope), ReviewItem.id.not_in(exclude))
-                    .order_by(ReviewItem.page_id, ReviewItem.id)
-                    .limit(CANDIDATES)
-                )
-            )
-    if item_id is not None:
-        with transaction() as w:  # keep it fresh: it is still on this reviewer's screen
-            w.execute(update(ReviewItem).where(ReviewItem.id == item_id).values(assigned_at=now))
-        return item_id
-    # Mostly in queue order, but reviewers racing for the head of the queue should not all collide on
-    # the same first row: the head is taken with a small random shuffle.
-    head, tail = candidates[:3], candidates[3:]
-    random.shuffle(head)
-    for cid in head + tail:
-        with transaction() as w:
-            won = w.execute(
-                update(ReviewItem)
-                .where(ReviewItem.id == cid, _claimable(now))
-                .values(assigned_to=username, assigned_at=now)
+    url = config.database_url()  # once: it is a few system calls
+    params = {"q_user": username, "q_kind": kind, "q_stale": now - STALE, "q_now": now, "q_exclude": exclude}
+    with open_session(url) as s:
+        held = [i for _page, i in sorted((r.page_id, r.id) for r in s.execute(_held_stmt(), params))]
+    mine = [i for i in held if i not in exclude]
+    if mine:
+        with transaction(url) as w:  # keep it fresh: it is still on this reviewer's screen
+            kept = w.execute(
+                update(_RI)
+                .where(_RI.c.id == mine[0], _RI.c.assigned_to == username, _RI.c.status == REVIEW_OPEN)
+                .values(assigned_at=now)
             ).rowcount
-        if won == 1:
-            return cid
-    if candidates:
-        # all candidates were taken under us: the queue has moved on, look again
-        return claim_next(username, scope, kind, exclude)
+        if kept == 1:
+            return mine[0]
+        # decided or given back meanwhile (another tab of theirs): take a new one
+    elif len(held) >= MAX_HELD:
+        return None
+    params |= _scope_params(scope)
+    for _attempt in range(CLAIM_ATTEMPTS):
+        with transaction(url) as w:
+            got = w.execute(_claim_stmt(scope.root), params).scalar()
+        if got is not None:
+            return got
+        # Nothing taken: the queue is empty, or (PostgreSQL) the row picked was taken by another
+        # reviewer between the pick and the update. Look again only if something is still free.
+        with open_session(url) as s:
+            if s.execute(_pick_stmt(scope.root, False), params).first() is None:
+                return None
     return None
 
 
@@ -214,11 +293,7 @@ def release(username: str, item_ids: Iterable[int]) -> None:
 
 def get_item(s: Session, item_id: int, scope: Scope) -> tuple[ReviewItem, Page]:
     """The item and its page, if the scope may see it (NotFound otherwise: nothing is revealed)."""
-    row = s.execute(
-        select(ReviewItem, Page)
-        .join(Page, Page.id == ReviewItem.page_id)
-        .where(ReviewItem.id == item_id, visible(scope))
-    ).first()
+    row = s.execute(_item_stmt(scope.root), {"q_item": item_id, **_scope_params(scope)}).first()
     if row is None:
         raise NotFound("không có mục duyệt này")
     return row[0], row[1]
@@ -375,38 +450,49 @@ def _check_value(view_options: list[tuple[str, str]], kind: str, value: str | No
     return join_values(sorted(set(parts)))
 
 
-def _take(w: Session, item_id: int, username: str, is_admin: bool, now: datetime) -> ReviewItem:
-    """Mark the item done by ``username`` if it is theirs to decide; the conditional UPDATE is the lock."""
-    item = w.get(ReviewItem, item_id)
-    if item is None:
+def _mark_done(w: Session, item_id: int, username: str, is_admin: bool, now: datetime, page_id: int | None = None):
+    """Mark the item done by ``username`` if it is theirs to decide; the conditional UPDATE is the lock.
+
+    Open and held by nobody else (or stale): taken. Already done by them (or an administrator changing
+    it): their new decision replaces the old one. Otherwise ``Taken``. ``page_id``: the page the caller
+    checked the item against (the item must still be on it).
+    """
+    where = [
+        _RI.c.id == item_id,
+        _RI.c.status == REVIEW_OPEN,
+        or_(_RI.c.assigned_to == username, _RI.c.assigned_to.is_(None), _RI.c.assigned_at < now - STALE),
+    ]
+    if page_id is not None:
+        where.append(_RI.c.page_id == page_id)
+    won = w.execute(
+        update(_RI)
+        .where(*where)
+        .values(status=REVIEW_DONE, resolved_by=username, resolved_at=now, assigned_to=username)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won == 1:
+        return
+    row = w.execute(select(_RI.c.status, _RI.c.resolved_by, _RI.c.page_id).where(_RI.c.id == item_id)).first()
+    if row is None or (page_id is not None and row.page_id != page_id):
         raise NotFound("không có mục duyệt này")
-    if item.status == REVIEW_OPEN:
-        won = w.execute(
-            update(ReviewItem)
-            .where(
-                ReviewItem.id == item_id,
-                ReviewItem.status == REVIEW_OPEN,
-                or_(
-                    ReviewItem.assigned_to == username,
-                    ReviewItem.assigned_to.is_(None),
-                    ReviewItem.assigned_at < now - STALE,
-                ),
-            )
-            .values(status=REVIEW_DONE, resolved_by=username, resolved_at=now, assigned_to=username)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if won != 1:
-            raise Taken("mục này đang do người khác duyệt")
-    elif item.resolved_by != username and not is_admin:
+    if row.status == REVIEW_OPEN:
+        raise Taken("mục này đang do người khác duyệt")
+    if row.resolved_by != username and not is_admin:
         raise Taken("mục này đã được người khác duyệt")
-    else:
-        # changing one's own earlier decision (Backspace, then a new choice)
-        w.execute(
-            update(ReviewItem)
-            .where(ReviewItem.id == item_id)
-            .values(resolved_by=username, resolved_at=now)
-            .execution_options(synchronize_session=False)
-        )
+    # changing one's own earlier decision (Backspace, then a new choice)
+    w.execute(
+        update(_RI)
+        .where(_RI.c.id == item_id)
+        .values(resolved_by=username, resolved_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _take(w: Session, item_id: int, username: str, is_admin: bool, now: datetime) -> ReviewItem:
+    """``_mark_done``, then the item as it now is."""
+    _mark_done(w, item_id, username, is_admin, now)
+    item = w.get(ReviewItem, item_id)
+    assert item is not None
     w.refresh(item)
     return item
 
@@ -421,34 +507,46 @@ def decide_answer(
     is_admin: bool = False,
 ) -> None:
     """Record a person's answer: ``value`` (an option value, comma-joined for multi; None = no answer),
-    or the machine's guess with ``accept_machine``."""
+    or the machine's guess with ``accept_machine``.
+
+    What the decision is checked against (the item's page and scope, the question's options, the
+    machine's reading) never changes once scanned, so it is read before the write lock is taken; the
+    write transaction is only the conditional take, the answer and the audit entry.
+    """
     now = _now()
-    with transaction() as w:
-        item, page = get_item(w, item_id, scope)
+    url = config.database_url()
+    with open_session(url) as s:
+        item, page = get_item(s, item_id, scope)
         if item.kind != REVIEW_ANSWER or item.answer_id is None:
             raise ReviewError("mục này không phải câu trả lời")
-        view = describe(w, item, page)
-        if accept_machine:
-            value = view.machine_value
-        value = _check_value([(o.value, o.label) for o in view.options], view.field_kind or "single", value)
-        item = _take(w, item_id, username, is_admin, now)
-        ans = w.get(Answer, item.answer_id)
-        assert ans is not None
-        old = {"final_value": ans.final_value, "final_state": ans.final_state, "decided_by": ans.decided_by}
-        ans.final_value = value
-        ans.final_state = "marked" if value else "blank"
-        ans.decided_by, ans.decided_at = username, now
-        w.add(
-            AuditLog(
+        view = describe(s, item, page)
+    if accept_machine:
+        value = view.machine_value
+    value = _check_value([(o.value, o.label) for o in view.options], view.field_kind or "single", value)
+    answer_id, page_id = item.answer_id, page.id
+    state = "marked" if value else "blank"
+    with transaction(url) as w:
+        _mark_done(w, item_id, username, is_admin, now, page_id)
+        a = _ANS.c
+        ans = w.execute(
+            select(a.field, a.final_value, a.final_state, a.decided_by, a.machine_value).where(a.id == answer_id)
+        ).one()
+        w.execute(
+            update(_ANS)
+            .where(_ANS.c.id == answer_id)
+            .values(final_value=value, final_state=state, decided_by=username, decided_at=now)
+        )
+        w.execute(
+            insert(_AUDIT).values(
                 user=username,
                 action="review.answer",
-                object=f"page:{page.id}/{ans.field}",
-                old=old,
+                object=f"page:{page_id}/{ans.field}",
+                old={"final_value": ans.final_value, "final_state": ans.final_state, "decided_by": ans.decided_by},
                 new={
                     "final_value": value,
-                    "final_state": ans.final_state,
+                    "final_state": state,
                     "decided_by": username,
-                    "item": item.id,
+                    "item": item_id,
                     "machine_value": ans.machine_value,
                     "accepted_machine": accept_machine,
                 },
@@ -657,7 +755,6 @@ def assign_identity(
     that identity and stored by the scan pipeline's own storing code, so the page gets its answers,
     review items, duplicate/conflict status and text areas exactly as a readable page would.
     """
-    from omr import config
     from omr.detect.read import decode, read_known
     from omr.detect.result import READ
     from omr.detect.sources import RawPage

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 from sqlalchemy import select
@@ -196,3 +197,212 @@ def test_throughput_for_admins(site):
     page = a.get("/admin/users").get_data(as_text=True)
     table = page.split('id="throughput"')[1]
     assert "reviewer" in table
+
+
+# --------------------------------------------------------------------------- the queue under load
+
+
+def _synthetic_queue(per_unit: int) -> dict[str, list[int]]:
+    """``per_unit`` open answer items on pages of UNIT and as many of another unit (straight into the
+    database: the claim and decide code does not care how a page was read)."""
+    from db.models import REVIEW_OPEN
+    from db.session import transaction
+    from omr.templates import get_form
+    from web.testing import FORM, OTHER_UNIT
+
+    version = get_form(FORM).version
+    ids: dict[str, list[int]] = {UNIT: [], OTHER_UNIT: []}
+    with transaction() as s:
+        for unit in (UNIT, OTHER_UNIT):
+            for n in range(per_unit):
+                p = Page(
+                    source="synthetic.pdf",
+                    source_page=n,
+                    sha256=uuid.uuid4().hex * 2,
+                    image_path="pages/none.png",
+                    status="needs_review",
+                    serial=f"{unit[:2]}{n:04d}",
+                    sheet_page=1,
+                    form_id=FORM,
+                    form_version=version,
+                    variant="c6p0",
+                    unit_code=unit,
+                )
+                s.add(p)
+                s.flush()
+                a = Answer(page_id=p.id, field="q_result", machine_value="2", machine_state="multiple", confidence=0.4)
+                s.add(a)
+                s.flush()
+                item = ReviewItem(page_id=p.id, answer_id=a.id, kind="answer", status=REVIEW_OPEN)
+                s.add(item)
+                s.flush()
+                ids[unit].append(item.id)
+    return ids
+
+
+def _work_the_queue_concurrently(reviewers: int) -> dict[str, list[int]]:
+    """Each reviewer thread claims and decides until the queue is empty; what each decided."""
+    done: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(reviewers)
+
+    def reviewer(name: str) -> None:
+        mine: list[int] = []
+        try:
+            start.wait()
+            while (item_id := svc.claim_next(name, scope(), "answer")) is not None:
+                svc.decide_answer(name, scope(), item_id, None, accept_machine=True)
+                mine.append(item_id)
+        except BaseException as e:  # noqa: BLE001  (reported below)
+            errors.append(e)
+        done[name] = mine
+
+    threads = [threading.Thread(target=reviewer, args=(f"r{i}",)) for i in range(reviewers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    return done
+
+
+def _check_each_item_decided_once(done: dict[str, list[int]], ids: dict[str, list[int]]) -> None:
+    decided = [i for items in done.values() for i in items]
+    assert len(decided) == len(set(decided)), "an item was given to two reviewers"
+    assert set(decided) == set(ids[UNIT])  # the whole queue of the unit, and nothing of another unit
+    with session() as s:
+        entries = [e.new["item"] for e in s.scalars(select(AuditLog).where(AuditLog.action == "review.answer"))]
+        assert sorted(entries) == sorted(decided)  # one decision recorded per item
+        states = dict(s.execute(select(ReviewItem.id, ReviewItem.status)).all())
+    assert all(states[i] == "done" for i in ids[UNIT])
+    assert all(states[i] == "open" for i in ids[next(u for u in ids if u != UNIT)])
+
+
+def test_many_reviewers_clear_a_queue_without_overlap_sqlite(omr_home):
+    ids = _synthetic_queue(60)
+    _check_each_item_decided_once(_work_the_queue_concurrently(12), ids)
+
+
+@pytest.mark.postgres
+def test_many_reviewers_clear_a_queue_without_overlap_postgresql(omr_home, monkeypatch):
+    """The single-statement claim (UPDATE … WHERE id = (… FOR UPDATE SKIP LOCKED) RETURNING) on a real
+    PostgreSQL server, where claimers really run at the same time."""
+    import subprocess
+
+    from servers import ServerUnavailable, postgres
+
+    from db import session as dbs
+
+    try:
+        ctx = postgres()
+        url = ctx.__enter__()
+    except (ServerUnavailable, subprocess.CalledProcessError) as e:
+        pytest.skip(f"PostgreSQL not available: {e}")
+    try:
+        monkeypatch.setenv("OMR_DATABASE_URL", url)
+        ids = _synthetic_queue(60)
+        _check_each_item_decided_once(_work_the_queue_concurrently(12), ids)
+        # two people deciding the same free item at the same moment: exactly one of them gets it
+        extra = _synthetic_queue(1)[UNIT][0]
+        outcomes: list[str] = []
+        both = threading.Barrier(2)
+
+        def decide(name: str) -> None:
+            both.wait()
+            try:
+                svc.decide_answer(name, scope(), extra, "1")
+                outcomes.append("ok")
+            except svc.Taken:
+                outcomes.append("taken")
+
+        threads = [threading.Thread(target=decide, args=(n,)) for n in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(outcomes) == ["ok", "taken"]
+    finally:
+        dbs.dispose()
+        ctx.__exit__(None, None, None)
+
+
+def test_held_items_first_and_at_most_two(omr_home):
+    ids = _synthetic_queue(4)[UNIT]
+    first = svc.claim_next("r1", scope(), "answer")
+    assert first == ids[0]  # queue order: by page, then item
+    assert svc.claim_next("r1", scope(), "answer") == first  # a reload shows the item held
+    second = svc.claim_next("r1", scope(), "answer", exclude=[first])  # the prefetch behind it
+    assert second == ids[1]
+    assert svc.claim_next("r1", scope(), "answer", exclude=[first, second]) is None  # holds two already
+    assert svc.claim_next("r2", scope(), "answer") == ids[2]  # another reviewer gets the next free one
+    svc.decide_answer("r1", scope(), first, "1")
+    assert svc.claim_next("r1", scope(), "answer", exclude=[second]) == ids[3]
+    with pytest.raises(svc.Taken):
+        svc.decide_answer("r2", scope(), second, "1")  # r1's item
+    svc.release("r1", [second, ids[3]])
+    assert svc.claim_next("r2", scope(), "answer", exclude=[ids[2]]) == second
+
+
+def test_claim_walks_the_queue_index(omr_home):
+    """The claim reads the queue in index order and stops at the first free item: no sort of every
+    open item on each claim (migration 0003)."""
+    from sqlalchemy.dialects import sqlite
+
+    from db.session import engine
+
+    _synthetic_queue(3)
+    stmt = svc._pick_stmt(False, False)
+    compiled = stmt.compile(dialect=sqlite.dialect())
+    params = {"q_kind": "answer", "q_stale": svc._now(), "q_exclude": [1], "scope_units": [UNIT]}
+    params["scope_uploader_units"] = [UNIT]
+    expanded = compiled.construct_expanded_state(params)
+    values = tuple(expanded.parameters[k] for k in expanded.positiontup)
+    with engine().connect() as conn:
+        plan = " / ".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + expanded.statement, values))
+    assert "ix_review_items_queue" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_login_does_not_hold_up_reviewers(tmp_path):
+    """A right password is checked without the database's write lock: someone logging in (argon2 on
+    purpose takes a while) never makes the reviewers' decisions wait. A wrong one is still counted."""
+    import sqlite3
+
+    from db.models import User
+    from omr import config
+    from web.testing import PASSWORD, make_users
+
+    with Home(tmp_path / "home"):
+        make_users({"reviewer": ("reviewer", UNIT)})
+        app = app_for_tests()
+        writer = sqlite3.connect(config.home() / config.DB_FILE, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock meanwhile
+        result: list[int] = []
+        t = threading.Thread(target=lambda: result.append(login(app.test_client(), "reviewer").status_code))
+        t.start()
+        t.join(30)
+        done_while_locked = not t.is_alive()
+        writer.execute("ROLLBACK")
+        writer.close()
+        t.join(60)
+        assert done_while_locked, "the login waited for the write lock"
+        assert result == [302]
+        # a wrong password, then the right one: the failure is counted, then forgotten
+        c = app.test_client()
+        assert login(c, "reviewer", "sai-mat-khau").status_code == 401
+        with session() as s:
+            assert s.scalar(select(User.failed_logins).where(User.username == "reviewer")) == 1
+        assert login(c, "reviewer", PASSWORD).status_code == 302
+        with session() as s:
+            assert s.scalar(select(User.failed_logins).where(User.username == "reviewer")) == 0
+
+
+def test_warm_up_before_the_first_request_changes_nothing(omr_home):
+    """`omr serve` warms each process up (fonts, form layouts, the queue's queries) before it serves."""
+    from web import warm_up
+
+    ids = _synthetic_queue(2)[UNIT]
+    warm_up()
+    with session() as s:
+        items = s.execute(select(ReviewItem.status, ReviewItem.assigned_to).where(ReviewItem.id.in_(ids))).all()
+        assert items == [("open", None), ("open", None)]
+        assert s.scalar(select(AuditLog).where(AuditLog.action.like("review.%"))) is None

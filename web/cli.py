@@ -58,12 +58,13 @@ def _serve(args) -> int:
     from werkzeug.serving import run_simple
 
     from db.session import engine
-    from web import create_app
+    from web import create_app, warm_up
 
     if args.insecure_cookies:
         os.environ["OMR_INSECURE_COOKIES"] = "1"
     engine()  # create or migrate the database before the first request, and fail here if it cannot
     app = create_app()
+    warm_up()
     if not _loopback(args.host) and app.config["SESSION_COOKIE_SECURE"]:
         print(
             "Lưu ý: cookie phiên chỉ gửi qua HTTPS. Đặt ứng dụng sau một máy chủ HTTPS, "
@@ -89,7 +90,7 @@ def _serve_production(args, shown: str) -> int:
 
         raise ConfigError("chưa cài gunicorn: pip install 'omr-hailong[scale]'") from None
     from db import session as dbs
-    from web import create_app
+    from web import create_app, warm_up
 
     dbs.dispose()  # no connection of the master's may be shared by the forked processes
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -116,7 +117,9 @@ def _serve_production(args, shown: str) -> int:
                 self.cfg.set("control_socket_disable", True)
 
         def load(self):
-            return create_app()
+            app = create_app()
+            warm_up()  # in each process, before it takes a request
+            return app
 
     print(
         f"Ứng dụng web (gunicorn, {options['workers']} tiến trình): http://{shown}:{args.port}/  (Ctrl-C để dừng)",

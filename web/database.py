@@ -10,6 +10,7 @@ from flask import Flask, g
 from sqlalchemy.orm import Session
 
 from db.session import session, transaction
+from omr import config
 
 __all__ = ["db", "init_db", "transaction"]
 
@@ -17,7 +18,7 @@ __all__ = ["db", "init_db", "transaction"]
 def db() -> Session:
     s = g.get("_db")
     if s is None:
-        s = g._db = session()
+        s = g._db = session(config.database_url())
     return s
 
 
