@@ -201,18 +201,11 @@ def check_database(home: Path) -> dict:
 
 def _server_cpu(pid: int) -> float:
     """CPU seconds used so far by the server process and its worker processes (Linux /proc)."""
+    from proctree import tree  # benchmarks/, beside this file
+
     tick = os.sysconf("SC_CLK_TCK")
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                todo += [int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split()]
-        except OSError:
-            pass
     total = 0.0
-    for p in pids:
+    for p in tree(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
