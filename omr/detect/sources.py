@@ -25,6 +25,7 @@ MAX_PIXELS = 80_000_000
 MAX_MEMBER_BYTES = 300 * 1024 * 1024  # one file inside a ZIP, uncompressed
 MAX_ZIP_RATIO = 200  # uncompressed / compressed: scans compress 2–20x, bombs 1000x
 RENDER_DPI = 200  # for PDF pages that are not a single image
+PDF_REOPEN_PAGES = 50
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 STACK_EXTS = IMAGE_EXTS | {".pdf", ".zip"}
@@ -162,9 +163,13 @@ def _encode_frame(frame: Image.Image, name: str, n: int) -> RawPage:
     return RawPage(name, n, buf.tobytes(), ext)
 
 
+def _open_pdf(src: Path | bytes) -> pdfium.PdfDocument:
+    return pdfium.PdfDocument(src if isinstance(src, bytes) else str(src))
+
+
 def _pdf_pages(src: Path | bytes, name: str) -> Iterator[RawPage]:
     try:
-        pdf = pdfium.PdfDocument(src if isinstance(src, bytes) else str(src))
+        pdf = _open_pdf(src)
         count = len(pdf)
     except pdfium.PdfiumError as e:
         yield RawPage(name, 1, error=f"PDF hỏng, không mở được ({e})")
@@ -174,6 +179,11 @@ def _pdf_pages(src: Path | bytes, name: str) -> Iterator[RawPage]:
         return
     try:
         for i in range(count):
+            if i and i % PDF_REOPEN_PAGES == 0:
+                # pdfium keeps every object it has parsed (each page's image data included) until
+                # the document is closed: reopening bounds memory on a 1,000-page stack
+                pdf.close()
+                pdf = _open_pdf(src)
             try:
                 page = pdf[i]
                 yield _pdf_page(page, name, i + 1)
