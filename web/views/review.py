@@ -168,21 +168,27 @@ def crop(item_id: int):
 # --------------------------------------------------------------------------- unidentified pages
 
 
+def _page_item_view(kind: str):
+    """The item asked for (``?item=``) or the next one of ``kind`` claimed for this reviewer, described;
+    None when the queue is empty. An item of another kind or outside the user's units: 404."""
+    item_id = request.args.get("item", type=int)
+    if item_id is None:
+        item_id = svc.claim_next(current_user.username, user_scope(), kind)
+    if item_id is None:
+        return None
+    try:
+        item, page = svc.get_item(db(), item_id, user_scope())
+    except NotFound:
+        abort(404)
+    if item.kind != kind:
+        abort(404)
+    return svc.describe(db(), item, page)
+
+
 @bp.route("/unidentified")
 @roles(*CAN_REVIEW)
 def unidentified():
-    item_id = request.args.get("item", type=int)
-    if item_id is None:
-        item_id = svc.claim_next(current_user.username, user_scope(), REVIEW_UNIDENTIFIED)
-    view = None
-    if item_id is not None:
-        try:
-            item, page = svc.get_item(db(), item_id, user_scope())
-        except NotFound:
-            abort(404)
-        if item.kind != REVIEW_UNIDENTIFIED:
-            abort(404)
-        view = svc.describe(db(), item, page)
+    view = _page_item_view(REVIEW_UNIDENTIFIED)
     forms = [(f.id, f.title) for f in all_forms().values()]
     return render_template(
         "review/unidentified.html",
@@ -231,18 +237,7 @@ def resolve_unidentified(item_id: int):
 @bp.route("/conflicts")
 @roles(*CAN_REVIEW)
 def conflicts():
-    item_id = request.args.get("item", type=int)
-    if item_id is None:
-        item_id = svc.claim_next(current_user.username, user_scope(), REVIEW_CONFLICT)
-    view = None
-    if item_id is not None:
-        try:
-            item, page = svc.get_item(db(), item_id, user_scope())
-        except NotFound:
-            abort(404)
-        if item.kind != REVIEW_CONFLICT:
-            abort(404)
-        view = svc.describe(db(), item, page)
+    view = _page_item_view(REVIEW_CONFLICT)
     return render_template("review/conflict.html", view=view, counts=_counts(), open=REVIEW_OPEN)
 
 
