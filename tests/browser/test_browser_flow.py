@@ -12,8 +12,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import shot
 from web.testing import PASSWORD, UNIT, cross, faint_dot, fill_clear, make_users, print_sheets, save_pdf
 
-# the admin test reads what the whole flow left behind (users, audit entries): one worker, in file order
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = pytest.mark.browser
 
 
 def log_in(page, server, user):
@@ -111,14 +110,17 @@ def test_whole_flow(server, home, page):
     shot(page, "13-results-after")
     assert not page.errors, page.errors
 
+    # the administrator's pages, which show what this flow left (users, audit entries), and English
+    log_in_again(page, server, "admin")
+    admin_pages_and_english(page, server)
+
 
 def log_in_again(page, server, user):
     page.context.clear_cookies()
     log_in(page, server, user)
 
 
-def test_admin_pages_and_english(server, page):
-    log_in(page, server, "admin")
+def admin_pages_and_english(page, server):
     page.goto(f"{server}/admin/users")
     shot(page, "14-admin-users")
     page.goto(f"{server}/admin/audit")
