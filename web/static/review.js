@@ -145,7 +145,8 @@
   }
 
   async function loadFirst() {
-    if (state.loading) return;
+    // a call while one is under way runs again after it: the later answer has the fresher counts
+    if (state.loading) { state.reload = true; return; }
     state.loading = true;
     try {
       show(await claim([]));
@@ -154,6 +155,7 @@
       toast(e.message, true);
     } finally {
       state.loading = false;
+      if (state.reload) { state.reload = false; if (!state.current) loadFirst(); }
     }
   }
 
@@ -175,7 +177,8 @@
       }
     }).finally(() => {
       state.inflight.delete(item.id);
-      if (!state.current) loadFirst();
+      // once the last decision in flight is stored, ask again: the queue and its counts as they now are
+      if (!state.current && state.inflight.size === 0) loadFirst();
     });
   }
 
