@@ -93,7 +93,7 @@ def _forms_list(args) -> int:
     else:
         width = max(len(f.id) for f in forms)
         for f in forms:
-            print(f"{f.id:<{width}}  v{f.version}  {f.title} ({f.pages} trang)")
+            print(f"{f.id:<{width}}  v{f.version}  {f.full_title} ({f.pages} trang)")
     return EXIT_OK
 
 

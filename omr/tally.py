@@ -991,7 +991,7 @@ def _form_tally(
     return FormTally(
         fid,
         form.version,
-        form.title if not form.subtitle else f"{form.title} {form.subtitle}",
+        form.full_title,
         responses,
         pending_responses,
         questions,

@@ -99,6 +99,11 @@ class Form:
     sections: tuple[Section, ...]
     source: Path = field(compare=False)
 
+    @property
+    def full_title(self) -> str:
+        """Title and subtitle: several forms share a title and differ in the subtitle (the service)."""
+        return f"{self.title} {self.subtitle}".strip()
+
     def resolved(self, variant: Variant) -> Form:
         """The form as printed for a unit: counter options generated, personal fields kept or dropped."""
         sections = []

@@ -35,7 +35,7 @@ def index():
             .limit(RECENT)
         )
     )
-    forms = [(f.id, f.title, f.pages) for f in all_forms().values()]
+    forms = [(f.id, f.full_title, f.pages) for f in all_forms().values()]
     return render_template(
         "print.html",
         forms=forms,

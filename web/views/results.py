@@ -53,7 +53,7 @@ def index():
         form_id=form_id,
         result=result,
         choices=unit_choices(),
-        forms=[(f.id, f.title) for f in all_forms().values()],
+        forms=[(f.id, f.full_title) for f in all_forms().values()],
         comments=notes,
         exports=True,
         formats=list(EXPORT_FORMATS),

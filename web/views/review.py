@@ -189,7 +189,7 @@ def _page_item_view(kind: str):
 @roles(*CAN_REVIEW)
 def unidentified():
     view = _page_item_view(REVIEW_UNIDENTIFIED)
-    forms = [(f.id, f.title) for f in all_forms().values()]
+    forms = [(f.id, f.full_title) for f in all_forms().values()]
     return render_template(
         "review/unidentified.html",
         view=view,
