@@ -131,3 +131,25 @@ def pg_url(_postgres_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     monkeypatch.setenv("OMR_DATABASE_URL", url)
     yield url
     dbs.dispose()
+
+
+@pytest.fixture(scope="module")
+def tally_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The tallies' fixed data (test_tally.build_fixture) in its own data directory, for a module."""
+    from test_tally import build_fixture
+
+    from db import session as dbs
+
+    home = tmp_path_factory.mktemp("omr-home")
+    old = {k: os.environ.get(k) for k in ("OMR_HOME", "OMR_DATABASE_URL")}
+    os.environ["OMR_HOME"] = str(home)
+    os.environ.pop("OMR_DATABASE_URL", None)
+    dbs.dispose()
+    build_fixture(home)
+    yield home
+    dbs.dispose()
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import openpyxl
 import pypdfium2 as pdfium
 import pytest
-from test_tally import FORM, SIPAS, build_fixture
+from test_tally import FORM, SIPAS
 
 from db import session as dbs
 from omr import tally
@@ -26,30 +24,13 @@ REPORT_DATE = date(2026, 12, 5)
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("omr-home")
-    old = {k: os.environ.get(k) for k in ("OMR_HOME", "OMR_DATABASE_URL")}
-    os.environ["OMR_HOME"] = str(home)
-    os.environ.pop("OMR_DATABASE_URL", None)
-    dbs.dispose()
-    build_fixture(home)
-    yield home
-    dbs.dispose()
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
-@pytest.fixture(scope="module")
-def result(home: Path) -> tally.TallyResult:
+def result(tally_db: Path) -> tally.TallyResult:
     with dbs.session() as s:
         return tally.compute(s, "2026-11", "P99")
 
 
 @pytest.fixture(scope="module")
-def pdf_text(home: Path, result: tally.TallyResult) -> list[str]:
+def pdf_text(tally_db: Path, result: tally.TallyResult) -> list[str]:
     buf = io.BytesIO()
     with dbs.session() as s:
         pdf_report.write_pdf(s, result, buf, report_date=REPORT_DATE)
@@ -71,7 +52,7 @@ def _q(result: tally.TallyResult, field: str) -> tally.QuestionTally:
 # --------------------------------------------------------------------------- CSV
 
 
-def test_csv_responses_one_row_per_sheet_with_bom(home: Path, result: tally.TallyResult, tmp_path: Path) -> None:
+def test_csv_responses_one_row_per_sheet_with_bom(tally_db: Path, result: tally.TallyResult, tmp_path: Path) -> None:
     with dbs.session() as s:
         paths = export(s, "2026-11", "P99", None, "csv", tmp_path / "ket-qua.csv", result=result)
     assert [p.name for p in paths] == ["ket-qua.csv", "ket-qua-tong-hop.csv"]
@@ -97,7 +78,7 @@ def test_csv_responses_one_row_per_sheet_with_bom(home: Path, result: tally.Tall
         assert sum(o.value in r["q_area"].split(",") for r in rows if r["q_area"]) == o.count
 
 
-def test_csv_tally_matches_result(home: Path, result: tally.TallyResult, tmp_path: Path) -> None:
+def test_csv_tally_matches_result(tally_db: Path, result: tally.TallyResult, tmp_path: Path) -> None:
     out = io.StringIO()
     csv_export.write_tally(result, out)
     text = out.getvalue()
@@ -124,7 +105,7 @@ def test_csv_tally_matches_result(home: Path, result: tally.TallyResult, tmp_pat
     assert len(trend) == 12 and trend["2026-10"]["Chỉ số hài lòng (%)"] == "25.0"
 
 
-def test_csv_merges_the_pages_of_a_two_page_sheet(home: Path, tmp_path: Path) -> None:
+def test_csv_merges_the_pages_of_a_two_page_sheet(tally_db: Path, tmp_path: Path) -> None:
     with dbs.session() as s:
         export(s, "2025-06", "W2", SIPAS, "csv", tmp_path / "sipas.csv")
     rows = list(csv.DictReader(io.StringIO((tmp_path / "sipas.csv").read_text(encoding="utf-8-sig"))))
@@ -138,7 +119,7 @@ def test_csv_merges_the_pages_of_a_two_page_sheet(home: Path, tmp_path: Path) ->
 # --------------------------------------------------------------------------- XLSX
 
 
-def test_xlsx_sheets_tables_and_raw_responses(home: Path, result: tally.TallyResult, tmp_path: Path) -> None:
+def test_xlsx_sheets_tables_and_raw_responses(tally_db: Path, result: tally.TallyResult, tmp_path: Path) -> None:
     path = io.BytesIO()  # the web application writes to a file-like object
     with dbs.session() as s:
         assert xlsx_export.write_xlsx(s, result, path) == 9
@@ -213,7 +194,7 @@ def test_pdf_numbers_match_the_tally(pdf_text: list[str], result: tally.TallyRes
     assert f"{num(sh.printed)} {num(sh.returned)} {pct(sh.response_rate)} {num(sh.year_returned)}" in whole
 
 
-def test_pdf_has_charts_and_comment_images(home: Path, result: tally.TallyResult) -> None:
+def test_pdf_has_charts_and_comment_images(tally_db: Path, result: tally.TallyResult) -> None:
     buf = io.BytesIO()
     with dbs.session() as s:
         pdf_report.write_pdf(s, result, buf, report_date=REPORT_DATE)
@@ -228,7 +209,7 @@ def test_pdf_has_charts_and_comment_images(home: Path, result: tally.TallyResult
         pdf.close()
 
 
-def test_pdf_for_a_period_without_data(home: Path) -> None:
+def test_pdf_for_a_period_without_data(tally_db: Path) -> None:
     buf = io.BytesIO()
     with dbs.session() as s:
         res = tally.compute(s, "2024-03", "W1")
@@ -249,7 +230,7 @@ def test_charts_are_png(result: tally.TallyResult) -> None:
     assert bars[-1] == ("Chỉ số chung", result.form(FORM).index.value, 16)
 
 
-def test_omr_export_command(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_omr_export_command(tally_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from omr.cli import main
 
     for fmt in FORMATS:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -232,25 +231,8 @@ def _two_page_sheets(s, batch_id: int) -> None:
                     s.add(_answer(page.id, f.id, value if f.is_index_question else f.options[0].value))
 
 
-@pytest.fixture(scope="module")
-def fixture_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("omr-home")
-    old = {k: os.environ.get(k) for k in ("OMR_HOME", "OMR_DATABASE_URL")}
-    os.environ["OMR_HOME"] = str(home)
-    os.environ.pop("OMR_DATABASE_URL", None)
-    dbs.dispose()
-    build_fixture(home)
-    yield home
-    dbs.dispose()
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
 @pytest.fixture
-def nov(fixture_db: Path) -> tally.TallyResult:
+def nov(tally_db: Path) -> tally.TallyResult:
     with dbs.session() as s:
         return compute(s, "2026-11", "P99")
 
@@ -361,7 +343,7 @@ def test_index_per_question_element_form_and_previous_period(nov: tally.TallyRes
     assert _q(nov, "q_area").index is None
 
 
-def test_target_is_configurable(fixture_db: Path) -> None:
+def test_target_is_configurable(tally_db: Path) -> None:
     with dbs.session() as s:
         res = compute(s, "2026-11", "P99", target=0.8)
     assert res.index.meets_target is True and _q(res, "q_result").index.meets_target is False
@@ -389,7 +371,7 @@ def test_province_rolls_up_wards_and_service_points(nov: tally.TallyResult) -> N
     assert units["W1"].index.previous == pytest.approx(1 / 4) and units["W2"].index.previous is None
 
 
-def test_ward_includes_its_service_point(fixture_db: Path) -> None:
+def test_ward_includes_its_service_point(tally_db: Path) -> None:
     with dbs.session() as s:
         w1 = compute(s, "2026-11", "W1")
         sp = compute(s, "2026-11", "SP1")
@@ -404,7 +386,7 @@ def test_ward_includes_its_service_point(fixture_db: Path) -> None:
     assert everything.responses == 9 and {u.code for u in everything.units} == {"P99"}
 
 
-def test_form_filter_and_other_periods(fixture_db: Path) -> None:
+def test_form_filter_and_other_periods(tally_db: Path) -> None:
     with dbs.session() as s:
         assert compute(s, "2026-11", "P99", form_id="sipas-tthc").responses == 0
         oct_ = compute(s, "2026-10", "P99")
@@ -414,7 +396,7 @@ def test_form_filter_and_other_periods(fixture_db: Path) -> None:
     assert (q4.index.satisfied, q4.index.answered) == (13 + 1 + 0 + 0, 16 + 4 + 2)  # October 1/4, S11 0/2
 
 
-def test_two_page_sheets_count_once(fixture_db: Path) -> None:
+def test_two_page_sheets_count_once(tally_db: Path) -> None:
     with dbs.session() as s:
         res = compute(s, "2025-06", "W2")
     f = res.form(SIPAS)
@@ -427,7 +409,7 @@ def test_two_page_sheets_count_once(fixture_db: Path) -> None:
     assert (f.index.satisfied, f.index.answered) == (15 + 7 + 7, 15 + 15 + 7 + 7)
 
 
-def test_unknown_unit_and_form_are_user_errors(fixture_db: Path) -> None:
+def test_unknown_unit_and_form_are_user_errors(tally_db: Path) -> None:
     with dbs.session() as s:
         with pytest.raises(TallyError, match="không có đơn vị"):
             compute(s, "2026-11", "NOPE")
@@ -460,12 +442,12 @@ def test_trend_has_twelve_months_with_october_and_november(nov: tally.TallyResul
     assert by["2026-09"].index.value is None and by["2026-09"].responses == 0
 
 
-def test_comments_leave_out_personal_data(fixture_db: Path, nov: tally.TallyResult) -> None:
+def test_comments_leave_out_personal_data(tally_db: Path, nov: tally.TallyResult) -> None:
     assert nov.comments == 2
     with dbs.session() as s:
         got = tally.comments(s, "2026-11", "P99")
     assert [(c.serial, c.field) for c in got] == [("S1", "y_kien_khac"), ("S7", "y_kien_chua_hai_long")]
-    assert all((fixture_db / c.image_path).is_file() for c in got)
+    assert all((tally_db / c.image_path).is_file() for c in got)
 
 
 def test_as_dict_is_json(nov: tally.TallyResult) -> None:
@@ -477,7 +459,7 @@ def test_as_dict_is_json(nov: tally.TallyResult) -> None:
 
 
 @pytest.mark.postgres
-def test_postgresql_gives_the_same_numbers(fixture_db: Path, tmp_path: Path, _postgres_server: str) -> None:
+def test_postgresql_gives_the_same_numbers(tally_db: Path, tmp_path: Path, _postgres_server: str) -> None:
     """The same data on a real PostgreSQL server: every figure equal to SQLite's (portable SQL)."""
     from servers import new_database
 
