@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from omr.detect.decide import join_values  # the truth is written in the reader's own order
 from omr.layout import FieldPlacement, Rect
 from omr.templates import Field
 from samples.ink import Canvas, Tool, pen, pencil, smooth, wobble
@@ -84,11 +85,6 @@ class FieldPlan:
         if self.marks:
             t["marks"] = [f"{m.shape}:{m.value}" for m in self.marks]
         return t
-
-
-def join_values(values: list[str]) -> str | None:
-    """Option values in natural order ("2" before "10"), comma-joined: the reader's own order."""
-    return ",".join(sorted(values, key=lambda v: (len(v), v))) or None
 
 
 # --------------------------------------------------------------------------- what people answer

@@ -6,7 +6,7 @@ page can be re-decided later with other thresholds (``omr.detect.decide``) witho
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from omr.identity import SheetIdentity
 
@@ -78,6 +78,3 @@ class PageRead:
 
     def measurements(self) -> dict:
         return {a.field: {v: m.as_list() for v, m in a.boxes.items()} for a in self.answers}
-
-    def as_dict(self) -> dict:
-        return asdict(self)
