@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -38,8 +39,9 @@ class Master:
     digits_px: tuple[int, int, int, int] | None  # the serial's digits; None if not found
 
 
-def _rasterise(pdf: bytes, dpi: int) -> list[np.ndarray]:
-    doc = pdfium.PdfDocument(pdf)
+def rasterise(pdf: bytes | Path, dpi: int) -> list[np.ndarray]:
+    """A PDF as a scanner would see it: one grey image per page."""
+    doc = pdfium.PdfDocument(pdf if isinstance(pdf, bytes) else str(pdf))
     try:
         pages = []
         for i in range(len(doc)):
@@ -53,7 +55,7 @@ def _rasterise(pdf: bytes, dpi: int) -> list[np.ndarray]:
 def _render_sheet(fl: FormLayout, unit: str, heading: UnitHeading, serial: str) -> list[np.ndarray]:
     buf = io.BytesIO()
     render(buf, fl, unit, [serial], _DUMMY_KEY, heading)
-    return _rasterise(buf.getvalue(), MASTER_DPI)
+    return rasterise(buf.getvalue(), MASTER_DPI)
 
 
 def _rect_px(r: Rect, kx: float, ky: float) -> tuple[int, int, int, int]:

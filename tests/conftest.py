@@ -10,7 +10,6 @@ from types import SimpleNamespace
 
 import cv2
 import numpy as np
-import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
@@ -32,15 +31,9 @@ def omr_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def render_pdf_pages(pdf_path: Path, dpi: int = SCAN_DPI) -> list[np.ndarray]:
     """The printed PDF as a scanner would see it: one grey image per page."""
-    pdf = pdfium.PdfDocument(str(pdf_path))
-    try:
-        out = []
-        for i in range(len(pdf)):
-            img = pdf[i].render(scale=dpi / 72, grayscale=True).to_numpy()
-            out.append(np.ascontiguousarray(img if img.ndim == 2 else img[:, :, 0]))
-        return out
-    finally:
-        pdf.close()
+    from samples.sheet import rasterise
+
+    return rasterise(pdf_path, dpi)
 
 
 def mark_cross(img: np.ndarray, form_id: str, field: str, value: str, variant_code: str = "c6p0", dpi: int = SCAN_DPI):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pypdfium2 as pdfium
 from PIL import Image
 from sqlalchemy import select
 
@@ -25,15 +24,9 @@ def px(v: float, dpi: int = DPI) -> int:
 
 
 def render(pdf_path: Path, dpi: int = DPI) -> list[np.ndarray]:
-    pdf = pdfium.PdfDocument(str(pdf_path))
-    try:
-        out = []
-        for i in range(len(pdf)):
-            img = pdf[i].render(scale=dpi / 72, grayscale=True).to_numpy()
-            out.append(np.ascontiguousarray(img if img.ndim == 2 else img[:, :, 0]))
-        return out
-    finally:
-        pdf.close()
+    from samples.sheet import rasterise
+
+    return rasterise(pdf_path, dpi)
 
 
 def _box(field_id: str, value: str, variant: str = "c6p0"):
