@@ -689,8 +689,9 @@ def _queue_undecided(w: Session, page: Page) -> None:
     w.flush()
     undecided = list(w.scalars(select(Answer).where(Answer.page_id == page.id, Answer.final_state.is_(None))))
     for ans in undecided:
-        if ans.machine_state in ("marked", "blank") and (ans.confidence or 0) >= 0.7 and not ans.reason:
-            # the machine was sure: its reading stands, as it would have on a first scan
+        if ans.machine_state in ("marked", "blank"):
+            # the machine decided it (the reader's own rule, omr.detect.decide): its reading stands,
+            # as it would have on a first scan
             ans.final_value, ans.final_state, ans.decided_by, ans.decided_at = (
                 ans.machine_value,
                 ans.machine_state,
@@ -787,14 +788,11 @@ def assign_identity(
         data = path.read_bytes()
         raw = RawPage(page.source, page.source_page, data, path.suffix)
         old = {"page_id": page.id, "status": page.status, "serial": page.serial, "note": page.note}
-        batch_id, rel, sha = page.scan_batch_id, page.image_path, page.sha256
+        batch_id, sha = page.scan_batch_id, page.sha256
     read = read_known(decode(data), ident)
     if read.status != READ:
         raise ReviewError("không tìm thấy 4 dấu định vị ở góc trang: không đọc được các ô của trang này")
-    crops = {}
-    for t in read.texts:
-        crops[t.field] = ingest.crop_relpath(sha, t.field)
-        ingest._write_atomic(crops[t.field], t.jpeg)
+    rel, crops = ingest.write_files(sha, raw.ext, data, read)
     with transaction() as w:
         item = _take(w, item_id, username, is_admin, now)
         # The page is stored again under its identity by the pipeline's own code. Its sha256 is UNIQUE,
@@ -802,7 +800,7 @@ def assign_identity(
         # the image file stays where it is (same sha, same path).
         w.execute(update(Page).where(Page.id == old["page_id"]).values(sha256="u" + sha[1:]))
         w.flush()
-        line = ingest._insert_page(w, raw, sha, read, rel, crops, batch_id)
+        line = ingest.insert_page(w, raw, sha, read, rel, crops, batch_id)
         new_page = w.scalar(select(Page).where(Page.sha256 == sha))
         assert new_page is not None
         w.execute(update(ReviewItem).where(ReviewItem.page_id == old["page_id"]).values(page_id=new_page.id))

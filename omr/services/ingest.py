@@ -428,6 +428,9 @@ def _write_files(sha: str, ext: str, data: bytes, read: R.PageRead) -> tuple[str
     return rel, crops
 
 
+write_files = _write_files  # public: review stores a page a person identified the same way
+
+
 def store_page(
     raw: RawPage, sha: str, read: R.PageRead, batch_id: int | None = None, files_written: bool = False
 ) -> dict:
