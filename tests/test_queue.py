@@ -310,8 +310,13 @@ def test_worker_killed_mid_stack_loses_nothing(cluster):
     assert in_flight, cluster.worker_logs()
     assert scan.wait(timeout=90) == 0, out.with_suffix(".err").read_text()
     assert survivor.poll() is None
-    # the pages the killed worker held were delivered again and read by the survivor
-    assert in_flight <= cluster.tasks(survivor)[1]
+    # the pages the killed worker held were delivered again and read by the survivor. The redelivery
+    # comes after the visibility timeout, which can be after the scan has finished (when the killed
+    # worker had already stored its page and only the acknowledgement was lost): wait for it.
+    deadline = time.monotonic() + VISIBILITY * 10
+    while not in_flight <= cluster.tasks(survivor)[1] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert in_flight <= cluster.tasks(survivor)[1], cluster.worker_logs()
     lines = _lines(out.read_text())
     assert [x["page"] for x in lines] == list(range(1, n + 1))
     assert [x["serial"] for x in lines] == [t["serial"] for t in _truth(stack)]
