@@ -208,6 +208,42 @@ def test_multipage_bilevel_tiff(tmp_path, blank_sheet):
     assert read_page_bytes(pages[0].data, KEY).status == READ
 
 
+def test_pages_by_reference_load_the_same_bytes(tmp_path, blank_sheet):
+    """Pages handed out by reference (file, page) are loaded by the process that reads them: the same
+    bytes, extension and numbering as pages handed out loaded, for PDF, multi-page TIFF and image files."""
+    _pdf_of_jpegs(tmp_path / "stack.pdf", [blank_sheet, blank_sheet[:, ::-1].copy()])
+    frames = [Image.fromarray(blank_sheet).convert("1") for _ in range(3)]
+    frames[0].save(tmp_path / "s.tif", save_all=True, append_images=frames[1:], compression="group4")
+    d = tmp_path / "dir"
+    d.mkdir()
+    Image.fromarray(blank_sheet).save(d / "a.jpg", quality=80)
+    cv2.imwrite(str(d / "b.png"), blank_sheet)
+    paths = [tmp_path / "stack.pdf", tmp_path / "s.tif", d]
+    eager = list(sources.iter_pages(paths))
+    refs = list(sources.iter_pages(paths, by_reference=True))
+    assert all(r.ref is not None and r.data is None for r in refs)
+    loaded = [sources.load(r) for r in reversed(refs)][::-1]  # any order: TIFF frames are sought, not walked once
+    assert [(p.source, p.page, p.ext, p.data) for p in loaded] == [(p.source, p.page, p.ext, p.data) for p in eager]
+    assert len(loaded) == 7 and all(p.error is None for p in loaded)
+    sources.close_open_file()
+
+
+def test_pages_by_reference_report_bad_files(tmp_path, blank_sheet):
+    (tmp_path / "a_empty.pdf").write_bytes(b"")
+    (tmp_path / "b_corrupt.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\ngarbage")
+    (tmp_path / "c_cut.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 40)
+    bomb = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(bomb, "TIFF", compression="group4")
+    (tmp_path / "d_bomb.tif").write_bytes(bomb.getvalue())
+    _pdf_of_jpegs(tmp_path / "e_good.pdf", [blank_sheet])
+    pages = [sources.load(r) for r in sources.iter_pages(sorted(tmp_path.iterdir()), by_reference=True)]
+    errors = {p.source: p.error for p in pages if p.error}
+    assert set(errors) == {"a_empty.pdf", "b_corrupt.pdf", "c_cut.jpg", "d_bomb.tif"}
+    assert all(e and "\n" not in e for e in errors.values())
+    assert [(p.source, p.ext) for p in pages if not p.error] == [("e_good.pdf", ".jpg")]
+    sources.close_open_file()
+
+
 def test_bad_inputs_get_one_line_errors_and_the_rest_goes_on(tmp_path, blank_sheet):
     d = tmp_path / "box"
     d.mkdir()

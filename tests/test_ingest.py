@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import signal
@@ -180,6 +181,40 @@ def test_same_sheet_again_is_duplicate_or_conflict(omr_home, printed, scan_tools
         )
 
 
+def test_pages_of_one_sheet_stored_in_one_group_are_compared(omr_home, printed, scan_tools, tmp_path):
+    """Pages are stored in groups, one transaction each: a sheet page met twice inside one group is
+    compared with its first copy exactly as across groups."""
+    from db.session import engine
+    from omr.detect.read import read_page_bytes
+    from omr.detect.sources import RawPage, iter_pages
+
+    _, imgs = printed(FORM, "09552", 2)
+    scan_tools.cross(imgs[0], FORM, "q_result", "5")
+    altered = imgs[0].copy()
+    scan_tools.cross(altered, FORM, "q_counter", "2")
+    stack = scan_tools.jpeg_pdf([imgs[0], imgs[1], imgs[0], altered, imgs[0]], tmp_path / "s.pdf")
+    raws = list(iter_pages([stack]))
+    raws[4] = RawPage("s.pdf", 5, raws[2].data, raws[2].ext)  # the very same image again: not stored twice
+    photocopy = scan_tools.jpeg_pdf([imgs[0]], tmp_path / "copy.pdf", quality=60)
+    raws[2] = next(iter_pages([photocopy]))  # other bytes, same marks
+    items = []
+    for raw in raws:
+        read = read_page_bytes(raw.data, config.secret_key())
+        sha = hashlib.sha256(raw.data).hexdigest()
+        rel, crops = ingest.write_files(sha, raw.ext, raw.data, read)
+        items.append((RawPage(raw.source, raw.page, raw.data, raw.ext), sha, read, rel, crops))
+    with engine().begin() as conn:
+        lines = ingest.insert_pages(conn, items, None)
+    assert [x["status"] for x in lines] == ["accepted", "accepted", "duplicate", "conflict", "duplicate"]
+    assert lines[4]["serial"] == lines[0]["serial"] and lines[4]["page"] == 5
+    with session() as s:
+        pages = s.scalars(select(Page).order_by(Page.id)).all()
+        assert [p.status for p in pages] == ["accepted", "accepted", "duplicate", "conflict"]  # one image, one row
+        assert pages[2].duplicate_of_page_id == pages[0].id
+        items = s.scalars(select(ReviewItem)).all()
+        assert [(i.page_id, i.kind) for i in items] == [(pages[3].id, "conflict")]
+
+
 def _foreign_sheet(tmp_path: Path, scan_tools, serial: str, unit: str, key: bytes, name: str) -> Path:
     from omr.layout import layout_for
 
@@ -262,9 +297,9 @@ def test_window_bounds_pages_in_flight(omr_home, printed, scan_tools, tmp_path, 
     pulled = 0
     real = ingest.iter_pages
 
-    def counting(paths):
+    def counting(paths, **kwargs):
         nonlocal pulled
-        for raw in real(paths):
+        for raw in real(paths, **kwargs):
             pulled += 1
             yield raw
 

@@ -4,16 +4,24 @@ A scanner PDF usually holds one image per page (JPEG, JBIG2 or CCITT): that imag
 (JPEG bytes untouched) rather than rendering the page, which costs 5–8 times more. Everything is
 streamed: a 1,000-page PDF is opened lazily and only the page being handed out is in memory.
 A file that cannot be read becomes one ``RawPage`` with ``error`` set; the stack goes on.
+
+``iter_pages(paths, by_reference=True)`` hands out pages of PDF, TIFF and image files on disk as a
+``PageRef`` only (file, kind, index), and the process that reads the page loads it with ``load``:
+the scan's reader processes then extract, hash and decode in parallel, and the one process that
+stores pages never touches an image.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import threading
 import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import cv2
 import numpy as np
@@ -33,6 +41,16 @@ STACK_EXTS = IMAGE_EXTS | {".pdf", ".zip"}
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
+@dataclass(frozen=True)
+class PageRef:
+    """Where a page not yet loaded is: a file on disk, its kind (``.pdf``, ``.tif`` or an image
+    extension) and the page's index in it."""
+
+    path: str
+    kind: str
+    index: int = 0
+
+
 @dataclass
 class RawPage:
     source: str
@@ -40,6 +58,7 @@ class RawPage:
     data: bytes | None = None
     ext: str = ""
     error: str | None = None
+    ref: PageRef | None = None  # set (and ``data`` None) until ``load`` reads the page
 
 
 class UnreadableFile(ValueError):
@@ -62,16 +81,18 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
-def iter_pages(paths: Sequence[Path]) -> Iterator[RawPage]:
+def iter_pages(paths: Sequence[Path], by_reference: bool = False) -> Iterator[RawPage]:
+    """Every page of the stack, in order. ``by_reference``: pages of files on disk come as a ``ref``
+    for ``load`` (pages inside a ZIP always come loaded)."""
     for path in paths:
         if path.is_dir():
             for f in sorted(p for p in path.rglob("*") if p.is_file()):
-                yield from _iter_file(f, f.relative_to(path).as_posix())
+                yield from _iter_file(f, f.relative_to(path).as_posix(), by_reference)
         else:
-            yield from _iter_file(path, path.name)
+            yield from _iter_file(path, path.name, by_reference)
 
 
-def _iter_file(path: Path, name: str) -> Iterator[RawPage]:
+def _iter_file(path: Path, name: str, by_reference: bool) -> Iterator[RawPage]:
     try:
         with path.open("rb") as fh:
             head = fh.read(8)
@@ -82,12 +103,127 @@ def _iter_file(path: Path, name: str) -> Iterator[RawPage]:
         yield RawPage(name, 1, error="tệp rỗng (0 byte)")
         return
     kind = _sniff(head)
-    if kind == ".pdf":
-        yield from _pdf_pages(path, name)
-    elif kind == ".zip":
+    if kind == ".zip":
         yield from _zip_pages(path, name)
+    elif not by_reference or kind is None:
+        if kind == ".pdf":
+            yield from _pdf_pages(path, name)
+        else:
+            yield from _blob_pages(path.read_bytes, name, kind)
+    elif kind == ".pdf":
+        yield from _pdf_refs(path, name)
+    elif kind == ".tif":
+        yield from _tiff_refs(path, name)
     else:
-        yield from _blob_pages(path.read_bytes, name, kind)
+        yield RawPage(name, 1, ext=kind, ref=PageRef(str(path), kind))
+
+
+def _pdf_refs(path: Path, name: str) -> Iterator[RawPage]:
+    try:
+        pdf = _open_pdf(path)
+    except pdfium.PdfiumError as e:
+        yield RawPage(name, 1, error=f"PDF hỏng, không mở được ({e})")
+        return
+    try:
+        count = len(pdf)
+    finally:
+        pdf.close()
+    if count == 0:
+        yield RawPage(name, 1, error="PDF không có trang nào")
+    for i in range(count):
+        yield RawPage(name, i + 1, ref=PageRef(str(path), ".pdf", i))
+
+
+def _tiff_refs(path: Path, name: str) -> Iterator[RawPage]:
+    try:
+        with _open_tiff(path) as im:
+            count = getattr(im, "n_frames", 1)
+    except UnreadableFile as e:
+        yield RawPage(name, 1, error=str(e))
+        return
+    except Exception as e:  # a truncated frame list: report it where reading stops
+        yield RawPage(name, 1, error=f"tệp TIFF hỏng ({type(e).__name__})")
+        return
+    for i in range(count):
+        yield RawPage(name, i + 1, ref=PageRef(str(path), ".tif", i))
+
+
+def load(raw: RawPage) -> RawPage:
+    """The page with its bytes, or with ``error`` saying why it cannot be had."""
+    ref = raw.ref
+    if ref is None:
+        return raw
+    try:
+        if ref.kind == ".pdf":
+            pdf = _open.pdf(ref.path)
+            page = pdf[ref.index]
+            try:
+                return _pdf_page(page, raw.source, raw.page)
+            finally:
+                page.close()
+        if ref.kind == ".tif":
+            im = _open.tiff(ref.path)
+            im.seek(ref.index)
+            return _encode_frame(im, raw.source, raw.page)
+        return next(_blob_pages(Path(ref.path).read_bytes, raw.source, ref.kind))
+    except (pdfium.PdfiumError, UnreadableFile, ValueError) as e:
+        what = "trang PDF" if ref.kind == ".pdf" else "trang TIFF" if ref.kind == ".tif" else "tệp ảnh"
+        return RawPage(raw.source, raw.page, error=f"{what} hỏng ({e})")
+    except OSError as e:
+        return RawPage(raw.source, raw.page, error=f"không đọc được tệp: {e.strerror or e}")
+    except Exception as e:  # PIL raises many types for a broken TIFF frame
+        return RawPage(raw.source, raw.page, error=f"trang hỏng ({type(e).__name__})")
+
+
+class _OpenFile(threading.local):
+    """The one stack file this thread is loading pages from, kept open between its pages.
+
+    PDF pages are handed out in order, so a reader keeps the document open, but pdfium keeps every
+    object it has parsed until the document is closed: it is reopened every ``PDF_REOPEN_PAGES``
+    pages to bound memory. A forked process starts with nothing open (``os.register_at_fork``):
+    a handle shared with the parent would share its file offset too.
+    """
+
+    def __init__(self) -> None:
+        self.path: str | None = None
+        self.handle: pdfium.PdfDocument | Image.Image | None = None
+        self.uses = 0
+
+    def _get(self, path: str, opener: Callable[[Path], Any], reopen_after: int | None = None) -> Any:
+        if self.path != path or (reopen_after and self.uses >= reopen_after):
+            self.close()
+            self.handle, self.path = opener(Path(path)), path
+        self.uses += 1
+        return self.handle
+
+    def pdf(self, path: str) -> pdfium.PdfDocument:
+        return self._get(path, _open_pdf, PDF_REOPEN_PAGES)
+
+    def tiff(self, path: str) -> Image.Image:
+        # a TIFF frame is found by walking the frames before it: the file stays open throughout
+        return self._get(path, _open_tiff)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+        self.path, self.handle, self.uses = None, None, 0
+
+
+_open = _OpenFile()
+
+
+def close_open_file() -> None:
+    """Close the file this thread loaded pages from (at the end of a scan: the next may bring a new
+    file under the same name)."""
+    _open.close()
+
+
+def _forget_open_files() -> None:
+    global _open
+    _open = _OpenFile()  # the parent's handles are left to the parent
+
+
+os.register_at_fork(after_in_child=_forget_open_files)
 
 
 def _blob_pages(read, name: str, kind: str | None) -> Iterator[RawPage]:
@@ -114,12 +250,12 @@ def _blob_pages(read, name: str, kind: str | None) -> Iterator[RawPage]:
     yield RawPage(name, 1, data, ".jpg" if kind == ".jpg" else ".png" if kind == ".png" else kind)
 
 
-def _check_image(data: bytes) -> None:
+def _check_image(data: bytes | Path) -> None:
     """Open lazily to read the header only: refuse bombs before any pixel is decoded."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(io.BytesIO(data)) as im:
+            with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as im:
                 w, h = im.size
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise UnreadableFile("ảnh quá lớn (nghi là bom giải nén), bỏ qua") from None
@@ -127,6 +263,11 @@ def _check_image(data: bytes) -> None:
             raise UnreadableFile(f"ảnh hỏng, không đọc được ({type(e).__name__})") from None
     if w * h > MAX_PIXELS:
         raise UnreadableFile(f"ảnh quá lớn ({w}×{h} điểm ảnh), bỏ qua")
+
+
+def _open_tiff(path: Path) -> Image.Image:
+    _check_image(path)
+    return Image.open(path)
 
 
 def _tiff_pages(data: bytes, name: str) -> Iterator[RawPage]:
