@@ -142,6 +142,28 @@ def warp(gray: np.ndarray, H: np.ndarray, px_per_mm: float, rect_mm: tuple[float
     S = np.array([[1 / px_per_mm, 0, x], [0, 1 / px_per_mm, y], [0, 0, 1]])
     M = H @ S  # output px -> page mm -> scan px
     size = (max(1, round(w * px_per_mm)), max(1, round(h * px_per_mm)))
-    return cv2.warpPerspective(
-        gray, M, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=255
-    )
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    affine = _affine_fit(M, size)
+    if affine is not None:
+        return cv2.warpAffine(gray, affine, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    return cv2.warpPerspective(gray, M, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+
+
+# A flatbed scan has no perspective: its homography is affine but for the markers' measuring noise.
+# Resampling with the best affine fit is a third cheaper than with the homography; it is used when it
+# stays this close to the homography everywhere on the output (measured on generated 200-dpi scans:
+# 0.015 px median, 0.1 px at worst; a phone photo's perspective is far beyond).
+AFFINE_MAX_ERROR_PX = 0.25
+
+
+def _affine_fit(M: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
+    """The least-squares affine map (2x3) closest to homography ``M`` over an output of ``size``, or None
+    if it strays more than ``AFFINE_MAX_ERROR_PX`` from it."""
+    xs, ys = np.meshgrid(np.linspace(0, size[0], 5), np.linspace(0, size[1], 5))
+    P = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
+    q = M @ P
+    target = (q[:2] / q[2]).T
+    A, *_ = np.linalg.lstsq(P.T, target, rcond=None)
+    if np.abs(P.T @ A - target).max() > AFFINE_MAX_ERROR_PX:
+        return None
+    return A.T
