@@ -2,7 +2,8 @@
 
 Each command group is added by a ``register(subparsers)`` function that builds its parser and sets
 ``func`` (``args -> exit status``). Other parts of the product add theirs by naming their module in
-``COMMAND_MODULES``: a module that is not there (not written yet, or not installed) is skipped.
+``COMMAND_MODULES``: a module that is not there (not written yet, or not installed) is skipped, and
+none is imported to run a command of this file (``build_parser``).
 
 A user's mistake never shows a traceback: ``main`` turns the product's own errors, template errors
 and file-system errors into one Vietnamese line on stderr and a non-zero exit status.
@@ -462,11 +463,19 @@ def _extensions() -> list[Callable]:
     return found
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for every command; given the ``command`` about to run, only what it needs.
+
+    A built-in command does not need the other modules' parsers, and importing them costs every run
+    (Flask for ``omr serve``, the tally for ``omr export``): they are added for any other command, for
+    ``--help`` and for a mistyped command, whose error lists them all."""
     parser = _Parser(prog="omr", description="In phiếu khảo sát, đọc phiếu quét, tổng hợp kết quả.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    for register in (*BUILTIN, *_extensions()):
+    for register in BUILTIN:
         register(sub)
+    if command not in sub.choices:
+        for register in _extensions():
+            register(sub)
     return parser
 
 
@@ -487,8 +496,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from omr.services import ServiceError
     from omr.templates import TemplateError, UnknownForm
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # ``omr`` itself takes no option but --help, so a command line that runs a command begins with it
+    command = argv[0] if argv and not argv[0].startswith("-") else None
     try:
-        parser = build_parser()
+        parser = build_parser(command)
     except TemplateError as e:  # a broken form file stops every command, with its name and line
         print(f"omr: lỗi: {_message(e)}", file=sys.stderr)
         return EXIT_FAILED

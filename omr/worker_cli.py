@@ -509,11 +509,11 @@ def _restore_database(eng, info: dict, work: Path) -> None:
             raise _fail(f"pg_restore không khôi phục được: {e}") from e
         return
     if kind == "portable":
-        from db.session import _head
+        from db.session import HEAD_REVISION
 
-        if info.get("revision") != _head():
+        if info.get("revision") != HEAD_REVISION:
             raise _fail(
-                f"bản sao lưu dạng trung lập có lược đồ {info.get('revision')}, phiên bản này cần {_head()}: "
+                f"bản sao lưu dạng trung lập có lược đồ {info.get('revision')}, phiên bản này cần {HEAD_REVISION}: "
                 "khôi phục bằng đúng phiên bản đã tạo nó"
             )
         _copy_tables(eng, lambda t: _read_jsonl(work / f"{t.name}.jsonl", t))

@@ -1,10 +1,11 @@
-"""The shipped font (Noto Sans, SIL Open Font License): every Vietnamese diacritic, on any machine."""
+"""The shipped font (Noto Sans, SIL Open Font License): every Vietnamese diacritic, on any machine.
+
+ReportLab is imported when a font is first needed, not with this module: every ``omr`` command imports
+``omr.layout``, and many never measure text (``omr units``, ``omr users``, ``omr init``…).
+"""
 
 from functools import cache
 from pathlib import Path
-
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 
 FONT_DIR = Path(__file__).parent / "fonts"
 REGULAR, BOLD, ITALIC, BOLD_ITALIC = "NotoSans", "NotoSans-Bold", "NotoSans-Italic", "NotoSans-BoldItalic"
@@ -12,6 +13,9 @@ REGULAR, BOLD, ITALIC, BOLD_ITALIC = "NotoSans", "NotoSans-Bold", "NotoSans-Ital
 
 @cache
 def register() -> None:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
     for name in (REGULAR, BOLD, ITALIC, BOLD_ITALIC):
         file = "NotoSans-Regular" if name == REGULAR else name
         pdfmetrics.registerFont(TTFont(name, str(FONT_DIR / f"{file}.ttf")))
@@ -27,4 +31,6 @@ def font_name(bold: bool = False, italic: bool = False) -> str:
 
 def text_width(text: str, size: float, bold: bool = False, italic: bool = False) -> float:
     """Width in points."""
-    return pdfmetrics.stringWidth(text, font_name(bold, italic), size)
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    return stringWidth(text, font_name(bold, italic), size)

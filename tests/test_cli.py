@@ -219,6 +219,27 @@ def test_init(omr, omr_home):
     assert (omr_home / "secret.key").is_file() and str(omr_home) in r.stdout
 
 
+def test_help_lists_every_command(omr):
+    r = omr("--help")
+    assert r.returncode == 0, r.stderr
+    for command in ("scan", "units", "export", "serve", "worker", "backup"):
+        assert command in r.stdout
+
+
+def test_builtin_command_starts_without_the_others(omr, omr_home):
+    """A built-in command imports neither the other commands' modules (Flask, the tally) nor, once the
+    database is at the newest revision, Alembic: every run would pay for them."""
+    assert omr("init").returncode == 0
+    code = (
+        "import sys; from omr.cli import main; main(['units', 'list', '--json']); "
+        "print(sorted({'flask', 'omr.tally', 'omr.worker_cli', 'alembic'} & set(sys.modules)), file=sys.stderr)"
+    )
+    env = {**os.environ, "OMR_HOME": str(omr_home), "PYTHONPATH": str(REPO)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip() == "[]"
+
+
 def test_units_set_changes_what_is_printed(omr, tmp_path):
     r = omr("units", "set", "09552", "--counters", "4", "--personal", "--quota", "420", "--json")
     assert r.returncode == 0, r.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, inspect, select
+from sqlalchemy import create_engine, func, inspect, select
 
 from db import session as dbs
 from db.models import Base, Counter, Unit
@@ -55,6 +55,44 @@ def test_engine_is_migrated_once_and_reused(omr_home):
     with dbs.session() as s:
         assert s.scalar(select(func.count()).select_from(Unit)) == 34 + 3321
     assert e2 is not e1
+
+
+def test_head_revision_is_alembics_head():
+    """``db.session`` tells a database at head without Alembic, by comparing it with HEAD_REVISION."""
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory.from_config(dbs.alembic_config()).get_current_head() == dbs.HEAD_REVISION
+
+
+def _opens_without_alembic() -> bool:
+    """Whether a new process opens this installation's database, already migrated, without Alembic."""
+    code = "import sys; from db.session import engine; engine(); print('alembic' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip() == "False"
+
+
+def test_database_at_head_opens_without_alembic(omr_home):
+    dbs.engine()
+    assert _opens_without_alembic()
+
+
+def test_database_behind_head_is_migrated(omr_home):
+    """A database made by the previous version is brought to the newest revision on first use."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    previous = ScriptDirectory.from_config(dbs.alembic_config()).get_revision(dbs.HEAD_REVISION).down_revision
+    old = create_engine(config.database_url())
+    with old.connect() as conn:
+        with conn.begin():
+            command.upgrade(dbs.alembic_config(conn), previous)
+        assert MigrationContext.configure(conn).get_current_revision() == previous
+    old.dispose()
+    with dbs.engine().connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == dbs.HEAD_REVISION
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
 
 def test_sqlite_runs_in_wal_mode(omr_home):
@@ -119,3 +157,4 @@ def test_postgresql(omr_home, pg_url, tmp_path):
     assert serials == ["000001", "000002", "000003", "000004", "000005"]
     with dbs.engine().connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    assert _opens_without_alembic()
