@@ -1,11 +1,12 @@
-"""Which QR reader and which PDF reader: measured, not guessed.
+"""Which QR reader, which PDF reader and which JPEG decoder: measured, not guessed.
 
     python benchmarks/bench_libraries.py [--pages 60]
 
 QR: zxing-cpp and pyzbar on the same 200-dpi scans, on the crop near the QR's known place (what the
 reader does) and on the whole page (its fallback). PDF: taking each page's embedded JPEG with
-pypdfium2 or pikepdf against rasterising the page with pypdfium2. Medians per page; ratios against
-the chosen library in the same run.
+pypdfium2 or pikepdf against rasterising the page with pypdfium2. JPEG: OpenCV against simplejpeg
+(libjpeg-turbo, exact and fast integer IDCT) on generated 200-dpi grey scans with scanner noise.
+Medians per page, one thread; ratios against the chosen library in the same run.
 """
 
 from __future__ import annotations
@@ -127,6 +128,33 @@ def bench_pdf(scans: list[bytes]) -> None:
     print(f"  rasterise + decode vs extract + decode: x{(rows[2][1]) / (base + decode_ms):.1f}")
 
 
+def bench_jpeg(n: int) -> None:
+    import tempfile
+    from pathlib import Path
+
+    import simplejpeg
+
+    from omr.detect import sources
+    from samples.generate import generate_stack
+
+    with tempfile.TemporaryDirectory() as tmp:
+        serials = [f"{i:06d}" for i in range(1, n + 1)]
+        generate_stack(
+            Path(tmp), form_id="kien-hung-2020", unit="09552", serials=serials, key=KEY, dpi=200, degrade="light"
+        )
+        pages = [p.data for p in sources.iter_pages([Path(tmp) / "stack.pdf"]) if p.ext == ".jpg"]
+    rows = [
+        ("simplejpeg, fast IDCT (chosen)", lambda d: simplejpeg.decode_jpeg(d, colorspace="GRAY", fastdct=True)),
+        ("simplejpeg, exact IDCT", lambda d: simplejpeg.decode_jpeg(d, colorspace="GRAY")),
+        ("OpenCV imdecode", lambda d: cv2.imdecode(np.frombuffer(d, np.uint8), cv2.IMREAD_GRAYSCALE)),
+    ]
+    size = statistics.median(len(d) for d in pages) / 1024
+    print(f"\nJPEG decode to grey, {len(pages)} generated 200-dpi pages (median {size:.0f} KB)")
+    times = [(name, _median_ms(fn, pages)) for name, fn in rows]
+    for name, ms in times:
+        print(f"  {name:40s} {ms:8.2f} ms/page   x{ms / times[0][1]:6.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pages", type=int, default=60)
@@ -135,9 +163,11 @@ def main() -> None:
         f"machine: {platform.processor() or platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}"
     )
+    cv2.setNumThreads(1)  # as in the scan's reader processes
     scans = _scans(args.pages)
     bench_qr(scans)
     bench_pdf(scans)
+    bench_jpeg(args.pages)
 
 
 if __name__ == "__main__":
