@@ -59,7 +59,7 @@ def _worker(args: argparse.Namespace) -> int:
     config.pages_dir()
     queue.purge_stale_spool()
     dbs.dispose()  # the pool processes fork from here and open their own connections
-    _one_thread_per_reader()
+    _prepare_readers()
     n = args.concurrency or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     argv = [
         "worker",
@@ -82,17 +82,12 @@ def _worker(args: argparse.Namespace) -> int:
     return int(code or 0)
 
 
-def _one_thread_per_reader() -> None:
-    """Each worker process reads one page at a time on one core; OpenCV's own threads would only fight
-    the other processes. Done before the pool forks, so every reader inherits it."""
-    import cv2
+def _prepare_readers() -> None:
+    """Celery forks its worker processes from this one: set them up as the scan's own readers."""
+    from omr.services import ingest
 
-    cv2.setNumThreads(1)
-    from omr.detect import read
-
-    warm = getattr(read, "warm", None)  # load the reader's lazy parts once, before forking
-    if callable(warm):
-        warm()
+    ingest.before_forking_readers()
+    ingest.keep_freed_memory()
 
 
 def _backup(args: argparse.Namespace) -> int:

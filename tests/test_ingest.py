@@ -215,6 +215,28 @@ def test_pages_of_one_sheet_stored_in_one_group_are_compared(omr_home, printed, 
         assert [(i.page_id, i.kind) for i in items] == [(pages[3].id, "conflict")]
 
 
+_FAULTS = """
+import sys, resource, numpy as np
+from omr.services.ingest import keep_freed_memory
+if sys.argv[1] == "keep":
+    keep_freed_memory()
+np.ones(20_000_000, np.uint8).sum()  # a page's worth of large arrays, made and freed
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    np.ones(20_000_000, np.uint8).sum()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def test_reader_processes_reuse_freed_memory_instead_of_faulting_it_in_again():
+    def faults(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", _FAULTS, mode], capture_output=True, text=True, check=True)
+        return int(out.stdout)
+
+    assert faults("default") >= 50  # 100 MB mapped anew, even in 2 MB pages
+    assert faults("keep") <= 5
+
+
 def _foreign_sheet(tmp_path: Path, scan_tools, serial: str, unit: str, key: bytes, name: str) -> Path:
     from omr.layout import layout_for
 
