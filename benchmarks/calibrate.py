@@ -20,9 +20,8 @@ import numpy as np
 
 from omr.detect import sources
 from omr.detect.read import read_page_bytes
-from omr.detect.result import READ
 from omr.templates import Variant
-from samples.evaluate import score
+from samples.evaluate import reader_row, score
 from samples.generate import generate_stack, read_truth
 
 KEY = b"calibration-key-000000000000000000"
@@ -33,14 +32,7 @@ def _read(raw: sources.RawPage) -> tuple[dict, dict]:
     if raw.error:
         return {"source": raw.source, "page": raw.page, "status": "error"}, {}
     p = read_page_bytes(raw.data, KEY)
-    status = ("needs_review" if p.needs_review else "accepted") if p.status == READ else p.status
-    row = {
-        "source": raw.source,
-        "page": raw.page,
-        "status": status,
-        "answers": {a.field: {"value": a.value, "state": a.state, "reason": a.reason} for a in p.answers},
-    }
-    return row, p.measurements()
+    return reader_row(p, raw.source, raw.page), p.measurements()
 
 
 def run(sheets: int, seed: int, hard: float, fmt: str) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from omr.detect.result import READ, PageRead
+
 REVIEW_STATES = ("multiple", "uncertain")
 ACCEPT_STATES = ("marked", "blank")
 MUST_REVIEW = ("double", "faint", "correction")  # the issue's "≥ 99 % go to review"
@@ -106,3 +108,11 @@ def score(truth: dict, rows: list[dict]) -> Score:
                 s.clear += 1
                 s.clear_sent += outcome == "review"
     return s
+
+
+def reader_row(read: PageRead, source: str, page: int) -> dict:
+    """A page's row as ``omr scan --json`` gives it, as far as scoring needs, from the reader alone (no
+    database: no duplicates or conflicts)."""
+    status = ("needs_review" if read.needs_review else "accepted") if read.status == READ else read.status
+    answers = {a.field: {"value": a.value, "state": a.state, "reason": a.reason} for a in read.answers}
+    return {"source": source, "page": page, "status": status, "note": read.note, "answers": answers}

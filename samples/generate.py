@@ -3,6 +3,10 @@
     python -m samples.generate --form kien-hung-2020 --unit 09552 --serials 000001-000040 \\
         --key-file omr-data/secret.key --format pdf --out /tmp/stack
 
+``--photo`` photographs the sheets with a phone (``samples.photo``) instead of scanning them: a
+directory (``--format png-dir``) of JPEG photos, each page's truth with ``"mode": "photo"`` and the
+photo's settings under ``"photo"``.
+
 The serials must be ones the installation really issued (print them first: ``omr print``), since
 the QR signature is checked and a serial nobody printed is not a sheet of this installation.
 
@@ -45,6 +49,7 @@ from omr.layout import layout
 from omr.templates import Form, Variant, get_form
 from printing.render import UnitHeading
 from samples import degrade as dg
+from samples import photo as ph
 from samples.fill import fill_page, make_person
 from samples.ink import Canvas
 from samples.sheet import MASTER_DPI, Master, masters, sheet_page
@@ -159,6 +164,16 @@ def scan_page(page: Page, d: dg.Degrade, dpi: int | tuple[int, int]) -> tuple[Pa
     return PageImage(pixels, s.dpi, s.quality), truth
 
 
+def photo_page(page: Page, camera: ph.Camera) -> tuple[PageImage, dict]:
+    """The page photographed with a phone: its image and its truth completed with the photo's settings."""
+    s = ph.draw_shot(camera, page.rng)
+    pixels = ph.photograph(page.clean, s, page.rng)
+    dpi = ph.effective_dpi(page.clean, s)
+    truth = dict(page.truth)
+    truth.update(dpi=dpi, mode="photo", photo=s.as_dict())
+    return PageImage(pixels, dpi, s.quality), truth
+
+
 def generate_stack(
     out: Path,
     *,
@@ -177,6 +192,7 @@ def generate_stack(
     version: int | None = None,
     heading: UnitHeading | None = None,
     progress: bool = False,
+    camera: ph.Camera | None = None,
 ) -> Path:
     """Write a stack of filled, scanned sheets into directory ``out``; returns its truth file.
 
@@ -184,7 +200,8 @@ def generate_stack(
     are drawn from. ``hard_case_rate``: share of fields given a hard case (double mark, faint dot,
     stray stroke, correction, circled label). ``degrade``: True/False, a level 0..1, a preset name
     (none, light, full) or a ``samples.degrade.Degrade``. ``blank_backs``: a blank page (the back of
-    the sheet, as a duplex scanner delivers it) after every sheet of a one-page form.
+    the sheet, as a duplex scanner delivers it) after every sheet of a one-page form. ``camera``: photograph
+    the pages with a phone (``samples.photo``) instead of scanning them; ``degrade`` and ``dpi`` are unused.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown stack format {fmt!r} (one of {', '.join(FORMATS)})")
@@ -199,7 +216,7 @@ def generate_stack(
     bar = tqdm(total=spec.page_count(), unit="trang", disable=not progress, file=sys.stderr)
     with open_writer(fmt, out, name) as writer:
         for page in spec.pages():
-            image, truth = scan_page(page, d, dpi)
+            image, truth = photo_page(page, camera) if camera else scan_page(page, d, dpi)
             source, number = writer.add(image)
             truth_pages.append({"source": source, "page": number, **truth})
             bar.update()
@@ -217,6 +234,7 @@ def generate_stack(
         "blank_backs": blank_backs,
         "dpi": list(dpi) if isinstance(dpi, tuple) else dpi,
         "degrade": asdict(d),
+        "camera": asdict(camera) if camera else None,
         "master_dpi": MASTER_DPI,
         "pages": truth_pages,
     }
@@ -279,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hard-case-rate", type=float, default=0.05)
     ap.add_argument("--degrade", type=_degrade, default="full", help="none, light, full, or a level 0..1")
+    ap.add_argument("--photo", action="store_true", help="phone photos (samples.photo) instead of scans: use png-dir")
     ap.add_argument("--blank-backs", action="store_true")
     ap.add_argument("--counters", type=int, default=Variant().counters)
     ap.add_argument("--personal", action="store_true")
@@ -305,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             blank_backs=args.blank_backs,
             name=args.name,
             progress=True,
+            camera=ph.PHONE if args.photo else None,
         )
     except (ValueError, KeyError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
