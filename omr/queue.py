@@ -241,7 +241,28 @@ def run_job(job: dict, redelivered: bool = True, tries: Tries | None = None) -> 
             f"máy đọc {socket.gethostname()} dùng thư mục dữ liệu khác ({config.home()}): "
             "OMR_HOME phải là cùng một thư mục dùng chung trên mọi máy"
         )
-    return [_run_page(page, job["batch"], key, redelivered, tries) for page in job["pages"]]
+    if redelivered:
+        # one page at a time, each stored before the next is read: a page that kills its worker must
+        # not take the pages read before it in the same task down with it, delivery after delivery
+        return [_run_page(page, job["batch"], key, redelivered, tries) for page in job["pages"]]
+    return _run_pages(job["pages"], job["batch"], key)
+
+
+def _run_pages(pages: list[dict], batch_id: int | None, key: bytes) -> list[dict]:
+    """A task's first delivery: read every page, then store them all in one transaction."""
+    lines: list[dict] = [{"stale": True}] * len(pages)
+    read = []
+    for i, page in enumerate(pages):
+        try:
+            data = (config.home() / page["spool"]).read_bytes()
+        except FileNotFoundError:
+            continue  # the scan already has its answer, or was stopped
+        raw = RawPage(page["source"], page["page"], data, page["ext"])
+        read.append((i, raw, ingest.read_job(raw, key)))
+    stored = ingest.store_pages(dbs.engine(), [(raw, r) for _, raw, r in read], batch_id)
+    for (i, _, _), line in zip(read, stored, strict=True):
+        lines[i] = _own_line(pages[i], batch_id, line)
+    return lines
 
 
 def _run_page(page: dict, batch_id: int | None, key: bytes, redelivered: bool, tries: Tries | None) -> dict:
@@ -257,10 +278,13 @@ def _run_page(page: dict, batch_id: int | None, key: bytes, redelivered: bool, t
             crashed = RawPage(page["source"], page["page"], None, page["ext"], error=CRASHED)
             return ingest.ingest_page(crashed, key, batch_id)  # the error line, counted and noted
     raw = RawPage(page["source"], page["page"], data, page["ext"])
-    line = ingest.ingest_page(raw, key, batch_id)
+    return _own_line(page, batch_id, ingest.ingest_page(raw, key, batch_id))
+
+
+def _own_line(page: dict, batch_id: int | None, line: dict) -> dict:
+    """Two runs of this very task at once (a slow worker outlived the visibility timeout): the one that
+    lost the race reports what the winner stored, not a duplicate of it."""
     if line["status"] == DUPLICATE:
-        # two runs of this very task at once (a slow worker outlived the visibility timeout): the one
-        # that lost the race reports what the winner stored
         mine = _stored_by_this_task(page, batch_id)
         if mine is not None:
             return mine

@@ -132,7 +132,7 @@ class _Read:
     read: R.PageRead
 
 
-def _read_job(reader: Reader, raw: RawPage, key: bytes) -> _Read | str:
+def read_job(raw: RawPage, key: bytes, reader: Reader | None = None) -> _Read | str:
     """Runs in a reader process: load the page (pages come by reference), read it, and write its image
     and comment crops under OMR_HOME (content-addressed, so writing twice is harmless). The one process
     that stores every page then only writes rows. Returns the reading, or a one-line reason there is none."""
@@ -140,7 +140,7 @@ def _read_job(reader: Reader, raw: RawPage, key: bytes) -> _Read | str:
     if raw.error or raw.data is None:
         return raw.error or "trang rỗng"
     try:
-        read = reader(raw.data, key)
+        read = (reader or _default_reader)(raw.data, key)
     except Exception as e:  # one bad page must never stop the stack: report it and go on
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         return f"không đọc được trang: {msg}"
@@ -208,7 +208,7 @@ class _Readers:
 
     def submit(self, raw: RawPage) -> Future:
         try:
-            return self.pool.submit(_read_job, self.reader, raw, self.key)
+            return self.pool.submit(read_job, raw, self.key, self.reader)
         except BrokenProcessPool as e:
             # the pool broke before this page's turn came to collect it: let ``result`` recover it
             failed: Future = Future()
@@ -658,7 +658,7 @@ def ingest_page(
     if dup is not None:
         _count_done(batch_id)
         return dup
-    read = _read_job(reader or _default_reader, raw, key or config.secret_key())
+    read = read_job(raw, key or config.secret_key(), reader)
     return store_pages(dbs.engine(), [(raw, read)], batch_id)[0]
 
 
