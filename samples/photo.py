@@ -35,7 +35,7 @@ class Camera:
     vignette: float = 0.25  # corners darker than the centre by up to this share
     p_shadow: float = 0.5
     shadow: float = 0.35  # a soft shadow (a hand, the phone) darkens by up to this share
-    blur_px: tuple[float, float] = (0.5, 1.4)  # Gaussian sigma at the frame's resolution: focus and shake
+    blur_px: tuple[float, float] = (0.5, 1.6)  # Gaussian sigma at the frame's resolution: focus and shake
     noise: float = 4.0  # Gaussian sigma in grey levels, at most
     jpeg_quality: tuple[int, int] = (75, 92)
     # a lamp's reflection blown out to white: no reader can see marks under it, so off by default

@@ -14,45 +14,17 @@ from omr.detect.result import BoxMeasure
 from omr.layout import FieldPlacement, Rect
 
 
-def even_out_light(canon: np.ndarray, px_per_mm: float = T.PX_PER_MM) -> np.ndarray:
-    """A photographed page with the light made even: each pixel over its paper's local white, so paper
-    is about 255 everywhere however the light fell (a gradient, vignetting, a soft shadow)."""
-    # the light changes slowly: its estimate is made at 1 px/mm and enlarged
-    h, w = canon.shape
-    f = 1 / px_per_mm
-    small = cv2.resize(canon, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-    k = int(T.PAPER_WINDOW_MM) | 1
-    white = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-    white = cv2.GaussianBlur(white, (0, 0), k / 4)  # soften the window's steps
-    white = cv2.resize(white, (w, h), interpolation=cv2.INTER_LINEAR)
-    return cv2.divide(canon, np.maximum(white, 1), scale=255)
-
-
-def glare_share(canon: np.ndarray, px_per_mm: float = T.PX_PER_MM) -> float:
-    """Share of the page's millimetres blown out to white by glare (before ``even_out_light``)."""
-    h, w = canon.shape
-    f = 1 / px_per_mm
-    mm = cv2.resize(canon, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-    return float((mm >= T.GLARE_GREY).mean())
-
-
 class InkMap:
     """Darkness of an upright page relative to its paper, with summed-area tables for fast zone sums."""
 
-    def __init__(
-        self,
-        canon: np.ndarray,
-        px_per_mm: float = T.PX_PER_MM,
-        origin: tuple[float, float] = (0.0, 0.0),
-        ink_darkness: float = T.INK_DARKNESS,
-    ):
+    def __init__(self, canon: np.ndarray, px_per_mm: float = T.PX_PER_MM, origin: tuple[float, float] = (0.0, 0.0)):
         self.k, self.origin = px_per_mm, np.array([origin[0], origin[1], 0.0, 0.0])  # page mm of canon's (0, 0)
         hist = cv2.calcHist([canon[::4, ::4]], [0], None, [256], [0, 256]).ravel().cumsum()
         # the paper's grey: most of a sheet is paper, so a high percentile of its pixels
         paper = float(np.searchsorted(hist, 0.92 * hist[-1]))
         self.paper = max(paper, 60.0)  # a black page is no paper: avoid dividing by ~0
         self.h, self.w = canon.shape
-        _, ink = cv2.threshold(canon, self.paper * (1 - ink_darkness), 1, cv2.THRESH_BINARY_INV)
+        _, ink = cv2.threshold(canon, self.paper * (1 - T.INK_DARKNESS), 1, cv2.THRESH_BINARY_INV)
         self.ink_sum = cv2.integral(ink)
         self.grey_sum = cv2.integral(canon)
 

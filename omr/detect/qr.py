@@ -6,15 +6,11 @@ import cv2
 import numpy as np
 import zxingcpp
 
-from omr.detect.register import page_to_image, warp
+from omr.detect.register import page_to_image
 from omr.layout import qr_rect
 
 QR_MARGIN_MM = 5.0  # around the printed symbol: quiet zone plus registration error
 FULL_SEARCH_LONG_SIDE = 1400  # px: a whole-page search on a copy this big
-# A phone photo's code can be too soft for the decoder as it is: it is resampled upright at this
-# resolution (4 px a module) and sharpened by an unsharp mask of this radius and strength.
-PHOTO_QR_PX_PER_MM = 6.0
-PHOTO_QR_SHARPEN = (0.4, 1.0)  # Gaussian sigma in mm, weight of the detail added back
 
 
 def _decode(img: np.ndarray) -> str | None:
@@ -24,22 +20,7 @@ def _decode(img: np.ndarray) -> str | None:
     return None
 
 
-def _decode_sharpened(gray: np.ndarray, H: np.ndarray) -> str | None:
-    """The code resampled upright (perspective removed) and sharpened: for a soft phone photo."""
-    r, m = qr_rect(), QR_MARGIN_MM
-    k = PHOTO_QR_PX_PER_MM
-    upright = warp(gray, H, k, (r.x - m, r.y - m, r.w + 2 * m, r.h + 2 * m))
-    sigma, weight = PHOTO_QR_SHARPEN
-    soft = cv2.GaussianBlur(upright, (0, 0), sigma * k)
-    return _decode(cv2.addWeighted(upright, 1 + weight, soft, -weight, 0))
-
-
-def read_qr(gray: np.ndarray, H: np.ndarray | None, photo: bool = False) -> str | None:
-    """The code's text, or None. ``photo``: the image is a phone photo (``H`` found by the photo search)."""
-    if H is not None and photo:
-        text = _decode_sharpened(gray, H)
-        if text:
-            return text
+def read_qr(gray: np.ndarray, H: np.ndarray | None) -> str | None:
     if H is not None:
         r = qr_rect()
         m = QR_MARGIN_MM

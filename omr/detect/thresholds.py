@@ -54,24 +54,3 @@ TEXT_WRITTEN_INK_MIN = 0.004  # a few short words in a 180 x 18 mm area is about
 # --- whole pages ----------------------------------------------------------------------------
 # Below this share of ink the page is empty (the back of a one-page sheet), markers or not.
 BLANK_PAGE_INK_MAX = 0.0015
-# A blank scan is paper nearly everywhere: its darkest 5 % of pixels are within 2 % of its brightest 1 %.
-# In a phone photo they are the desk around the sheet, under half as bright (0.14-0.48 on generated photos).
-BLANK_PAGE_PAPER_MIN = 0.7
-
-# --- phone photos ---------------------------------------------------------------------------
-# A photo's light changes across the sheet; the page is divided by its paper's local white (the
-# brightest pixel within this window) before ink is measured. Wider than a filled answer box (4.5 mm
-# with its stroke) so a box's middle still sees paper; narrow enough to follow a soft shadow.
-PAPER_WINDOW_MM = 8.0
-# Photos too coarse or too blurred to tell a faint dot from an empty box go to a person whole.
-PHOTO_MIN_PX_PER_MM = 3.5  # about 90 dpi: a 0.3 mm pencil stroke is still a pixel wide
-PHOTO_MAX_EDGE_MM = 0.5  # how far the markers' printed edges are smeared (register.PhotoQuality)
-# A camera's blur widens a pen stroke's dark core: at INK_DARKNESS a tiny stray stroke reached 0.093 of its
-# box on generated photos, past MARK_INK_MIN. Counting only darker pixels as ink brings strokes back
-# under 0.085 (as on scans) while pencil ticks keep 0.046 or more (to review, never blank).
-PHOTO_INK_DARKNESS = 0.38
-# Glare: the paper blown out to white hides any ink under it. A millimetre of the page at this grey or
-# above on average is glare (the brightest paper of a sharp exposure stays under it, noise averaged out);
-# from this share of the page's millimetres on, the photo goes to a person.
-GLARE_GREY = 250
-GLARE_SHARE_MAX = 0.0005
