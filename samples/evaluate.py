@@ -87,11 +87,13 @@ def score(truth: dict, rows: list[dict]) -> Score:
             s.blank_recognised += row.get("status") == "blank"
             continue
         s.sheet_pages += 1
-        s.identified += row.get("status") in IDENTIFIED
+        identified = row.get("status") in IDENTIFIED
+        s.identified += identified
         answers = row.get("answers", {})
         for fid, a in t.get("answers", {}).items():
             kind = a["kind"]
-            outcome, wrong = _outcome(kind, a.get("value"), answers.get(fid, {}))
+            # a page the machine could not identify goes to a person whole: none of its answers is accepted
+            outcome, wrong = _outcome(kind, a.get("value"), answers.get(fid, {})) if identified else ("review", False)
             s.by_kind[(kind, outcome)] += 1
             if outcome != "review":
                 s.accepted += 1

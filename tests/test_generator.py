@@ -360,3 +360,37 @@ def test_truth_file_is_plain_json(tmp_path):
     meta = json.loads(truth.read_text(encoding="utf-8"))
     assert meta["stack"] == "stack.pdf" and meta["seed"] == 11 and meta["form"] == "kien-hung-2020"
     assert set(meta["pages"][0]) >= {"source", "page", "form", "unit", "serial", "sheet_page", "blank", "rotation"}
+
+
+# --------------------------------------------------------------------------- phone photos
+
+
+def test_phone_photos_are_deterministic_and_never_read_wrong(tmp_path):
+    """Phone photos (the stretch goal, not read yet): the generator makes them from a seed, and today's
+    reader, which looks for a flatbed scan, never accepts a wrong answer from one: it sends the page, or
+    the answers it is unsure of, to a person."""
+    from dataclasses import replace
+
+    from omr.detect.read import decode, read_page
+    from samples import photo as ph
+    from samples.evaluate import reader_row, score
+
+    # the sheet filling most of the frame: the photos most like a scan
+    camera = replace(ph.PHONE, megapixels=(8.0, 9.0), fill=(0.85, 0.98))
+    serials = [f"{i:06d}" for i in range(1, 9)]
+    a = _stack(tmp_path / "a", fmt="png-dir", camera=camera, hard_case_rate=0.3, serials=serials)
+    b = _stack(tmp_path / "b", fmt="png-dir", camera=camera, hard_case_rate=0.3, serials=serials[:1])
+    pages = _pages(a)
+    assert all(p["mode"] == "photo" for p in pages)
+    truth = read_truth(a)
+    stack_a, stack_b = a.parent / truth["stack"], b.parent / truth["stack"]
+    first = (stack_a / pages[0]["source"]).read_bytes()
+    assert first == (stack_b / pages[0]["source"]).read_bytes()
+    w, h = Image.open(io.BytesIO(first)).size
+    assert 7.5e6 <= w * h <= 9.5e6
+    rows = [
+        reader_row(read_page(decode((stack_a / p["source"]).read_bytes()), KEY), p["source"], p["page"]) for p in pages
+    ]
+    s = score(truth, rows)
+    assert s.pages_out == s.pages_in == len(serials)
+    assert s.accepted_wrong == 0
