@@ -7,8 +7,9 @@
 With no ``OMR_BROKER_URL`` this is exactly ``omr.services.ingest.scan``. With it, the process that scans
 (``omr scan``, a web upload) only splits the stack into pages: each page's bytes are written to
 ``OMR_HOME/spool/<batch>/<sha256><ext>`` and a task naming a few consecutive such files is sent. A
-worker on any machine that mounts the same OMR_HOME reads each page and stores it with
-``ingest.ingest_page``, the same code the in-process path uses. The scanning process waits for the
+worker on any machine that mounts the same OMR_HOME reads the task's pages with ``ingest.read_job`` and
+stores them together with ``storing.store_pages``, the same code the in-process path uses (on a
+redelivery, one at a time with ``ingest.ingest_page``). The scanning process waits for the
 results in input order and prints them as the contract says; progress is ``ScanBatch.done_pages`` in
 the database, so every machine sees the same.
 
@@ -46,7 +47,7 @@ from db import session as dbs
 from db.models import DUPLICATE, SCAN_DONE, SCAN_FAILED, SCAN_RUNNING, Answer, Page, ScanBatch
 from omr import config
 from omr.detect.sources import RawPage, iter_pages
-from omr.services import ingest
+from omr.services import ingest, storing
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -259,7 +260,7 @@ def _run_pages(pages: list[dict], batch_id: int | None, key: bytes) -> list[dict
             continue  # the scan already has its answer, or was stopped
         raw = RawPage(page["source"], page["page"], data, page["ext"])
         read.append((i, raw, ingest.read_job(raw, key)))
-    stored = ingest.store_pages(dbs.engine(), [(raw, r) for _, raw, r in read], batch_id)
+    stored = storing.store_pages(dbs.engine(), [(raw, r) for _, raw, r in read], batch_id)
     for (i, _, _), line in zip(read, stored, strict=True):
         lines[i] = _own_line(pages[i], batch_id, line)
     return lines
@@ -308,7 +309,7 @@ def _stored_by_this_task(job: dict, batch_id: int | None) -> dict | None:
         if page is None:
             return None
         answers = s.scalars(select(Answer).where(Answer.page_id == page.id).order_by(Answer.id))
-        return ingest.page_json(page, ingest.answers_json(answers), job["source"], job["page"])
+        return storing.page_json(page, storing.answers_json(answers), job["source"], job["page"])
 
 
 # --------------------------------------------------------------------------- scanning side
@@ -524,7 +525,7 @@ class _Run:
             line = lines[i] if lines is not None else None
             if not isinstance(line, dict) or line.get("stale"):
                 reason = _first(value) if failed else "máy đọc không trả kết quả"
-                line = ingest.error_json(slot.raw.source, slot.raw.page, f"máy đọc báo lỗi: {reason}")
+                line = storing.error_json(slot.raw.source, slot.raw.page, f"máy đọc báo lỗi: {reason}")
             out.append(line)
         return out
 

@@ -760,7 +760,7 @@ def assign_identity(
     from omr.detect.result import READ
     from omr.detect.sources import RawPage
     from omr.identity import SheetIdentity
-    from omr.services import ingest
+    from omr.services import storing
     from omr.templates import get_form
 
     serial = serial.strip()
@@ -792,7 +792,7 @@ def assign_identity(
     read = read_known(decode(data), ident)
     if read.status != READ:
         raise ReviewError("không tìm thấy 4 dấu định vị ở góc trang: không đọc được các ô của trang này")
-    rel, crops = ingest.write_files(sha, raw.ext, data, read)
+    rel, crops = storing.write_files(sha, raw.ext, data, read)
     with transaction() as w:
         item = _take(w, item_id, username, is_admin, now)
         # The page is stored again under its identity by the pipeline's own code. Its sha256 is UNIQUE,
@@ -800,7 +800,7 @@ def assign_identity(
         # the image file stays where it is (same sha, same path).
         w.execute(update(Page).where(Page.id == old["page_id"]).values(sha256="u" + sha[1:]))
         w.flush()
-        line = ingest.insert_page(w, raw, sha, read, rel, crops, batch_id)
+        line = storing.insert_page(w, raw, sha, read, rel, crops, batch_id)
         new_page = w.scalar(select(Page).where(Page.sha256 == sha))
         assert new_page is not None
         w.execute(update(ReviewItem).where(ReviewItem.page_id == old["page_id"]).values(page_id=new_page.id))

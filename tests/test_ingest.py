@@ -22,7 +22,7 @@ from db.models import Answer, Page, ReviewItem, ScanBatch, TextArea
 from db.session import session, transaction
 from omr import config
 from omr.detect import thresholds
-from omr.services import ingest
+from omr.services import ingest, storing
 from omr.services.units import add_unit
 from printing.render import UnitHeading, render
 
@@ -201,10 +201,10 @@ def test_pages_of_one_sheet_stored_in_one_group_are_compared(omr_home, printed, 
     for raw in raws:
         read = read_page_bytes(raw.data, config.secret_key())
         sha = hashlib.sha256(raw.data).hexdigest()
-        rel, crops = ingest.write_files(sha, raw.ext, raw.data, read)
+        rel, crops = storing.write_files(sha, raw.ext, raw.data, read)
         items.append((RawPage(raw.source, raw.page, raw.data, raw.ext), sha, read, rel, crops))
     with engine().begin() as conn:
-        lines = ingest.insert_pages(conn, items, None)
+        lines = storing.insert_pages(conn, items, None)
     assert [x["status"] for x in lines] == ["accepted", "accepted", "duplicate", "conflict", "duplicate"]
     assert lines[4]["serial"] == lines[0]["serial"] and lines[4]["page"] == 5
     with session() as s:
