@@ -14,7 +14,7 @@ from PIL import Image
 
 from omr.detect import sources
 from omr.detect.decide import decide_field
-from omr.detect.read import read_page, read_page_bytes
+from omr.detect.read import decode, read_page, read_page_bytes
 from omr.detect.result import BLANK, EMPTY_PAGE, INVALID, MARKED, MULTIPLE, READ, UNCERTAIN, UNIDENTIFIED, BoxMeasure
 from omr.layout import FormLayout, layout_for
 from omr.templates import Variant
@@ -241,6 +241,35 @@ def test_pages_by_reference_report_bad_files(tmp_path, blank_sheet):
     assert set(errors) == {"a_empty.pdf", "b_corrupt.pdf", "c_cut.jpg", "d_bomb.tif"}
     assert all(e and "\n" not in e for e in errors.values())
     assert [(p.source, p.ext) for p in pages if not p.error] == [("e_good.pdf", ".jpg")]
+    sources.close_open_file()
+
+
+def test_fax_pages_in_a_pdf_are_taken_whole_as_tiff(tmp_path):
+    """Black-and-white scanner PDFs hold CCITT G4 fax images: each is taken out as it is, in a TIFF header,
+    and decodes to exactly the pixels pdfium decodes from the PDF."""
+    from dataclasses import replace
+
+    import pypdfium2 as pdfium
+
+    from samples import degrade as dg
+    from samples.generate import generate_stack
+
+    fax = replace(dg.LIGHT, p_bilevel=1.0, p_colour=0.0)
+    serials = ["000001", "000002"]
+    generate_stack(tmp_path, form_id="kien-hung-2020", unit="09552", serials=serials, key=KEY, dpi=200, degrade=fax)
+    stack = tmp_path / "stack.pdf"
+    pdf = pdfium.PdfDocument(stack)
+    for loaded in (
+        [sources.load(r) for r in sources.iter_pages([stack], by_reference=True)],
+        list(sources.iter_pages([stack])),
+    ):
+        assert [(p.page, p.ext, p.data[:4]) for p in loaded] == [(1, ".tif", b"II*\x00"), (2, ".tif", b"II*\x00")]
+        for p in loaded:
+            (image,) = pdf[p.page - 1].get_objects()
+            assert image.get_filters() == ["CCITTFaxDecode"]
+            expected = image.get_bitmap(render=False).to_numpy()
+            assert np.array_equal(decode(p.data), expected.reshape(expected.shape[:2]))
+            assert read_page_bytes(p.data, KEY).status == READ
     sources.close_open_file()
 
 
