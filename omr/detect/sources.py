@@ -175,10 +175,9 @@ def load(raw: RawPage) -> RawPage:
 class _OpenFile(threading.local):
     """The one stack file this thread is loading pages from, kept open between its pages.
 
-    PDF pages are handed out in order, so a reader keeps the document open, but pdfium keeps every
-    object it has parsed until the document is closed: it is reopened every ``PDF_REOPEN_PAGES``
-    pages to bound memory. A forked process starts with nothing open (``os.register_at_fork``):
-    a handle shared with the parent would share its file offset too.
+    PDF pages are handed out in order, so a reader keeps the document open (renewing pdfium's every
+    ``PDF_REOPEN_PAGES`` pages, see ``_Pdf.renew``). A forked process starts with nothing open
+    (``os.register_at_fork``): a handle shared with the parent would share its file offset too.
     """
 
     def __init__(self) -> None:
@@ -186,15 +185,19 @@ class _OpenFile(threading.local):
         self.handle: _Pdf | Image.Image | None = None
         self.uses = 0
 
-    def _get(self, path: str, opener: Callable[[Path], Any], reopen_after: int | None = None) -> Any:
-        if self.path != path or (reopen_after and self.uses >= reopen_after):
+    def _get(self, path: str, opener: Callable[[Path], Any]) -> Any:
+        if self.path != path:
             self.close()
             self.handle, self.path = opener(Path(path)), path
         self.uses += 1
         return self.handle
 
     def pdf(self, path: str) -> _Pdf:
-        return self._get(path, _Pdf, PDF_REOPEN_PAGES)
+        pdf = self._get(path, _Pdf)
+        if self.uses > PDF_REOPEN_PAGES:
+            pdf.renew()
+            self.uses = 1
+        return pdf
 
     def tiff(self, path: str) -> Image.Image:
         # a TIFF frame is found by walking the frames before it: the file stays open throughout
@@ -318,10 +321,7 @@ def _pdf_pages(src: Path | bytes, name: str) -> Iterator[RawPage]:
     try:
         for i in range(count):
             if i and i % PDF_REOPEN_PAGES == 0:
-                # pdfium keeps every object it has parsed (each page's image data included) until
-                # the document is closed: reopening bounds memory on a 1,000-page stack
-                pdf.close()
-                pdf = _Pdf(src)
+                pdf.renew()
             try:
                 yield pdf.page(i, name)
             except (pdfium.PdfiumError, UnreadableFile, ValueError) as e:
@@ -338,6 +338,13 @@ class _Pdf:
         self.src = src
         self.doc = _open_pdf(src)
         self._pike: pikepdf.Pdf | None = None
+
+    def renew(self) -> None:
+        """Open pdfium's document again: it keeps every object it has parsed (each page's image data
+        included) until closed, so this bounds memory on a 1,000-page stack. pikepdf reads a page's
+        data from the file when asked and keeps its handle (opening costs ~40 ms on such a stack)."""
+        self.doc.close()
+        self.doc = _open_pdf(self.src)
 
     def page(self, index: int, name: str) -> RawPage:
         page = self.doc[index]
