@@ -249,6 +249,7 @@ def test_fax_pages_in_a_pdf_are_taken_whole_as_tiff(tmp_path):
     and decodes to exactly the pixels pdfium decodes from the PDF."""
     from dataclasses import replace
 
+    import pikepdf
     import pypdfium2 as pdfium
 
     from samples import degrade as dg
@@ -270,6 +271,13 @@ def test_fax_pages_in_a_pdf_are_taken_whole_as_tiff(tmp_path):
             expected = image.get_bitmap(render=False).to_numpy()
             assert np.array_equal(decode(p.data), expected.reshape(expected.shape[:2]))
             assert read_page_bytes(p.data, KEY).status == READ
+    # a fax image whose meaning the PDF alters (here inverted by /Decode) is left to pdfium to decode
+    with pikepdf.open(stack) as pdf:
+        (image,) = pdf.pages[0].get_images().values()
+        image.Decode = pikepdf.Array([1, 0])
+        pdf.save(tmp_path / "inverted.pdf")
+    (page, _) = sources.iter_pages([tmp_path / "inverted.pdf"])
+    assert page.ext == ".png" and page.error is None
     sources.close_open_file()
 
 

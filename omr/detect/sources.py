@@ -330,6 +330,10 @@ def _pdf_pages(src: Path | bytes, name: str) -> Iterator[RawPage]:
         pdf.close()
 
 
+# Entries by which a PDF changes what its fax data means (inverted, a mask): left to pdfium to apply.
+_FAX_ALTERED_BY = ("/Decode", "/ImageMask", "/Mask", "/SMask")
+
+
 class _Pdf:
     """An open PDF: pdfium for its pages, and pikepdf, opened at the first page scanned as a fax
     (CCITT G3/G4, what office scanners write in black and white), to take that page out whole."""
@@ -361,7 +365,9 @@ class _Pdf:
             if self._pike is None:
                 self._pike = pikepdf.open(io.BytesIO(self.src) if isinstance(self.src, bytes) else self.src)
             images = list(self._pike.pages[index].get_images().values())
-            if len(images) != 1 or pikepdf.PdfImage(images[0]).extract_to(stream=buf) != ".tif":
+            if len(images) != 1 or any(k in images[0] for k in _FAX_ALTERED_BY):
+                return None
+            if pikepdf.PdfImage(images[0]).extract_to(stream=buf) != ".tif":
                 return None
         except (pikepdf.PdfError, pikepdf.UnsupportedImageTypeError, NotImplementedError, ValueError):
             return None  # pdfium decodes it, as any other image
