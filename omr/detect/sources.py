@@ -346,7 +346,7 @@ class _Pdf:
     def renew(self) -> None:
         """Open pdfium's document again: it keeps every object it has parsed (each page's image data
         included) until closed, so this bounds memory on a 1,000-page stack. pikepdf reads a page's
-        data from the file when asked and keeps its handle (opening costs ~40 ms on such a stack)."""
+        data from the file when asked and keeps its handle (opening it costs 10–40 ms on such a stack)."""
         self.doc.close()
         self.doc = _open_pdf(self.src)
 
