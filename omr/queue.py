@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from db import session as dbs
-from db.models import DUPLICATE, SCAN_DONE, SCAN_FAILED, SCAN_RUNNING, Answer, Page, ScanBatch
+from db.models import DUPLICATE, SCAN_DONE, SCAN_FAILED, SCAN_RUNNING, Page, ScanBatch
 from omr import config
 from omr.detect.sources import RawPage, iter_pages
 from omr.services import ingest, storing
@@ -254,12 +254,9 @@ def _run_pages(pages: list[dict], batch_id: int | None, key: bytes) -> list[dict
     lines: list[dict] = [{"stale": True}] * len(pages)
     read = []
     for i, page in enumerate(pages):
-        try:
-            data = (config.home() / page["spool"]).read_bytes()
-        except FileNotFoundError:
-            continue  # the scan already has its answer, or was stopped
-        raw = RawPage(page["source"], page["page"], data, page["ext"])
-        read.append((i, raw, ingest.read_job(raw, key)))
+        raw = _spooled(page)
+        if raw is not None:
+            read.append((i, raw, ingest.read_job(raw, key)))
     stored = storing.store_pages(dbs.engine(), [(raw, r) for _, raw, r in read], batch_id)
     for (i, _, _), line in zip(read, stored, strict=True):
         lines[i] = _own_line(pages[i], batch_id, line)
@@ -267,9 +264,8 @@ def _run_pages(pages: list[dict], batch_id: int | None, key: bytes) -> list[dict
 
 
 def _run_page(page: dict, batch_id: int | None, key: bytes, redelivered: bool, tries: Tries | None) -> dict:
-    try:
-        data = (config.home() / page["spool"]).read_bytes()
-    except FileNotFoundError:
+    raw = _spooled(page)
+    if raw is None:
         return {"stale": True}
     if redelivered:
         mine = _stored_by_this_task(page, batch_id)
@@ -278,8 +274,16 @@ def _run_page(page: dict, batch_id: int | None, key: bytes, redelivered: bool, t
         if tries is not None and tries(page["sha"]) >= MAX_TRIES:
             crashed = RawPage(page["source"], page["page"], None, page["ext"], error=CRASHED)
             return ingest.ingest_page(crashed, key, batch_id)  # the error line, counted and noted
-    raw = RawPage(page["source"], page["page"], data, page["ext"])
     return _own_line(page, batch_id, ingest.ingest_page(raw, key, batch_id))
+
+
+def _spooled(page: dict) -> RawPage | None:
+    """The page from its spool file; None once the scan has its answer or was stopped (file gone)."""
+    try:
+        data = (config.home() / page["spool"]).read_bytes()
+    except FileNotFoundError:
+        return None
+    return RawPage(page["source"], page["page"], data, page["ext"])
 
 
 def _own_line(page: dict, batch_id: int | None, line: dict) -> dict:
@@ -298,18 +302,13 @@ def _stored_by_this_task(job: dict, batch_id: int | None) -> dict | None:
         row = conn.execute(
             select(Page.id, Page.scan_batch_id, Page.source, Page.source_page).where(Page.sha256 == job["sha"])
         ).first()
-    if row is None or (row.scan_batch_id, row.source, row.source_page) != (
-        batch_id,
-        job["source"][-500:],
-        job["page"],
-    ):
-        return None
-    with dbs.session() as s:
-        page = s.get(Page, row.id)
-        if page is None:
+        if row is None or (row.scan_batch_id, row.source, row.source_page) != (
+            batch_id,
+            job["source"][-500:],
+            job["page"],
+        ):
             return None
-        answers = s.scalars(select(Answer).where(Answer.page_id == page.id).order_by(Answer.id))
-        return storing.page_json(page, storing.answers_json(answers), job["source"], job["page"])
+        return storing.stored_json(conn, row.id, job["source"], job["page"])
 
 
 # --------------------------------------------------------------------------- scanning side

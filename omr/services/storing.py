@@ -133,8 +133,8 @@ def error_json(source: str, number: int, message: str) -> dict:
     }
 
 
-def duplicate_json(s: Session | Connection, page_id: int, raw: RawPage) -> dict:
-    """A page whose exact image is already stored (as page ``page_id``): its line as it was stored."""
+def stored_json(s: Session | Connection, page_id: int, source: str, number: int) -> dict:
+    """The contract line of stored page ``page_id``, reported for ``source`` page ``number``."""
     page = s.execute(
         select(
             Page.source, Page.source_page, Page.status, Page.form_id, Page.unit_code, Page.serial, Page.sheet_page
@@ -145,9 +145,12 @@ def duplicate_json(s: Session | Connection, page_id: int, raw: RawPage) -> dict:
         .where(Answer.page_id == page_id)
         .order_by(Answer.id)
     ).all()
-    line = page_json(page, answers_json(answers), raw.source, raw.page)  # type: ignore[arg-type]
-    line["status"] = DUPLICATE
-    return line
+    return page_json(page, answers_json(answers), source, number)  # type: ignore[arg-type]
+
+
+def duplicate_json(s: Session | Connection, page_id: int, raw: RawPage) -> dict:
+    """A page whose exact image is already stored (as page ``page_id``): its line as it was stored."""
+    return {**stored_json(s, page_id, raw.source, raw.page), "status": DUPLICATE}
 
 
 def _machine(answers: Iterable[tuple[str, str | None, str]]) -> dict[str, tuple[str | None, str]]:
@@ -348,9 +351,9 @@ def insert_pages(s: Session | Connection, items: Sequence[_Item], batch_id: int 
     lines, in order. An image already stored, in the database or earlier in ``items``, is reported
     ``duplicate`` and not stored again. A few statements for the whole group, not a few per page."""
     stored = dict(s.execute(select(Page.sha256, Page.id).where(Page.sha256.in_({it[1] for it in items}))).all())
-    idents = [it[2].identity for it in items if _key(it[2]) is not None]
-    sheets = _sheets(s, {i.serial for i in idents if i is not None})
-    earlier = _earlier(s, {k for it in items if (k := _key(it[2])) is not None})
+    keys = {k for it in items if (k := _key(it[2])) is not None}
+    sheets = _sheets(s, {serial for serial, _ in keys})
+    earlier = _earlier(s, keys)
     rows = _Rows(batch_id)
     lines: list[dict] = []
     first: dict[str, dict] = {}  # sha256 -> line of the page stored with it in this group
