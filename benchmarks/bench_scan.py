@@ -1,12 +1,14 @@
 """End-to-end speed and memory of ``omr scan``, per input format, and of ``omr print``.
 
-    python benchmarks/bench_scan.py [--pages 500] [--big 1000] [--repeat 3]
+    python benchmarks/bench_scan.py [--pages 500] [--big 1000] [--repeat 3] [--formats pdf,pdf-bw]
 
-Each run scans a generated 200-dpi stack into a fresh copy of a data directory (SQLite, database
-writes included) with ``omr scan --json`` in a child process; peak memory is the largest sum of the
-proportional set size (PSS) of that process and its reader processes, sampled every 20 ms. For a baseline on
-the same machine in the same run, the JPEG decode of the same pages in one process is timed too:
-shared machines are noisy, so compare ratios, not absolute figures. Results: BENCHMARKS.md.
+Formats: pdf (one JPEG per page, a few black-and-white and colour pages), pdf-bw (every page
+black-and-white, CCITT G4), tiff, zip, png-dir. Each run scans a generated 200-dpi stack into a fresh
+copy of a data directory (SQLite, database writes included) with ``omr scan --json`` in a child
+process; peak memory is the largest sum of the proportional set size (PSS) of that process and its
+reader processes, sampled every 20 ms. For a baseline on the same machine in the same run, the
+decode of the same pages in one process is timed too: shared machines are noisy, so compare ratios,
+not absolute figures. Results: BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -23,15 +25,19 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from proctree import tree
 
 from omr.detect import sources
 from omr.detect.read import decode
+from samples import degrade as dg
 from samples.generate import generate_stack
 
-FORMATS = ("pdf", "tiff", "zip", "png-dir")
+FORMATS = ("pdf", "pdf-bw", "tiff", "zip", "png-dir")
+# every page black-and-white (CCITT G4), as an office scanner in black-and-white mode writes them
+BLACK_AND_WHITE = replace(dg.LIGHT, p_bilevel=1.0, p_colour=0.0)
 
 
 def _pss_kb(pid: int) -> int:
@@ -119,16 +125,17 @@ def main() -> None:
     rows = []
     for fmt in a.formats.split(","):
         out = work / fmt
+        bw = fmt == "pdf-bw"
         generate_stack(
             out,
             form_id="kien-hung-2020",
             unit="09552",
             serials=serials[: a.pages],
             key=key,
-            fmt=fmt,
+            fmt="pdf" if bw else fmt,
             dpi=200,
             seed=3,
-            degrade="light",
+            degrade=BLACK_AND_WHITE if bw else "light",
             progress=True,
         )
         stack = [p for p in out.iterdir() if not p.name.endswith(".json")]

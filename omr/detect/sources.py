@@ -358,8 +358,8 @@ class _Pdf:
             page.close()
 
     def _fax_tiff(self, index: int) -> bytes | None:
-        """The page's fax data in a TIFF header made from its DecodeParms, not decoded: 0.25 ms against
-        10 to decode it and write it again. None if pikepdf cannot wrap it."""
+        """The page's fax data in a TIFF header made from its DecodeParms, not decoded: a third of the
+        time of decoding it and writing it again (benchmarks/bench_reading.py). None if pikepdf cannot wrap it."""
         buf = io.BytesIO()
         try:
             if self._pike is None:

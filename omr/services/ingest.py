@@ -88,8 +88,9 @@ def _worker_init() -> None:
 
 # glibc hands every freed block over 128 KB straight back to the system, so each page's large arrays
 # (decoded scan, warped band, summed-area tables: about 20 MB at 200 dpi) are page-faulted in anew,
-# some 1,300 faults a page and 16 % of a reader's time (measured). Raising both thresholds keeps
-# them in the heap for the next page to reuse, for about 12 MB more per reader process.
+# some 1,800 faults a page and a fifth of a reader's time (benchmarks/bench_reading.py). Raising both keeps
+# them in the heap for the next page to reuse, at the cost of about one page's worth of memory
+# per reader process.
 MALLOC_MMAP_THRESHOLD = 32 * 1024 * 1024  # the most glibc accepts on 64-bit
 MALLOC_TRIM_THRESHOLD = 512 * 1024 * 1024
 
@@ -156,7 +157,7 @@ def before_forking_readers() -> None:
     from omr.detect.read import warm
 
     # One page per reader process per core: OpenCV's own threads would only fight the other readers
-    # for the same cores (measured: 6 % more CPU per page). Set before the fork: setting it inside a
+    # for the same cores (benchmarks/bench_reading.py: 15 % more CPU per page). Set before the fork: setting it inside a
     # forked reader can deadlock OpenCV's thread pool.
     cv2.setNumThreads(1)
     warm()  # templates, layouts and fonts, loaded once and shared by the readers
