@@ -25,6 +25,7 @@ class Box(Enum):
     WEAK = 1  # something is there, too little to call: faint dot, stray stroke, light pencil
     MARK = 2
     FILLED = 3
+    LOST = 4  # its printed border was not found where it should be: whatever is measured is not the box
 
 
 def classify(m: BoxMeasure, floor: BoxMeasure) -> tuple[Box, float]:
@@ -32,7 +33,9 @@ def classify(m: BoxMeasure, floor: BoxMeasure) -> tuple[Box, float]:
     threshold, rising to 1.0 well clear of it. ``floor`` is the emptiest box of the same question:
     a faint grey that stands out from its neighbours is something, even under the absolute limits."""
     if m.ink >= T.FILLED_INK_MIN and m.core >= T.FILLED_CORE_MIN:
-        return Box.FILLED, 1.0
+        return Box.FILLED, 1.0  # a fill hides the border it covers: found or not, it is a fill
+    if m.border < T.BORDER_FOUND_MIN:
+        return Box.LOST, 0.5
     if m.ink >= T.MARK_INK_MIN:
         return Box.MARK, _conf(m.ink - T.MARK_INK_MIN, T.MARK_INK_MIN)
     if m.ink >= T.THIN_MARK_INK_MIN and m.reach >= T.REACH_MIN:
@@ -55,13 +58,25 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
     marks = [v for v in order if read[v][0] is Box.MARK]
     filled = [v for v in order if read[v][0] is Box.FILLED]
     weak = [v for v in order if read[v][0] is Box.WEAK]
+    lost = [v for v in order if read[v][0] is Box.LOST]
     circled = [v for v in order if read[v][0] is Box.EMPTY and boxes[v].label - floor.label >= T.CIRCLE_INK_MIN]
     stray = [v for v in order if read[v][0] is Box.EMPTY and boxes[v].spill >= T.STRAY_SPILL_MIN]
-    certainty = min((c for _, c in read.values()), default=1.0)
+    # beside a clear mark, a weak box far lighter than it is a slip of the pen, a speck that was no
+    # speck or a streak's remains, not a second answer: the mark stands (less surely)
+    strongest = max((boxes[v].ink for v in marks + filled), default=0.0)
+    minor = [v for v in weak if marks + filled and boxes[v].ink <= min(T.MINOR_INK_MAX, T.MINOR_SHARE * strongest)]
+    if minor and len(minor) == len(weak):
+        weak = []
+    certainty = min((c for v, (_, c) in read.items() if v not in minor), default=1.0)
+    if minor:
+        certainty = min(certainty, T.CONF_BESIDE_MINOR)
 
     def answer(value, state, conf, reason=None) -> AnswerRead:
         return AnswerRead(field.id, value, state, round(conf, 3), reason, boxes)
 
+    if lost:
+        guess = join_values(marks) if field.kind == "multi" else (marks[0] if len(marks) == 1 else None)
+        return answer(guess, UNCERTAIN, 0.5, "unregistered")
     if field.kind == "multi":
         return _decide_multi(field, boxes, marks, filled, weak, circled, stray, certainty, answer)
 

@@ -1,7 +1,14 @@
 """Raw measurements of ink in each box, its surroundings and each free-text area.
 
-All zones are rectangles in page millimetres from ``omr.layout``; they are measured on the page
-warped upright at ``PX_PER_MM`` using summed-area tables, so each zone costs four lookups.
+All zones are rectangles in page millimetres from ``omr.layout``, measured on the page warped
+upright at ``PX_PER_MM``. Three things make the measurements hold on pages nobody tuned them on:
+
+- ink is judged against the paper under it (``clean.local_paper``), not one grey for the page;
+- every box is found again by its own printed border near where the layout puts it
+  (``locate``): a folded or wavy sheet moves mid-page boxes by a millimetre or two after the
+  corner markers fixed the page as a whole, and the border would otherwise be measured as ink;
+- specks (dust, toner, a copier's grain) are dropped from the box interiors: a cluster of ink too
+  small to be anything a pen or pencil leaves is not a mark.
 """
 
 from __future__ import annotations
@@ -10,32 +17,46 @@ import cv2
 import numpy as np
 
 from omr.detect import thresholds as T
+from omr.detect.clean import local_paper
 from omr.detect.result import BoxMeasure
 from omr.layout import FieldPlacement, Rect
 
 
 class InkMap:
-    """Darkness of an upright page relative to its paper, with summed-area tables for fast zone sums."""
+    """An upright page (or a band of it): darkness relative to the local paper, the ink it makes,
+    and summed-area tables for fast zone sums."""
 
-    def __init__(self, canon: np.ndarray, px_per_mm: float = T.PX_PER_MM, origin: tuple[float, float] = (0.0, 0.0)):
+    def __init__(
+        self,
+        canon: np.ndarray,
+        px_per_mm: float = T.PX_PER_MM,
+        origin: tuple[float, float] = (0.0, 0.0),
+        contrast: float = 1.0,
+    ):
         self.k, self.origin = px_per_mm, np.array([origin[0], origin[1], 0.0, 0.0])  # page mm of canon's (0, 0)
-        hist = cv2.calcHist([canon[::4, ::4]], [0], None, [256], [0, 256]).ravel().cumsum()
-        # the paper's grey: most of a sheet is paper, so a high percentile of its pixels
-        paper = float(np.searchsorted(hist, 0.92 * hist[-1]))
-        self.paper = max(paper, 60.0)  # a black page is no paper: avoid dividing by ~0
         self.h, self.w = canon.shape
-        _, ink = cv2.threshold(canon, self.paper * (1 - T.INK_DARKNESS), 1, cv2.THRESH_BINARY_INV)
-        self.ink_sum = cv2.integral(ink)
-        self.grey_sum = cv2.integral(canon)
+        paper = local_paper(canon, px_per_mm)
+        # 0 = paper .. 255 = black, relative to the paper under each pixel
+        self.dark = cv2.divide(cv2.subtract(paper, canon), paper, scale=255 / max(contrast, T.MIN_PRINT_CONTRAST))
+        _, self.ink = cv2.threshold(self.dark, 255 * T.INK_DARKNESS, 1, cv2.THRESH_BINARY)
+        # zones outside the boxes (spill ring, label band, text areas) are summed without specks:
+        # an opening by 2x2 removes what is thinner than a pen's line
+        opened = cv2.morphologyEx(self.ink, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+        self.ink_sum = cv2.integral(opened)
+        self.dark_sum = cv2.integral(self.dark)
 
-    def _px_many(self, mm: np.ndarray) -> np.ndarray:
-        """(N, 4) rectangles x, y, w, h in mm -> (N, 4) pixel bounds x0, y0, x1, y1 inside the page."""
-        k = self.k
-        mm = mm - self.origin
-        x0 = np.clip(np.rint(mm[:, 0] * k), 0, self.w)
-        y0 = np.clip(np.rint(mm[:, 1] * k), 0, self.h)
-        x1 = np.clip(np.rint((mm[:, 0] + mm[:, 2]) * k), x0, self.w)
-        y1 = np.clip(np.rint((mm[:, 1] + mm[:, 3]) * k), y0, self.h)
+    def px(self, mm: np.ndarray) -> np.ndarray:
+        """(N, 4) rectangles x, y, w, h in page mm -> (N, 4) float pixel x, y, w, h in this map."""
+        out = (mm - self.origin) * self.k
+        return out
+
+    def _bounds(self, mm: np.ndarray) -> np.ndarray:
+        """(N, 4) rectangles in mm -> (N, 4) pixel bounds x0, y0, x1, y1 clipped to the map."""
+        p = self.px(mm)
+        x0 = np.clip(np.rint(p[:, 0]), 0, self.w)
+        y0 = np.clip(np.rint(p[:, 1]), 0, self.h)
+        x1 = np.clip(np.rint(p[:, 0] + p[:, 2]), x0, self.w)
+        y1 = np.clip(np.rint(p[:, 1] + p[:, 3]), y0, self.h)
         return np.stack([x0, y0, x1, y1], axis=1).astype(np.intp)
 
     @staticmethod
@@ -44,24 +65,139 @@ class InkMap:
         return (table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]).astype(np.float64)
 
     def ink_many(self, mm: np.ndarray, holes: np.ndarray | None = None) -> np.ndarray:
-        """Share of ink pixels in each rectangle (less the part of its hole inside it)."""
-        a = self._px_many(mm)
+        """Share of ink pixels (specks removed) in each rectangle, less the part of its hole inside it."""
+        a = self._bounds(mm)
         n = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])).astype(np.float64)
         s = self._sums(self.ink_sum, a)
         if holes is not None:
-            b = self._px_many(holes)
+            b = self._bounds(holes)
             b = np.concatenate([np.maximum(a[:, :2], b[:, :2]), np.minimum(a[:, 2:], b[:, 2:])], axis=1)
             b[:, 2:] = np.maximum(b[:, 2:], b[:, :2])
             n -= (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
             s -= self._sums(self.ink_sum, b)
         return np.divide(s, n, out=np.zeros_like(s), where=n > 0)
 
-    def darkness_many(self, mm: np.ndarray) -> np.ndarray:
-        """Mean darkness of each rectangle relative to the paper: 0 paper-white, 1 black."""
-        a = self._px_many(mm)
-        n = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])).astype(np.float64)
-        mean = np.divide(self._sums(self.grey_sum, a), n, out=np.full_like(n, self.paper), where=n > 0)
-        return np.maximum(0.0, (self.paper - mean) / self.paper)
+
+# --------------------------------------------------------------------------- finding each box
+
+
+def _line_profiles(table: np.ndarray, start: np.ndarray, length: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """For N rectangles: the darkness summed across [lo, hi) of each of ``length`` lines from
+    ``start`` (columns of the integral ``table``; pass ``table.T`` for rows). Lines outside are 0."""
+    c = start[:, None] + np.arange(length)[None, :]
+    inside = (c >= 0) & (c < table.shape[1] - 1)
+    c = np.clip(c, 0, table.shape[1] - 2)
+    lo_, hi_ = np.clip(lo, 0, table.shape[0] - 1)[:, None], np.clip(hi, 0, table.shape[0] - 1)[:, None]
+    s = table[hi_, c + 1] - table[hi_, c] - table[lo_, c + 1] + table[lo_, c]
+    return np.where(inside, s, 0).astype(np.float64)
+
+
+def _best_edges(prof: np.ndarray, size: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (within ±reach) that put two printed lines ``size`` apart on the profile's dark lines,
+    and the contrast found there (line minus the paper just outside it, both lines summed).
+
+    ``prof[i, j]`` is line ``start_i + j`` with start_i = expected first line - reach - pad."""
+    pad = T.LOCATE_PAD_PX
+    # a printed line is up to 2 px wide once resampled: take two neighbouring lines together
+    two = prof[:, :-1] + prof[:, 1:]
+    d = np.arange(-reach, reach + 1)
+    first = reach + pad + d[None, :]  # index in `two` of the first line for each offset
+    second = first + size[:, None]
+    rows = np.arange(prof.shape[0])[:, None]
+    last = two.shape[1] - 1
+    out = pad - 1  # the reference paper: this far outside each line, away from the box
+
+    def at(idx: np.ndarray) -> np.ndarray:
+        return two[rows, np.clip(idx, 0, last)]
+
+    score = (at(first) - at(first - out)) + (at(second) - at(second + out))
+    best = np.argmax(score, axis=1)
+    return d[best], score[np.arange(len(best)), best]
+
+
+def _search(ink: InkMap, p: np.ndarray, guess: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-dimensional searches for N boxes at pixel rects ``p`` around pixel offsets ``guess``:
+    columns for the left and right borders, then rows for the top and bottom, each over the other's
+    current estimate, twice. Returns (N, 2) pixel offsets and (N,) border contrast (0..1 per side)."""
+    x0 = np.rint(p[:, 0]).astype(np.intp) + guess[:, 0]
+    y0 = np.rint(p[:, 1]).astype(np.intp) + guess[:, 1]
+    w, h = np.rint(p[:, 2]).astype(np.intp), np.rint(p[:, 3]).astype(np.intp)
+    pad = T.LOCATE_PAD_PX
+    sums = ink.dark_sum
+    span_x, span_y = int(w.max()) + 2 * (reach + pad) + 3, int(h.max()) + 2 * (reach + pad) + 3
+    dx = np.zeros(len(p), np.intp)
+    dy = np.zeros(len(p), np.intp)
+    cx = cy = np.zeros(len(p))
+    qy, qx = h // 4, w // 4  # the middle half of the other side: clear of the corners
+    for _ in range(T.LOCATE_ROUNDS):
+        prof = _line_profiles(sums, x0 - reach - pad - 1, span_x, y0 + dy + qy, y0 + dy + h - qy)
+        dx, cx = _best_edges(prof, w, reach)
+        prof = _line_profiles(sums.T, y0 - reach - pad - 1, span_y, x0 + dx + qx, x0 + dx + w - qx)
+        dy, cy = _best_edges(prof, h, reach)
+    # as a share of black: the two lines were summed over 2 px and two sides
+    contrast = np.minimum(cx / (np.maximum(1, h - 2 * qy) * 255.0 * 4), cy / (np.maximum(1, w - 2 * qx) * 255.0 * 4))
+    return guess + np.stack([dx, dy], axis=1), contrast
+
+
+def locate(ink: InkMap, rects_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each printed box really is: (N, 2) offsets in mm from where the layout puts it, and
+    (N,) the contrast of its border there relative to the page's clear borders (1: as clear as they
+    are; a border not found is near 0).
+
+    Every box is first looked for around where the corner markers put it. The paper bends
+    smoothly, so a box whose border was not found clearly is then looked for again around the shift
+    of its nearest clearly found neighbours: a sheet whose middle sits 3 mm off is followed from the
+    boxes that were found, while each search stays short enough never to reach the next row's box."""
+    k = ink.k
+    p = ink.px(rects_mm)
+    reach = round(T.LOCATE_REACH_MM * k)
+    offset, contrast = _search(ink, p, np.zeros((len(p), 2), np.intp), reach)
+    ref = float(np.percentile(contrast, T.BORDER_REF_PERCENTILE)) if len(p) else 0.0
+    if ref <= 0:
+        return offset / k, np.zeros(len(p))
+    for _ in range(T.LOCATE_PASSES):
+        good = contrast >= T.BORDER_TRUST * ref
+        if good.all() or not good.any():
+            break
+        bad = np.flatnonzero(~good)
+        d = np.hypot(*(rects_mm[bad, None, :2] - rects_mm[None, good, :2]).transpose(2, 0, 1))
+        nearest = np.argsort(d, axis=1)[:, : T.LOCATE_NEIGHBOURS]
+        guess = np.rint(np.median(offset[good][nearest], axis=1)).astype(np.intp)
+        again, c = _search(ink, p[bad], guess, reach)
+        better = c > contrast[bad]
+        offset[bad[better]], contrast[bad[better]] = again[better], c[better]
+    return offset / k, contrast / ref
+
+
+# --------------------------------------------------------------------------- box interiors
+
+
+def _interiors(ink: InkMap, inner_mm: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, size, size) crops of the ink (0/1) and darkness (0..255) maps at each interior."""
+    p = ink.px(inner_mm)
+    x0, y0 = np.rint(p[:, 0]).astype(np.intp), np.rint(p[:, 1]).astype(np.intp)
+    r = np.arange(size)
+    ys = np.clip(y0[:, None, None] + r[None, :, None], 0, ink.h - 1)
+    xs = np.clip(x0[:, None, None] + r[None, None, :], 0, ink.w - 1)
+    return ink.ink[ys, xs], ink.dark[ys, xs]
+
+
+def despeckle(crops: np.ndarray) -> np.ndarray:
+    """The crops' ink (0/1) without specks: clusters of ink (pixels within one pixel of each other)
+    of at most ``SPECK_MAX_MM2``. All crops are processed at once, laid out in one column."""
+    n, h, w = crops.shape
+    g = T.SPECK_GAP_PX
+    tall = np.zeros((n, h + 2 * g, w + 2 * g), np.uint8)
+    tall[:, g:-g, g:-g] = crops
+    tall = tall.reshape(n * (h + 2 * g), w + 2 * g)
+    grown = cv2.dilate(tall, np.ones((3, 3), np.uint8))
+    count, labels = cv2.connectedComponents(grown, connectivity=8)
+    sizes = np.bincount(labels.ravel(), weights=tall.ravel(), minlength=count)
+    speck_px = T.SPECK_MAX_MM2 * T.PX_PER_MM**2
+    keep = sizes > speck_px
+    keep[0] = False
+    cleaned = tall * keep[labels]
+    return cleaned.reshape(n, h + 2 * g, w + 2 * g)[:, g:-g, g:-g]
 
 
 def _inset(r: np.ndarray, d: np.ndarray | float) -> np.ndarray:
@@ -73,24 +209,53 @@ def _rects(rs) -> np.ndarray:
     return np.array([(r.x, r.y, r.w, r.h) for r in rs], dtype=np.float64).reshape(-1, 4)
 
 
+def _moved(r: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    return r + np.hstack([shift, np.zeros_like(shift)])
+
+
 def measure_page(ink: InkMap, fields: list[FieldPlacement]) -> dict[str, dict[str, BoxMeasure]]:
-    """Every option box of a page at once: one vectorised pass of summed-area lookups."""
+    """Every option box of a page at once, vectorised."""
     opts = [(fp.field.id, o) for fp in fields for o in fp.options]
     if not opts:
         return {}
     box = _rects(o.box for _, o in opts)
+    shift, border = locate(ink, box)
+    # a box whose own border is weak (a fill over it, a fold through it) keeps the shift of its
+    # question's clearly found boxes: the paper moves boxes of one question together
+    fids = [fid for fid, _ in opts]
+    for fid in set(fids):
+        idx = np.array([i for i, f in enumerate(fids) if f == fid])
+        trusted = border[idx] >= T.BORDER_TRUST
+        if trusted.any() and not trusted.all():
+            shift[idx[~trusted]] = np.median(shift[idx[trusted]], axis=0)
+    box = _moved(box, shift)
     inner = _inset(box, T.BOX_INSET_MM)
-    core = _inset(box, box[:, 2] / 4)
+    size = int(round(float(np.median(inner[:, 2])) * ink.k))
+    ink_px, dark_px = _interiors(ink, inner, size)
+    clean = despeckle(ink_px)
+    specks = ink_px - clean
+    n = float(size * size)
+    ink_share = clean.reshape(len(opts), -1).sum(axis=1) / n
+    c0 = int(round((T.CORE_INSET_MM - T.BOX_INSET_MM) * ink.k))
+    core = clean[:, c0 : size - c0, c0 : size - c0].reshape(len(opts), -1).mean(axis=1)
+    darkness = (dark_px.astype(np.float64) * (1 - specks)).reshape(len(opts), -1).sum(axis=1) / (n * 255.0)
+    # reach: the interior cut into 3x3 cells, how many hold ink
+    edges = np.rint(np.linspace(0, size, 4)).astype(int)
+    cells = np.stack(
+        [
+            clean[:, edges[i] : edges[i + 1], edges[j] : edges[j + 1]].mean(axis=(1, 2))
+            for i in range(3)
+            for j in range(3)
+        ]
+    )
+    reach = (cells >= T.REACH_CELL_INK).sum(axis=0) / 9
     a, b = T.SPILL_RING_MM
     spill = ink.ink_many(_inset(box, -b), _inset(box, -a))
-    label = ink.ink_many(_rects(o.zone for _, o in opts), _rects(o.hole for _, o in opts))
-    # reach: the interior cut into 3x3 cells, each cell's ink
-    w, h = inner[:, 2] / 3, inner[:, 3] / 3
-    cells = np.concatenate(
-        [np.stack([inner[:, 0] + i * w, inner[:, 1] + j * h, w, h], axis=1) for i in range(3) for j in range(3)]
-    )
-    reach = (ink.ink_many(cells).reshape(9, -1) >= T.REACH_CELL_INK).sum(axis=0) / 9
-    cols = np.stack([ink.ink_many(inner), ink.ink_many(core), ink.darkness_many(inner), spill, label, reach], 1)
+    zone = _moved(_rects(o.zone for _, o in opts), shift)
+    hole = _moved(_rects(o.hole for _, o in opts), shift)
+    label = ink.ink_many(zone, hole)
+    moved = np.hypot(*shift.T)
+    cols = np.stack([ink_share, core, darkness, spill, label, reach, border, moved], 1)
     out: dict[str, dict[str, BoxMeasure]] = {}
     for (fid, o), row in zip(opts, cols.tolist(), strict=True):
         out.setdefault(fid, {})[o.value] = BoxMeasure(*row)
@@ -98,4 +263,7 @@ def measure_page(ink: InkMap, fields: list[FieldPlacement]) -> dict[str, dict[st
 
 
 def text_ink(ink: InkMap, area: Rect) -> float:
-    return float(ink.ink_many(_inset(_rects([area]), T.TEXT_INSET_MM))[0])
+    """Share of ink inside a free-text area, inside its dotted border found again on the page."""
+    r = _rects([area])
+    shift, _ = locate(ink, r)
+    return float(ink.ink_many(_inset(_moved(r, shift), T.TEXT_INSET_MM))[0])

@@ -11,6 +11,7 @@ from PIL import Image
 
 from omr import identity
 from omr.detect import thresholds as T
+from omr.detect.clean import local_paper, repair_streaks
 from omr.detect.decide import decide_field
 from omr.detect.measure import InkMap, measure_page, text_ink
 from omr.detect.qr import read_qr
@@ -61,19 +62,29 @@ def read_page_bytes(data: bytes, key: bytes) -> PageRead:
     return read_page(decode(data), key)
 
 
-def _is_blank(gray: np.ndarray) -> bool:
-    sample = gray[::3, ::3]  # every 9th pixel: plenty for a share, and no averaging that hides texture
-    paper = float(np.percentile(sample, 90))
-    # 0.5 of paper level: only real ink counts, not the grey of a copier's background or noise
-    return float((sample < paper * 0.5).mean()) <= T.BLANK_PAGE_INK_MAX
+def is_blank(gray: np.ndarray) -> bool:
+    """No ink on the page: the back of a one-page sheet, whatever the scanner added.
+
+    Judged on 1 mm cells against the paper around them: dust and specks vanish in a cell's average,
+    streaks were painted over (clean.repair_streaks), uneven light and a copier's grey background are
+    the paper itself, and a front showing through is far lighter than ink. A printed sheet is never
+    blank: its four corner markers alone are 200 dark cells."""
+    long_mm = 297.0
+    f = long_mm / max(gray.shape)  # mm per scan pixel
+    cells = cv2.resize(gray, (max(1, round(gray.shape[1] * f)), max(1, round(gray.shape[0] * f))), cv2.INTER_AREA)
+    paper = local_paper(cells, 1.0)
+    dark = cv2.subtract(paper, cells).astype(np.float32) / paper
+    return float((dark >= T.BLANK_PAGE_CELL_DARKNESS).mean()) <= T.BLANK_PAGE_INK_MAX
 
 
 def read_page(gray: np.ndarray, key: bytes) -> PageRead:
+    """Read a scanned page. ``gray`` is cleaned in place (streaks painted over)."""
     size = (gray.shape[1], gray.shape[0])
-    reg = register(gray)
-    if reg is None and _is_blank(gray):
-        # checked before the QR: a blank back can show the front's QR through the paper, mirrored
+    repair_streaks(gray)
+    if is_blank(gray):
+        # checked before the markers and the QR: a blank back can show the front through the paper
         return PageRead(EMPTY_PAGE, image_size=size, note="trang trắng")
+    reg = register(gray)
     qr = read_qr(gray, reg.homography if reg else None)
     if qr is None:
         note = "không đọc được mã QR" if reg else "không thấy dấu định vị và mã QR của phiếu"
@@ -110,7 +121,9 @@ def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registratio
     """Measure and decide every box of a page whose identity is known: from its QR code, or given by a
     person when the code could not be read."""
     size = (gray.shape[1], gray.shape[0])
-    reg = reg or register(gray)
+    if reg is None:
+        repair_streaks(gray)
+        reg = register(gray)
     if reg is None:
         return PageRead(UNIDENTIFIED, ident, image_size=size, note=NO_MARKERS)
     fl = layout_for(ident.form, ident.version, Variant.parse(ident.variant))
@@ -122,7 +135,7 @@ def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registratio
         bottom = min(PAGE_H, max(fp.bbox.y + fp.bbox.h for fp in fields) + 3)
     region = Rect(0.0, top, PAGE_W, bottom - top)
     canon = warp(gray, reg.homography, T.PX_PER_MM, (region.x, region.y, region.w, region.h))
-    ink = InkMap(canon, T.PX_PER_MM, (region.x, region.y))
+    ink = InkMap(canon, T.PX_PER_MM, (region.x, region.y), reg.contrast)
     boxes = measure_page(ink, [fp for fp in fields if fp.options])
     answers = [decide_field(fp.field, boxes[fp.field.id]) for fp in fields if fp.options]
     texts = []

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from omr.detect import thresholds as T
+from omr.detect.clean import local_paper
 from omr.layout import MARKER_SIZE, PAGE_H, PAGE_W, markers
 
 # Markers are found on a copy of the scan this many px long (about 1.7 px/mm: 12 px a marker). The
@@ -24,6 +26,9 @@ WORK_LONG_SIDE = 500
 class Registration:
     homography: np.ndarray  # 3x3, page mm -> scan px
     rotation: int  # how far the page was turned clockwise in the scan: 0, 90, 180 or 270
+    # how dark the printed black is against the paper on this scan (0..1): a washed-out or
+    # overexposed scan prints black as grey, and every mark on it is as much lighter
+    contrast: float = 1.0
 
 
 def _candidates(gray: np.ndarray) -> tuple[list[tuple[float, float]], float]:
@@ -32,9 +37,17 @@ def _candidates(gray: np.ndarray) -> tuple[list[tuple[float, float]], float]:
     f = WORK_LONG_SIDE / max(h, w)
     # linear is 10x faster than area averaging here, and solid 7 mm squares survive it intact
     small = cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_LINEAR)
-    _, bw = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     # the long side of the scan is (at most a few mm less than) the page's long side
     px_per_mm = max(small.shape) / PAGE_H
+    # markers are solid print: dark against the paper around them even where the light falls off
+    # or washes out (one global threshold splits a lighting gradient instead)
+    paper = local_paper(small, px_per_mm)
+    dark = cv2.divide(cv2.subtract(paper, small), paper, scale=255)
+    _, bw = cv2.threshold(dark, 255 * T.MARKER_DARKNESS, 255, cv2.THRESH_BINARY)
+    # a copier drum's or roller's dirt (blobs, bands of specks) can touch a marker: an opening by a
+    # square half the marker's side keeps every solid square whole and drops what is thinner
+    k = max(1, round(T.MARKER_OPENING * MARKER_SIZE * px_per_mm))
+    bw = cv2.morphologyEx(bw, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
     side = MARKER_SIZE * px_per_mm
     _, _, stats, cents = cv2.connectedComponentsWithStats(bw, connectivity=8)
     bw_, bh, area = stats[1:, 2].astype(float), stats[1:, 3].astype(float), stats[1:, 4].astype(float)
@@ -116,9 +129,24 @@ def register(gray: np.ndarray) -> Registration | None:
         if best is None or contrast > best[0]:
             best = (contrast, Registration(H, 90 * k))
     assert best is not None
-    if best[0] < 0.3:  # no corner has the orientation mark: not our page, or badly damaged
-        return None
-    return best[1]
+    reg = best[1]
+    contrast = _print_contrast(gray, reg.homography)
+    if best[0] < T.ORIENT_CONTRAST_MIN * contrast:
+        return None  # no corner has the orientation mark: not our page, or badly damaged
+    return Registration(reg.homography, reg.rotation, contrast)
+
+
+def _print_contrast(gray: np.ndarray, H: np.ndarray) -> float:
+    """Darkness of the markers' centres against the paper just outside them (median of the four)."""
+    out = []
+    for sq in markers().squares:
+        cx, cy = sq.center
+        ink = 1.0 - _dark_at(gray, H, cx, cy, sq.w / 4)
+        gap = sq.w / 2 + 1.5
+        around = ((gap, 0), (-gap, 0), (0, gap), (0, -gap))
+        paper = max(1.0 - _dark_at(gray, H, cx + dx, cy + dy, 0.6) for dx, dy in around)
+        out.append(max(0.0, 1.0 - ink / paper) if paper > 0 else 0.0)
+    return float(np.clip(np.median(out), 0.05, 1.0))
 
 
 def _plausible(img: np.ndarray) -> bool:

@@ -26,9 +26,16 @@ class BoxMeasure:
     spill: float  # dark pixels in a ring just outside the border: strokes over the edge
     label: float  # dark pixels around the option's label beyond the printed text: a circle drawn there
     reach: float = 0.0  # share of the 3x3 cells of the interior that hold ink: a stroke across vs a dot
+    # the printed border where the box was found, as a share of the page's typical border contrast
+    # (1: as clear as the others; pages read before boxes were located again have 1)
+    border: float = 1.0
+    shift: float = 0.0  # mm the box was found away from where the corner markers put it
 
     def as_list(self) -> list[float]:
-        return [round(v, 4) for v in (self.ink, self.core, self.darkness, self.spill, self.label, self.reach)]
+        return [
+            round(v, 4)
+            for v in (self.ink, self.core, self.darkness, self.spill, self.label, self.reach, self.border, self.shift)
+        ]
 
     @classmethod
     def from_list(cls, v: list[float]) -> BoxMeasure:

@@ -14,11 +14,58 @@ BOX_INSET_MM = 0.75  # measure inside the printed border: 0.3 mm line + registra
 # Ring outside the box edge where strokes over the edge show; it stops short of the label text
 # (1.5 mm away) and of a matrix row's rule (1.25 mm) even with 0.3 mm of registration error.
 SPILL_RING_MM = (0.45, 0.9)
+CORE_INSET_MM = 1.125  # the core of a box: its central half (a quarter of the 4.5 mm side in from each edge)
+
+# --- finding each box again (measure.locate) -------------------------------------------------
+# After the corner markers fix the page as a whole, a folded or wavy sheet still moves mid-page
+# boxes by 1-3 mm: each box is looked for by its printed border within this reach of where its
+# nearest box already found says it is. Boxes of one row are 10 mm or more apart and rows of a
+# table 7 mm (2.5 mm between boxes), so the search never takes a neighbour's border for its own.
+LOCATE_REACH_MM = 2.0
+LOCATE_PASSES = 3  # boxes not found clearly are looked for again around their neighbours' shift
+LOCATE_NEIGHBOURS = 4  # the clearly found boxes whose median shift guides a second look
+LOCATE_PAD_PX = 3  # the paper compared with a border line lies 2-3 px outside it
+LOCATE_ROUNDS = 2  # columns then rows, twice: the second round searches over the first's estimate
+# A box's border contrast is taken relative to this percentile of the page's boxes (most borders
+# of a page are found clearly; a reference that ignores the worst fifth of them).
+BORDER_REF_PERCENTILE = 80
+# Relative to that: under this share a border is not
+# trusted to place the box (a fill over it, a fold through it) and the box takes its question's
+# other boxes' shift; under BORDER_FOUND_MIN the box was not found where it should be, and the
+# machine does not accept a reading of it.
+BORDER_TRUST = 0.5
+BORDER_FOUND_MIN = 0.3
+
+# --- what the scanner added (clean.py) -----------------------------------------------------
+# A streak is a line of the scan darker than the scan this far to either side of it ...
+STREAK_MAX_WIDTH_MM = 0.6
+STREAK_CONTRAST = 20  # ... by this many grey levels ...
+STREAK_LENGTH_SHARE = 0.6  # ... along this share of its length (nothing printed or written is)
+STREAK_SAMPLE_MM = 2.0  # the length is sampled every this many mm
+# The local paper grey: the brightest 1 mm cell within a 9 mm window (wider than any mark, a
+# filled box included, or printed glyph, so some paper is always inside), smoothed over the same window.
+PAPER_CELL_MM = 1.0
+PAPER_WINDOW_MM = 9.0
+PAPER_MIN_GREY = 60  # a black region is no paper: avoid dividing by ~0
+# Specks: a cluster of ink (pixels at most one pixel apart) covering at most this area is dust,
+# toner or the paper's grain. The faintest deliberate touch of a pen or pencil, a dot of 0.5 mm,
+# covers 0.2 mm2; dust specks of 0.1-0.2 mm cover 0.01-0.04 mm2.
+SPECK_MAX_MM2 = 0.1
+SPECK_GAP_PX = 2  # zero margin around each box interior while clusters are found
+
+# --- finding the page (register.py) -------------------------------------------------------
+MARKER_DARKNESS = 0.35  # a marker pixel is this much darker than the paper around it, even washed out
+MARKER_OPENING = 0.5  # share of the marker's side: an opening that keeps markers and drops dirt
+# the orientation square must be this share of the print's contrast darker than the empty corner
+ORIENT_CONTRAST_MIN = 0.35
 
 # --- what counts as ink ---------------------------------------------------------------------
-# A pixel is ink when it is this much darker than the page's paper (0 = paper, 1 = black).
+# A pixel is ink when it is this much darker than the paper around it (0 = paper, 1 = the scan's
+# printed black: darkness is scaled by the markers' contrast, so a washed-out scan's light marks
+# count as the dark ones of a good scan).
 # Pencil on a 300 dpi grey scan sits around 0.35–0.6; JPEG ringing and paper texture below 0.2.
 INK_DARKNESS = 0.33
+MIN_PRINT_CONTRAST = 0.3  # below this the scan is too pale to trust: darkness is not stretched further
 
 # --- one box --------------------------------------------------------------------------------
 # Share of the box interior covered by ink. Measured on generated stacks (benchmarks/calibrate.py,
@@ -39,6 +86,11 @@ FILLED_CORE_MIN = 0.80
 # faint dots stand out from it by 0.010 or more.
 FAINT_DARKNESS_MIN = 0.04
 FAINT_EXCESS_MIN = 0.008
+# Beside a clear mark, a weak box covering at most MINOR_INK_MAX of its interior and at most
+# MINOR_SHARE of the mark's ink does not stop the machine from taking the mark: a faint second
+# tick covers 0.04 or more, a slip of the pen or a speck that survived under 0.03.
+MINOR_INK_MAX = 0.03
+MINOR_SHARE = 0.25
 
 # --- around a box ---------------------------------------------------------------------------
 # A circle drawn round a label (instead of a mark in the box) puts ink in the empty band around it:
@@ -47,10 +99,16 @@ CIRCLE_INK_MIN = 0.025
 # Ink just outside an otherwise empty box: a stroke that missed the box.
 STRAY_SPILL_MIN = 0.06
 
+# --- confidence ------------------------------------------------------------------------------
+CONF_BESIDE_MINOR = 0.8  # a clear mark taken beside a minor weak box
+
 # --- free-text areas ------------------------------------------------------------------------
 TEXT_INSET_MM = 1.2  # keep the dotted border out of the measurement
 TEXT_WRITTEN_INK_MIN = 0.004  # a few short words in a 180 x 18 mm area is about 1 %
 
 # --- whole pages ----------------------------------------------------------------------------
-# Below this share of ink the page is empty (the back of a one-page sheet), markers or not.
-BLANK_PAGE_INK_MAX = 0.0015
+# A page is empty (the back of a one-page sheet) when at most this share of its 1 mm cells is
+# darker than BLANK_PAGE_CELL_DARKNESS of the paper around it. A sheet's corner markers alone are
+# 0.3 % of the cells; a 0.2 mm speck darkens its cell by 4 %, a front showing through by under 10 %.
+BLANK_PAGE_INK_MAX = 0.001
+BLANK_PAGE_CELL_DARKNESS = 0.35

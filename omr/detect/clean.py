@@ -1,0 +1,73 @@
+"""What the scanner added that is not on the paper: streaks along the feed and local paper shade.
+
+Automatic document feeders and copier drums leave thin lines that run the whole length of the
+scan (a speck of dirt on the glass or the roller draws a line through every page fed past it).
+Such a line crosses printed boxes and reads as ink. Nothing printed on a sheet, and nothing a hand
+draws on it, is a thin line darker than its neighbours along most of the page's length: that is
+the test, and the line is painted over with the lighter of its two neighbours, in the scan's own
+frame (the feed direction is the scan's vertical or horizontal, whatever the page's skew).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from omr.detect import thresholds as T
+
+
+def _streak_lines(gray: np.ndarray, axis: int) -> np.ndarray:
+    """Indices of the lines (columns for axis 0, rows for axis 1) that are streaks."""
+    g = gray if axis == 0 else gray.T
+    px_per_mm = max(g.shape) / 297.0  # the scan's long side is about the page's long side
+    step = max(1, round(T.STREAK_SAMPLE_MM * px_per_mm))
+    sample = g[::step].astype(np.int16)  # every few mm along the line: plenty for "most of its length"
+    far = max(2, round(T.STREAK_MAX_WIDTH_MM * px_per_mm))
+    # a line is darker than both neighbours `far` pixels away at this point of its length
+    left = np.empty_like(sample)
+    right = np.empty_like(sample)
+    left[:, far:] = sample[:, :-far]
+    left[:, :far] = 255
+    right[:, :-far] = sample[:, far:]
+    right[:, -far:] = 255
+    darker = (np.minimum(left, right) - sample) > T.STREAK_CONTRAST
+    share = darker.mean(axis=0)
+    return np.flatnonzero(share >= T.STREAK_LENGTH_SHARE)
+
+
+def repair_streaks(gray: np.ndarray) -> int:
+    """Paint over streaks in place; returns how many lines (columns and rows) were repaired."""
+    repaired = 0
+    for axis in (0, 1):
+        lines = _streak_lines(gray, axis)
+        if not lines.size:
+            continue
+        g = gray if axis == 0 else gray.T  # a view: writing into it writes into gray
+        n = g.shape[1]
+        px_per_mm = max(g.shape) / 297.0
+        far = max(2, round(T.STREAK_MAX_WIDTH_MM * px_per_mm))
+        for run in np.split(lines, np.flatnonzero(np.diff(lines) > 1) + 1):
+            a, b = int(run[0]) - 1, int(run[-1]) + 1  # the run and one pixel of its soft edge each side
+            if b - a > 2 * far:
+                continue  # a wide dark band is not a streak: leave it to the paper estimate
+            lo, hi = max(0, a - 1), min(n - 1, b + 1)
+            fill = np.maximum(g[:, lo], g[:, hi])
+            g[:, max(0, a) : min(n, b + 1)] = fill[:, None]
+            repaired += len(run)
+    return repaired
+
+
+def local_paper(canon: np.ndarray, px_per_mm: float) -> np.ndarray:
+    """The paper's own grey under every pixel of an upright page: the brightest shade nearby.
+
+    Uneven light (a page not flat on the glass, a copier's falling lamp) and toner background shift
+    the paper's grey by tens of levels across a page; ink is judged against the paper it is on."""
+    h, w = canon.shape
+    f = T.PAPER_CELL_MM * px_per_mm
+    small = cv2.resize(canon, (max(1, round(w / f)), max(1, round(h / f))), interpolation=cv2.INTER_AREA)
+    r = max(1, round(T.PAPER_WINDOW_MM / T.PAPER_CELL_MM / 2))
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1))
+    brightest = cv2.dilate(small, kernel)
+    smooth = cv2.blur(brightest, (2 * r + 1, 2 * r + 1))
+    paper = cv2.resize(smooth, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.maximum(paper, T.PAPER_MIN_GREY).astype(np.uint8)
