@@ -35,13 +35,15 @@ def _streak_lines(gray: np.ndarray, axis: int) -> np.ndarray:
     return np.flatnonzero(share >= T.STREAK_LENGTH_SHARE)
 
 
-def repair_streaks(gray: np.ndarray) -> int:
-    """Paint over streaks in place; returns how many lines (columns and rows) were repaired."""
-    repaired = 0
+def repair_streaks(gray: np.ndarray) -> np.ndarray:
+    """The scan with its streaks painted over: ``gray`` itself when it has none, or when it could
+    be written in place; otherwise a repaired copy."""
     for axis in (0, 1):
         lines = _streak_lines(gray, axis)
         if not lines.size:
             continue
+        if not gray.flags.writeable:
+            gray = gray.copy()
         g = gray if axis == 0 else gray.T  # a view: writing into it writes into gray
         n = g.shape[1]
         px_per_mm = max(g.shape) / 297.0
@@ -53,8 +55,7 @@ def repair_streaks(gray: np.ndarray) -> int:
             lo, hi = max(0, a - 1), min(n - 1, b + 1)
             fill = np.maximum(g[:, lo], g[:, hi])
             g[:, max(0, a) : min(n, b + 1)] = fill[:, None]
-            repaired += len(run)
-    return repaired
+    return gray
 
 
 def local_paper(canon: np.ndarray, px_per_mm: float) -> np.ndarray:

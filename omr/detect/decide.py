@@ -34,14 +34,15 @@ def classify(m: BoxMeasure, floor: BoxMeasure) -> tuple[Box, float]:
     a faint grey that stands out from its neighbours is something, even under the absolute limits."""
     if m.ink >= T.FILLED_INK_MIN and m.core >= T.FILLED_CORE_MIN:
         return Box.FILLED, 1.0  # a fill hides the border it covers: found or not, it is a fill
-    if m.border < T.BORDER_FOUND_MIN:
+    if m.border < T.BORDER_FOUND_MIN or m.bend >= T.BEND_MAX_MM:
         return Box.LOST, 0.5
-    if m.ink >= T.MARK_INK_MIN:
-        return Box.MARK, _conf(m.ink - T.MARK_INK_MIN, T.MARK_INK_MIN)
-    if m.ink >= T.THIN_MARK_INK_MIN and m.reach >= T.REACH_MIN:
+    # only ink in strokes makes a mark: dirt can darken a box as much as a tick does
+    if m.stroke_ink >= T.MARK_INK_MIN:
+        return Box.MARK, _conf(m.stroke_ink - T.MARK_INK_MIN, T.MARK_INK_MIN)
+    if m.stroke_ink >= T.THIN_MARK_INK_MIN and m.reach >= T.REACH_MIN:
         return Box.MARK, 0.75
     grey = max(m.darkness - floor.darkness, m.darkness - T.FAINT_DARKNESS_MIN + T.FAINT_EXCESS_MIN)
-    if m.ink <= T.BLANK_INK_MAX and grey < T.FAINT_EXCESS_MIN:
+    if m.ink <= T.BLANK_INK_MAX and grey < T.FAINT_EXCESS_MIN and m.specks <= T.SPECKS_EMPTY_MAX:
         return Box.EMPTY, _conf(T.FAINT_EXCESS_MIN - grey, T.FAINT_EXCESS_MIN)
     return Box.WEAK, 0.5
 

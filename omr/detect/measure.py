@@ -39,6 +39,7 @@ class InkMap:
         # 0 = paper .. 255 = black, relative to the paper under each pixel
         self.dark = cv2.divide(cv2.subtract(paper, canon), paper, scale=255 / max(contrast, T.MIN_PRINT_CONTRAST))
         _, self.ink = cv2.threshold(self.dark, 255 * T.INK_DARKNESS, 1, cv2.THRESH_BINARY)
+        self.ink = _without_long_lines(self.ink, px_per_mm)
         # zones outside the boxes (spill ring, label band, text areas) are summed without specks:
         # an opening by 2x2 removes what is thinner than a pen's line
         opened = cv2.morphologyEx(self.ink, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
@@ -76,6 +77,19 @@ class InkMap:
             n -= (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
             s -= self._sums(self.ink_sum, b)
         return np.divide(s, n, out=np.zeros_like(s), where=n > 0)
+
+
+def _without_long_lines(ink: np.ndarray, px_per_mm: float) -> np.ndarray:
+    """Ink less straight lines running along the page further than any mark does: the crease of a
+    sheet folded to go into the ballot box, a ruled line. Box interiors never hold a printed line,
+    so what is removed there is always a crease."""
+    n = max(3, round(T.CREASE_MIN_MM * px_per_mm))
+    lines = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, n), np.uint8))
+    lines |= cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((n, 1), np.uint8))
+    if not lines.any():
+        return ink
+    # the crease's soft edges too: one pixel around what the openings kept
+    return ink & ~cv2.dilate(lines, np.ones((3, 3), np.uint8))
 
 
 # --------------------------------------------------------------------------- finding each box
@@ -139,6 +153,27 @@ def _search(ink: InkMap, p: np.ndarray, guess: np.ndarray, reach: int) -> tuple[
     return guess + np.stack([dx, dy], axis=1), contrast
 
 
+def bend(ink: InkMap, rects_mm: np.ndarray, shift_mm: np.ndarray) -> np.ndarray:
+    """How far (mm) each found box's border is out of square: its left and right borders found on
+    the top half and on the bottom half of the box, its top and bottom borders on the left half and
+    the right half. A fold through a box moves one half against the other; no placement of the box
+    then measures its inside alone."""
+    k = ink.k
+    p = ink.px(rects_mm)
+    x0 = np.rint(p[:, 0] + shift_mm[:, 0] * k).astype(np.intp)
+    y0 = np.rint(p[:, 1] + shift_mm[:, 1] * k).astype(np.intp)
+    w, h = np.rint(p[:, 2]).astype(np.intp), np.rint(p[:, 3]).astype(np.intp)
+    r, pad = T.BEND_REACH_PX, T.LOCATE_PAD_PX
+    sums = ink.dark_sum
+    m = T.BEND_CORNER_PX  # keep clear of the corners, where the other borders run
+    span_x, span_y = int(w.max()) + 2 * (r + pad) + 3, int(h.max()) + 2 * (r + pad) + 3
+    top, _ = _best_edges(_line_profiles(sums, x0 - r - pad - 1, span_x, y0 + m, y0 + h // 2), w, r)
+    bottom, _ = _best_edges(_line_profiles(sums, x0 - r - pad - 1, span_x, y0 + h // 2, y0 + h - m), w, r)
+    left, _ = _best_edges(_line_profiles(sums.T, y0 - r - pad - 1, span_y, x0 + m, x0 + w // 2), h, r)
+    right, _ = _best_edges(_line_profiles(sums.T, y0 - r - pad - 1, span_y, x0 + w // 2, x0 + w - m), h, r)
+    return np.maximum(np.abs(top - bottom), np.abs(left - right)) / k
+
+
 def locate(ink: InkMap, rects_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where each printed box really is: (N, 2) offsets in mm from where the layout puts it, and
     (N,) the contrast of its border there relative to the page's clear borders (1: as clear as they
@@ -182,22 +217,33 @@ def _interiors(ink: InkMap, inner_mm: np.ndarray, size: int) -> tuple[np.ndarray
     return ink.ink[ys, xs], ink.dark[ys, xs]
 
 
-def despeckle(crops: np.ndarray) -> np.ndarray:
-    """The crops' ink (0/1) without specks: clusters of ink (pixels within one pixel of each other)
-    of at most ``SPECK_MAX_MM2``. All crops are processed at once, laid out in one column."""
+def despeckle(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The crops' ink (0/1) without specks, and the part of it that belongs to strokes.
+
+    Ink is grouped in clusters (pixels within one pixel of each other). A cluster of at most
+    ``SPECK_MAX_MM2`` is a speck and dropped. A cluster reaching ``STROKE_MIN_MM`` or more across is
+    a stroke: ticks, crosses, slashes and fills are strokes; a copier drum's dirt and toner blobs,
+    however much of a box they darken, are a scatter of small clusters. All crops are processed at
+    once, laid out in one column."""
     n, h, w = crops.shape
     g = T.SPECK_GAP_PX
     tall = np.zeros((n, h + 2 * g, w + 2 * g), np.uint8)
     tall[:, g:-g, g:-g] = crops
     tall = tall.reshape(n * (h + 2 * g), w + 2 * g)
     grown = cv2.dilate(tall, np.ones((3, 3), np.uint8))
-    count, labels = cv2.connectedComponents(grown, connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
     sizes = np.bincount(labels.ravel(), weights=tall.ravel(), minlength=count)
-    speck_px = T.SPECK_MAX_MM2 * T.PX_PER_MM**2
-    keep = sizes > speck_px
+    keep = sizes > T.SPECK_MAX_MM2 * T.PX_PER_MM**2
     keep[0] = False
+    across = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) - 2  # less the growth
+    stroke = keep & (across >= T.STROKE_MIN_MM * T.PX_PER_MM)
     cleaned = tall * keep[labels]
-    return cleaned.reshape(n, h + 2 * g, w + 2 * g)[:, g:-g, g:-g]
+    strokes = tall * stroke[labels]
+
+    def crops_of(a: np.ndarray) -> np.ndarray:
+        return a.reshape(n, h + 2 * g, w + 2 * g)[:, g:-g, g:-g]
+
+    return crops_of(cleaned), crops_of(strokes)
 
 
 def _inset(r: np.ndarray, d: np.ndarray | float) -> np.ndarray:
@@ -228,14 +274,16 @@ def measure_page(ink: InkMap, fields: list[FieldPlacement]) -> dict[str, dict[st
         trusted = border[idx] >= T.BORDER_TRUST
         if trusted.any() and not trusted.all():
             shift[idx[~trusted]] = np.median(shift[idx[trusted]], axis=0)
+    bent = bend(ink, box, shift)
     box = _moved(box, shift)
     inner = _inset(box, T.BOX_INSET_MM)
     size = int(round(float(np.median(inner[:, 2])) * ink.k))
     ink_px, dark_px = _interiors(ink, inner, size)
-    clean = despeckle(ink_px)
+    clean, strokes = despeckle(ink_px)
     specks = ink_px - clean
     n = float(size * size)
     ink_share = clean.reshape(len(opts), -1).sum(axis=1) / n
+    stroke_share = strokes.reshape(len(opts), -1).sum(axis=1) / n
     c0 = int(round((T.CORE_INSET_MM - T.BOX_INSET_MM) * ink.k))
     core = clean[:, c0 : size - c0, c0 : size - c0].reshape(len(opts), -1).mean(axis=1)
     darkness = (dark_px.astype(np.float64) * (1 - specks)).reshape(len(opts), -1).sum(axis=1) / (n * 255.0)
@@ -255,7 +303,8 @@ def measure_page(ink: InkMap, fields: list[FieldPlacement]) -> dict[str, dict[st
     hole = _moved(_rects(o.hole for _, o in opts), shift)
     label = ink.ink_many(zone, hole)
     moved = np.hypot(*shift.T)
-    cols = np.stack([ink_share, core, darkness, spill, label, reach, border, moved], 1)
+    speck_share = specks.reshape(len(opts), -1).sum(axis=1) / n
+    cols = np.stack([ink_share, core, darkness, spill, label, reach, border, moved, stroke_share, speck_share, bent], 1)
     out: dict[str, dict[str, BoxMeasure]] = {}
     for (fid, o), row in zip(opts, cols.tolist(), strict=True):
         out.setdefault(fid, {})[o.value] = BoxMeasure(*row)

@@ -78,9 +78,9 @@ def is_blank(gray: np.ndarray) -> bool:
 
 
 def read_page(gray: np.ndarray, key: bytes) -> PageRead:
-    """Read a scanned page. ``gray`` is cleaned in place (streaks painted over)."""
+    """Read a scanned page. ``gray`` may be cleaned in place (streaks painted over)."""
     size = (gray.shape[1], gray.shape[0])
-    repair_streaks(gray)
+    gray = repair_streaks(gray)
     if is_blank(gray):
         # checked before the markers and the QR: a blank back can show the front through the paper
         return PageRead(EMPTY_PAGE, image_size=size, note="trang trắng")
@@ -122,7 +122,7 @@ def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registratio
     person when the code could not be read."""
     size = (gray.shape[1], gray.shape[0])
     if reg is None:
-        repair_streaks(gray)
+        gray = repair_streaks(gray)
         reg = register(gray)
     if reg is None:
         return PageRead(UNIDENTIFIED, ident, image_size=size, note=NO_MARKERS)
@@ -134,7 +134,7 @@ def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registratio
         top = max(0.0, min(fp.bbox.y for fp in fields) - 3)
         bottom = min(PAGE_H, max(fp.bbox.y + fp.bbox.h for fp in fields) + 3)
     region = Rect(0.0, top, PAGE_W, bottom - top)
-    canon = warp(gray, reg.homography, T.PX_PER_MM, (region.x, region.y, region.w, region.h))
+    canon = warp(_thin_marks_kept(gray), reg.homography, T.PX_PER_MM, (region.x, region.y, region.w, region.h))
     ink = InkMap(canon, T.PX_PER_MM, (region.x, region.y), reg.contrast)
     boxes = measure_page(ink, [fp for fp in fields if fp.options])
     answers = [decide_field(fp.field, boxes[fp.field.id]) for fp in fields if fp.options]
@@ -148,6 +148,16 @@ def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registratio
                 )
             )
     return PageRead(READ, ident, answers, texts, reg.homography.tolist(), reg.rotation, image_size=size)
+
+
+def _thin_marks_kept(gray: np.ndarray) -> np.ndarray:
+    """A black-and-white scan (fax, a copier's 1-bit mode) breaks a pale pencil line into single
+    black pixels that resampling to the reading resolution would grey away: widen black by one pixel
+    first (a 2 x 2 minimum), which leaves a lone speck still a speck."""
+    sample = gray[:: T.BILEVEL_SAMPLE_STEP, :: T.BILEVEL_SAMPLE_STEP]
+    if cv2.countNonZero((sample > 0) & (sample < 255)):
+        return gray
+    return cv2.erode(gray, np.ones((2, 2), np.uint8))
 
 
 def _crop_jpeg(canon: np.ndarray, r: Rect, region: Rect) -> bytes:

@@ -30,11 +30,30 @@ class BoxMeasure:
     # (1: as clear as the others; pages read before boxes were located again have 1)
     border: float = 1.0
     shift: float = 0.0  # mm the box was found away from where the corner markers put it
+    # ink in strokes (clusters reaching across the box), not in a scatter of dirt; pages read before
+    # strokes were told apart have -1: all their ink counts as strokes
+    stroke: float = -1.0
+    specks: float = 0.0  # share of the interior dropped as specks: a scatter of them is a faint mark
+    bend: float = 0.0  # mm the box's border is out of square where it was found: a fold through it
+
+    @property
+    def stroke_ink(self) -> float:
+        return self.ink if self.stroke < 0 else self.stroke
 
     def as_list(self) -> list[float]:
         return [
             round(v, 4)
-            for v in (self.ink, self.core, self.darkness, self.spill, self.label, self.reach, self.border, self.shift)
+            for v in (
+                self.ink,
+                self.core,
+                self.darkness,
+                self.spill,
+                self.label,
+                self.reach,
+                self.border,
+                self.shift,
+                self.stroke,
+            )
         ]
 
     @classmethod

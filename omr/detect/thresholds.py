@@ -35,6 +35,11 @@ BORDER_REF_PERCENTILE = 80
 # machine does not accept a reading of it.
 BORDER_TRUST = 0.5
 BORDER_FOUND_MIN = 0.3
+# A box is out of square when the halves of one border are found this far apart (2 px at the
+# reading resolution: more than resampling and a pen's stroke over the border move them).
+BEND_MAX_MM = 0.34
+BEND_REACH_PX = 3  # each half's border is looked for this close to the box's
+BEND_CORNER_PX = 2
 
 # --- what the scanner added (clean.py) -----------------------------------------------------
 # A streak is a line of the scan darker than the scan this far to either side of it ...
@@ -52,12 +57,22 @@ PAPER_MIN_GREY = 60  # a black region is no paper: avoid dividing by ~0
 # covers 0.2 mm2; dust specks of 0.1-0.2 mm cover 0.01-0.04 mm2.
 SPECK_MAX_MM2 = 0.1
 SPECK_GAP_PX = 2  # zero margin around each box interior while clusters are found
+# A stroke reaches at least this far across (a tick or a cross in a 3 mm interior spans 2 mm or
+# more); dirt and toner blobs are smaller clusters.
+STROKE_MIN_MM = 1.5
+# One speck in a box is dust; many are a pale pencil mark broken up by a fax or a copier's
+# threshold: an empty box has at most this share of its interior in specks (5 px of 324).
+SPECKS_EMPTY_MAX = 0.015
+# A straight run of ink this long along the page is a crease or a ruled line, never a mark.
+CREASE_MIN_MM = 8.0
 
 # --- finding the page (register.py) -------------------------------------------------------
 MARKER_DARKNESS = 0.35  # a marker pixel is this much darker than the paper around it, even washed out
 MARKER_OPENING = 0.5  # share of the marker's side: an opening that keeps markers and drops dirt
 # the orientation square must be this share of the print's contrast darker than the empty corner
 ORIENT_CONTRAST_MIN = 0.35
+
+BILEVEL_SAMPLE_STEP = 8  # a scan is black-and-white when every 8th pixel of every 8th row is 0 or 255
 
 # --- what counts as ink ---------------------------------------------------------------------
 # A pixel is ink when it is this much darker than the paper around it (0 = paper, 1 = the scan's
