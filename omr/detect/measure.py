@@ -153,11 +153,36 @@ def _search(ink: InkMap, p: np.ndarray, guess: np.ndarray, reach: int) -> tuple[
     return guess + np.stack([dx, dy], axis=1), contrast
 
 
-def bend(ink: InkMap, rects_mm: np.ndarray, shift_mm: np.ndarray) -> np.ndarray:
-    """How far (mm) each found box's border is out of square: its left and right borders found on
-    the top half and on the bottom half of the box, its top and bottom borders on the left half and
-    the right half. A fold through a box moves one half against the other; no placement of the box
-    then measures its inside alone."""
+def _each_edge(prof: np.ndarray, size: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (px, within ±reach) of each of the two lines ``size`` apart when each is looked for on
+    its own: ``_best_edges`` without tying them together."""
+    pad = T.LOCATE_PAD_PX
+    two = prof[:, :-1] + prof[:, 1:]
+    d = np.arange(-reach, reach + 1)
+    first = reach + pad + d[None, :]
+    second = first + size[:, None]
+    rows = np.arange(prof.shape[0])[:, None]
+    last = two.shape[1] - 1
+    out = pad - 1
+
+    def at(idx: np.ndarray) -> np.ndarray:
+        return two[rows, np.clip(idx, 0, last)]
+
+    a = d[np.argmax(at(first) - at(first - out), axis=1)]
+    b = d[np.argmax(at(second) - at(second + out), axis=1)]
+    return a, b
+
+
+def border_lines(ink: InkMap, rects_mm: np.ndarray, shift_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each found box's four border lines on their own, and how far (mm) the box is out of shape.
+
+    Returns (N, 4) pixel positions in the map of the left, right, top and bottom border lines, and
+    the bend: the larger of how far the halves of one border disagree (left and right borders found
+    on the top and the bottom half, top and bottom on the left and the right half) and half of how
+    far the box's width or height differs from the printed one. Paper squeezed near a fold changes a
+    box's size by a pixel or two, which measuring inside the borders as found absorbs; a fold
+    through a box moves one half against the other or hides a strip of it, and then no placement
+    measures its inside alone."""
     k = ink.k
     p = ink.px(rects_mm)
     x0 = np.rint(p[:, 0] + shift_mm[:, 0] * k).astype(np.intp)
@@ -171,7 +196,12 @@ def bend(ink: InkMap, rects_mm: np.ndarray, shift_mm: np.ndarray) -> np.ndarray:
     bottom, _ = _best_edges(_line_profiles(sums, x0 - r - pad - 1, span_x, y0 + h // 2, y0 + h - m), w, r)
     left, _ = _best_edges(_line_profiles(sums.T, y0 - r - pad - 1, span_y, x0 + m, x0 + w // 2), h, r)
     right, _ = _best_edges(_line_profiles(sums.T, y0 - r - pad - 1, span_y, x0 + w // 2, x0 + w - m), h, r)
-    return np.maximum(np.abs(top - bottom), np.abs(left - right)) / k
+    lx, rx = _each_edge(_line_profiles(sums, x0 - r - pad - 1, span_x, y0 + m, y0 + h - m), w, r)
+    ty, by = _each_edge(_line_profiles(sums.T, y0 - r - pad - 1, span_y, x0 + m, x0 + w - m), h, r)
+    lines = np.stack([x0 + lx, x0 + w + rx, y0 + ty, y0 + h + by], axis=1)
+    size_error = np.maximum(np.abs(rx - lx), np.abs(by - ty))
+    kink = np.maximum(np.abs(top - bottom), np.abs(left - right))
+    return lines, np.maximum(kink, size_error / 2) / k
 
 
 def locate(ink: InkMap, rects_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,14 +237,22 @@ def locate(ink: InkMap, rects_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- box interiors
 
 
-def _interiors(ink: InkMap, inner_mm: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(N, size, size) crops of the ink (0/1) and darkness (0..255) maps at each interior."""
-    p = ink.px(inner_mm)
-    x0, y0 = np.rint(p[:, 0]).astype(np.intp), np.rint(p[:, 1]).astype(np.intp)
+def _interiors(ink: InkMap, lines: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, size, size) crops of the ink (0/1) and darkness (0..255) maps centred between each box's
+    border ``lines`` (left, right, top, bottom, px), and the mask of the pixels inside the borders by
+    ``BOX_INSET_MM`` (all of a crop, unless the box was found smaller than printed)."""
+    inset = T.BOX_INSET_MM * ink.k
+    x0 = np.rint((lines[:, 0] + lines[:, 1]) / 2 - size / 2).astype(np.intp)
+    y0 = np.rint((lines[:, 2] + lines[:, 3]) / 2 - size / 2).astype(np.intp)
     r = np.arange(size)
+    cx = x0[:, None] + r[None, :] + 0.5
+    cy = y0[:, None] + r[None, :] + 0.5
+    cols = (cx >= lines[:, 0:1] + inset) & (cx <= lines[:, 1:2] - inset)
+    rows = (cy >= lines[:, 2:3] + inset) & (cy <= lines[:, 3:4] - inset)
+    mask = rows[:, :, None] & cols[:, None, :]
     ys = np.clip(y0[:, None, None] + r[None, :, None], 0, ink.h - 1)
     xs = np.clip(x0[:, None, None] + r[None, None, :], 0, ink.w - 1)
-    return ink.ink[ys, xs], ink.dark[ys, xs]
+    return ink.ink[ys, xs] * mask, ink.dark[ys, xs] * mask, mask
 
 
 def despeckle(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -246,6 +284,19 @@ def despeckle(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return crops_of(cleaned), crops_of(strokes)
 
 
+def _without_straight_lines(crops: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Interiors less rows and columns inked from side to side: a printed border that a fold or a
+    wavy sheet pushed inside the box, a crease. No tick, cross or slash runs straight along a row,
+    and a box filled to cancel it keeps its ink (it has nothing but such rows)."""
+    width = np.maximum(1, inside.sum(axis=2))  # inside pixels per row
+    height = np.maximum(1, inside.sum(axis=1))  # per column
+    full_rows = crops.sum(axis=2) >= T.STRAIGHT_LINE_SHARE * width
+    full_cols = crops.sum(axis=1) >= T.STRAIGHT_LINE_SHARE * height
+    filled = crops.reshape(len(crops), -1).sum(axis=1) >= T.FILLED_INK_MIN * inside.reshape(len(crops), -1).sum(axis=1)
+    lines = (full_rows[:, :, None] | full_cols[:, None, :]) & ~filled[:, None, None]
+    return crops * ~lines
+
+
 def _inset(r: np.ndarray, d: np.ndarray | float) -> np.ndarray:
     d = np.asarray(d, dtype=np.float64).reshape(-1, 1)
     return r + np.hstack([d, d, -2 * d, -2 * d])
@@ -274,14 +325,14 @@ def measure_page(ink: InkMap, fields: list[FieldPlacement]) -> dict[str, dict[st
         trusted = border[idx] >= T.BORDER_TRUST
         if trusted.any() and not trusted.all():
             shift[idx[~trusted]] = np.median(shift[idx[trusted]], axis=0)
-    bent = bend(ink, box, shift)
+    lines, bent = border_lines(ink, box, shift)
     box = _moved(box, shift)
-    inner = _inset(box, T.BOX_INSET_MM)
-    size = int(round(float(np.median(inner[:, 2])) * ink.k))
-    ink_px, dark_px = _interiors(ink, inner, size)
+    size = int(round(float(np.median(_inset(box, T.BOX_INSET_MM)[:, 2])) * ink.k))
+    ink_px, dark_px, inside = _interiors(ink, lines, size)
     clean, strokes = despeckle(ink_px)
     specks = ink_px - clean
-    n = float(size * size)
+    clean, strokes = _without_straight_lines(clean, inside), _without_straight_lines(strokes, inside)
+    n = np.maximum(1.0, inside.reshape(len(opts), -1).sum(axis=1))
     ink_share = clean.reshape(len(opts), -1).sum(axis=1) / n
     stroke_share = strokes.reshape(len(opts), -1).sum(axis=1) / n
     c0 = int(round((T.CORE_INSET_MM - T.BOX_INSET_MM) * ink.k))

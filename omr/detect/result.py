@@ -6,7 +6,7 @@ page can be re-decided later with other thresholds (``omr.detect.decide``) witho
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from omr.identity import SheetIdentity
 
@@ -41,20 +41,8 @@ class BoxMeasure:
         return self.ink if self.stroke < 0 else self.stroke
 
     def as_list(self) -> list[float]:
-        return [
-            round(v, 4)
-            for v in (
-                self.ink,
-                self.core,
-                self.darkness,
-                self.spill,
-                self.label,
-                self.reach,
-                self.border,
-                self.shift,
-                self.stroke,
-            )
-        ]
+        """The measurements in field order, as stored (``from_list`` reads back any prefix of it)."""
+        return [round(getattr(self, f.name), 4) for f in fields(self)]
 
     @classmethod
     def from_list(cls, v: list[float]) -> BoxMeasure:

@@ -63,6 +63,8 @@ STROKE_MIN_MM = 1.5
 # One speck in a box is dust; many are a pale pencil mark broken up by a fax or a copier's
 # threshold: an empty box has at most this share of its interior in specks (5 px of 324).
 SPECKS_EMPTY_MAX = 0.015
+# A row (or column) of a box interior inked along this share of it is a straight line, not a mark.
+STRAIGHT_LINE_SHARE = 0.9
 # A straight run of ink this long along the page is a crease or a ruled line, never a mark.
 CREASE_MIN_MM = 8.0
 
