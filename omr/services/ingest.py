@@ -272,7 +272,8 @@ def count_pages(paths: Sequence[Path]) -> int | None:
     total = 0
     try:
         for path in paths:
-            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            # only regular files are opened: opening a FIFO given on the command line would block
+            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] * path.is_file()
             for f in files:
                 total += _count_file(f)
     except Exception:  # only an estimate: reading proper will report what is wrong with the file
