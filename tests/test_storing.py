@@ -147,3 +147,14 @@ def test_pages_that_cannot_be_decoded_are_rows_of_their_batch(omr_home, printed,
         assert batch.done_pages == 3 and batch.status == "done"
         assert "c-cut.pdf trang 1: PDF hỏng, không mở được" in batch.note
         assert s.scalars(select(Page.source)).all() == ["b-good.pdf"]
+
+
+@pytest.mark.postgres
+def test_error_pages_are_rows_on_postgresql(omr_home, pg_url, tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    (line,) = ingest.scan([tmp_path / "empty.png"])
+    assert line["status"] == "error"
+    with session() as s:
+        assert s.execute(select(PageError.source, PageError.source_page, PageError.reason)).all() == [
+            ("empty.png", 1, "Tệp rỗng (0 byte)")
+        ]
