@@ -304,3 +304,14 @@ def test_a_png_cut_short_or_damaged_is_refused_before_decoding():
     flipped = bytearray(good)
     flipped[45] ^= 0x10
     assert sources._image_page(bytes(flipped), "a.png", ".png").error == sources.TRUNCATED_PNG
+
+
+def test_errors_of_pages_inside_a_zip_name_the_zip(tmp_path):
+    path = tmp_path / "stack.zip"
+    path.write_bytes(_zip({"a.pdf": _pdf(2)[:400], "b.png": _png_of(1)[:30], "c.pdf": _pdf(2)}))
+    assert [(p.source, p.page, p.error) for p in iter_pages([path])] == [
+        ("a.pdf", 1, "PDF hỏng, không mở được (trong stack.zip)"),
+        ("b.png", 1, f"{sources.BROKEN_IMAGE} (trong stack.zip)"),  # cut inside its header
+        ("c.pdf", 1, None),
+        ("c.pdf", 2, None),
+    ]

@@ -690,12 +690,21 @@ def _zip_pages(path: Path, name: str) -> Iterator[RawPage]:
                 yield RawPage(member, 1, error=f"Tệp ZIP lồng trong {name}: hãy giải nén ra trước, bỏ qua")
             elif kind is None:
                 yield RawPage(member, 1, error=f"{NOT_A_STACK} (trong {name})")
-            elif kind == ".pdf":
-                yield from _pdf_pages(data, member)
-            elif kind == ".tif":
-                yield from _tiff_pages(data, member)
             else:
-                yield _image_page(data, member, kind)
+                for page in _blob_pages(data, member, kind):
+                    if page.error:  # the entry's name alone does not say which ZIP it is in
+                        page.error = f"{page.error} (trong {name})"
+                    yield page
+
+
+def _blob_pages(data: bytes, name: str, kind: str) -> Iterator[RawPage]:
+    """The pages of a PDF, TIFF or image file held in memory."""
+    if kind == ".pdf":
+        yield from _pdf_pages(data, name)
+    elif kind == ".tif":
+        yield from _tiff_pages(data, name)
+    else:
+        yield _image_page(data, name, kind)
 
 
 def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
