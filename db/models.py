@@ -150,6 +150,20 @@ class Page(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
+class PageError(Base):
+    """A page that could not be decoded (no image to store): CONTRACT.md's ``error`` status, kept with
+    the batch it came in, its source, page and one-line reason (migration 0004)."""
+
+    __tablename__ = "page_errors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_batch_id: Mapped[int | None] = mapped_column(ForeignKey("scan_batches.id"), index=True)
+    source: Mapped[str] = mapped_column(String(500))
+    source_page: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
 class TextArea(Base):
     __tablename__ = "text_areas"
 

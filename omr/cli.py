@@ -294,7 +294,7 @@ def _scan(args) -> int:
     def emit(line: dict) -> None:
         counts[line["status"]] += 1
         if line["status"] == "error":
-            write(f"lỗi: {line['source']} trang {line['page']}: {line['error']}", sys.stderr)
+            write(f"Lỗi: {line['source']} trang {line['page']}: {line['error']}", sys.stderr)
         if args.json:
             _out(line)
         elif line["status"] != "error":
@@ -488,6 +488,7 @@ def _message(e: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from sqlalchemy.exc import DatabaseError as SQLDatabaseError
     from sqlalchemy.exc import OperationalError
 
     from db.session import DatabaseError
@@ -515,6 +516,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except OperationalError as e:
         print(f"omr {args.command}: lỗi cơ sở dữ liệu: {_message(e.orig or e)}", file=sys.stderr)
+        return EXIT_FAILED
+    except SQLDatabaseError:
+        # e.g. a database file overwritten or cut short: nothing a retry or OMR_DEBUG would change
+        from sqlalchemy.engine import make_url
+
+        from omr import config
+
+        where = make_url(config.database_url()).render_as_string(hide_password=True)
+        print(f"omr {args.command}: lỗi: cơ sở dữ liệu hỏng, không đọc được ({where}); hãy khôi phục từ bản sao lưu",
+              file=sys.stderr)  # fmt: skip
         return EXIT_FAILED
     except expected as e:
         code = EXIT_USAGE if isinstance(e, UserError | ServiceError | UnknownForm) else EXIT_FAILED

@@ -9,7 +9,7 @@ job="${1:-demo}"
 
 need_pkgs=(python3 python3-venv python3-pip poppler-utils)
 if [ "$job" = test ]; then
-  need_pkgs+=(postgresql redis-server chromium libzbar0)
+  need_pkgs+=(postgresql redis-server chromium libzbar0 libtiff-tools)  # tiffcp: TIFF variants in tests/test_sources.py
 fi
 missing=()
 for p in "${need_pkgs[@]}"; do

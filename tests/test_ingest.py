@@ -28,7 +28,7 @@ from printing.render import UnitHeading, render
 
 REPO = Path(__file__).resolve().parents[1]
 FORM = "kien-hung-2020"
-CONTRACT_KEYS = {"source", "page", "status", "form", "unit", "serial", "sheet_page", "answers"}
+CONTRACT_KEYS = {"source", "page", "status", "form", "unit", "serial", "sheet_page", "answers", "texts"}
 
 
 def _count(model) -> int:
@@ -75,6 +75,7 @@ def test_printed_stack_is_read_and_stored(omr_home, stack):
         "serial": None,
         "sheet_page": None,
         "answers": {},
+        "texts": {},
     }
 
     with session() as s:

@@ -2,51 +2,20 @@
 
 from __future__ import annotations
 
-import io
-
 import cv2
 import numpy as np
-import simplejpeg
-from PIL import Image
 
 from omr import identity
 from omr.detect import thresholds as T
 from omr.detect.clean import local_paper, repair_streaks
 from omr.detect.decide import decide_field
+from omr.detect.images import decode
 from omr.detect.measure import InkMap, measure_page, text_ink
 from omr.detect.qr import read_qr
 from omr.detect.register import Registration, register, warp
 from omr.detect.result import EMPTY_PAGE, INVALID, READ, UNIDENTIFIED, PageRead, TextAreaRead
 from omr.layout import PAGE_H, PAGE_W, Rect, layout_for
 from omr.templates import UnknownForm, Variant
-
-
-class UndecodableImage(ValueError):
-    pass
-
-
-def decode(data: bytes) -> np.ndarray:
-    """Encoded page image (JPEG, PNG, TIFF incl. CCITT G4) to 8-bit grey."""
-    if data[:3] == b"\xff\xd8\xff":
-        # Decoding is the largest single cost of reading a page. simplejpeg's libjpeg-turbo with its
-        # fast integer IDCT decodes a 200-dpi page in about 3.9 ms against OpenCV's 4.7
-        # (benchmarks/bench_libraries.py); the IDCT's rounding is far below what a mark changes.
-        try:
-            return simplejpeg.decode_jpeg(data, colorspace="GRAY", fastdct=True)[:, :, 0]
-        except ValueError:
-            pass  # a JPEG variant libjpeg-turbo's fast path refuses (e.g. arithmetic coding): OpenCV below
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
-        # a fax page (CCITT G4 in a TIFF header): Pillow's libtiff decodes it in half OpenCV's
-        # time (benchmarks/bench_reading.py)
-        try:
-            with Image.open(io.BytesIO(data)) as im:
-                return np.asarray(im.convert("L"))
-        except (OSError, ValueError, Image.DecompressionBombError) as e:
-            raise UndecodableImage("ảnh hỏng, không giải mã được") from e
-    gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
-    if gray is None or gray.size == 0:
-        raise UndecodableImage("ảnh hỏng, không giải mã được")
-    return gray
 
 
 def warm() -> None:

@@ -4,7 +4,11 @@ A scanner PDF usually holds one image per page (JPEG, JBIG2 or CCITT): that imag
 (JPEG bytes untouched, CCITT fax data in a TIFF header) rather than rendering the page, which costs
 5–8 times more. Everything is
 streamed: a 1,000-page PDF is opened lazily and only the page being handed out is in memory.
-A file that cannot be read becomes one ``RawPage`` with ``error`` set; the stack goes on.
+
+Every page in is a page out: a file, a ZIP entry or a page that cannot be read becomes one ``RawPage``
+with ``error`` set (one line of plain Vietnamese saying what is wrong), and the stack goes on. What is
+skipped that has no page of its own (an empty or unreadable folder) is said on the ``omr.sources``
+logger, which without any set-up prints the bare line on stderr.
 
 ``iter_pages(paths, by_reference=True)`` hands out pages of PDF, TIFF and image files on disk as a
 ``PageRef`` only (file, kind, index), and the process that reads the page loads it with ``load``:
@@ -14,11 +18,17 @@ stores pages never touches an image.
 
 from __future__ import annotations
 
+import errno
 import io
+import logging
 import os
+import stat
+import struct
 import threading
+import unicodedata
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -28,7 +38,11 @@ import cv2
 import numpy as np
 import pikepdf
 import pypdfium2 as pdfium
-from PIL import Image, ImageSequence
+from PIL import Image
+
+from omr.detect.images import native_quiet, quiet
+
+log = logging.getLogger("omr.sources")
 
 # A4 at 600 dpi is 35 Mpx; anything far beyond is not a scan but a decompression bomb.
 MAX_PIXELS = 80_000_000
@@ -36,11 +50,27 @@ MAX_MEMBER_BYTES = 300 * 1024 * 1024  # one file inside a ZIP, uncompressed
 MAX_ZIP_RATIO = 200  # uncompressed / compressed: scans compress 2–20x, bombs 1000x
 RENDER_DPI = 200  # for PDF pages that are not a single image
 PDF_REOPEN_PAGES = 50
+# A PDF may carry junk before its header (a mail gateway's banner, a scanner's own prefix); readers
+# accept 1 KB by the specification, this many bytes here.
+PDF_HEADER_SEARCH = 64 * 1024
+HEAD_BYTES = 1024
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 STACK_EXTS = IMAGE_EXTS | {".pdf", ".zip"}
 
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+# the reasons a page is not had (CONTRACT.md ``error``): capitalised, plain Vietnamese, one line
+EMPTY_FILE = "Tệp rỗng (0 byte)"
+NOT_A_STACK = "Không phải tệp ảnh (PNG, JPEG, TIFF, BMP), PDF hay ZIP"
+BROKEN_IMAGE = "Ảnh hỏng, không đọc được"
+BOMB = "Ảnh quá lớn (nghi là bom giải nén), bỏ qua"
+BROKEN_PDF = "PDF hỏng, không mở được"
+LOCKED_PDF = "PDF có đặt mật khẩu, không mở được"
+EMPTY_PDF = "PDF không có trang nào"
+BROKEN_PDF_PAGE = "Trang PDF hỏng, không đọc được"
+BROKEN_TIFF_PAGE = "Trang TIFF hỏng, không giải mã được"
+TRUNCATED_PNG = "Ảnh PNG bị cắt cụt hoặc hỏng (sai mã kiểm tra), không đọc được"
 
 
 @dataclass(frozen=True)
@@ -67,6 +97,28 @@ class UnreadableFile(ValueError):
     pass
 
 
+def display_name(name: str) -> str:
+    """A file name as it can be shown, stored and written as JSON: bytes that are not UTF-8 become
+    U+FFFD, control characters (a newline in a name would split the one line) their ``\\x..`` code."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" else c for c in text)
+
+
+def os_reason(e: OSError) -> str:
+    """An operating-system error in plain Vietnamese (``strerror`` is English)."""
+    reasons = {
+        errno.EACCES: "không có quyền đọc",
+        errno.EPERM: "không có quyền đọc",
+        errno.ENOENT: "không còn tồn tại",
+        errno.EISDIR: "là một thư mục",
+        errno.EIO: "lỗi đọc đĩa",
+        errno.ELOOP: "liên kết vòng",
+        errno.ENAMETOOLONG: "tên quá dài",
+        errno.ENXIO: "không phải tệp thường",
+    }
+    return reasons.get(e.errno or 0, f"lỗi hệ thống (mã {e.errno})")
+
+
 def _sniff(head: bytes) -> str | None:
     if head.startswith(b"%PDF"):
         return ".pdf"
@@ -83,71 +135,122 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
+def _kind(head: bytes, path: Path | None = None, data: bytes | None = None) -> str | None:
+    """The file's kind from its first bytes; else a PDF with junk before its header, or a ZIP with data
+    before the archive (a self-extracting one): readers of both find what follows."""
+    kind = _sniff(head)
+    if kind is not None:
+        return kind
+    if path is not None:
+        with path.open("rb") as fh:
+            if b"%PDF-" in fh.read(PDF_HEADER_SEARCH):
+                return ".pdf"
+        return ".zip" if zipfile.is_zipfile(path) else None
+    assert data is not None
+    if b"%PDF-" in data[:PDF_HEADER_SEARCH]:
+        return ".pdf"
+    return ".zip" if zipfile.is_zipfile(io.BytesIO(data)) else None
+
+
+# --------------------------------------------------------------------------- files and folders
+
+
 def iter_pages(paths: Sequence[Path], by_reference: bool = False) -> Iterator[RawPage]:
     """Every page of the stack, in order. ``by_reference``: pages of files on disk come as a ``ref``
     for ``load`` (pages inside a ZIP always come loaded)."""
     for path in paths:
-        if path.is_dir():
-            for f in sorted(p for p in path.rglob("*") if p.is_file()):
-                yield from _iter_file(f, f.relative_to(path).as_posix(), by_reference)
+        path = Path(path)
+        if path.is_dir() and not path.is_symlink():
+            yield from _folder(path, path, by_reference)
+        elif path.is_dir():
+            yield from _folder(path.resolve(), path.resolve(), by_reference)  # named by the user: followed
         else:
-            yield from _iter_file(path, path.name, by_reference)
+            yield from _entry(path, display_name(path.name), by_reference)
 
 
-def _iter_file(path: Path, name: str, by_reference: bool) -> Iterator[RawPage]:
+def _folder(root: Path, folder: Path, by_reference: bool) -> Iterator[RawPage]:
+    """The files under ``folder`` in name order (as sorted paths); folders that cannot be listed,
+    empty ones and links to folders (which could loop) are said on the log and skipped."""
+    where = display_name(folder.relative_to(root).as_posix()) if folder != root else display_name(str(folder))
     try:
-        with path.open("rb") as fh:
-            head = fh.read(8)
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
     except OSError as e:
-        yield RawPage(name, 1, error=f"không mở được tệp: {e.strerror or e}")
+        log.warning("Bỏ qua thư mục %s: %s", where, os_reason(e))
+        return
+    if not entries:
+        log.warning("Bỏ qua thư mục %s: thư mục rỗng, không có tệp nào", where)
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        name = display_name(path.relative_to(root).as_posix())
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+            linked_dir = not is_dir and entry.is_symlink() and entry.is_dir()
+        except OSError:
+            is_dir = linked_dir = False
+        if is_dir:
+            yield from _folder(root, path, by_reference)
+        elif linked_dir:
+            log.warning("Bỏ qua %s: liên kết tới một thư mục khác", name)
+        else:
+            yield from _entry(path, name, by_reference)
+
+
+def _not_regular(mode: int) -> str | None:
+    if stat.S_ISREG(mode):
+        return None
+    what = (
+        "ống FIFO" if stat.S_ISFIFO(mode) else
+        "socket" if stat.S_ISSOCK(mode) else
+        "thiết bị" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
+        "thư mục" if stat.S_ISDIR(mode) else "tệp đặc biệt"
+    )  # fmt: skip
+    return f"Không phải tệp thường ({what}), bỏ qua"
+
+
+def _entry(path: Path, name: str, by_reference: bool) -> Iterator[RawPage]:
+    """One file's pages. Nothing that is not a regular file is opened: opening a FIFO would block."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        yield RawPage(name, 1, error="Liên kết hỏng: tệp được trỏ tới không tồn tại" if path.is_symlink()
+                      else "Tệp không còn tồn tại")  # fmt: skip
+        return
+    except OSError as e:
+        yield RawPage(name, 1, error=f"Không mở được tệp: {os_reason(e)}")
+        return
+    if (why := _not_regular(st.st_mode)) is not None:
+        yield RawPage(name, 1, error=why)
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # should it have become a FIFO since: no wait
+        with os.fdopen(fd, "rb") as fh:
+            if (why := _not_regular(os.fstat(fh.fileno()).st_mode)) is not None:
+                yield RawPage(name, 1, error=why)
+                return
+            head = fh.read(HEAD_BYTES)
+        kind = _kind(head, path) if head else None
+    except OSError as e:
+        yield RawPage(name, 1, error=f"Không mở được tệp: {os_reason(e)}")
         return
     if not head:
-        yield RawPage(name, 1, error="tệp rỗng (0 byte)")
-        return
-    kind = _sniff(head)
-    if kind == ".zip":
+        yield RawPage(name, 1, error=EMPTY_FILE)
+    elif kind is None:
+        yield RawPage(name, 1, error=NOT_A_STACK)
+    elif kind == ".zip":
         yield from _zip_pages(path, name)
-    elif not by_reference or kind is None:
-        if kind == ".pdf":
-            yield from _pdf_pages(path, name)
-        else:
-            yield from _blob_pages(path.read_bytes, name, kind)
     elif kind == ".pdf":
-        yield from _pdf_refs(path, name)
+        yield from (_pdf_refs(path, name) if by_reference else _pdf_pages(path, name))
     elif kind == ".tif":
-        yield from _tiff_refs(path, name)
-    else:
+        yield from (_tiff_refs(path, name) if by_reference else _tiff_pages(path, name))
+    elif by_reference:
         yield RawPage(name, 1, ext=kind, ref=PageRef(str(path), kind))
+    else:
+        yield _image_page(path.read_bytes(), name, kind)
 
 
-def _pdf_refs(path: Path, name: str) -> Iterator[RawPage]:
-    try:
-        pdf = _open_pdf(path)
-    except pdfium.PdfiumError as e:
-        yield RawPage(name, 1, error=f"PDF hỏng, không mở được ({e})")
-        return
-    try:
-        count = len(pdf)
-    finally:
-        pdf.close()
-    if count == 0:
-        yield RawPage(name, 1, error="PDF không có trang nào")
-    for i in range(count):
-        yield RawPage(name, i + 1, ref=PageRef(str(path), ".pdf", i))
-
-
-def _tiff_refs(path: Path, name: str) -> Iterator[RawPage]:
-    try:
-        with _open_tiff(path) as im:
-            count = getattr(im, "n_frames", 1)
-    except UnreadableFile as e:
-        yield RawPage(name, 1, error=str(e))
-        return
-    except Exception as e:  # a truncated frame list: report it where reading stops
-        yield RawPage(name, 1, error=f"tệp TIFF hỏng ({type(e).__name__})")
-        return
-    for i in range(count):
-        yield RawPage(name, i + 1, ref=PageRef(str(path), ".tif", i))
+# --------------------------------------------------------------------------- loading one page
 
 
 def load(raw: RawPage) -> RawPage:
@@ -155,21 +258,25 @@ def load(raw: RawPage) -> RawPage:
     ref = raw.ref
     if ref is None:
         return raw
-    try:
-        if ref.kind == ".pdf":
-            return _open.pdf(ref.path).page(ref.index, raw.source)
-        if ref.kind == ".tif":
-            im = _open.tiff(ref.path)
-            im.seek(ref.index)
-            return _encode_frame(im, raw.source, raw.page)
-        return next(_blob_pages(Path(ref.path).read_bytes, raw.source, ref.kind))
-    except (pdfium.PdfiumError, UnreadableFile, ValueError) as e:
-        what = "trang PDF" if ref.kind == ".pdf" else "trang TIFF" if ref.kind == ".tif" else "tệp ảnh"
-        return RawPage(raw.source, raw.page, error=f"{what} hỏng ({e})")
-    except OSError as e:
-        return RawPage(raw.source, raw.page, error=f"không đọc được tệp: {e.strerror or e}")
-    except Exception as e:  # PIL raises many types for a broken TIFF frame
-        return RawPage(raw.source, raw.page, error=f"trang hỏng ({type(e).__name__})")
+    with native_quiet():
+        try:
+            if ref.kind == ".pdf":
+                return _open.pdf(ref.path).page(ref.index, raw.source)
+            if ref.kind == ".tif":
+                return _tiff_frame(_open.tiff(ref.path), ref.index, raw.source)
+            return _image_page(Path(ref.path).read_bytes(), raw.source, ref.kind)
+        except UnreadableFile as e:
+            return RawPage(raw.source, raw.page, error=str(e))
+        except OSError as e:
+            if e.errno:  # the file itself (Pillow's decoders raise OSError without one for broken data)
+                return RawPage(raw.source, raw.page, error=f"Không đọc được tệp: {os_reason(e)}")
+            return RawPage(raw.source, raw.page, error=_broken(ref.kind))
+        except Exception:  # the libraries raise many types for a broken page
+            return RawPage(raw.source, raw.page, error=_broken(ref.kind))
+
+
+def _broken(kind: str) -> str:
+    return BROKEN_PDF_PAGE if kind == ".pdf" else BROKEN_TIFF_PAGE if kind == ".tif" else BROKEN_IMAGE
 
 
 class _OpenFile(threading.local):
@@ -226,30 +333,21 @@ def _forget_open_files() -> None:
 os.register_at_fork(after_in_child=_forget_open_files)
 
 
-def _blob_pages(read, name: str, kind: str | None) -> Iterator[RawPage]:
-    if kind is None:
-        yield RawPage(name, 1, error="không phải tệp ảnh hay PDF")
-        return
-    if kind == ".pdf":
-        data = read()
-        yield from _pdf_pages(data, name)
-        return
-    try:
-        data = read()
-    except OSError as e:
-        yield RawPage(name, 1, error=f"không đọc được tệp: {e.strerror or e}")
-        return
-    if kind == ".tif":
-        yield from _tiff_pages(data, name)
-        return
+# --------------------------------------------------------------------------- images
+
+
+def _image_page(data: bytes, name: str, kind: str) -> RawPage:
+    """A PNG, JPEG or BMP file as one page, checked before any pixel is decoded."""
     try:
         _check_image(data)
+        if kind == ".png":
+            _check_png(data)
     except UnreadableFile as e:
-        yield RawPage(name, 1, error=str(e))
-        return
-    yield RawPage(name, 1, data, ".jpg" if kind == ".jpg" else ".png" if kind == ".png" else kind)
+        return RawPage(name, 1, error=str(e))
+    return RawPage(name, 1, data, ".jpg" if kind == ".jpg" else kind)
 
 
+@quiet
 def _check_image(data: bytes | Path) -> None:
     """Open lazily to read the header only: refuse bombs before any pixel is decoded."""
     with warnings.catch_warnings():
@@ -258,74 +356,216 @@ def _check_image(data: bytes | Path) -> None:
             with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as im:
                 w, h = im.size
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise UnreadableFile("ảnh quá lớn (nghi là bom giải nén), bỏ qua") from None
-        except Exception as e:  # PIL raises many types for broken files
-            raise UnreadableFile(f"ảnh hỏng, không đọc được ({type(e).__name__})") from None
+            raise UnreadableFile(BOMB) from None
+        except Exception:  # PIL raises many types for broken files
+            raise UnreadableFile(BROKEN_IMAGE) from None
+    _check_size(w, h)
+
+
+def _check_size(w: int, h: int) -> None:
     if w * h > MAX_PIXELS:
-        raise UnreadableFile(f"ảnh quá lớn ({w}×{h} điểm ảnh), bỏ qua")
+        raise UnreadableFile(f"Ảnh quá lớn ({w}×{h} điểm ảnh, nghi là bom giải nén), bỏ qua")
 
 
-def _open_tiff(path: Path) -> Image.Image:
-    _check_image(path)
-    return Image.open(path)
+def _check_png(data: bytes) -> None:
+    """Every chunk whole, its checksum right, and the end chunk there: a PNG cut short or damaged is
+    refused here with its reason, not decoded half-way by the reader (zlib's CRC runs at gigabytes a
+    second: a fraction of a millisecond for a page)."""
+    pos = 8
+    while pos + 12 <= len(data):
+        length, tag = struct.unpack(">I4s", data[pos : pos + 8])
+        end = pos + 12 + length
+        if end > len(data):
+            break
+        if zlib.crc32(data[pos + 4 : end - 4]) != struct.unpack(">I", data[end - 4 : end])[0]:
+            raise UnreadableFile(TRUNCATED_PNG)
+        if tag == b"IEND":
+            return
+        pos = end
+    raise UnreadableFile(TRUNCATED_PNG)
 
 
-def _tiff_pages(data: bytes, name: str) -> Iterator[RawPage]:
+# --------------------------------------------------------------------------- TIFF
+
+
+@quiet
+def _open_tiff(src: Path | bytes) -> Image.Image:
+    _check_image(src)
     try:
-        _check_image(data)
-        im = Image.open(io.BytesIO(data))
+        return Image.open(io.BytesIO(src) if isinstance(src, bytes) else src)
+    except Exception:
+        raise UnreadableFile(BROKEN_IMAGE) from None
+
+
+def _tiff_count(im: Image.Image) -> tuple[int, str | None]:
+    """How many frames can be reached, and why no more can if the chain of frames is broken."""
+    n = 0
+    with native_quiet():
+        while True:
+            try:
+                im.seek(n)
+            except EOFError:
+                return n, None
+            except Exception:
+                return n, f"Tệp TIFF hỏng: không đọc được các trang sau trang {n}" if n else BROKEN_TIFF_PAGE
+            n += 1
+
+
+def _tiff_refs(path: Path, name: str) -> Iterator[RawPage]:
+    try:
+        im = _open_tiff(path)
     except UnreadableFile as e:
         yield RawPage(name, 1, error=str(e))
         return
-    n = 0
+    with im:
+        count, broken = _tiff_count(im)
+    for i in range(count):
+        yield RawPage(name, i + 1, ref=PageRef(str(path), ".tif", i))
+    if broken:
+        yield RawPage(name, count + 1, error=broken)
+
+
+def _tiff_pages(src: Path | bytes, name: str) -> Iterator[RawPage]:
+    """Every frame of a TIFF in memory (or read whole), each page under its own number."""
     try:
-        for n, frame in enumerate(ImageSequence.Iterator(im), 1):
-            yield _encode_frame(frame, name, n)
-    except Exception as e:  # a truncated frame: report it, keep the frames already given
-        yield RawPage(name, n + 1, error=f"trang TIFF hỏng ({type(e).__name__})")
+        im = _open_tiff(src)
+    except UnreadableFile as e:
+        yield RawPage(name, 1, error=str(e))
+        return
+    with im:
+        count, broken = _tiff_count(im)
+        for i in range(count):
+            yield _tiff_page(im, i, name)
+    if broken:
+        yield RawPage(name, count + 1, error=broken)
+
+
+@quiet
+def _tiff_page(im: Image.Image, index: int, name: str) -> RawPage:
+    """Frame ``index`` as page ``index + 1``, or that page's error."""
+    try:
+        return _tiff_frame(im, index, name)
+    except UnreadableFile as e:
+        return RawPage(name, index + 1, error=str(e))
+    except Exception:  # the libraries raise many types for a broken frame
+        return RawPage(name, index + 1, error=BROKEN_TIFF_PAGE)
+
+
+def _tiff_frame(im: Image.Image, index: int, name: str) -> RawPage:
+    im.seek(index)
+    _check_size(*im.size)
+    return _encode_frame(im, name, index + 1)
 
 
 def _encode_frame(frame: Image.Image, name: str, n: int) -> RawPage:
     """One TIFF frame as its own file, deterministically (the same page in the same file hashes the
     same): bilevel as a one-bit PNG, a JPEG-compressed frame as JPEG again at high quality (the
-    scanner already chose lossy; PNG of it would be 10 times bigger and slower), anything else PNG."""
-    grey = np.asarray(frame.convert("L"))
-    if frame.mode == "1":
+    scanner already chose lossy; PNG of it would be 10 times bigger and slower), anything else PNG.
+    How the frame was compressed is taken before decoding it: decoding empties ``frame.tile``."""
+    jpeg = frame.info.get("compression") == "jpeg"
+    bilevel = frame.mode == "1"
+    grey = _grey(frame)
+    if bilevel:
         ok, buf = cv2.imencode(".png", grey, [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_BILEVEL, 1])
-        ext = ".png"
-    elif frame.info.get("compression") == "jpeg" or getattr(frame, "tile", [("",)])[0][0] == "jpeg":
+    elif jpeg:
         ok, buf = cv2.imencode(".jpg", grey, [cv2.IMWRITE_JPEG_QUALITY, 95])
-        ext = ".jpg"
     else:
         ok, buf = cv2.imencode(".png", grey, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-        ext = ".png"
     if not ok:
-        raise UnreadableFile("không mã hóa được trang TIFF")
-    return RawPage(name, n, buf.tobytes(), ext)
+        raise UnreadableFile(BROKEN_TIFF_PAGE)
+    return RawPage(name, n, buf.tobytes(), ".jpg" if jpeg and not bilevel else ".png")
 
 
-def _open_pdf(src: Path | bytes) -> pdfium.PdfDocument:
-    return pdfium.PdfDocument(src if isinstance(src, bytes) else str(src))
+def _grey(frame: Image.Image) -> np.ndarray:
+    """The frame as 8-bit grey. Pillow's own conversion clips 16-bit samples at 255 (a 16-bit scan
+    would come out white): those are scaled to 8 bits here."""
+    if frame.mode.startswith("I;16") or frame.mode == "I":
+        arr = np.asarray(frame)
+        if frame.mode == "I":
+            arr = np.clip(arr, 0, 65535)
+        return (arr.astype(np.uint32) >> 8).astype(np.uint8)
+    return np.asarray(frame.convert("L"))
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+def _repaired(src: Path | bytes) -> bytes | None:
+    """A damaged PDF (cut short, junk before its header, a broken cross-reference table) rewritten by
+    qpdf, which rebuilds what it can; None if even that fails."""
+    try:
+        with pikepdf.open(io.BytesIO(src) if isinstance(src, bytes) else src) as pdf:
+            out = io.BytesIO()
+            pdf.save(out)
+            return out.getvalue()
+    except pikepdf.PasswordError:
+        raise UnreadableFile(LOCKED_PDF) from None
+    except Exception:  # qpdf raises several types for a file it cannot make sense of
+        return None
+
+
+@quiet
+def _open_pdf(src: Path | bytes) -> tuple[pdfium.PdfDocument, Path | bytes]:
+    """pdfium's document and what it was opened from (the file, or the repaired bytes)."""
+    try:
+        return pdfium.PdfDocument(src if isinstance(src, bytes) else str(src)), src
+    except pdfium.PdfiumError as e:
+        if "password" in str(e).lower():
+            raise UnreadableFile(LOCKED_PDF) from None
+    fixed = _repaired(src)
+    if fixed is None:
+        raise UnreadableFile(BROKEN_PDF)
+    try:
+        return pdfium.PdfDocument(fixed), fixed
+    except pdfium.PdfiumError:
+        # pdfium refuses a document with no pages at all; qpdf has read it, so that is what it is
+        with pikepdf.open(io.BytesIO(fixed)) as pdf:
+            raise UnreadableFile(EMPTY_PDF if len(pdf.pages) == 0 else BROKEN_PDF) from None
+
+
+def _pdf_refs(path: Path, name: str) -> Iterator[RawPage]:
+    try:
+        pdf, opened = _open_pdf(path)
+    except UnreadableFile as e:
+        yield RawPage(name, 1, error=str(e))
+        return
+    try:
+        count = len(pdf)
+    finally:
+        pdf.close()
+    if count == 0:
+        yield RawPage(name, 1, error=EMPTY_PDF)
+        return
+    if isinstance(opened, bytes):
+        # repaired in memory: each reader would repair it again, so its pages are handed out loaded
+        yield from _pdf_pages(opened, name)
+        return
+    for i in range(count):
+        yield RawPage(name, i + 1, ref=PageRef(str(path), ".pdf", i))
 
 
 def _pdf_pages(src: Path | bytes, name: str) -> Iterator[RawPage]:
     try:
         pdf = _Pdf(src)
         count = len(pdf.doc)
-    except pdfium.PdfiumError as e:
-        yield RawPage(name, 1, error=f"PDF hỏng, không mở được ({e})")
+    except UnreadableFile as e:
+        yield RawPage(name, 1, error=str(e))
         return
     if count == 0:
-        yield RawPage(name, 1, error="PDF không có trang nào")
+        pdf.close()
+        yield RawPage(name, 1, error=EMPTY_PDF)
         return
     try:
         for i in range(count):
             if i and i % PDF_REOPEN_PAGES == 0:
                 pdf.renew()
             try:
-                yield pdf.page(i, name)
-            except (pdfium.PdfiumError, UnreadableFile, ValueError) as e:
-                yield RawPage(name, i + 1, error=f"trang PDF hỏng ({e})")
+                page = pdf.page(i, name)
+            except UnreadableFile as e:
+                page = RawPage(name, i + 1, error=str(e))
+            except Exception:  # pdfium and numpy raise several types for a damaged page
+                page = RawPage(name, i + 1, error=BROKEN_PDF_PAGE)
+            yield page
     finally:
         pdf.close()
 
@@ -339,8 +579,7 @@ class _Pdf:
     (CCITT G3/G4, what office scanners write in black and white), to take that page out whole."""
 
     def __init__(self, src: Path | bytes):
-        self.src = src
-        self.doc = _open_pdf(src)
+        self.doc, self.src = _open_pdf(src)  # ``src`` becomes the repaired bytes if it needed repair
         self._pike: pikepdf.Pdf | None = None
 
     def renew(self) -> None:
@@ -348,8 +587,9 @@ class _Pdf:
         included) until closed, so this bounds memory on a 1,000-page stack. pikepdf reads a page's
         data from the file when asked and keeps its handle (opening it costs 10–40 ms on such a stack)."""
         self.doc.close()
-        self.doc = _open_pdf(self.src)
+        self.doc, self.src = _open_pdf(self.src)
 
+    @quiet
     def page(self, index: int, name: str) -> RawPage:
         page = self.doc[index]
         try:
@@ -386,7 +626,7 @@ def _pdf_page(page: pdfium.PdfPage, name: str, n: int, fax_tiff: Callable[[], by
         img = images[0]
         w, h = img.get_px_size()
         if w * h > MAX_PIXELS:
-            raise UnreadableFile(f"ảnh trong trang quá lớn ({w}×{h})")
+            raise UnreadableFile(f"Ảnh trong trang PDF quá lớn ({w}×{h} điểm ảnh), bỏ qua")
         filters = img.get_filters()
         if filters == ["DCTDecode"]:
             return RawPage(name, n, bytes(img.get_data(decode_simple=False)), ".jpg")
@@ -398,7 +638,7 @@ def _pdf_page(page: pdfium.PdfPage, name: str, n: int, fax_tiff: Callable[[], by
     # vector pages (e.g. the printed PDF itself) or composite scans: render
     w_pt, h_pt = page.get_size()
     if w_pt * h_pt * (RENDER_DPI / 72) ** 2 > MAX_PIXELS:
-        raise UnreadableFile("trang PDF quá lớn")
+        raise UnreadableFile("Trang PDF quá lớn, bỏ qua")
     bmp = page.render(scale=RENDER_DPI / 72, grayscale=True)
     return RawPage(name, n, _png(bmp.to_numpy()), ".png")
 
@@ -410,42 +650,80 @@ def _png(arr: np.ndarray, bilevel: bool = False) -> bytes:
         arr = cv2.cvtColor(arr[:, :, :3], cv2.COLOR_BGR2GRAY)
     ok, buf = cv2.imencode(".png", arr, [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_BILEVEL, int(bilevel)])
     if not ok:
-        raise UnreadableFile("không mã hóa được ảnh trang")
+        raise UnreadableFile("Không mã hóa được ảnh của trang")
     return buf.tobytes()
 
 
+# --------------------------------------------------------------------------- ZIP
+
+
 def _zip_pages(path: Path, name: str) -> Iterator[RawPage]:
+    """The pages of every entry, in name order; an entry that cannot be had is that entry's error, and
+    the others are read all the same."""
     try:
         zf = zipfile.ZipFile(path)
         infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError) as e:
-        yield RawPage(name, 1, error=f"tệp ZIP hỏng ({e})")
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        yield RawPage(name, 1, error="Tệp ZIP hỏng, không mở được")
         return
     with zf:
-        for info in sorted(infos, key=lambda i: i.filename):
-            if info.is_dir():
+        files = sorted((i for i in infos if not i.is_dir()), key=lambda i: i.filename)
+        if not files:
+            yield RawPage(name, 1, error="Tệp ZIP không chứa tệp nào" + (" (chỉ có thư mục)" if infos else ""))
+            return
+        for info in files:
+            member = display_name(info.filename)
+            why = _unsafe_member(info)
+            if why is not None:
+                yield RawPage(member, 1, error=f"{why} (trong {name})")
                 continue
-            member = info.filename
-            p = PurePosixPath(member.replace("\\", "/"))
-            if p.is_absolute() or ".." in p.parts:
-                yield RawPage(member, 1, error="đường dẫn không an toàn trong ZIP, bỏ qua")
-                continue
-            if info.file_size > MAX_MEMBER_BYTES or (
-                info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO
-            ):
-                yield RawPage(member, 1, error="tệp trong ZIP quá lớn (nghi là bom giải nén), bỏ qua")
-                continue
-            if p.suffix.lower() not in STACK_EXTS - {".zip"}:
-                yield RawPage(member, 1, error="không phải tệp ảnh hay PDF")
-                continue
-
-            def read(info=info) -> bytes:
-                return zf.read(info)
-
             try:
-                with zf.open(info) as fh:
-                    head = fh.read(8)
-            except (zipfile.BadZipFile, OSError, RuntimeError) as e:
-                yield RawPage(member, 1, error=f"tệp trong ZIP hỏng ({e})")
+                data = zf.read(info)
+            except Exception as e:  # zipfile and zlib raise many types for a damaged entry
+                yield RawPage(member, 1, error=f"{_member_reason(info, e)} (trong {name})")
                 continue
-            yield from _blob_pages(read, member, _sniff(head))
+            if not data:
+                yield RawPage(member, 1, error=f"{EMPTY_FILE} (trong {name})")
+                continue
+            kind = _kind(data[:HEAD_BYTES], data=data)
+            if kind == ".zip":
+                yield RawPage(member, 1, error=f"Tệp ZIP lồng trong {name}: hãy giải nén ra trước, bỏ qua")
+            elif kind is None:
+                yield RawPage(member, 1, error=f"{NOT_A_STACK} (trong {name})")
+            else:
+                for page in _blob_pages(data, member, kind):
+                    if page.error:  # the entry's name alone does not say which ZIP it is in
+                        page.error = f"{page.error} (trong {name})"
+                    yield page
+
+
+def _blob_pages(data: bytes, name: str, kind: str) -> Iterator[RawPage]:
+    """The pages of a PDF, TIFF or image file held in memory."""
+    if kind == ".pdf":
+        yield from _pdf_pages(data, name)
+    elif kind == ".tif":
+        yield from _tiff_pages(data, name)
+    else:
+        yield _image_page(data, name, kind)
+
+
+def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
+    p = PurePosixPath(info.filename.replace("\\", "/"))
+    if p.is_absolute() or ".." in p.parts:
+        return "Đường dẫn không an toàn trong ZIP, bỏ qua"
+    ratio = info.file_size / info.compress_size if info.compress_size else 0
+    if info.file_size > MAX_MEMBER_BYTES or ratio > MAX_ZIP_RATIO:
+        return "Tệp trong ZIP quá lớn (nghi là bom giải nén), bỏ qua"
+    if info.flag_bits & 0x1:
+        return "Tệp trong ZIP có đặt mật khẩu, không giải nén được"
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+        return f"Tệp trong ZIP nén theo cách không hỗ trợ (mã {info.compress_type}), bỏ qua"
+    return None
+
+
+def _member_reason(info: zipfile.ZipInfo, e: Exception) -> str:
+    if isinstance(e, zipfile.BadZipFile) and "CRC" in str(e):
+        return "Tệp trong ZIP hỏng (sai mã kiểm tra CRC)"
+    if isinstance(e, OSError) and not isinstance(e, zipfile.BadZipFile) and e.errno:
+        return f"Không đọc được tệp trong ZIP: {os_reason(e)}"
+    return "Tệp trong ZIP hỏng hoặc bị cắt cụt, không giải nén được"

@@ -62,7 +62,8 @@ from db.session import session as open_session
 from db.session import transaction
 from omr import config
 from omr.detect import result as R
-from omr.detect.sources import STACK_EXTS, RawPage, close_open_file, iter_pages, load
+from omr.detect.images import UndecodableImage
+from omr.detect.sources import STACK_EXTS, RawPage, close_open_file, display_name, iter_pages, load
 from omr.services.storing import Reading, count_done, duplicate_json, error_json, store_pages, write_files
 
 WINDOW_PER_CORE = 16  # pages in flight: handed out by reference, a page in flight costs a few bytes until read
@@ -121,9 +122,11 @@ def read_job(raw: RawPage, key: bytes, reader: Reader | None = None) -> Reading 
         return raw.error or "trang rỗng"
     try:
         read = (reader or _default_reader)(raw.data, key)
+    except UndecodableImage as e:  # says what is wrong with the image itself
+        return str(e)
     except Exception as e:  # one bad page must never stop the stack: report it and go on
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        return f"không đọc được trang: {msg}"
+        return f"Không đọc được trang: {msg}"
     sha = hashlib.sha256(raw.data).hexdigest()
     write_files(sha, raw.ext, raw.data, read)
     return Reading(sha, raw.ext, read)
@@ -272,7 +275,8 @@ def count_pages(paths: Sequence[Path]) -> int | None:
     total = 0
     try:
         for path in paths:
-            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            # only regular files are opened: opening a FIFO given on the command line would block
+            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] * path.is_file()
             for f in files:
                 total += _count_file(f)
     except Exception:  # only an estimate: reading proper will report what is wrong with the file
@@ -336,7 +340,7 @@ def scan(
     window = WINDOW_PER_CORE * n_workers
     estimate = count_pages(paths)
     if batch_id is None:
-        batch_id = start_batch(label or ", ".join(p.name for p in paths)[:300], created_by, estimate or 0)
+        batch_id = start_batch(label or ", ".join(display_name(p.name) for p in paths)[:300], created_by, estimate or 0)
     elif estimate:
         with transaction() as s:
             s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(total_pages=estimate))

@@ -6,6 +6,9 @@ transaction with a few statements for the whole group (``insert_pages``), and re
 lines (CONTRACT.md ``omr scan --json``). The page's sha256 is UNIQUE: an image stored before, or
 twice in one group, is reported ``duplicate`` and not stored again; a sheet page stored before with
 the same answers is a duplicate too, with other answers a conflict (both kept, a person chooses).
+"The same answers" allows for certainty (``same_marks``): a rescan the machine reads less surely
+is the same sheet, not a dispute. A page that could not be had at all is an ``error`` line and a
+``PageError`` row (CONTRACT.md: every page in is a row out).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from db.models import (
     UNIDENTIFIED,
     Answer,
     Page,
+    PageError,
     ReviewItem,
     ScanBatch,
     Sheet,
@@ -47,7 +51,8 @@ from omr import config
 from omr.detect import result as R
 from omr.detect.sources import RawPage
 
-ERROR = "error"  # a page that could not be read at all (not stored; CONTRACT.md "every page in is a row out")
+ERROR = "error"  # a page that could not be read at all: no page row, a PageError row (CONTRACT.md)
+WRITTEN, EMPTY = "written", "blank"  # the ``texts`` object's values (CONTRACT.md)
 # statuses of earlier pages a new scan of the same sheet page is compared with
 COMPARABLE = (ACCEPTED, NEEDS_REVIEW, CONFLICT)
 
@@ -105,7 +110,18 @@ def answers_json(rows: Iterable[Answer]) -> dict[str, dict]:
     }
 
 
-def page_json(page: Page, answers: dict[str, dict], source: str | None = None, number: int | None = None) -> dict:
+def texts_json(texts: Iterable[tuple[str, bool]]) -> dict[str, str]:
+    """The contract's ``texts`` object: for each free-text field of the page, written or blank."""
+    return {field: WRITTEN if written else EMPTY for field, written in texts}
+
+
+def page_json(
+    page: Page,
+    answers: dict[str, dict],
+    source: str | None = None,
+    number: int | None = None,
+    texts: dict[str, str] | None = None,
+) -> dict:
     """One ``omr scan --json`` line (CONTRACT.md) for a stored page."""
     return {
         "source": page.source if source is None else source,
@@ -116,6 +132,7 @@ def page_json(page: Page, answers: dict[str, dict], source: str | None = None, n
         "serial": page.serial,
         "sheet_page": page.sheet_page,
         "answers": answers,
+        "texts": texts or {},
     }
 
 
@@ -129,6 +146,7 @@ def error_json(source: str, number: int, message: str) -> dict:
         "serial": None,
         "sheet_page": None,
         "answers": {},
+        "texts": {},
         "error": message,
     }
 
@@ -145,7 +163,8 @@ def stored_json(s: Session | Connection, page_id: int, source: str, number: int)
         .where(Answer.page_id == page_id)
         .order_by(Answer.id)
     ).all()
-    return page_json(page, answers_json(answers), source, number)  # type: ignore[arg-type]
+    texts = s.execute(select(TextArea.field, TextArea.written).where(TextArea.page_id == page_id).order_by(TextArea.id))
+    return page_json(page, answers_json(answers), source, number, texts_json(texts))  # type: ignore[arg-type]
 
 
 def duplicate_json(s: Session | Connection, page_id: int, raw: RawPage) -> dict:
@@ -155,6 +174,32 @@ def duplicate_json(s: Session | Connection, page_id: int, raw: RawPage) -> dict:
 
 def _machine(answers: Iterable[tuple[str, str | None, str]]) -> dict[str, tuple[str | None, str]]:
     return {f: (v, st) for f, v, st in answers}
+
+
+def _values(value: str | None) -> frozenset[str]:
+    return frozenset(value.split(",")) if value else frozenset()
+
+
+def _same_answer(a: tuple[str | None, str], b: tuple[str | None, str]) -> bool:
+    """Whether two machine readings of one question can be the same marks on paper.
+
+    Two decided readings (marked, blank, multiple) must agree exactly: a mark one of them saw and the
+    other did not is a real difference. A reading the machine was unsure of (``uncertain``, with its
+    best guess or none) agrees with any reading its guess does not contradict: a blank, the same
+    value, or (multi-choice) values that one of the two holds all of (the doubtful box seen as
+    ticked in one and not in the other). A different value is still a difference of marks."""
+    if a == b:
+        return True
+    if R.UNCERTAIN not in (a[1], b[1]):
+        return False
+    va, vb = _values(a[0]), _values(b[0])
+    return not va or not vb or va <= vb or vb <= va
+
+
+def same_marks(earlier: dict[str, tuple[str | None, str]], new: dict[str, tuple[str | None, str]]) -> bool:
+    """Whether two readings of one sheet page (field -> machine value, state) differ in certainty at
+    most, so that the second is a ``duplicate`` of the first rather than a ``conflict``."""
+    return earlier.keys() == new.keys() and all(_same_answer(earlier[f], new[f]) for f in earlier)
 
 
 _Key = tuple[str, int]  # a sheet page: serial, page number
@@ -224,7 +269,7 @@ def _classify(read: R.PageRead, sheets: dict[str, tuple], earlier: _Earlier) -> 
     if before:
         mine = _machine((a.field, a.value, a.state) for a in read.answers)
         for pid, theirs in before:
-            if theirs == mine:
+            if same_marks(theirs, mine):
                 return DUPLICATE, f"trùng với trang đã lưu #{pid}", pid
         first = before[0][0]
         return CONFLICT, f"phiếu {ident.serial} trang {ident.page} đã lưu (#{first}) với câu trả lời khác", first
@@ -379,6 +424,7 @@ def insert_pages(s: Session | Connection, items: Sequence[_Item], batch_id: int 
             "serial": ident.serial if ident else None,
             "sheet_page": ident.page if ident else None,
             "answers": {a.field: a.contract_json() for a in read.answers},
+            "texts": texts_json((t.field, t.written) for t in read.texts),
         }
         lines.append(first[sha])
     rows.insert(s, earlier)
@@ -402,8 +448,22 @@ MAX_BATCH_NOTE = 4000
 
 
 def _count_in(s: Session | Connection, batch_id: int | None, done: int, errors: Sequence[dict] = ()) -> None:
-    """Count pages handled on their scan batch; unreadable ones are also noted on it, so a web upload
-    page can say what went wrong after the fact."""
+    """Count pages handled on their scan batch; unreadable ones are recorded (``PageError``) and also
+    noted on the batch, so a web upload page can say what went wrong after the fact."""
+    if errors:
+        s.execute(
+            insert(PageError),
+            [
+                {
+                    "scan_batch_id": batch_id,
+                    "source": e["source"][-500:],  # as pages.source: the end of a long path is the telling part
+                    "source_page": e["page"],
+                    "reason": e["error"],
+                    "created_at": utcnow(),
+                }
+                for e in errors
+            ],
+        )
     if batch_id is None:
         return
     s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(done_pages=ScanBatch.done_pages + done))
@@ -417,7 +477,8 @@ def _count_in(s: Session | Connection, batch_id: int | None, done: int, errors: 
 
 
 def count_done(batch_id: int | None, error: dict | None = None) -> None:
-    if batch_id is not None:
+    """Count one page handled outside ``store_pages`` on its batch; an ``error`` line is recorded."""
+    if batch_id is not None or error:
         with transaction() as s:
             _count_in(s, batch_id, 1, [error] if error else [])
 
