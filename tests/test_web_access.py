@@ -87,10 +87,11 @@ def test_role_rules(site, user):
 
 
 # routes naming one object of unit 09552: (url template, roles of 09552 that may open it)
+# (a viewer sees tallies only, never a ballot as its respondent filled it: web/access.py CAN_SEE_BALLOTS)
 OBJECT_ROUTES = [
-    ("/pages/{page}", ("admin", "staff", "reviewer", "viewer")),
-    ("/pages/{page}/image.jpg", ("admin", "staff", "reviewer", "viewer")),
-    ("/text/{text}.png", ("admin", "staff", "reviewer", "viewer")),
+    ("/pages/{page}", ("admin", "staff", "reviewer")),
+    ("/pages/{page}/image.jpg", ("admin", "staff", "reviewer")),
+    ("/text/{text}.png", ("admin", "staff", "reviewer")),
     ("/review/api/item/{item}", ("admin", "reviewer")),
     ("/review/item/{item}/crop.png", ("admin", "reviewer")),
     ("/review/unidentified?item={unident_item}", ("admin", "reviewer")),

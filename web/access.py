@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import abort
+from flask import Flask, abort, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -29,6 +29,11 @@ CAN_PRINT = (ADMIN, STAFF)
 CAN_UPLOAD = (ADMIN, STAFF)
 CAN_REVIEW = (ADMIN, REVIEWER)
 CAN_RESULTS = (ADMIN, STAFF, REVIEWER, VIEWER)
+# A ballot as its respondent filled it (the scanned page, a comment in their handwriting, one person's
+# answers) is personal data: the people who handle the paper see it (staff upload it, reviewers read it,
+# administrators resolve what is left); viewers see tallies and reports only.
+CAN_SEE_BALLOTS = (ADMIN, STAFF, REVIEWER)
+BALLOT_ENDPOINTS = frozenset({"images.page", "images.page_jpeg", "images.text_png", "results.comment_image"})
 
 _TREE_TTL = 30.0  # s: units are added rarely (and maybe by `omr units add` in another process)
 
@@ -80,6 +85,15 @@ def invalidate_units() -> None:
     global _tree_cache
     with _tree_lock:
         _tree_cache = None
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _ballots_for_their_handlers():
+        # logged-out visitors pass on to the view's own login check (a redirect to the login page)
+        endpoint, user = request.endpoint, current_user
+        if endpoint in BALLOT_ENDPOINTS and user.is_authenticated and user.role not in CAN_SEE_BALLOTS:
+            abort(403)
 
 
 def roles(*allowed: str) -> Callable:
