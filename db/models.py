@@ -215,18 +215,20 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # set: may not log in
+    # raised to end every session of the user at once (a new password, the user disabled)
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
-class WebSession(Base):
-    """A logged-in browser. The cookie holds a random token, this table its sha256: deleting the row
-    (logout, a new password, a disabled user) ends the session even for a copy of the cookie."""
+class EndedSession(Base):
+    """A logged-in browser's session ended at logout. The cookie holds a random session id, this table
+    its sha256, so a copy of the cookie taken before logout no longer works. (Logging in writes nothing:
+    it never waits for the database's write lock. A new password or disabling the user ends all of the
+    user's sessions through ``User.session_generation``.) Rows older than a session's lifetime go."""
 
-    __tablename__ = "web_sessions"
+    __tablename__ = "ended_sessions"
 
     token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class LoginThrottle(Base):

@@ -87,12 +87,18 @@ def invalidate_units() -> None:
         _tree_cache = None
 
 
+def can_see_ballots() -> bool:
+    return current_user.is_authenticated and current_user.role in CAN_SEE_BALLOTS
+
+
 def init_app(app: Flask) -> None:
+    # templates show links to scans and comment crops only to those who may open them
+    app.context_processor(lambda: {"can_see_ballots": can_see_ballots})
+
     @app.before_request
     def _ballots_for_their_handlers():
         # logged-out visitors pass on to the view's own login check (a redirect to the login page)
-        endpoint, user = request.endpoint, current_user
-        if endpoint in BALLOT_ENDPOINTS and user.is_authenticated and user.role not in CAN_SEE_BALLOTS:
+        if request.endpoint in BALLOT_ENDPOINTS and current_user.is_authenticated and not can_see_ballots():
             abort(403)
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, bindparam, exists, select
 
-from db.models import Unit, User, WebSession, utcnow
+from db.models import EndedSession, Unit, User
 from db.session import session as open_session
 from omr import config
 from omr.services import users
@@ -29,30 +30,28 @@ class WebUser(UserMixin):
     role: str
     unit_code: str
     token: str  # changes with the password: old sessions end whichever code changes it
-    session_token: str  # this browser's server-side session (users.start_session)
+    generation: int  # User.session_generation when the session began
+    session_id: str  # this browser's session: ended at logout (users.end_session)
+    started: int  # when the session began (Unix time): it ends SESSION_LIFETIME later, however used
     units: frozenset[str] = field(default_factory=frozenset)
     # an administrator of a top-level unit also sees pages nobody could place (scanned from the command line)
     root: bool = False
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.token}:{self.session_token}"
+        return f"{self.id}:{self.token}:{self.generation}:{self.started}:{self.session_id}"
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
 
-# the user of a live session: the session row exists (not ended by logout, a new password or disabling
-# the user), has not expired, and the user is not disabled
-_USER_ROW = (
-    select(User.id, User.username, User.role, User.unit_code, User.password_hash)
-    .join(WebSession, WebSession.user_id == User.id)
-    .where(
-        User.id == bindparam("uid"),
-        User.disabled_at.is_(None),
-        WebSession.token_sha256 == bindparam("sha"),
-        WebSession.expires_at > bindparam("now"),
-    )
+# the user of a session that may go on: the user is not disabled and the session was not logged out
+_USER_ROW = select(
+    User.id, User.username, User.role, User.unit_code, User.password_hash, User.session_generation
+).where(
+    User.id == bindparam("uid"),
+    User.disabled_at.is_(None),
+    ~exists().where(EndedSession.token_sha256 == bindparam("sha")),
 )
 
 
@@ -60,21 +59,36 @@ def _token(u: User | Row) -> str:
     return u.password_hash[-16:]
 
 
-def load(u: User | Row, session_token: str) -> WebUser:
+def load(u: User | Row, session_id: str, started: int) -> WebUser:
     tree = unit_tree()
     root = u.role == "admin" and tree.parents.get(u.unit_code) is None
-    return WebUser(u.id, u.username, u.role, u.unit_code, _token(u), session_token, tree.below(u.unit_code), root)
+    return WebUser(
+        u.id,
+        u.username,
+        u.role,
+        u.unit_code,
+        _token(u),
+        u.session_generation,
+        session_id,
+        started,
+        tree.below(u.unit_code),
+        root,
+    )
 
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> WebUser | None:
-    uid, token, session_token = (user_id.split(":") + ["", ""])[:3]
-    if not uid.isdigit() or not session_token:
+    parts = user_id.split(":")
+    if len(parts) != 5 or not all(p.isdigit() for p in (parts[0], parts[2], parts[3])) or not parts[4]:
+        return None  # also a cookie from before sessions were ended on the server
+    uid, token, generation, started, session_id = parts
+    if int(started) + users.SESSION_LIFETIME.total_seconds() <= time.time():
         return None
     # a plain row rather than an ORM object: this runs on every request, and reads the user afresh each
     # time (a changed password, role or unit, a disabled or deleted user, takes effect on the next request)
-    u = db().execute(_USER_ROW, {"uid": int(uid), "sha": users.token_sha(session_token), "now": utcnow()}).first()
-    web_user = load(u, session_token) if u is not None and _token(u) == token else None
+    u = db().execute(_USER_ROW, {"uid": int(uid), "sha": users.token_sha(session_id)}).first()
+    ok = u is not None and _token(u) == token and u.session_generation == int(generation)
+    web_user = load(u, session_id, int(started)) if ok else None
     # give the connection back to the pool at once: a view that then writes uses a second connection,
     # and requests each holding one while waiting for another could exhaust the pool
     db().commit()
@@ -140,22 +154,21 @@ def _attempt(username: str, password: str) -> str | None:
     if not username or not password:
         return _(_MESSAGES[users.WRONG])
     address = request.remote_addr or users.LOCAL
-    # the password check (argon2) takes tens of milliseconds of CPU on purpose: done before the write
-    # transaction, it does not hold SQLite's single write lock (every reviewer's claim waits for it)
+    # The password check (argon2) takes tens of milliseconds of CPU on purpose: it runs outside any write
+    # transaction, and a plain successful login writes nothing at all, so logging in never holds SQLite's
+    # single write lock that every reviewer's claim and decision waits for.
     with open_session(config.database_url()) as s:
         verdict = users.verify(s, username, password, address)
-    with transaction() as s:
-        refused = users.record(s, verdict)  # committed whatever the outcome: failures are counted
-        if refused is None:
-            assert verdict.user_id is not None
-            session_token = users.start_session(s, verdict.user_id)
+    refused = None
+    if not verdict.changes_nothing:
+        with transaction() as s:
+            refused = users.record(s, verdict)  # committed whatever the outcome: failures are counted
     if refused is not None:
         return _(_MESSAGES[refused]).format(m=int(users.LOCKOUT.total_seconds() // 60))
-    # loaded after the write transaction ends: one request never holds two pooled connections at once
     found = db().get(User, verdict.user_id)
     assert found is not None
     session.clear()  # a fresh session on login: no fixation
-    login_user(load(found, session_token))
+    login_user(load(found, users.new_session_id(), int(time.time())))
     session.permanent = True
     return None
 
@@ -164,7 +177,7 @@ def _attempt(username: str, password: str) -> str | None:
 @login_required
 def logout():
     with transaction() as s:
-        users.end_session(s, current_user.session_token)  # a copy of the cookie stops working too
+        users.end_session(s, current_user.session_id)  # a copy of the cookie stops working too
     logout_user()
     session.clear()
     flash(_("Đã đăng xuất."))

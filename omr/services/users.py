@@ -19,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from db.models import ROLES, AuditLog, LoginThrottle, User, WebSession, utcnow
+from db.models import ROLES, AuditLog, EndedSession, LoginThrottle, User, utcnow
 from omr.services import NotFound, ServiceError
 from omr.services.units import get_unit
 
@@ -77,8 +77,8 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
-def _end_sessions(session: Session, user_id: int) -> None:
-    session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+def _end_sessions(user: User) -> None:
+    user.session_generation = (user.session_generation or 0) + 1
 
 
 def set_password(session: Session, username: str, password: str, by: str | None = None) -> None:
@@ -87,7 +87,7 @@ def set_password(session: Session, username: str, password: str, by: str | None 
     user = get_user(session, username)
     user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until = 0, None
-    _end_sessions(session, user.id)
+    _end_sessions(user)
     audit(session, by, "user.password", f"user:{username}")
 
 
@@ -97,7 +97,7 @@ def set_disabled(session: Session, username: str, disabled: bool, by: str | None
     old = user.disabled_at
     user.disabled_at = utcnow() if disabled else None
     if disabled:
-        _end_sessions(session, user.id)
+        _end_sessions(user)
     audit(
         session,
         by,
@@ -156,24 +156,37 @@ class Verdict:
     throttled: bool
     disabled: bool
     rehash: str | None  # a new hash of the right password, when the stored one uses old parameters
+    leftovers: bool  # failures of this user (or of this name from this address) a success forgets
+
+    @property
+    def changes_nothing(self) -> bool:
+        """A plain successful login: nothing to record, so no write transaction is needed."""
+        return self.password_ok and not (self.throttled or self.disabled or self.rehash or self.leftovers)
 
 
 def verify(session: Session, username: str, password: str, address: str = LOCAL) -> Verdict:
     """Check a login without writing anything: the password check (argon2, tens of milliseconds of CPU on
     purpose) runs outside any write transaction. A throttled attempt is refused without checking it."""
     now = utcnow()
-    if _throttled(session, _throttle_keys(username, address), now):
-        return Verdict(username, address, None, False, True, False, None)
+    pair, addr = _throttle_keys(username, address)
+    rows = dict(
+        session.execute(
+            select(LoginThrottle.key, LoginThrottle.locked_until).where(LoginThrottle.key.in_((pair, addr)))
+        ).all()
+    )
+    if any((u := _aware(t)) is not None and u > now for t in rows.values()):
+        return Verdict(username, address, None, False, True, False, None, False)
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         _hasher.hash(password)  # the same time as a real check: do not reveal which names exist
-        return Verdict(username, address, None, False, False, False, None)
+        return Verdict(username, address, None, False, False, False, None, False)
+    disabled, leftovers = user.disabled_at is not None, pair in rows or bool(user.failed_logins)
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
-        return Verdict(username, address, user.id, False, False, user.disabled_at is not None, None)
+        return Verdict(username, address, user.id, False, False, disabled, None, leftovers)
     rehash = hash_password(password) if _hasher.check_needs_rehash(user.password_hash) else None
-    return Verdict(username, address, user.id, True, False, user.disabled_at is not None, rehash)
+    return Verdict(username, address, user.id, True, False, disabled, rehash, leftovers)
 
 
 def _count_failure(session: Session, key: str, limit: int, now: datetime) -> bool:
@@ -199,7 +212,10 @@ def record(session: Session, v: Verdict) -> str | None:
     pair, addr = _throttle_keys(v.username, v.address)
     if v.throttled or _throttled(session, (pair, addr), now):
         return THROTTLED
+    user = session.get(User, v.user_id) if v.user_id is not None else None
     if not v.password_ok:
+        if user is not None:
+            user.failed_logins += 1  # shown to administrators; locks nothing (anyone could lock anyone out)
         locked = _count_failure(session, pair, MAX_FAILED_LOGINS, now)
         locked = _count_failure(session, addr, MAX_FAILED_PER_ADDRESS, now) or locked
         if locked:
@@ -209,9 +225,9 @@ def record(session: Session, v: Verdict) -> str | None:
         return DISABLED
     # the address's own count stays: logging into one's own account must not reset a spraying attacker's
     session.execute(delete(LoginThrottle).where(LoginThrottle.key == pair))
-    if v.rehash is not None:
-        user = session.get(User, v.user_id)
-        if user is not None:
+    if user is not None:
+        user.failed_logins = 0
+        if v.rehash is not None:
             user.password_hash = v.rehash
     return None
 
@@ -219,7 +235,7 @@ def record(session: Session, v: Verdict) -> str | None:
 def authenticate(session: Session, username: str, password: str, address: str = LOCAL) -> User | None:
     """The user if they may log in with this password from ``address``; records the outcome (caller commits)."""
     v = verify(session, username, password, address)
-    if record(session, v) is not None:
+    if not v.changes_nothing and record(session, v) is not None:
         return None
     return session.get(User, v.user_id)
 
@@ -241,22 +257,18 @@ def unlock(session: Session, username: str, by: str | None = None) -> None:
 
 
 def token_sha(token: str) -> str:
-    """What is stored of a session's token: a copy of the database gives no usable cookie."""
+    """What is stored of a session's id: a copy of the database gives no usable cookie."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(session: Session, user_id: int) -> str:
-    """A new logged-in session for the user; returns the token its cookie carries (the caller commits).
-    Sessions past their time are cleared on the way."""
+def new_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def end_session(session: Session, session_id: str) -> None:
+    """The session ends at logout, for every copy of its cookie (the caller commits). Ended sessions
+    older than a session's lifetime are forgotten on the way: their cookies are refused by their age."""
     now = utcnow()
-    session.execute(delete(WebSession).where(WebSession.expires_at < now))
-    token = secrets.token_urlsafe(32)
-    session.add(
-        WebSession(token_sha256=token_sha(token), user_id=user_id, created_at=now, expires_at=now + SESSION_LIFETIME)
-    )
-    return token
-
-
-def end_session(session: Session, token: str) -> None:
-    session.execute(delete(WebSession).where(WebSession.token_sha256 == token_sha(token)))
-
+    session.execute(delete(EndedSession).where(EndedSession.ended_at < now - SESSION_LIFETIME))
+    if session.get(EndedSession, token_sha(session_id)) is None:
+        session.add(EndedSession(token_sha256=token_sha(session_id), ended_at=now))

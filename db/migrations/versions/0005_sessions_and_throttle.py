@@ -1,7 +1,8 @@
-"""web sessions, login throttle, disabled users, uploader's scope on scan batches
+"""ended web sessions, login throttle, disabled users, uploader's scope on scan batches
 
-``web_sessions``: one row per logged-in browser (the sha256 of the cookie's token), deleted at logout,
-at a password change and when the user is disabled, so a copied cookie stops working at once.
+``ended_sessions``: sessions ended at logout (the sha256 of the cookie's session id), so a copied
+cookie stops working at once; ``users.session_generation``: raised at a password change and when the
+user is disabled, which ends every session of the user.
 ``login_throttle``: failed logins per (user name, address) and per address, in place of locking the
 account itself (which let anyone lock anyone out). ``users.disabled_at``: a user who may no longer log
 in. ``scan_batches.scope_unit``: the unit of the user who uploaded the stack; sheets of units outside it
@@ -24,19 +25,13 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        "web_sessions",
+        "ended_sessions",
         sa.Column("token_sha256", sa.String(length=64), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_web_sessions_user_id_users"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("token_sha256", name=op.f("pk_web_sessions")),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("token_sha256", name=op.f("pk_ended_sessions")),
     )
-    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_web_sessions_user_id"), ["user_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_web_sessions_expires_at"), ["expires_at"], unique=False)
+    with op.batch_alter_table("ended_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ended_sessions_ended_at"), ["ended_at"], unique=False)
     op.create_table(
         "login_throttle",
         sa.Column("key", sa.String(length=200), nullable=False),
@@ -47,6 +42,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("session_generation", sa.Integer(), server_default="0", nullable=False))
     with op.batch_alter_table("scan_batches", schema=None) as batch_op:
         batch_op.add_column(sa.Column("scope_unit", sa.String(length=32), nullable=True))
         batch_op.create_foreign_key(
@@ -59,9 +55,9 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f("fk_scan_batches_scope_unit_units"), type_="foreignkey")
         batch_op.drop_column("scope_unit")
     with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("session_generation")
         batch_op.drop_column("disabled_at")
     op.drop_table("login_throttle")
-    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_web_sessions_expires_at"))
-        batch_op.drop_index(batch_op.f("ix_web_sessions_user_id"))
-    op.drop_table("web_sessions")
+    with op.batch_alter_table("ended_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ended_sessions_ended_at"))
+    op.drop_table("ended_sessions")
