@@ -395,11 +395,25 @@ def _users_add(args) -> int:
     return EXIT_OK
 
 
+def _users_disable(args) -> int:
+    from db.session import transaction
+    from omr.services.users import set_disabled
+
+    disable = args.users_cmd == "disable"
+    with transaction() as s:
+        set_disabled(s, args.name, disable, args.by)
+    print(
+        f"Đã {'vô hiệu hóa' if disable else 'mở lại'} người dùng {args.name}"
+        + (" (mọi phiên đăng nhập kết thúc)" if disable else "")
+    )
+    return EXIT_OK
+
+
 def register_users(sub) -> None:
     from db.models import ROLES
 
     p = sub.add_parser("users", help="người dùng ứng dụng web")
-    us = p.add_subparsers(dest="users_cmd", required=True, metavar="{add}", parser_class=_Parser)
+    us = p.add_subparsers(dest="users_cmd", required=True, metavar="{add,disable,enable}", parser_class=_Parser)
     add = us.add_parser("add", help="tạo người dùng")
     add.add_argument("name", metavar="NAME")
     add.add_argument("--role", required=True, choices=ROLES)
@@ -408,6 +422,14 @@ def register_users(sub) -> None:
     add.add_argument("--by", help="người thực hiện (ghi nhật ký)")
     add.add_argument("--json", action="store_true", help="in dạng JSON")
     add.set_defaults(func=_users_add)
+    for cmd, what in (
+        ("disable", "vô hiệu hóa người dùng (không đăng nhập được nữa)"),
+        ("enable", "mở lại người dùng"),
+    ):
+        d = us.add_parser(cmd, help=what)
+        d.add_argument("name", metavar="NAME")
+        d.add_argument("--by", help="người thực hiện (ghi nhật ký)")
+        d.set_defaults(func=_users_disable)
 
 
 # --------------------------------------------------------------------------- omr init

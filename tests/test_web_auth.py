@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -166,13 +167,13 @@ def test_password_change_and_disabling_end_every_session(app):
     # a disabled user: every session ends, and logging in again is refused
     viewer = logged_in(app, "viewer")
     copied = session_cookie(viewer)
-    with transaction() as s:
-        users.set_disabled(s, "viewer", True, by="admin")
+    r = subprocess.run(["omr", "users", "disable", "viewer"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
     assert replay(app, copied).status_code == 302
     r = login(app.test_client(), "viewer")
     assert r.status_code == 401 and "vô hiệu hóa" in message(r)
-    with transaction() as s:
-        users.set_disabled(s, "viewer", False, by="admin")
+    r = subprocess.run(["omr", "users", "enable", "viewer"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
     assert login(app.test_client(), "viewer").status_code == 302
 
 
