@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from db.models import LoginThrottle, User, utcnow
+from db.models import LoginThrottle, utcnow
 from db.session import transaction
 from omr.services import users
 from web.testing import PASSWORD, Home, app_for_tests, csrf_from, login, make_users
@@ -134,54 +134,22 @@ def logged_in(app, name: str):
     return c
 
 
-def test_logout_ends_the_session_on_the_server(app):
-    c = logged_in(app, "admin")
-    copied = session_cookie(c)
-    assert replay(app, copied).status_code == 200  # the copy works while the session lives
-    other_browser = logged_in(app, "admin")
-    c.post("/logout", data={"csrf_token": csrf_from(c.get("/").get_data(as_text=True))})
-    r = replay(app, copied)
-    assert r.status_code == 302 and "/login" in r.headers["Location"]
-    # only that session ended: the same user's other browser stays logged in
-    assert other_browser.get("/").status_code == 200
-
-
-def test_password_change_and_disabling_end_every_session(app):
-    viewer = logged_in(app, "viewer")
-    copied = session_cookie(viewer)
-    with transaction() as s:
-        users.set_password(s, "viewer", "mat-khau-moi-2", by="admin")
-    assert replay(app, copied).status_code == 302
-    assert viewer.get("/").status_code == 302
-    # an administrator changes the password on the users page
-    viewer = app.test_client()
-    assert login(viewer, "viewer", "mat-khau-moi-2").status_code == 302
-    copied = session_cookie(viewer)
-    admin = logged_in(app, "admin")
-    with transaction() as s:
-        uid = s.scalar(select(User.id).where(User.username == "viewer"))
-    token = csrf_from(admin.get("/admin/users").get_data(as_text=True))
-    form = {"action": "password", "password": PASSWORD, "password2": PASSWORD, "csrf_token": token}
-    assert admin.post(f"/admin/users/{uid}", data=form).status_code == 302
-    assert replay(app, copied).status_code == 302
-    # a disabled user: every session ends, and logging in again is refused
+def test_a_disabled_user_is_logged_out_and_cannot_log_in(app):
+    """``omr users disable`` ends every session of the user at once (a copied cookie too) and refuses
+    her logins, saying why only to someone who knows her password; ``omr users enable`` lets her in again."""
     viewer = logged_in(app, "viewer")
     copied = session_cookie(viewer)
     r = subprocess.run(["omr", "users", "disable", "viewer"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert replay(app, copied).status_code == 302
+    assert viewer.get("/").status_code == 302
     r = login(app.test_client(), "viewer")
     assert r.status_code == 401 and "vô hiệu hóa" in message(r)
+    r = login(app.test_client(), "viewer", "sai-mat-khau")
+    assert r.status_code == 401 and message(r) == f"{WRONG}."
     r = subprocess.run(["omr", "users", "enable", "viewer"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert login(app.test_client(), "viewer").status_code == 302
-
-
-def test_a_session_ends_after_its_lifetime_however_used(app, monkeypatch):
-    c = logged_in(app, "admin")
-    assert c.get("/").status_code == 200
-    monkeypatch.setattr(users, "SESSION_LIFETIME", timedelta(0))  # the session's time is up
-    assert c.get("/").status_code == 302
 
 
 def test_csrf_required(app):
@@ -194,46 +162,6 @@ def test_csrf_required(app):
     assert c.post("/review/api/undo", json={}).status_code == 400
     token = csrf_from(c.get("/").get_data(as_text=True))
     assert c.post("/review/api/undo", json={}, headers={"X-CSRFToken": token}).status_code == 200
-
-
-HOSTILE_NEXT = [
-    "//evil.example/",
-    "/\t/evil.example/",
-    "/\n/evil.example/",
-    "/\\evil.example/",
-    "\\/evil.example/",
-    "/\\/evil.example/",
-    "https://evil.example/",
-    "https:evil.example",
-    " //evil.example/",
-    "javascript:alert(1)",
-    "/\r\nSet-Cookie: omr_session=x",
-    "/ok\x00//evil.example",
-    "evil.example",
-]
-
-
-@pytest.mark.parametrize("target", HOSTILE_NEXT)
-def test_open_redirect_refused(app, target):
-    """After logging in only a path of this site is followed; anything else goes home (never a 500)."""
-    c = app.test_client()
-    page = c.get("/login", query_string={"next": target})
-    assert page.status_code == 200
-    assert "evil.example" not in page.get_data(as_text=True)
-    token = csrf_from(page.get_data(as_text=True))
-    r = c.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token, "next": target})
-    assert r.status_code == 302 and r.headers["Location"] == "/", (target, r.headers.get("Location"))
-
-
-def test_login_returns_to_the_page_asked_for(app):
-    c = app.test_client()
-    r = c.get("/results/?unit=09552")
-    assert r.status_code == 302
-    page = c.get(r.headers["Location"])
-    token = csrf_from(page.get_data(as_text=True))
-    nxt = re.search(r'name="next" value="([^"]*)"', page.get_data(as_text=True)).group(1)
-    r = c.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token, "next": nxt})
-    assert r.headers["Location"] == "/results/?unit=09552"
 
 
 def test_security_headers_and_cookie(app):
