@@ -104,6 +104,30 @@ def test_trying_many_names_from_one_address_is_throttled(app):
     assert login(from_address(app, "198.51.100.8"), "viewer", PASSWORD).status_code == 302
 
 
+def test_behind_a_proxy_the_forwarded_address_counts(tmp_path, monkeypatch):
+    """With OMR_TRUSTED_PROXIES=1 (the app behind one reverse proxy) each client is told apart by the
+    address the proxy forwards; without it a forwarded address is ignored, so nobody buys fresh attempts
+    by making one up."""
+
+    def via(app, forwarded: str):
+        c = app.test_client()
+        c.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded
+        return c
+
+    with Home(tmp_path / "home"):
+        make_users({"viewer": ("viewer", "09552")})
+        direct = app_for_tests()
+        for i in range(users.MAX_FAILED_LOGINS):
+            login(via(direct, f"192.0.2.{i}"), "viewer", "doan-mat-khau")
+        assert login(via(direct, "192.0.2.200"), "viewer", PASSWORD).status_code == 401
+        monkeypatch.setenv("OMR_TRUSTED_PROXIES", "1")
+        proxied = app_for_tests()
+        for _ in range(users.MAX_FAILED_LOGINS):
+            login(via(proxied, "203.0.113.5"), "viewer", "doan-mat-khau")
+        assert login(via(proxied, "203.0.113.5"), "viewer", PASSWORD).status_code == 401
+        assert login(via(proxied, "10.0.0.8"), "viewer", PASSWORD).status_code == 302
+
+
 def test_the_throttle_passes(app):
     c = from_address(app, "10.9.9.9")
     for _ in range(users.MAX_FAILED_LOGINS):
@@ -112,6 +136,14 @@ def test_the_throttle_passes(app):
     with transaction() as s:  # the lock-out's time has passed
         for row in s.scalars(select(LoginThrottle)):
             row.locked_until = utcnow() - timedelta(seconds=1)
+    assert login(c, "admin", PASSWORD).status_code == 302
+    # or an administrator lifts it at once, for every address
+    c = from_address(app, "10.9.9.9")
+    for _ in range(users.MAX_FAILED_LOGINS):
+        login(c, "admin", "sai-mat-khau")
+    assert login(c, "admin", PASSWORD).status_code == 401
+    r = subprocess.run(["omr", "users", "unlock", "admin"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
     assert login(c, "admin", PASSWORD).status_code == 302
 
 

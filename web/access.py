@@ -33,7 +33,9 @@ CAN_RESULTS = (ADMIN, STAFF, REVIEWER, VIEWER)
 # answers) is personal data: the people who handle the paper see it (staff upload it, reviewers read it,
 # administrators resolve what is left); viewers see tallies and reports only.
 CAN_SEE_BALLOTS = (ADMIN, STAFF, REVIEWER)
-BALLOT_ENDPOINTS = frozenset({"images.page", "images.page_jpeg", "images.text_png", "results.comment_image"})
+BALLOT_ENDPOINTS = frozenset(
+    {"images.page", "images.page_jpeg", "images.text_png", "results.comment_image", "review.crop"}
+)
 
 _TREE_TTL = 30.0  # s: units are added rarely (and maybe by `omr units add` in another process)
 

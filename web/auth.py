@@ -1,7 +1,12 @@
-"""Logging in and out, the logged-in user, and the lock-out after repeated failures."""
+"""Logging in and out, and the logged-in user.
+
+A session lives in the signed cookie and is checked against the database on every request: it ends at
+logout (its id is recorded as ended), when the password changes or the user is disabled, and
+``users.SESSION_LIFETIME`` after login. Failed logins are throttled by ``omr.services.users``."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -56,7 +61,8 @@ _USER_ROW = select(
 
 
 def _token(u: User | Row) -> str:
-    return u.password_hash[-16:]
+    # derived from the password's hash, not a piece of it: the (signed, readable) cookie carries it
+    return hashlib.sha256(u.password_hash.encode()).hexdigest()[:16]
 
 
 def load(u: User | Row, session_id: str, started: int) -> WebUser:
@@ -114,9 +120,9 @@ _URL_NOISE = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after logging in: a path of this site, else the home page. The target is read the way
-    a browser would read it (noise removed, backslashes as slashes); it must then be a path with one
-    leading slash and no scheme or host."""
+    """Where to go after logging in: a path of this site, else the home page. A target holding anything
+    a browser would drop or fold (control characters, backslashes) is refused outright; what is left must
+    be a path with one leading slash and no scheme or host."""
     fallback = url_for("home.index")
     if not target or _URL_NOISE.search(target):
         return fallback

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import ROLES, AuditLog, EndedSession, LoginThrottle, User, utcnow
@@ -189,6 +189,17 @@ def verify(session: Session, username: str, password: str, address: str = LOCAL)
     return Verdict(username, address, user.id, True, False, disabled, rehash, leftovers)
 
 
+def _forget_old_failures(session: Session, now: datetime) -> None:
+    """Counts whose window and lock-out are both over say nothing any more (names tried at random would
+    otherwise pile up)."""
+    session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.first_at < now - LOCKOUT,
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
+        )
+    )
+
+
 def _count_failure(session: Session, key: str, limit: int, now: datetime) -> bool:
     """One more failure under ``key``; True if that reaches ``limit`` (the key then waits ``LOCKOUT``)."""
     row = session.get(LoginThrottle, key)
@@ -214,6 +225,7 @@ def record(session: Session, v: Verdict) -> str | None:
         return THROTTLED
     user = session.get(User, v.user_id) if v.user_id is not None else None
     if not v.password_ok:
+        _forget_old_failures(session, now)
         if user is not None:
             user.failed_logins += 1  # shown to administrators; locks nothing (anyone could lock anyone out)
         locked = _count_failure(session, pair, MAX_FAILED_LOGINS, now)
