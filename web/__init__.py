@@ -54,7 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,  # the server ends the session then too (web_sessions)
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,  # the server ends it then too, however used (web/auth.py)
         MAX_CONTENT_LENGTH=MAX_UPLOAD_MB * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=int(SESSION_LIFETIME.total_seconds()),
         # background reading of uploads: a thread in this process (tests may run it inline)

@@ -45,9 +45,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("session_generation", sa.Integer(), server_default="0", nullable=False))
     with op.batch_alter_table("scan_batches", schema=None) as batch_op:
         batch_op.add_column(sa.Column("scope_unit", sa.String(length=32), nullable=True))
-        batch_op.create_foreign_key(
-            batch_op.f("fk_scan_batches_scope_unit_units"), "units", ["scope_unit"], ["code"]
-        )
+        batch_op.create_foreign_key(batch_op.f("fk_scan_batches_scope_unit_units"), "units", ["scope_unit"], ["code"])
 
 
 def downgrade() -> None:
