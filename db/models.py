@@ -121,6 +121,9 @@ class ScanBatch(Base):
     done_pages: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(20), default=SCAN_RUNNING)
     note: Mapped[str | None] = mapped_column(Text)
+    # uploaded by a user of this unit: only sheets of this unit and the units under it are stored as
+    # responses (others are kept for a person to place); None (the command line): every unit
+    scope_unit: Mapped[str | None] = mapped_column(ForeignKey("units.code"))
 
 
 class Page(Base):
@@ -225,6 +228,33 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # set: may not log in
+    # raised to end every session of the user at once (a new password, the user disabled)
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class EndedSession(Base):
+    """A logged-in browser's session ended at logout. The cookie holds a random session id, this table
+    its sha256, so a copy of the cookie taken before logout no longer works. (Logging in writes nothing:
+    it never waits for the database's write lock. A new password or disabling the user ends all of the
+    user's sessions through ``User.session_generation``.) Rows older than a session's lifetime go."""
+
+    __tablename__ = "ended_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class LoginThrottle(Base):
+    """Failed logins counted per (user name, client address) and per client address, whether the name
+    exists or not: an attacker slows down only their own attempts, never a user at another address."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditLog(Base):

@@ -395,11 +395,36 @@ def _users_add(args) -> int:
     return EXIT_OK
 
 
+def _users_disable(args) -> int:
+    from db.session import transaction
+    from omr.services.users import set_disabled
+
+    disable = args.users_cmd == "disable"
+    with transaction() as s:
+        set_disabled(s, args.name, disable, args.by)
+    print(
+        f"Đã {'vô hiệu hóa' if disable else 'mở lại'} người dùng {args.name}"
+        + (" (mọi phiên đăng nhập kết thúc)" if disable else "")
+    )
+    return EXIT_OK
+
+
+def _users_unlock(args) -> int:
+    from db.session import transaction
+    from omr.services.users import get_user, unlock
+
+    with transaction() as s:
+        get_user(s, args.name)
+        unlock(s, args.name, args.by)
+    print(f"Đã bỏ khóa đăng nhập sai nhiều lần của {args.name} (từ mọi địa chỉ)")
+    return EXIT_OK
+
+
 def register_users(sub) -> None:
     from db.models import ROLES
 
     p = sub.add_parser("users", help="người dùng ứng dụng web")
-    us = p.add_subparsers(dest="users_cmd", required=True, metavar="{add}", parser_class=_Parser)
+    us = p.add_subparsers(dest="users_cmd", required=True, metavar="{add,disable,enable,unlock}", parser_class=_Parser)
     add = us.add_parser("add", help="tạo người dùng")
     add.add_argument("name", metavar="NAME")
     add.add_argument("--role", required=True, choices=ROLES)
@@ -408,6 +433,18 @@ def register_users(sub) -> None:
     add.add_argument("--by", help="người thực hiện (ghi nhật ký)")
     add.add_argument("--json", action="store_true", help="in dạng JSON")
     add.set_defaults(func=_users_add)
+    for cmd, what in (
+        ("disable", "vô hiệu hóa người dùng (không đăng nhập được nữa)"),
+        ("enable", "mở lại người dùng"),
+    ):
+        d = us.add_parser(cmd, help=what)
+        d.add_argument("name", metavar="NAME")
+        d.add_argument("--by", help="người thực hiện (ghi nhật ký)")
+        d.set_defaults(func=_users_disable)
+    u = us.add_parser("unlock", help="bỏ khóa đăng nhập sai nhiều lần của người dùng")
+    u.add_argument("name", metavar="NAME")
+    u.add_argument("--by", help="người thực hiện (ghi nhật ký)")
+    u.set_defaults(func=_users_unlock)
 
 
 # --------------------------------------------------------------------------- omr init

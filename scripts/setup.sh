@@ -18,8 +18,12 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "Cài gói hệ thống: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  # A freshly booted machine often has apt-daily or unattended-upgrades holding the dpkg lock:
+  # wait for it (up to 10 minutes) instead of failing at once.
+  APT_WAIT=(-o DPkg::Lock::Timeout=600)
+  echo "(Nếu một tiến trình khác đang giữ khóa dpkg, chờ nó xong, tối đa 10 phút.)"
+  $SUDO apt-get "${APT_WAIT[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${APT_WAIT[@]}" install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # Python 3.11+ from PATH (Debian 12's python3 is 3.11)

@@ -87,10 +87,11 @@ def test_role_rules(site, user):
 
 
 # routes naming one object of unit 09552: (url template, roles of 09552 that may open it)
+# (a viewer sees tallies only, never a ballot as its respondent filled it: web/access.py CAN_SEE_BALLOTS)
 OBJECT_ROUTES = [
-    ("/pages/{page}", ("admin", "staff", "reviewer", "viewer")),
-    ("/pages/{page}/image.jpg", ("admin", "staff", "reviewer", "viewer")),
-    ("/text/{text}.png", ("admin", "staff", "reviewer", "viewer")),
+    ("/pages/{page}", ("admin", "staff", "reviewer")),
+    ("/pages/{page}/image.jpg", ("admin", "staff", "reviewer")),
+    ("/text/{text}.png", ("admin", "staff", "reviewer")),
     ("/review/api/item/{item}", ("admin", "reviewer")),
     ("/review/item/{item}/crop.png", ("admin", "reviewer")),
     ("/review/unidentified?item={unident_item}", ("admin", "reviewer")),
@@ -193,3 +194,55 @@ def test_province_admin_sees_its_wards(site):
     assert c.get("/results/?unit=09552").status_code == 200
     # the unidentified page was uploaded by a user of 09552, which is inside Hà Nội
     assert c.get("/pages/{unident_page}".format(**ids)).status_code == 200
+
+
+def test_uploads_are_limited_to_the_uploaders_units(tmp_path):
+    """A staff user of 09552 uploads a stack holding a sheet of another province's ward: it is not stored
+    as that ward's response (not counted, its serial not taken), the batch page says why, and the ward's
+    own people find it among their pages to place; ``omr scan`` (no uploader) still reads every unit."""
+    import io
+
+    from db.models import ACCEPTED, UNIDENTIFIED, Answer
+    from omr.services.storing import OUT_OF_SCOPE
+    from web.testing import cross, csrf_from, fill_clear, make_users, print_sheets, save_pdf, scan
+
+    with Home(tmp_path / "home"):
+        make_users({"staff": ("staff", UNIT), "other_reviewer": ("reviewer", OTHER_UNIT)})
+        _, ours = print_sheets(tmp_path, 1, name="ours.pdf")
+        theirs_manifest, theirs = print_sheets(tmp_path, 2, unit=OTHER_UNIT, name="theirs.pdf")
+        for p in (*ours, *theirs):
+            fill_clear(p)
+        stack = save_pdf([ours[0], theirs[0]], tmp_path / "mixed.pdf").read_bytes()
+        app = app_for_tests()
+        c = client(app, "staff")
+        token = csrf_from(c.get("/upload/").get_data(as_text=True))
+        r = c.post(
+            "/upload/",
+            data={"csrf_token": token, "files": [(io.BytesIO(stack), "mixed.pdf")]},
+            content_type="multipart/form-data",
+        )
+        assert r.status_code == 302
+        page = c.get(r.headers["Location"]).get_data(as_text=True)
+        foreign_serial = theirs_manifest[0]["serial"]
+        assert OUT_OF_SCOPE in page and foreign_serial not in page
+        with session() as s:
+            pages = {p.unit_code: p for p in s.scalars(select(Page))}
+            assert pages[UNIT].status == ACCEPTED
+            foreign = pages[OTHER_UNIT]
+            assert (foreign.status, foreign.note, foreign.serial) == (UNIDENTIFIED, OUT_OF_SCOPE, foreign_serial)
+            # nothing of it counts: no final answer, no answer to review; one item for a person to place
+            finals = s.scalars(select(Answer.final_value).where(Answer.page_id == foreign.id)).all()
+            assert finals and all(v is None for v in finals)
+            kinds = s.scalars(select(ReviewItem.kind).where(ReviewItem.page_id == foreign.id)).all()
+            assert kinds == [REVIEW_UNIDENTIFIED]
+            foreign_id = foreign.id
+        # the uploader's unit cannot open it; the ward's reviewer finds it among the pages to place
+        assert c.get(f"/pages/{foreign_id}").status_code == 404
+        assert client(app, "other_reviewer").get(f"/pages/{foreign_id}").status_code == 200
+        # the ward's own scan of that sheet is its response: the foreign upload took nothing from it
+        cross(theirs[0], "q_staff", "1")  # scanned again by its own ward: another image of the same sheet
+        lines = scan([save_pdf([theirs[0]], tmp_path / "their-own.pdf")], by="other_reviewer")
+        assert [line["status"] for line in lines] == ["needs_review"]
+        # the command line reads every unit, whoever it says scanned
+        lines = scan([save_pdf([theirs[1]], tmp_path / "cli.pdf")], by="staff")
+        assert [(line["status"], line["unit"]) for line in lines] == [(ACCEPTED, OTHER_UNIT)]

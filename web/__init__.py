@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from omr import config as omr_config
+from omr.services.users import SESSION_LIFETIME
 
 MAX_UPLOAD_MB = int(os.environ.get("OMR_MAX_UPLOAD_MB", "1024"))
 
@@ -54,9 +54,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,  # the server ends it then too, however used (web/auth.py)
         MAX_CONTENT_LENGTH=MAX_UPLOAD_MB * 1024 * 1024,
-        WTF_CSRF_TIME_LIMIT=12 * 3600,
+        WTF_CSRF_TIME_LIMIT=int(SESSION_LIFETIME.total_seconds()),
         # background reading of uploads: a thread in this process (tests may run it inline)
         SCAN_INLINE=False,
     )
@@ -64,8 +64,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _secret_key()
+    proxies = int(os.environ.get("OMR_TRUSTED_PROXIES", "0") or 0)
+    if proxies > 0:
+        # behind that many reverse proxies (HTTPS in front): the client's own address, which failed
+        # logins are throttled by, is in X-Forwarded-For; without this every user has the proxy's address
+        from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from web import auth, errors, i18n, security
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+
+    from web import access, auth, errors, i18n, security
     from web.database import init_db
     from web.views import admin, home, images, printing, results, review, upload
 
@@ -74,6 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
+    access.init_app(app)
     errors.init_app(app)
     for bp in (auth.bp, home.bp, printing.bp, upload.bp, review.bp, results.bp, admin.bp, images.bp):
         app.register_blueprint(bp)

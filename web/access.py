@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import abort
+from flask import Flask, abort, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -29,6 +29,13 @@ CAN_PRINT = (ADMIN, STAFF)
 CAN_UPLOAD = (ADMIN, STAFF)
 CAN_REVIEW = (ADMIN, REVIEWER)
 CAN_RESULTS = (ADMIN, STAFF, REVIEWER, VIEWER)
+# A ballot as its respondent filled it (the scanned page, a comment in their handwriting, one person's
+# answers) is personal data: the people who handle the paper see it (staff upload it, reviewers read it,
+# administrators resolve what is left); viewers see tallies and reports only.
+CAN_SEE_BALLOTS = (ADMIN, STAFF, REVIEWER)
+BALLOT_ENDPOINTS = frozenset(
+    {"images.page", "images.page_jpeg", "images.text_png", "results.comment_image", "review.crop"}
+)
 
 _TREE_TTL = 30.0  # s: units are added rarely (and maybe by `omr units add` in another process)
 
@@ -80,6 +87,21 @@ def invalidate_units() -> None:
     global _tree_cache
     with _tree_lock:
         _tree_cache = None
+
+
+def can_see_ballots() -> bool:
+    return current_user.is_authenticated and current_user.role in CAN_SEE_BALLOTS
+
+
+def init_app(app: Flask) -> None:
+    # templates show links to scans and comment crops only to those who may open them
+    app.context_processor(lambda: {"can_see_ballots": can_see_ballots})
+
+    @app.before_request
+    def _ballots_for_their_handlers():
+        # logged-out visitors pass on to the view's own login check (a redirect to the login page)
+        if request.endpoint in BALLOT_ENDPOINTS and current_user.is_authenticated and not can_see_ballots():
+            abort(403)
 
 
 def roles(*allowed: str) -> Callable:

@@ -75,8 +75,31 @@ def _serve(args) -> int:
     if getattr(args, "production", False):
         return _serve_production(args, shown)
     print(f"Ứng dụng web: http://{shown}:{args.port}/  (Ctrl-C để dừng)", flush=True)
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False, use_debugger=False)
+    run_simple(
+        args.host,
+        args.port,
+        app,
+        threaded=True,
+        use_reloader=False,
+        use_debugger=False,
+        request_handler=_quiet_handler(),
+    )
     return 0
+
+
+def _quiet_handler() -> type:
+    """Werkzeug's request handler without its ``Server: Werkzeug/… Python/…`` header (which tells an
+    attacker what to look up); the class is made here so werkzeug is imported only to serve."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class Handler(WSGIRequestHandler):
+        def send_response(self, code: int, message: str | None = None) -> None:
+            # BaseHTTPRequestHandler.send_response without its Server header
+            self.log_request(code)
+            self.send_response_only(code, message)
+            self.send_header("Date", self.date_time_string())
+
+    return Handler
 
 
 def _serve_production(args, shown: str) -> int:

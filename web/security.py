@@ -1,9 +1,13 @@
-"""Security headers on every response and CSRF protection on every state-changing request."""
+"""Security headers on every response, CSRF protection on every state-changing request, and no
+invisible direction or zero-width characters in any text a page shows."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
+from markupsafe import Markup
 
 csrf = CSRFProtect()
 
@@ -15,8 +19,25 @@ CSP = (
 )
 
 
+# Direction overrides and isolates (a unit or file named "Trạm\u202egnp.exe" shows as "Trạmexe.png"),
+# zero-width characters and the byte-order mark: Vietnamese needs none of them, and on a page they make
+# one text look like another.
+INVISIBLE = dict.fromkeys([*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF])
+
+
+def visible(value: Any) -> Any:
+    """What a template shows of a value (Jinja's ``finalize``, applied to every ``{{ … }}``): text without
+    invisible characters, escaped afterwards as usual; anything else as it is."""
+    if isinstance(value, Markup):
+        return Markup(str.translate(value, INVISIBLE))
+    if isinstance(value, str):
+        return value.translate(INVISIBLE)
+    return value
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
+    app.jinja_env.finalize = visible
 
     @app.after_request
     def _headers(resp: Response) -> Response:
@@ -29,7 +50,8 @@ def init_app(app: Flask) -> None:
         h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if request.is_secure:
             h.setdefault("Strict-Transport-Security", "max-age=31536000")
-        # pages and images show personal survey data: never keep them in shared caches
+        # pages, images and downloads show survey data: kept in no cache, not even the browser's own on a
+        # shared office PC (a file sent by send_file would otherwise say "no-cache", which still stores it)
         if not request.path.startswith("/static/"):
-            h.setdefault("Cache-Control", "no-store")
+            h["Cache-Control"] = "no-store"
         return resp

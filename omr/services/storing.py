@@ -50,11 +50,15 @@ from db.session import transaction
 from omr import config
 from omr.detect import result as R
 from omr.detect.sources import RawPage
+from omr.services.units import within
 
 ERROR = "error"  # a page that could not be read at all: no page row, a PageError row (CONTRACT.md)
 WRITTEN, EMPTY = "written", "blank"  # the ``texts`` object's values (CONTRACT.md)
 # statuses of earlier pages a new scan of the same sheet page is compared with
 COMPARABLE = (ACCEPTED, NEEDS_REVIEW, CONFLICT)
+# a sheet of a unit the uploader does not work for: kept for a person of that unit to place, never
+# counted or compared as that unit's response (it could take that unit's serials first)
+OUT_OF_SCOPE = "phiếu của đơn vị ngoài phạm vi của người tải lên"
 
 
 @dataclass
@@ -251,7 +255,18 @@ def _key(read: R.PageRead) -> _Key | None:
     return (read.identity.serial, read.identity.page) if read.status == R.READ and read.identity else None
 
 
-def _classify(read: R.PageRead, sheets: dict[str, tuple], earlier: _Earlier) -> tuple[str, str | None, int | None]:
+def _outside_scope(s: Session | Connection, batch_id: int | None, units: set[str]) -> set[str]:
+    """The units among ``units`` outside the scope of the user who uploaded the batch (a web upload
+    records the uploader's unit on it; a batch without one, e.g. ``omr scan``, takes every unit)."""
+    if batch_id is None or not units:
+        return set()
+    scope = s.scalar(select(ScanBatch.scope_unit).where(ScanBatch.id == batch_id))
+    return set() if scope is None else {u for u in units if not within(s, u, scope)}
+
+
+def _classify(
+    read: R.PageRead, sheets: dict[str, tuple], earlier: _Earlier, outside: set[str]
+) -> tuple[str, str | None, int | None]:
     """The page's status, an explanatory note and the earlier page it duplicates or conflicts with."""
     if read.status == R.EMPTY_PAGE:
         return BLANK, read.note, None
@@ -265,6 +280,8 @@ def _classify(read: R.PageRead, sheets: dict[str, tuple], earlier: _Earlier) -> 
         return INVALID, f"số phiếu {ident.serial} chưa từng được in ở hệ thống này", None
     if sheet != (ident.form, ident.version, ident.unit, ident.variant):
         return INVALID, f"mã QR không khớp phiếu số {ident.serial} đã in ({sheet[0]}, đơn vị {sheet[2]})", None
+    if ident.unit in outside:
+        return UNIDENTIFIED, OUT_OF_SCOPE, None
     before = earlier.get((ident.serial, ident.page))
     if before:
         mine = _machine((a.field, a.value, a.state) for a in read.answers)
@@ -391,13 +408,18 @@ class _Rows:
         self.clear()
 
 
-def insert_pages(s: Session | Connection, items: Sequence[_Item], batch_id: int | None) -> list[dict]:
+def insert_pages(
+    s: Session | Connection, items: Sequence[_Item], batch_id: int | None, *, uploader_scope: bool = True
+) -> list[dict]:
     """Store read pages (their files already written) in the caller's transaction; returns their contract
     lines, in order. An image already stored, in the database or earlier in ``items``, is reported
-    ``duplicate`` and not stored again. A few statements for the whole group, not a few per page."""
+    ``duplicate`` and not stored again. A few statements for the whole group, not a few per page.
+    ``uploader_scope``: sheets of units outside the batch's uploader's are stored ``unidentified`` with
+    the note ``OUT_OF_SCOPE`` (off for a page a person identified, whose own scope was checked)."""
     stored = dict(s.execute(select(Page.sha256, Page.id).where(Page.sha256.in_({it[1] for it in items}))).all())
     keys = {k for it in items if (k := _key(it[2])) is not None}
     sheets = _sheets(s, {serial for serial, _ in keys})
+    outside = _outside_scope(s, batch_id, {sheet[2] for sheet in sheets.values()}) if uploader_scope else set()
     earlier = _earlier(s, keys)
     rows = _Rows(batch_id)
     lines: list[dict] = []
@@ -412,7 +434,7 @@ def insert_pages(s: Session | Connection, items: Sequence[_Item], batch_id: int 
         key = _key(read)
         if key in rows.keys:
             rows.insert(s, earlier)  # the same sheet page twice in the group: the second is compared with the first
-        status, note, other = _classify(read, sheets, earlier)
+        status, note, other = _classify(read, sheets, earlier, outside)
         rows.add(raw, sha, read, rel, crops, status, note, other)
         ident = read.identity
         first[sha] = {
@@ -440,8 +462,8 @@ def insert_page(
     crops: dict[str, str],
     batch_id: int | None,
 ) -> dict:
-    """One page: see ``insert_pages``. (Review stores a page a person identified with this.)"""
-    return insert_pages(s, [(raw, sha, read, rel, crops)], batch_id)[0]
+    """One page a person identified (review): see ``insert_pages``."""
+    return insert_pages(s, [(raw, sha, read, rel, crops)], batch_id, uploader_scope=False)[0]
 
 
 MAX_BATCH_NOTE = 4000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from db.models import Unit
@@ -49,6 +50,19 @@ def list_units(session: Session, province: str | None = None) -> list[Unit]:
 def descendants(session: Session, code: str) -> set[str]:
     """The unit's code and every unit under it: the scope of a user of that unit, and a tally's roll-up."""
     return {u.code for u in list_units(session, code)}
+
+
+def within(s: Session | Connection, code: str, ancestor: str) -> bool:
+    """Whether unit ``code`` is ``ancestor`` or under it: one of the units a user of ``ancestor`` handles.
+    (Up the few levels from ``code`` rather than down the tree: this runs while pages are being stored.)"""
+    seen: set[str] = set()
+    current: str | None = code
+    while current is not None and current not in seen:
+        if current == ancestor:
+            return True
+        seen.add(current)
+        current = s.scalar(select(Unit.parent_code).where(Unit.code == current))
+    return False
 
 
 def add_unit(

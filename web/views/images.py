@@ -35,7 +35,7 @@ def visible_page(page_id: int) -> Page:
 
 def image_response(data: bytes, mimetype: str) -> Response:
     resp = Response(data, mimetype=mimetype)
-    resp.headers["Cache-Control"] = "private, max-age=300"
+    resp.headers["Cache-Control"] = "no-store"  # not kept in the browser cache of a shared office PC
     return resp
 
 

@@ -6,16 +6,17 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.utils import secure_filename
 
 from db.models import SCAN_RUNNING, Page, ScanBatch, User
 from omr.detect.sources import STACK_EXTS, _sniff
 from omr.review import page_visible
 from omr.services import ingest
+from omr.services.storing import OUT_OF_SCOPE
 from web import jobs
 from web.access import CAN_UPLOAD, roles
-from web.database import db
+from web.database import db, transaction
 from web.i18n import _
 from web.labels import status_label
 from web.views.images import user_scope
@@ -67,6 +68,7 @@ def create():
         return redirect(url_for("upload.index"))
     label = ", ".join(f.filename or "" for f in files)[:300]
     batch_id = ingest.start_batch(label, current_user.username, 0)
+    _limit_to_uploader(batch_id)
     folder = jobs.upload_dir(batch_id)
     saved: list[Path] = []
     rejected: list[str] = []
@@ -97,6 +99,12 @@ def create():
     jobs.submit(batch_id, saved, current_user.username, inline=current_app.config["SCAN_INLINE"])
     flash(_("Đã nhận {n} tệp; đang đọc phiếu.").format(n=len(saved)), "ok")
     return redirect(url_for("upload.batch", batch_id=batch_id))
+
+
+def _limit_to_uploader(batch_id: int) -> None:
+    """Sheets of units outside the uploader's are not stored as those units' responses (storing.OUT_OF_SCOPE)."""
+    with transaction() as s:
+        s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(scope_unit=current_user.unit_code))
 
 
 def _batch_json(batch: ScanBatch) -> dict:
@@ -156,7 +164,8 @@ def _rows(batch: ScanBatch) -> list[dict]:
                 "status": line.get("status"),
                 "serial": None if hidden else line.get("serial"),
                 "unit": None if hidden else line.get("unit"),
-                "error": line.get("error"),
+                # a sheet of a unit outside the uploader's: said so, and sent to that unit to be placed
+                "error": line.get("error") or (OUT_OF_SCOPE if p is not None and p.note == OUT_OF_SCOPE else None),
                 "page_id": p.id if own and p is not None else None,
                 "hidden": hidden,
             }
