@@ -383,7 +383,9 @@ def test_ward_includes_its_service_point(tally_db: Path) -> None:
     assert (w1.index.satisfied, w1.index.answered) == (10, 12)
     assert (sp.index.satisfied, sp.index.answered) == (2, 2)
     assert w1.unit and w1.unit.parent_name == "Thành phố Thử Nghiệm"
-    assert everything.responses == 9 and {u.code for u in everything.units} == {"P99"}
+    # every province is listed (each is expected to survey in its communes); only P99 has sheets
+    assert everything.responses == 9 and {u.code for u in everything.units if u.responses} == {"P99"}
+    assert {u.code for u in everything.units} >= {"P99", "01"}
 
 
 def test_form_filter_and_other_periods(tally_db: Path) -> None:
@@ -423,15 +425,23 @@ def test_unknown_unit_and_form_are_user_errors(tally_db: Path) -> None:
 def test_sheet_accounting_and_quota(nov: tally.TallyResult) -> None:
     sh = nov.sheets
     assert (sh.printed, sh.returned) == (80, 9)  # W2's October batch is not November's
-    assert sh.response_rate == pytest.approx(9 / 80)
-    assert sh.year_returned == 11  # + S12, S13 in October
-    assert sh.yearly_quota == 420 + 300 + 200  # W1 ward, W2 its own setting, SP1 a service point
-    assert sh.quota_progress == pytest.approx(11 / 920)
-    assert sh.expected_progress == pytest.approx(334 / 365)
+    # the year so far: every batch of 2026 (W2's October one too) and S12, S13 of October
+    assert (sh.year_printed, sh.year_returned) == (110, 11)
+    assert sh.response_rate == pytest.approx(11 / 110)
+    assert sh.yearly_quota == 420 + 300 + 0  # W1 ward, W2 its own setting, SP1 a service point without one
+    assert sh.quota_applies and sh.quota_progress == pytest.approx(11 / 720)
+    assert sh.expected_progress == pytest.approx(334 / 365)  # 1 January to 30 November
+    assert sh.period_quota == round(720 * 30 / 365) == 59
+    assert sh.period_progress == pytest.approx(9 / 59) and sh.period_expected == 1.0
     units = {u.code: u.sheets for u in nov.units}
-    assert (units["W1"].printed, units["W1"].yearly_quota, units["W1"].year_returned) == (60, 620, 9)
-    assert (units["W2"].printed, units["W2"].yearly_quota) == (20, 300)
-    assert tally.quota_of("ward", None) == 420 and tally.quota_of("province", None) == 200
+    w1, w2 = units["W1"], units["W2"]
+    assert (w1.printed, w1.year_printed, w1.yearly_quota, w1.year_returned) == (60, 60, 420, 9)
+    assert w1.response_rate == pytest.approx(9 / 60)
+    assert (w2.printed, w2.year_printed, w2.yearly_quota, w2.year_returned) == (20, 50, 300, 2)
+    assert tally.quota_of("ward", None) == 420 and tally.quota_of("commune", None) == 420
+    assert tally.quota_of("office", None) == 200
+    assert tally.quota_of("province", None) == 0 and tally.quota_of("service_point", None) == 0
+    assert tally.quota_of("service_point", 150) == 150
 
 
 def test_trend_has_twelve_months_with_october_and_november(nov: tally.TallyResult) -> None:

@@ -40,12 +40,14 @@ from db.models import (
     ScanBatch,
     Sheet,
     TextArea,
+    local_date,
     utcnow,
 )
 from db.session import transaction
 from omr import config
 from omr.detect import result as R
 from omr.detect.sources import RawPage
+from omr.services.survey_period import batch_period, survey_day
 
 ERROR = "error"  # a page that could not be read at all (not stored; CONTRACT.md "every page in is a row out")
 # statuses of earlier pages a new scan of the same sheet page is compared with
@@ -240,8 +242,9 @@ _Item = tuple[RawPage, str, R.PageRead, str, dict[str, str]]
 class _Rows:
     """Pages classified but not yet inserted: inserted together, one statement per table."""
 
-    def __init__(self, batch_id: int | None):
+    def __init__(self, batch_id: int | None, period: str | None):
         self.batch_id, self.now = batch_id, utcnow()
+        self.survey_date = survey_day(local_date(self.now), period)
         self.clear()
 
     def clear(self) -> None:
@@ -272,6 +275,7 @@ class _Rows:
                 "note": note,
                 "duplicate_of_page_id": other if status == DUPLICATE else None,
                 "created_at": self.now,
+                "survey_date": self.survey_date,
             }
         )
         self.reads.append(read)
@@ -354,7 +358,7 @@ def insert_pages(s: Session | Connection, items: Sequence[_Item], batch_id: int 
     keys = {k for it in items if (k := _key(it[2])) is not None}
     sheets = _sheets(s, {serial for serial, _ in keys})
     earlier = _earlier(s, keys)
-    rows = _Rows(batch_id)
+    rows = _Rows(batch_id, batch_period(s, batch_id))
     lines: list[dict] = []
     first: dict[str, dict] = {}  # sha256 -> line of the page stored with it in this group
     for raw, sha, read, rel, crops in items:
