@@ -133,3 +133,34 @@ def test_a_report_issued_mid_period_keeps_its_as_of_day(data: Path) -> None:
         assert r.figures["period"]["as_of_label"] == "số liệu tính đến ngày 10/11/2026"
         assert r.figures["responses"] == 7  # every November sheet of W1 is from 1 or 10 November
         assert issued_reports.check(s, r) == []
+
+
+def test_web_issue_download_and_warning_on_the_results_page(tmp_path: Path) -> None:
+    """Staff issue a report on the web; it downloads identical; after a review decision the results
+    page of that unit and period warns, and the register marks it changed."""
+    from test_tally import build_fixture
+
+    from web.testing import Home, app_for_tests, csrf_from, login, make_users
+
+    with Home(tmp_path / "home") as home:
+        build_fixture(home)
+        make_users({"staff": ("staff", "P99")})
+        c = app_for_tests().test_client()
+        login(c, "staff")
+        page = c.get("/issued/?unit=W1&period=2026-11").get_data(as_text=True)
+        form = {"csrf_token": csrf_from(page), "unit": "W1", "period": "2026-11", "number": "7/BC-UBND"}
+        r = c.post("/issued/", data={**form, "signer": "Trần Thị Bình", "fmt": "pdf"})
+        assert r.status_code == 302
+        with dbs.session() as s:
+            report = s.scalars(select(IssuedReport)).one()
+            rid, sha = report.id, report.sha256
+        got = c.get(f"/issued/{rid}/download")
+        assert got.status_code == 200 and hashlib.sha256(got.data).hexdigest() == sha
+        assert "khớp" in c.get("/issued/").get_data(as_text=True)
+        assert "issued-changed" not in c.get("/results/?unit=W1&period=2026-11").get_data(as_text=True)
+        item = _pending_item()
+        review.decide_answer("reviewer1", review.Scope(frozenset({"W1", "SP1"})), item, "5")
+        results = c.get("/results/?unit=W1&period=2026-11").get_data(as_text=True)
+        assert "issued-changed" in results and "7/BC-UBND" in results and "83,3 % → 84,6 %" in results
+        register = c.get("/issued/").get_data(as_text=True)
+        assert "đã thay đổi" in register and "Chỉ số hài lòng: 83,3 % → 84,6 %" in register

@@ -162,3 +162,51 @@ def test_omr_scan_period_stores_pages_in_that_month(printed, scan_tools, omr_hom
         pages = compute(s, last, manifest[0]["unit"], trend_months=0).responses
     first = survey_period.previous_month(survey_period.local_today())
     assert len(days) == 1 and days.pop().replace(day=1) == first and pages == 2
+
+
+def test_web_upload_month_field_and_correction(tmp_path: Path) -> None:
+    """The upload page offers the months (last month pre-selected in the first days), the chosen month
+    is the batch's, and staff move a batch to another month from its page (audited)."""
+    import io
+
+    from web.testing import Home, app_for_tests, csrf_from, fill_clear, login, make_users, print_sheets, save_pdf
+
+    with Home(tmp_path / "home"):
+        make_users({"staff": ("staff", "09552")})
+        _, pages = print_sheets(tmp_path, 1, name="up.pdf", by="staff")
+        fill_clear(pages[0])
+        data = save_pdf(pages, tmp_path / "up-stack.pdf").read_bytes()
+        c = app_for_tests().test_client()
+        login(c, "staff")
+        page = c.get("/upload/").get_data(as_text=True)
+        suggested = survey_period.suggested_month()
+        assert f'<option value="{suggested}" selected>' in page
+        assert ('id="period-hint"' in page) == survey_period.is_early()
+        last = survey_period.month_code(survey_period.previous_month(survey_period.local_today()))
+        r = c.post(
+            "/upload/",
+            data={"csrf_token": csrf_from(page), "period": last, "files": [(io.BytesIO(data), "stack.pdf")]},
+            content_type="multipart/form-data",
+        )
+        assert r.status_code == 302
+        with dbs.session() as s:
+            batch = s.scalars(select(ScanBatch)).one()
+            assert batch.period == last
+            assert {d.replace(day=1) for d in s.scalars(select(Page.survey_date))} == {
+                survey_period.previous_month(survey_period.local_today())
+            }
+        before_last = survey_period.previous_month(survey_period.previous_month(survey_period.local_today()))
+        older = survey_period.month_code(before_last)
+        page = c.get(f"/upload/{batch.id}").get_data(as_text=True)
+        assert survey_period.month_label(last) in page
+        r = c.post(f"/upload/{batch.id}/period", data={"csrf_token": csrf_from(page), "period": older})
+        assert r.status_code == 302
+        assert survey_period.month_label(older) in c.get(f"/upload/{batch.id}").get_data(as_text=True)
+        with dbs.session() as s:
+            assert s.get(ScanBatch, batch.id).period == older
+            assert s.scalar(select(AuditLog.user).where(AuditLog.action == "batch.period")) == "staff"
+        # a month still to come is refused with one message, nothing changed
+        r = c.post(f"/upload/{batch.id}/period", data={"csrf_token": csrf_from(page), "period": "2999-01"})
+        assert "chưa tới" in c.get(r.headers["Location"]).get_data(as_text=True)
+        with dbs.session() as s:
+            assert s.get(ScanBatch, batch.id).period == older
