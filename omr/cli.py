@@ -319,7 +319,6 @@ def _scan(args) -> int:
     try:
         if paths:
             batch_id = ingest.start_batch(", ".join(p.name for p in paths)[:300], args.by, 0, period)
-            write(_period_note(batch_id, period, explicit=bool(args.period)), sys.stderr)
             # in this process, or through the workers' queue when OMR_BROKER_URL is set
             for line in queue.scan(paths, batch_id=batch_id, **opts):
                 emit(line)
@@ -334,12 +333,16 @@ def _scan(args) -> int:
     if not args.json:
         summary = ", ".join(f"{STATUS_LABELS.get(k, k)}: {v}" for k, v in sorted(counts.items()))
         print(f"Tổng cộng {sum(counts.values())} trang — {summary or 'không có trang nào'}")
-    return EXIT_FAILED if counts["error"] else EXIT_OK
+    if counts["error"]:
+        return EXIT_FAILED  # the error lines are all stderr says: one line per unreadable page
+    if paths:
+        print(_period_note(batch_id, period, explicit=bool(args.period)), file=sys.stderr)
+    return EXIT_OK
 
 
 def _period_note(batch_id: int, period: str, explicit: bool) -> str:
-    """Which survey month the stack counts in, said before reading starts; in the first days of a
-    month, when a stack is most likely last month's box, how to move it there."""
+    """Which survey month the stack counted in; in the first days of a month, when a stack is most
+    likely last month's box, how to move it there."""
     from omr.services import survey_period as sp
 
     note = f"Đợt quét #{batch_id}: phiếu tính vào kỳ khảo sát {sp.month_label(period)}"
