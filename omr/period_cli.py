@@ -248,9 +248,14 @@ def _with_notices(run):
 def export_notices(period: str, unit_code: str | None) -> None:
     """For ``omr export``: one line on stderr for each report issued for this unit and period whose
     figures have changed since (nothing when none)."""
-    from db.session import transaction
+    from db.session import session, transaction
     from omr.services import issued_reports
 
+    if unit_code is None:
+        return
+    with session() as s:
+        if not issued_reports.listed(s, {unit_code}, period):
+            return  # nothing issued: no write transaction
     with transaction() as s:
         for report, changes in issued_reports.changed(s, period, unit_code):
             print(f"Lưu ý: {issued_reports.summary_line(report, changes)}", file=sys.stderr)

@@ -30,9 +30,12 @@ def _checked(unit: str | None = None, period: str | None = None, limit: int = SH
     """The user's issued reports (of one unit and period if given), each compared with the figures as
     they are now; the outcome is kept on the report."""
     units = {unit} if unit else set(current_user.units)
+    ids = [r.id for r in issued_reports.listed(db(), units, period)[:limit]]
+    if not ids:
+        return []  # most results pages: no write transaction for nothing
     out = []
     with transaction() as s:
-        for report in issued_reports.listed(s, units, period)[:limit]:
+        for report in (issued_reports.get(s, i) for i in ids):
             changes = issued_reports.check(s, report)
             out.append(
                 {
