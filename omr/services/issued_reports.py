@@ -191,7 +191,7 @@ def issue(
     user: str | None = None,
 ) -> IssuedReport:
     """Issue a report: tally, document, file kept, figures recorded; audited. The caller commits
-    (the file is removed again if the row cannot be stored)."""
+    (if the row is then not stored, the file stays behind unreferenced, named by its content)."""
     from omr import reports
 
     if fmt not in ISSUE_FORMATS:
