@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from db import session as dbs  # noqa: E402
-from db.models import ACCEPTED, MACHINE, NEEDS_REVIEW, Answer, Page, PrintBatch, Sheet, Unit  # noqa: E402
+from db.models import ACCEPTED, MACHINE, NEEDS_REVIEW, Answer, Page, PrintBatch, Sheet, Unit, local_date  # noqa: E402
 
 PROVINCE = "BENCH"
 WARDS = 60
@@ -117,7 +117,8 @@ def generate(n: int, seed: int = 1) -> None:
                     "variant": "c6p0",
                     "unit_code": code,
                     "rotation": 0,
-                    "created_at": start + timedelta(seconds=rng.random() * span),
+                    "created_at": (at := start + timedelta(seconds=rng.random() * span)),
+                    "survey_date": local_date(at),  # as a scan of the day stores it (no batch period)
                 }
             )
             area = ",".join(sorted(rng.sample("1234567890", rng.choice([1, 1, 1, 2]))))

@@ -7,12 +7,14 @@ decisions sit side by side in ``answers`` and neither overwrites the other.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import overload
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -35,8 +37,9 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-# unit kinds: the official divisions come built in; service points are added by users
-UNIT_KINDS = ("province", "ward", "commune", "special", "service_point")
+# unit kinds: the official divisions come built in; offices (a district-level one-stop office, a
+# public administration centre) and service points (schools, clinics, branches) are added by users
+UNIT_KINDS = ("province", "ward", "commune", "special", "office", "service_point")
 ROLES = ("admin", "staff", "reviewer", "viewer")
 SCAN_RUNNING, SCAN_DONE, SCAN_FAILED = "running", "done", "failed"
 # page statuses (CONTRACT.md)
@@ -51,8 +54,35 @@ REVIEW_OPEN, REVIEW_DONE = "open", "done"
 MACHINE = "machine"  # answers.decided_by when the machine's decision was accepted as final
 
 
+VN_TZ = timezone(timedelta(hours=7), "ICT")  # reports follow the Vietnamese calendar day, not UTC
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@overload
+def local_date(dt: datetime) -> date: ...
+@overload
+def local_date(dt: None) -> None: ...
+def local_date(dt: datetime | None) -> date | None:
+    """The Vietnamese calendar day of a stored timestamp (naive values from SQLite are UTC)."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(VN_TZ).date()
+
+
+def local_today() -> date:
+    """Today in Vietnam."""
+    return datetime.now(VN_TZ).date()
+
+
+def _scan_day(context) -> date | None:
+    """A page stored without a survey day (rows written directly, e.g. by tests and benchmarks)
+    belongs to the day it was scanned, as a batch without a survey period does."""
+    return local_date(context.get_current_parameters().get("created_at"))
 
 
 class Base(DeclarativeBase):
@@ -124,6 +154,9 @@ class ScanBatch(Base):
     # uploaded by a user of this unit: only sheets of this unit and the units under it are stored as
     # responses (others are kept for a person to place); None (the command line): every unit
     scope_unit: Mapped[str | None] = mapped_column(ForeignKey("units.code"))
+    # the survey month the stack belongs to ("2026-11"), which may be before the month it was scanned
+    # in; its pages carry the day it gives them (``Page.survey_date``). Null: the month of the scan.
+    period: Mapped[str | None] = mapped_column(String(7))
 
 
 class Page(Base):
@@ -151,6 +184,10 @@ class Page(Base):
     note: Mapped[str | None] = mapped_column(Text)
     duplicate_of_page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # the day the tallies count the page on: the scan day (Vietnam time), moved into its batch's survey
+    # month (omr.services.survey_period.survey_day). Kept on the page, not joined from the batch, so
+    # the tally filters one indexed column; correcting a batch's period rewrites it for its pages.
+    survey_date: Mapped[date | None] = mapped_column(Date, default=_scan_day, index=True)
 
 
 class PageError(Base):
@@ -281,3 +318,33 @@ class WatchedFile(Base):
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     scan_batch_id: Mapped[int | None] = mapped_column(ForeignKey("scan_batches.id"))
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IssuedReport(Base):
+    """A report sent upward: its number, date, signer, what it covers, the figures it carried and the
+    file as sent (under OMR_HOME), so it downloads again byte for byte and later changes show."""
+
+    __tablename__ = "issued_reports"
+    # document numbers restart every year for each issuing unit (Nghị định 30/2020/NĐ-CP)
+    __table_args__ = (UniqueConstraint("unit_code", "year", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"), index=True)
+    number: Mapped[str] = mapped_column(String(60))  # "12/BC-UBND"
+    year: Mapped[int] = mapped_column(Integer)  # of issued_on
+    issued_on: Mapped[date] = mapped_column(Date)
+    signer: Mapped[str] = mapped_column(String(100))
+    period: Mapped[str] = mapped_column(String(30), index=True)  # Period.code: "2026-11", "2026-Q4"…
+    form_id: Mapped[str | None] = mapped_column(String(80))
+    target: Mapped[float] = mapped_column(Float)
+    as_of: Mapped[date] = mapped_column(Date)  # "số liệu tính đến ngày …"
+    fmt: Mapped[str] = mapped_column(String(10))
+    file_path: Mapped[str] = mapped_column(String(300))  # relative to OMR_HOME
+    file_name: Mapped[str] = mapped_column(String(200))  # offered as the download's name
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    figures: Mapped[dict] = mapped_column(JSON)  # the tally as issued (TallyResult.as_dict, no timestamp)
+    created_by: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    changes: Mapped[list | None] = mapped_column(JSON)  # the last check's differences; [] = unchanged

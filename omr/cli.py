@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "omr.reports.cli",  # omr export (tallies and reports)
     "web.cli",  # omr serve
     "omr.worker_cli",  # omr worker (queue workers)
+    "omr.period_cli",  # omr batches (survey period of scan batches), omr reports (issued reports)
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -174,7 +175,7 @@ def _units_add(args) -> int:
     from omr.services.users import audit
 
     with transaction() as s:
-        unit = add_unit(s, args.code, args.name, args.parent, args.counters, args.personal, args.quota)
+        unit = add_unit(s, args.code, args.name, args.parent, args.counters, args.personal, args.quota, args.kind)
         audit(s, args.by, "unit.add", f"unit:{unit.code}", None, _unit_json(unit))
         data = _unit_json(unit)
     if args.json:
@@ -216,6 +217,8 @@ def _units_set(args) -> int:
 
 
 def register_units(sub) -> None:
+    from omr.services.units import ADDED_KINDS
+
     p = sub.add_parser("units", help="đơn vị (tỉnh, phường/xã, điểm phục vụ)")
     us = p.add_subparsers(dest="units_cmd", required=True, metavar="{list,add,set}", parser_class=_Parser)
     ls = us.add_parser("list", help="các đơn vị đã biết")
@@ -229,6 +232,12 @@ def register_units(sub) -> None:
     add.add_argument("--counters", type=int, default=6, help="số quầy in trên phiếu (mặc định 6)")
     add.add_argument("--personal", action="store_true", help="in ô họ tên, điện thoại, địa chỉ")
     add.add_argument("--quota", type=int, help="chỉ tiêu số phiếu mỗi năm")
+    add.add_argument(
+        "--kind",
+        choices=ADDED_KINDS,
+        default="service_point",
+        help="service_point: điểm phục vụ (chỉ tiêu 0 nếu không đặt); office: bộ phận một cửa cấp huyện (200/năm)",
+    )
     add.add_argument("--by", help="người thực hiện (ghi nhật ký)")
     add.add_argument("--json", action="store_true", help="in dạng JSON")
     add.set_defaults(func=_units_add)
@@ -277,10 +286,13 @@ def register_print(sub) -> None:
 
 def _scan(args) -> int:
     from omr import queue
-    from omr.services import ingest
+    from omr.services import ingest, survey_period
 
     if not args.paths and not args.watch:
         raise UserError("cần ít nhất một tệp/thư mục để quét, hoặc --watch THƯ_MỤC")
+    if args.period and args.watch:
+        raise UserError("--period không dùng với --watch: mỗi tệp thuộc tháng quét (sửa sau: omr batches period)")
+    period = survey_period.parse_month(args.period) if args.period else survey_period.current_month()
     paths = [Path(p) for p in args.paths]
     for p in paths:
         if not p.exists():
@@ -306,8 +318,9 @@ def _scan(args) -> int:
     stop = threading.Event()
     try:
         if paths:
+            batch_id = ingest.start_batch(", ".join(p.name for p in paths)[:300], args.by, 0, period)
             # in this process, or through the workers' queue when OMR_BROKER_URL is set
-            for line in queue.scan(paths, **opts):
+            for line in queue.scan(paths, batch_id=batch_id, **opts):
                 emit(line)
         if args.watch:
             _stop_on_signals()
@@ -320,7 +333,26 @@ def _scan(args) -> int:
     if not args.json:
         summary = ", ".join(f"{STATUS_LABELS.get(k, k)}: {v}" for k, v in sorted(counts.items()))
         print(f"Tổng cộng {sum(counts.values())} trang — {summary or 'không có trang nào'}")
-    return EXIT_FAILED if counts["error"] else EXIT_OK
+    if counts["error"]:
+        return EXIT_FAILED  # the error lines are all stderr says: one line per unreadable page
+    if paths:
+        print(_period_note(batch_id, period, explicit=bool(args.period)), file=sys.stderr)
+    return EXIT_OK
+
+
+def _period_note(batch_id: int, period: str, explicit: bool) -> str:
+    """Which survey month the stack counted in; in the first days of a month, when a stack is most
+    likely last month's box, how to move it there."""
+    from omr.services import survey_period as sp
+
+    note = f"Đợt quét #{batch_id}: phiếu tính vào kỳ khảo sát {sp.month_label(period)}"
+    if explicit:
+        return note + "."
+    note += " (tháng quét; chọn tháng khác bằng --period YYYY-MM)."
+    if sp.is_early():
+        last = sp.month_code(sp.previous_month(sp.local_today()))
+        note += f" Nếu đây là phiếu của {sp.month_label(last)}: omr batches period {batch_id} {last}"
+    return note
 
 
 def _interrupt(*_) -> None:
@@ -354,6 +386,7 @@ def register_scan(sub) -> None:
     p.add_argument("--interval", type=float, default=2.0, help="giây giữa hai lần xem thư mục (mặc định 2)")
     p.add_argument("--workers", type=int, help="số tiến trình đọc (mặc định: số nhân CPU)")
     p.add_argument("--by", help="người quét (ghi vào đợt quét)")
+    p.add_argument("--period", metavar="YYYY-MM", help="tháng khảo sát của xấp phiếu (mặc định: tháng quét)")
     p.set_defaults(func=_scan)
 
 

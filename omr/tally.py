@@ -13,7 +13,18 @@ Counting rules, applied in SQL:
   (serial, sheet page) only the first stored counts, so a page stored twice is never counted twice;
 - only final answers: ``final_state`` set (by the machine or a reviewer); ``final_state`` null is
   "đang chờ duyệt" and shown as such, never folded into blanks or dropped;
-- a page belongs to the period of the day (Vietnam time) it was scanned.
+- a page belongs to the period of its survey day (``pages.survey_date``): the day it was scanned
+  (Vietnam time), moved into the survey month of its scan batch, so November's box scanned on
+  2 December counts in November (omr.services.survey_period);
+- a period not yet over is counted up to its as-of day (default: today), and progress is compared
+  with the share of the period (and of the year) elapsed by then, not with the whole of it.
+
+Quotas (seed 002): each unit's yearly number of sheets (``quota_of``: its own setting, else 420 for a
+ward or commune, 200 for an office such as a district's one-stop office, 0 for a service point), and
+a unit's quota counts every unit under it that is expected to survey, whether it has printed yet or
+not. The response rate is the sheets returned in the year so far against the sheets printed in it.
+Under a form filter, each unit's quota counts in the share of that form among the sheets the unit
+printed this year (a unit that printed none has no share yet); no share at all: not applicable.
 
 Everything is aggregated by the database (a recursive CTE for the unit tree, GROUP BY for counts);
 Python only reshapes the few hundred grouped rows. The index of an element, a form or a unit pools
@@ -23,31 +34,40 @@ beside it.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, is_dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, String, and_, case, cast, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from db.models import COUNTED_STATUSES, NEEDS_REVIEW, Answer, Page, PrintBatch, TextArea, Unit
+from db.models import (
+    COUNTED_STATUSES,
+    NEEDS_REVIEW,
+    VN_TZ,
+    Answer,
+    Page,
+    PrintBatch,
+    TextArea,
+    Unit,
+    local_date,
+    local_today,
+)
 from omr.services import ServiceError
 from omr.templates import Field, Form, Option, UnknownForm, Variant, all_forms, get_form
 
 DEFAULT_TARGET = 0.90  # seed 000: "Chỉ số Hài lòng ... đạt từ 90% trở lên"
-# seed 002: 420 sheets a year per commune/ward, 200 at the levels above and for other offices
-WARD_QUOTA, OTHER_QUOTA = 420, 200
-WARD_KINDS = ("ward", "commune", "special")
+# seed 002: 420 sheets a year per commune/ward/town, 200 for the district's one-stop office; a unit of
+# any other kind (a province, a school, a clinic) surveys only with a quota of its own
+QUOTAS = {"ward": 420, "commune": 420, "special": 420, "office": 200}
 # questions that split the index: the procedure area and the counter (form kien-hung-2020), and any
 # question whose options are a unit's counters
 BREAKDOWN_FIELDS = ("q_area", "q_counter")
 TREND_MONTHS = 12
 SCORE = 1000  # breakdown score per page: SCORE × satisfied + answered (a page has far fewer questions)
-VN_TZ = timezone(timedelta(hours=7), "ICT")  # reports follow the Vietnamese calendar day, not UTC
 PENDING_LABEL = "đang chờ duyệt"
 
 # answer classes
@@ -169,14 +189,31 @@ class Period:
         return [Period.month(d.year, d.month) for d in (_add_months(first, i) for i in range(n))]
 
     def bounds(self) -> tuple[datetime, datetime]:
-        """[start, end) as UTC datetimes: pages are stamped in UTC, the period is in Vietnam time."""
+        """[start, end) as UTC datetimes, for what is stamped in UTC (print batches)."""
         return _utc(self.start), _utc(self.end)
 
-    def year_elapsed(self) -> float:
-        """Share of the calendar year of the period's last day that has passed by the period's end."""
-        y = self.last_day.year
-        days = 366 if calendar.isleap(y) else 365
-        return min(1.0, (self.end - date(y, 1, 1)).days / days)
+    def span(self, as_of: date | None = None) -> tuple[date, date]:
+        """[start, end) of the survey days counted: the period, up to ``as_of`` included if given."""
+        if as_of is None:
+            return self.start, self.end
+        return self.start, max(self.start, min(self.end, as_of + timedelta(days=1)))
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    def elapsed(self, as_of: date) -> float:
+        """Share of the period's days passed by the end of ``as_of`` (0 before it starts, 1 once over)."""
+        return min(1.0, max(0, (as_of - self.start).days + 1) / self.days)
+
+    def calendar_year(self) -> Period:
+        """The calendar year of the period's last day: the year its quota and its year so far belong to."""
+        return Period.year(self.last_day.year)
+
+    def year_elapsed(self, as_of: date | None = None) -> float:
+        """Share of the year of the period's last day passed by the end of ``as_of`` (default: the
+        period's last day)."""
+        return self.calendar_year().elapsed(self.last_day if as_of is None else as_of)
 
     def __str__(self) -> str:
         return self.code
@@ -189,15 +226,6 @@ def _add_months(d: date, n: int) -> date:
 
 def _utc(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=VN_TZ).astimezone(UTC)
-
-
-def local_date(dt: datetime | None) -> date | None:
-    """The Vietnamese calendar day of a stored timestamp (naive values from SQLite are UTC)."""
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(VN_TZ).date()
 
 
 # --------------------------------------------------------------------------- result types
@@ -290,15 +318,22 @@ class FormTally:
 
 @dataclass
 class SheetAccount:
-    """Sheets printed and returned in the period, and the year-to-date progress against the quota."""
+    """Sheets printed and returned, and the progress against the quota, up to the as-of day.
 
-    printed: int
-    returned: int
-    response_rate: float | None  # returned / printed in the period
-    year_returned: int  # from 1 January to the period's end
-    yearly_quota: int
-    quota_progress: float | None  # year_returned / yearly_quota
-    expected_progress: float  # share of the year elapsed: where a steady pace would be
+    "The year" is the calendar year of the period's last day, from 1 January to the as-of day."""
+
+    printed: int  # sheets printed in the period
+    returned: int  # sheets counted in the period (responses)
+    year_printed: int  # sheets printed in the year so far
+    year_returned: int  # sheets counted in the year so far
+    response_rate: float | None  # year_returned / year_printed ("tỉ lệ thu về"); None: nothing printed
+    quota_applies: bool  # False under a form filter no unit has printed that form for: "không áp dụng"
+    yearly_quota: int  # the units' yearly quotas (under a form filter: that form's share)
+    quota_progress: float | None  # year_returned / yearly_quota; None when no quota applies
+    expected_progress: float  # share of the year elapsed by the as-of day: where a steady pace would be
+    period_quota: int  # the period's share of the yearly quota (a month of 30 days: 30/365 of it)
+    period_progress: float | None  # returned / period_quota; None when no quota applies
+    period_expected: float  # share of the period elapsed by the as-of day (1.0 once it is over)
 
 
 @dataclass
@@ -341,6 +376,10 @@ class PeriodInfo:
     start: date
     end: date  # exclusive
     previous: str
+    as_of: date  # figures count the survey days up to this one, included
+    complete: bool  # the period is over by the as-of day
+    elapsed: float  # share of the period's days passed by the as-of day
+    as_of_label: str | None  # "số liệu tính đến ngày 10/12/2026" for a period not yet over, else None
 
 
 @dataclass
@@ -436,14 +475,14 @@ def _opens_its_sheet(p):
     )
 
 
-def _in_window(p, start: datetime, end: datetime, form_id: str | None) -> list:
-    cond = [p.c.created_at >= start, p.c.created_at < end]
+def _in_window(p, start: date, end: date, form_id: str | None) -> list:
+    cond = [p.c.survey_date >= start, p.c.survey_date < end]
     if form_id:
         cond.append(p.c.form_id == form_id)
     return cond
 
 
-def _counted(p, start: datetime, end: datetime, form_id: str | None) -> list:
+def _counted(p, start: date, end: date, form_id: str | None) -> list:
     """Conditions for a page that counts: counted status, in the window, the first of its kind."""
     return [p.c.status.in_(COUNTED_STATUSES), *_in_window(p, start, end, form_id), _first_of_its_kind(p)]
 
@@ -462,24 +501,20 @@ def _final_value(a):
 
 @dataclass(frozen=True)
 class _Window:
-    """A span of time cut into buckets at the given local days: one query, bucketed by one CASE."""
+    """A span of survey days cut into buckets at the given days: one query, bucketed by one CASE."""
 
     days: tuple[date, ...]  # d0 < d1 < … < dn: bucket i is [d_i, d_i+1)
 
     @property
-    def bounds(self) -> list[datetime]:
-        return [_utc(d) for d in self.days]
+    def start(self) -> date:
+        return self.days[0]
 
     @property
-    def start(self) -> datetime:
-        return _utc(self.days[0])
-
-    @property
-    def end(self) -> datetime:
-        return _utc(self.days[-1])
+    def end(self) -> date:
+        return self.days[-1]
 
     def bucket(self, col):
-        inner = self.bounds[1:-1]
+        inner = self.days[1:-1]
         if not inner:
             return case((col < self.end, 0), else_=0)
         return case(*[(col < b, i) for i, b in enumerate(inner)], else_=len(inner))
@@ -504,7 +539,7 @@ class _Ctx:
 def _answer_groups(ctx: _Ctx, w: _Window) -> list[tuple]:
     """(bucket, branch, form, field, final value, class, count) for every counted answer."""
     scope, p, a = ctx.scope(), _pages, _answers
-    cls, val, bucket = _answer_class(a), _final_value(a), w.bucket(p.c.created_at)
+    cls, val, bucket = _answer_class(a), _final_value(a), w.bucket(p.c.survey_date)
     stmt = (
         select(bucket, scope.c.branch, p.c.form_id, a.c.field, val, cls, func.count())
         .select_from(a.join(p, a.c.page_id == p.c.id).join(scope, scope.c.code == p.c.unit_code))
@@ -517,7 +552,7 @@ def _answer_groups(ctx: _Ctx, w: _Window) -> list[tuple]:
 def _page_groups(ctx: _Ctx, w: _Window) -> list[tuple]:
     """(bucket, branch, form, sheet page, pages, responses) of the counted pages."""
     scope, p = ctx.scope(), _pages
-    bucket = w.bucket(p.c.created_at)
+    bucket = w.bucket(p.c.survey_date)
     opens = func.sum(case((_opens_its_sheet(p), 1), else_=0))
     stmt = (
         select(bucket, scope.c.branch, p.c.form_id, p.c.sheet_page, func.count(), opens)
@@ -546,7 +581,7 @@ def _history_answers(ctx: _Ctx, w: _Window, index_fields: set[str]) -> list[tupl
     scope, p, a = ctx.scope(), _pages, _answers
     if not index_fields:
         return []
-    bucket = w.bucket(p.c.created_at)
+    bucket = w.bucket(p.c.survey_date)
     stmt = (
         select(bucket, scope.c.branch, p.c.form_id, a.c.field, a.c.final_value, func.count())
         .select_from(a.join(p, a.c.page_id == p.c.id).join(scope, scope.c.code == p.c.unit_code))
@@ -567,7 +602,7 @@ def _history_answers(ctx: _Ctx, w: _Window, index_fields: set[str]) -> list[tupl
 def _history_responses(ctx: _Ctx, w: _Window) -> list[tuple]:
     """(bucket, branch, responses) outside the period: the trend and the year so far."""
     scope, p = ctx.scope(), _pages
-    bucket = w.bucket(p.c.created_at)
+    bucket = w.bucket(p.c.survey_date)
     stmt = (
         select(bucket, scope.c.branch, func.count())
         .select_from(p.join(scope, scope.c.code == p.c.unit_code))
@@ -624,40 +659,67 @@ def _breakdown_groups(ctx: _Ctx, w: _Window, form: Form, by: list[Field]) -> lis
     return ctx.rows(select(inner.c.k, func.count()).group_by(inner.c.k))
 
 
-def _printed(ctx: _Ctx, start: datetime, end: datetime) -> dict[str, int]:
-    """branch -> sheets printed in [start, end)."""
+def _printed(ctx: _Ctx, period_start: date, year_start: date, end: date) -> list[tuple[str, str, str, bool, bool, int]]:
+    """(branch, unit, form, in the period, in the year, sheets) printed before ``end`` since the period
+    or the year began, of every form (the form filter's share is worked out from them)."""
     scope, pb = ctx.scope(), PrintBatch.__table__
-    cond = [pb.c.created_at >= start, pb.c.created_at < end]
-    if ctx.form_id:
-        cond.append(pb.c.form_id == ctx.form_id)
+    in_period = case((pb.c.created_at >= _utc(period_start), True), else_=False)
+    in_year = case((pb.c.created_at >= _utc(year_start), True), else_=False)
     stmt = (
-        select(scope.c.branch, func.sum(pb.c.count))
+        select(scope.c.branch, pb.c.unit_code, pb.c.form_id, in_period, in_year, func.sum(pb.c.count))
         .select_from(pb.join(scope, scope.c.code == pb.c.unit_code))
-        .where(*cond)
-        .group_by(scope.c.branch)
+        .where(pb.c.created_at >= _utc(min(period_start, year_start)), pb.c.created_at < _utc(end))
+        .group_by(scope.c.branch, pb.c.unit_code, pb.c.form_id, in_period, in_year)
     )
-    return {b: int(n or 0) for b, n in ctx.rows(stmt)}
+    return [(b, u, f, bool(ip), bool(iy), int(n or 0)) for b, u, f, ip, iy, n in ctx.rows(stmt)]
 
 
-def _participants(ctx: _Ctx, end: datetime) -> list[tuple]:
-    """(branch, code, kind, yearly_quota) of the units a quota applies to: those that have printed
-    sheets by the period's end (a province is not expected to survey in wards that never started),
-    and the report's own unit unless it is a province."""
-    scope, pb, u = ctx.scope(), PrintBatch.__table__, _units
-    printed = select(pb.c.unit_code).where(pb.c.created_at < end).distinct()
-    stmt = (
-        select(scope.c.branch, u.c.code, u.c.kind, u.c.yearly_quota)
-        .select_from(scope.join(u, u.c.code == scope.c.code))
-        .where(or_(u.c.code.in_(printed), and_(u.c.code == ctx.root, u.c.kind != "province")))
+def _quota_units(ctx: _Ctx) -> list[tuple[str, str, int]]:
+    """(branch, code, yearly quota) of every unit in scope whose quota is not zero: each is expected
+    to survey, whether it has printed sheets yet or not."""
+    scope, u = ctx.scope(), _units
+    stmt = select(scope.c.branch, u.c.code, u.c.kind, u.c.yearly_quota).select_from(
+        scope.join(u, u.c.code == scope.c.code)
     )
-    return ctx.rows(stmt)
+    return [(b, code, q) for b, code, kind, own in ctx.rows(stmt) if (q := quota_of(kind, own))]
 
 
 def quota_of(kind: str, yearly_quota: int | None) -> int:
-    """A unit's yearly number of sheets: its own setting, else 420 for a ward/commune, 200 otherwise."""
+    """A unit's yearly number of sheets: its own setting, else its kind's (``QUOTAS``; 0 for others)."""
     if yearly_quota is not None:
         return yearly_quota
-    return WARD_QUOTA if kind in WARD_KINDS else OTHER_QUOTA
+    return QUOTAS.get(kind, 0)
+
+
+@dataclass
+class _Sheets:
+    """The rows behind every ``SheetAccount`` of one tally, per branch."""
+
+    printed: dict[str, int]  # in the period, of the form shown (all forms without a filter)
+    year_printed: dict[str, int]  # in the year so far, likewise
+    quotas: dict[str, float]  # yearly quota; under a form filter, the form's share of it
+
+    @classmethod
+    def collect(cls, ctx: _Ctx, period: Period, end: date) -> _Sheets:
+        printed: dict[str, int] = defaultdict(int)
+        year_printed: dict[str, int] = defaultdict(int)
+        by_unit: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # unit -> form -> year
+        for branch, unit, form, in_period, in_year, n in _printed(ctx, period.start, period.calendar_year().start, end):
+            if in_year:
+                by_unit[unit][form] += n
+            if ctx.form_id not in (None, form):
+                continue
+            if in_period:
+                printed[branch] += n
+            if in_year:
+                year_printed[branch] += n
+        quotas: dict[str, float] = defaultdict(float)
+        for branch, unit, quota in _quota_units(ctx):
+            if ctx.form_id is None:
+                quotas[branch] += quota
+            elif total := sum(by_unit[unit].values()):
+                quotas[branch] += quota * by_unit[unit].get(ctx.form_id, 0) / total
+        return cls(printed, year_printed, quotas)
 
 
 # --------------------------------------------------------------------------- assembling the result
@@ -717,21 +779,41 @@ def _sat_counts(form: Form, rows: Iterable[tuple[str, str | None, int]]) -> tupl
     return sat, ans
 
 
-def _plan(period: Period, prev: Period, months: list[Period]) -> tuple[_Window, _Window | None, _Window | None]:
-    """Cut time at every day that starts or ends something shown (the period, the previous period,
-    each trend month, 1 January for the year so far): the period's own query is bucketed at the cuts
-    inside it, and at most two more queries cover what lies before and after it."""
-    cuts = {period.start, period.end, prev.start, prev.end, date(period.last_day.year, 1, 1)}
+def _plan(
+    period: Period, end: date, cap: date, prev: Period, months: list[Period]
+) -> tuple[_Window, _Window | None, _Window | None]:
+    """Cut time at every day that starts or ends something shown (the period up to ``end``, the
+    previous period, each trend month, 1 January for the year so far), none after ``cap`` (the day
+    after the as-of day): the period's own query is bucketed at the cuts inside it, and at most two
+    more queries cover what lies before and after it."""
+    cuts = {prev.start, prev.end, period.calendar_year().start}
     for m in months:
         cuts |= {m.start, m.end}
-    main = _Window(tuple(sorted(d for d in cuts if period.start <= d <= period.end)))
+    cuts = {min(c, cap) for c in cuts} | {period.start, end}
+    main = _Window(tuple(sorted(d for d in cuts if period.start <= d <= end)))
     before = sorted(d for d in cuts if d <= period.start)
-    after = sorted(d for d in cuts if d >= period.end)
+    after = sorted(d for d in cuts if d >= end)
     return (
         main,
         _Window(tuple(before)) if len(before) > 1 else None,
         _Window(tuple(after)) if len(after) > 1 else None,
     )
+
+
+def as_of_day(period: Period, as_of: date | str | None = None) -> date:
+    """The last survey day a tally of ``period`` counts: ``as_of`` ("2026-12-10"), checked not to be
+    still to come, else today or, once the period is over, its last day."""
+    now = local_today()
+    if as_of is None:
+        return min(now, period.last_day)
+    if isinstance(as_of, str):
+        try:
+            as_of = date.fromisoformat(as_of.strip())
+        except ValueError:
+            raise TallyError(f"Ngày tính số liệu không hợp lệ: {as_of!r} (ghi dạng 2026-12-10)") from None
+    if as_of > now:
+        raise TallyError(f"Ngày tính số liệu {as_of:%d/%m/%Y} chưa tới (hôm nay là {now:%d/%m/%Y})")
+    return min(as_of, period.last_day)
 
 
 @dataclass
@@ -808,12 +890,17 @@ def compute(
     *,
     target: float = DEFAULT_TARGET,
     trend_months: int = TREND_MONTHS,
+    as_of: date | str | None = None,
 ) -> TallyResult:
     """Everything a report or a results page shows for ``unit_code`` (and the units under it).
 
-    ``unit_code`` None: the whole installation. Raises ``TallyError`` for an unknown unit or form or a
-    bad period."""
+    ``unit_code`` None: the whole installation. ``as_of``: the last survey day counted (default: today,
+    or the period's last day once it is over). Raises ``TallyError`` for an unknown unit or form, a bad
+    period or an as-of day still to come."""
     period = Period.parse(period)
+    as_of = as_of_day(period, as_of)
+    cap = as_of + timedelta(days=1)  # nothing surveyed after the as-of day counts, in any figure
+    end = period.span(as_of)[1]
     if not 0 < target <= 1:
         raise TallyError(f"mục tiêu chỉ số hài lòng phải trong khoảng (0, 100] %, không phải {target * 100:g} %")
     warnings: list[str] = []
@@ -833,7 +920,7 @@ def compute(
 
     prev = period.previous()
     months = period.trend_months(trend_months) if trend_months else []
-    main, before, after = _plan(period, prev, months)
+    main, before, after = _plan(period, end, cap, prev, months)
     ctx = _Ctx(session, unit_code, form_id)
     _no_jit(session)
 
@@ -865,32 +952,41 @@ def compute(
     all_sat = sum(ft.index.satisfied for ft in form_tallies)
     all_ans = sum(ft.index.answered for ft in form_tallies)
 
-    # sheets: printed and returned in the period, and the year so far against the quota
-    start, end = period.bounds()
-    year_start = date(period.last_day.year, 1, 1)
-    printed = _printed(ctx, start, end)
-    quotas: dict[str, int] = defaultdict(int)
-    for branch, _code, kind, q in _participants(ctx, end):
-        quotas[branch] += quota_of(kind, q)
-    elapsed = period.year_elapsed()
+    # sheets: printed and returned, in the period and in the year so far, against the quota
+    year_start = period.calendar_year().start
+    sheets = _Sheets.collect(ctx, period, end)
+    year_share, period_share = period.year_elapsed(as_of), period.elapsed(as_of)
+    period_of_year = min(1.0, period.days / period.calendar_year().days)
 
     def account(branches: Iterable[str] | None) -> SheetAccount:
         bs = None if branches is None else list(branches)
 
-        def total(values: dict[str, int]) -> int:
+        def total(values: dict[str, Any]) -> Any:
             return sum(values.values()) if bs is None else sum(values.get(b, 0) for b in bs)
 
-        pr, rt, qt = total(printed), total(d.responses_branch), total(quotas)
-        yr = (
-            d.responses(year_start, period.end)
-            if bs is None
-            else sum(d.responses(year_start, period.end, b) for b in bs)
+        pr, ypr, rt = total(sheets.printed), total(sheets.year_printed), total(d.responses_branch)
+        quota = total(sheets.quotas)
+        yr = d.responses(year_start, end) if bs is None else sum(d.responses(year_start, end, b) for b in bs)
+        yq, pq = round(quota), round(quota * period_of_year)
+        return SheetAccount(
+            printed=pr,
+            returned=rt,
+            year_printed=ypr,
+            year_returned=yr,
+            response_rate=yr / ypr if ypr else None,
+            quota_applies=yq > 0,
+            yearly_quota=yq,
+            quota_progress=yr / yq if yq else None,
+            expected_progress=year_share,
+            period_quota=pq,
+            period_progress=rt / pq if pq else None,
+            period_expected=period_share,
         )
-        return SheetAccount(pr, rt, rt / pr if pr else None, yr, qt, yr / qt if qt else None, elapsed)
 
-    branches = set(printed) | set(d.responses_branch) | {b for b, _ in d.by_branch}
-    # and those with sheets earlier in the year, so the quota table lists every unit under way
-    branches |= {b for day, per in d.segment_responses.items() if year_start <= day < period.end for b in per}
+    # the units under the report's: every one expected to survey, and any other with sheets this year
+    branches = {b for b, q in sheets.quotas.items() if q > 0} | set(sheets.year_printed) | set(d.responses_branch)
+    branches |= {b for b, _ in d.by_branch}
+    branches |= {b for day, per in d.segment_responses.items() if year_start <= day < end for b in per}
     units = _unit_tallies(session, unit_code, branches, history_forms, d, account, target, prev)
 
     trend = []
@@ -901,7 +997,17 @@ def compute(
 
     return TallyResult(
         period=PeriodInfo(
-            period.code, period.kind, period.label, period.short_label, period.start, period.end, prev.code
+            period.code,
+            period.kind,
+            period.label,
+            period.short_label,
+            period.start,
+            period.end,
+            prev.code,
+            as_of,
+            complete=as_of >= period.last_day,
+            elapsed=period_share,
+            as_of_label=None if as_of >= period.last_day else f"số liệu tính đến ngày {as_of:%d/%m/%Y}",
         ),
         unit=unit_info,
         form_id=form_id,
@@ -915,7 +1021,7 @@ def compute(
         sheets=account(None),
         pages_by_status=dict(sorted(d.status.items())),
         trend=trend,
-        comments=count_comments(session, period, unit_code, form_id),
+        comments=count_comments(session, period, unit_code, form_id, as_of=as_of),
         warnings=warnings,
     )
 
@@ -1077,11 +1183,13 @@ def _unit_tallies(
     return out
 
 
-def counted_pages(period: Period | str, unit_code: str | None, form_id: str | None = None) -> Select:
+def counted_pages(
+    period: Period | str, unit_code: str | None, form_id: str | None = None, *, as_of: date | None = None
+) -> Select:
     """The pages this tally counts, as a query (id, serial, unit_code, form_id, sheet_page, status,
-    created_at, branch): the exports read the raw answers through it, so they list exactly the
-    sheets the tally counted."""
-    start, end = Period.parse(period).bounds()
+    created_at, branch, survey_date): the exports read the raw answers through it, so they list exactly
+    the sheets the tally counted (pass the result's ``period.as_of`` for a period not yet over)."""
+    start, end = Period.parse(period).span(as_of)
     scope, p = _scope(unit_code), _pages
     return (
         select(
@@ -1093,6 +1201,7 @@ def counted_pages(period: Period | str, unit_code: str | None, form_id: str | No
             p.c.status,
             p.c.created_at,
             scope.c.branch,
+            p.c.survey_date,
         )
         .select_from(p.join(scope, scope.c.code == p.c.unit_code))
         .where(*_counted(p, start, end, form_id))
@@ -1114,8 +1223,8 @@ class Comment:
     scanned: date | None
 
 
-def _comment_stmt(period: Period, unit_code: str | None, form_id: str | None):
-    start, end = period.bounds()
+def _comment_stmt(period: Period, unit_code: str | None, form_id: str | None, as_of: date | None):
+    start, end = period.span(as_of)
     scope, p, t = _scope(unit_code), _pages, TextArea.__table__
     return (
         select(p.c.id, p.c.serial, p.c.unit_code, p.c.form_id, t.c.field, t.c.image_path, p.c.created_at)
@@ -1134,12 +1243,19 @@ def _personal(form_id: str | None, field_id: str) -> bool | None:
 
 
 def comments(
-    session: Session, period: Period | str, unit_code: str | None, form_id: str | None = None, limit: int | None = None
+    session: Session,
+    period: Period | str,
+    unit_code: str | None,
+    form_id: str | None = None,
+    limit: int | None = None,
+    *,
+    as_of: date | None = None,
 ) -> list[Comment]:
-    """The period's handwritten comments (images), oldest first; personal-data areas are left out."""
+    """The period's handwritten comments (images), oldest first, up to ``as_of`` (the result's
+    ``period.as_of``) if given; personal-data areas are left out."""
     period = Period.parse(period)
     out: list[Comment] = []
-    for pid, serial, unit, fid, fld, path, created in session.execute(_comment_stmt(period, unit_code, form_id)):
+    for pid, serial, unit, fid, fld, path, created in session.execute(_comment_stmt(period, unit_code, form_id, as_of)):
         if _personal(fid, fld) is not False:
             continue
         label = get_form(fid).field(fld).label
@@ -1149,8 +1265,15 @@ def comments(
     return out
 
 
-def count_comments(session: Session, period: Period | str, unit_code: str | None, form_id: str | None = None) -> int:
+def count_comments(
+    session: Session,
+    period: Period | str,
+    unit_code: str | None,
+    form_id: str | None = None,
+    *,
+    as_of: date | None = None,
+) -> int:
     period = Period.parse(period)
-    sq = _comment_stmt(period, unit_code, form_id).order_by(None).subquery()
+    sq = _comment_stmt(period, unit_code, form_id, as_of).order_by(None).subquery()
     rows = session.execute(select(sq.c.form_id, sq.c.field, func.count()).group_by(sq.c.form_id, sq.c.field))
     return sum(n for fid, fld, n in rows if _personal(fid, fld) is False)

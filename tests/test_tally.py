@@ -383,7 +383,9 @@ def test_ward_includes_its_service_point(tally_db: Path) -> None:
     assert (w1.index.satisfied, w1.index.answered) == (10, 12)
     assert (sp.index.satisfied, sp.index.answered) == (2, 2)
     assert w1.unit and w1.unit.parent_name == "Thành phố Thử Nghiệm"
-    assert everything.responses == 9 and {u.code for u in everything.units} == {"P99"}
+    # every province is listed (each is expected to survey in its communes); only P99 has sheets
+    assert everything.responses == 9 and {u.code for u in everything.units if u.responses} == {"P99"}
+    assert {u.code for u in everything.units} >= {"P99", "01"}
 
 
 def test_form_filter_and_other_periods(tally_db: Path) -> None:
@@ -423,15 +425,23 @@ def test_unknown_unit_and_form_are_user_errors(tally_db: Path) -> None:
 def test_sheet_accounting_and_quota(nov: tally.TallyResult) -> None:
     sh = nov.sheets
     assert (sh.printed, sh.returned) == (80, 9)  # W2's October batch is not November's
-    assert sh.response_rate == pytest.approx(9 / 80)
-    assert sh.year_returned == 11  # + S12, S13 in October
-    assert sh.yearly_quota == 420 + 300 + 200  # W1 ward, W2 its own setting, SP1 a service point
-    assert sh.quota_progress == pytest.approx(11 / 920)
-    assert sh.expected_progress == pytest.approx(334 / 365)
+    # the year so far: every batch of 2026 (W2's October one too) and S12, S13 of October
+    assert (sh.year_printed, sh.year_returned) == (110, 11)
+    assert sh.response_rate == pytest.approx(11 / 110)
+    assert sh.yearly_quota == 420 + 300 + 0  # W1 ward, W2 its own setting, SP1 a service point without one
+    assert sh.quota_applies and sh.quota_progress == pytest.approx(11 / 720)
+    assert sh.expected_progress == pytest.approx(334 / 365)  # 1 January to 30 November
+    assert sh.period_quota == round(720 * 30 / 365) == 59
+    assert sh.period_progress == pytest.approx(9 / 59) and sh.period_expected == 1.0
     units = {u.code: u.sheets for u in nov.units}
-    assert (units["W1"].printed, units["W1"].yearly_quota, units["W1"].year_returned) == (60, 620, 9)
-    assert (units["W2"].printed, units["W2"].yearly_quota) == (20, 300)
-    assert tally.quota_of("ward", None) == 420 and tally.quota_of("province", None) == 200
+    w1, w2 = units["W1"], units["W2"]
+    assert (w1.printed, w1.year_printed, w1.yearly_quota, w1.year_returned) == (60, 60, 420, 9)
+    assert w1.response_rate == pytest.approx(9 / 60)
+    assert (w2.printed, w2.year_printed, w2.yearly_quota, w2.year_returned) == (20, 50, 300, 2)
+    assert tally.quota_of("ward", None) == 420 and tally.quota_of("commune", None) == 420
+    assert tally.quota_of("office", None) == 200
+    assert tally.quota_of("province", None) == 0 and tally.quota_of("service_point", None) == 0
+    assert tally.quota_of("service_point", 150) == 150
 
 
 def test_trend_has_twelve_months_with_october_and_november(nov: tally.TallyResult) -> None:
@@ -485,3 +495,129 @@ def _comparable(result: tally.TallyResult) -> dict:
     d = result.as_dict()
     d.pop("generated_at")
     return d
+
+
+# --------------------------------------------------------------------------- quotas (seed 002)
+#
+# Province PX: communes C1 (printed 300 kien-hung + 100 hn-y-te in 2026), C2 and C3 (never printed),
+# office D1 (district one-stop office, printed 50 kien-hung), school SCH under C1 (no quota of its
+# own, printed 40 hn-giao-duc-phu-huynh). Sheets counted (one page each): C1 kien-hung 60 in March,
+# 12 on 5/11 and 18 on 20/11; D1 kien-hung 10 on 12/11; SCH 5 on 25/11.
+
+QUOTA_PRINTS = [("C1", FORM, 300), ("C1", "hn-y-te", 100), ("D1", FORM, 50), ("SCH", "hn-giao-duc-phu-huynh", 40)]
+QUOTA_SHEETS = [
+    ("C1", FORM, date(2026, 3, 10), 60),
+    ("C1", FORM, date(2026, 11, 5), 12),
+    ("C1", FORM, date(2026, 11, 20), 18),
+    ("D1", FORM, date(2026, 11, 12), 10),
+    ("SCH", "hn-giao-duc-phu-huynh", date(2026, 11, 25), 5),
+]
+
+
+@pytest.fixture
+def quota_db(omr_home: Path) -> Path:
+    with dbs.transaction() as s:
+        s.add(Unit(code="PX", name="Tỉnh Chỉ Tiêu", kind="province"))
+        s.flush()
+        s.add_all(
+            [
+                Unit(code="C1", name="Xã Một", kind="commune", parent_code="PX"),
+                Unit(code="C2", name="Xã Hai", kind="commune", parent_code="PX"),
+                Unit(code="C3", name="Xã Ba", kind="commune", parent_code="PX"),
+                Unit(code="D1", name="Bộ phận một cửa huyện", kind="office", parent_code="PX"),
+            ]
+        )
+        s.flush()
+        s.add(Unit(code="SCH", name="Trường Tiểu học Một", kind="service_point", parent_code="C1"))
+        s.flush()
+        for unit, form, count in QUOTA_PRINTS:
+            s.add(
+                PrintBatch(
+                    unit_code=unit,
+                    form_id=form,
+                    form_version=1,
+                    variant="c6p0",
+                    first_serial="Q",
+                    last_serial="Q",
+                    count=count,
+                    created_at=datetime(2026, 1, 5, 2, tzinfo=UTC),
+                )
+            )
+        n = 0
+        for unit, form, day, count in QUOTA_SHEETS:
+            for _ in range(count):
+                n += 1
+                s.add(
+                    Page(
+                        source="q.pdf",
+                        source_page=n,
+                        sha256=hashlib.sha256(f"q{n}".encode()).hexdigest(),
+                        image_path=f"pages/q{n}.png",
+                        status=ACCEPTED,
+                        serial=f"Q{n:05d}",
+                        sheet_page=1,
+                        form_id=form,
+                        form_version=1,
+                        variant="c6p0",
+                        unit_code=unit,
+                        created_at=datetime(day.year, day.month, day.day, 3, tzinfo=UTC),
+                    )
+                )
+    return omr_home
+
+
+def test_quotas_of_a_province_a_commune_and_an_office(quota_db: Path) -> None:
+    with dbs.session() as s:
+        px = compute(s, "2026-11", "PX", trend_months=0)
+        c1 = compute(s, "2026-11", "C1", trend_months=0)
+        d1 = compute(s, "2026-11", "D1", trend_months=0)
+    # the province: three communes at 420 (two never printed), the office at 200, the school at 0
+    sh = px.sheets
+    assert sh.yearly_quota == 3 * 420 + 200 == 1460
+    assert (sh.year_printed, sh.year_returned, sh.returned) == (490, 105, 45)
+    assert sh.response_rate == pytest.approx(105 / 490) and sh.quota_progress == pytest.approx(105 / 1460)
+    assert sh.period_quota == round(1460 * 30 / 365) == 120 and sh.period_progress == pytest.approx(45 / 120)
+    units = {u.code: u.sheets for u in px.units}
+    assert set(units) == {"C1", "C2", "C3", "D1"}  # those that never printed are listed, behind
+    assert (units["C2"].yearly_quota, units["C2"].year_returned, units["C2"].quota_progress) == (420, 0, 0.0)
+    assert units["C2"].response_rate is None  # nothing printed: no rate
+    # the commune: the school under it adds its sheets, not its quota
+    sh = c1.sheets
+    assert (sh.yearly_quota, sh.year_printed, sh.year_returned, sh.returned) == (420, 440, 95, 35)
+    assert sh.response_rate == pytest.approx(95 / 440) and sh.period_quota == round(420 * 30 / 365) == 35
+    # the district office
+    sh = d1.sheets
+    assert (sh.yearly_quota, sh.year_printed, sh.year_returned) == (200, 50, 10)
+    assert sh.response_rate == pytest.approx(0.2) and sh.quota_progress == pytest.approx(10 / 200)
+    assert sh.period_quota == round(200 * 30 / 365) == 16
+
+
+def test_quota_under_a_form_filter_is_that_forms_share(quota_db: Path) -> None:
+    with dbs.session() as s:
+        px = compute(s, "2026-11", "PX", FORM, trend_months=0)
+        d1_health = compute(s, "2026-11", "D1", "hn-y-te", trend_months=0)
+    # C1 printed 300 of its 400 sheets on this form: 3/4 of 420; D1 only this form: all of 200;
+    # C2 and C3 printed nothing yet, so no share of theirs is this form's
+    sh = px.sheets
+    assert sh.yearly_quota == 315 + 200 and sh.quota_applies
+    assert (sh.year_printed, sh.year_returned) == (350, 100)
+    assert sh.quota_progress == pytest.approx(100 / 515)
+    sh = d1_health.sheets
+    assert not sh.quota_applies and sh.yearly_quota == 0
+    assert sh.quota_progress is None and sh.period_progress is None
+
+
+def test_a_period_not_yet_over_counts_to_its_as_of_day(quota_db: Path) -> None:
+    with dbs.session() as s:
+        mid = compute(s, "2026-11", "C1", as_of="2026-11-10", trend_months=0)
+        with pytest.raises(TallyError, match="chưa tới"):
+            compute(s, "2026-11", "C1", as_of=date.today().replace(year=date.today().year + 1))
+    assert mid.period.as_of == date(2026, 11, 10) and not mid.period.complete
+    assert mid.period.as_of_label == "số liệu tính đến ngày 10/11/2026"
+    assert mid.period.elapsed == pytest.approx(10 / 30)
+    assert mid.responses == 12  # 5 November only: not the 18 of the 20th, nor the school's of the 25th
+    sh = mid.sheets
+    assert sh.year_returned == 60 + 12
+    assert sh.period_expected == pytest.approx(10 / 30)  # a third of the month's quota is the pace
+    assert sh.expected_progress == pytest.approx(314 / 365)  # 1 January to 10 November
+    assert sh.period_progress == pytest.approx(12 / 35)

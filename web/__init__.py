@@ -74,7 +74,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from web import access, auth, errors, i18n, security
     from web.database import init_db
-    from web.views import admin, home, images, printing, results, review, upload
+    from web.views import admin, home, images, issued, printing, results, review, upload
 
     app.json.ensure_ascii = False  # Vietnamese stays readable in JSON and audit-log views
     init_db(app)
@@ -83,7 +83,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     access.init_app(app)
     errors.init_app(app)
-    for bp in (auth.bp, home.bp, printing.bp, upload.bp, review.bp, results.bp, admin.bp, images.bp):
+    for bp in (auth.bp, home.bp, printing.bp, upload.bp, review.bp, results.bp, issued.bp, admin.bp, images.bp):
         app.register_blueprint(bp)
     return app
 

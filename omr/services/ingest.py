@@ -251,10 +251,21 @@ def ingest_page(
 # --------------------------------------------------------------------------- whole stacks
 
 
-def start_batch(label: str | None = None, created_by: str | None = None, total_pages: int = 0) -> int:
-    """Record a scan batch (e.g. from a web upload, before reading starts in the background)."""
+def start_batch(
+    label: str | None = None, created_by: str | None = None, total_pages: int = 0, period: str | None = None
+) -> int:
+    """Record a scan batch (e.g. from a web upload, before reading starts in the background); its survey
+    month is ``period`` (checked by ``survey_period.parse_month``), else the month of the scan."""
+    from omr.services.survey_period import current_month
+
     with transaction() as s:
-        batch = ScanBatch(label=label, created_by=created_by, total_pages=total_pages, status=SCAN_RUNNING)
+        batch = ScanBatch(
+            label=label,
+            created_by=created_by,
+            total_pages=total_pages,
+            status=SCAN_RUNNING,
+            period=period or current_month(),
+        )
         s.add(batch)
         s.flush()
         return batch.id

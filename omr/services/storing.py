@@ -44,12 +44,14 @@ from db.models import (
     ScanBatch,
     Sheet,
     TextArea,
+    local_date,
     utcnow,
 )
 from db.session import transaction
 from omr import config
 from omr.detect import result as R
 from omr.detect.sources import RawPage
+from omr.services.survey_period import batch_period, survey_day
 from omr.services.units import within
 
 ERROR = "error"  # a page that could not be read at all: no page row, a PageError row (CONTRACT.md)
@@ -302,8 +304,9 @@ _Item = tuple[RawPage, str, R.PageRead, str, dict[str, str]]
 class _Rows:
     """Pages classified but not yet inserted: inserted together, one statement per table."""
 
-    def __init__(self, batch_id: int | None):
+    def __init__(self, batch_id: int | None, period: str | None):
         self.batch_id, self.now = batch_id, utcnow()
+        self.survey_date = survey_day(local_date(self.now), period)
         self.clear()
 
     def clear(self) -> None:
@@ -334,6 +337,7 @@ class _Rows:
                 "note": note,
                 "duplicate_of_page_id": other if status == DUPLICATE else None,
                 "created_at": self.now,
+                "survey_date": self.survey_date,
             }
         )
         self.reads.append(read)
@@ -421,7 +425,7 @@ def insert_pages(
     sheets = _sheets(s, {serial for serial, _ in keys})
     outside = _outside_scope(s, batch_id, {sheet[2] for sheet in sheets.values()}) if uploader_scope else set()
     earlier = _earlier(s, keys)
-    rows = _Rows(batch_id)
+    rows = _Rows(batch_id, batch_period(s, batch_id))
     lines: list[dict] = []
     first: dict[str, dict] = {}  # sha256 -> line of the page stored with it in this group
     for raw, sha, read, rel, crops in items:

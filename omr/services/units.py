@@ -13,6 +13,9 @@ from omr.services import NotFound, ServiceError
 from omr.templates import MAX_COUNTERS, Variant
 
 CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+# the kinds of unit users add: a service point (school, clinic, branch) or an office that surveys on
+# its own quota, like a district-level one-stop office (omr.tally.quota_of)
+ADDED_KINDS = ("service_point", "office")
 
 
 def get_unit(session: Session, code: str) -> Unit:
@@ -73,8 +76,9 @@ def add_unit(
     counters: int = 6,
     personal_fields: bool = False,
     yearly_quota: int | None = None,
+    kind: str = "service_point",
 ) -> Unit:
-    """Add a service point (school, clinic, land-registry branch…); the caller commits."""
+    """Add a service point (school, clinic, land-registry branch…) or an office; the caller commits."""
     code, name = code.strip(), name.strip()
     if not CODE_RE.fullmatch(code):
         raise ServiceError(f"mã đơn vị không hợp lệ: {code!r} (chữ, số, dấu - _ . ; tối đa 32 ký tự)")
@@ -82,6 +86,8 @@ def add_unit(
         raise ServiceError("tên đơn vị không được để trống")
     if not 1 <= counters <= MAX_COUNTERS:
         raise ServiceError(f"số quầy phải từ 1 đến {MAX_COUNTERS}")
+    if kind not in ADDED_KINDS:
+        raise ServiceError(f"loại đơn vị không hợp lệ: {kind!r} (chọn: {', '.join(ADDED_KINDS)})")
     if yearly_quota is not None and yearly_quota < 0:
         raise ServiceError("chỉ tiêu phiếu mỗi năm không được âm")
     if session.get(Unit, code) is not None:
@@ -91,7 +97,7 @@ def add_unit(
     unit = Unit(
         code=code,
         name=name,
-        kind="service_point",
+        kind=kind,
         parent_code=parent,
         counters=counters,
         personal_fields=personal_fields,

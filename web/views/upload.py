@@ -12,11 +12,11 @@ from werkzeug.utils import secure_filename
 from db.models import SCAN_RUNNING, Page, ScanBatch, User
 from omr.detect.sources import STACK_EXTS, _sniff
 from omr.review import page_visible
-from omr.services import ingest
+from omr.services import ServiceError, ingest, survey_period
 from omr.services.storing import OUT_OF_SCOPE
 from web import jobs
 from web.access import CAN_UPLOAD, roles
-from web.database import db, transaction
+from web.database import after_write, db, transaction
 from web.i18n import _
 from web.labels import status_label
 from web.views.images import user_scope
@@ -25,6 +25,7 @@ bp = Blueprint("upload", __name__, url_prefix="/upload")
 
 MAX_FILES = 50
 RECENT = 20
+MONTHS_OFFERED = 13  # this month and the twelve before it
 
 
 def _visible_batch(batch_id: int) -> ScanBatch:
@@ -53,7 +54,29 @@ def _recent() -> list[ScanBatch]:
 def index():
     max_mb = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
     exts = ", ".join(sorted(e.lstrip(".").upper() for e in STACK_EXTS))
-    return render_template("upload.html", batches=_recent(), max_mb=max_mb, exts=exts, max_files=MAX_FILES)
+    return render_template(
+        "upload.html",
+        batches=_recent(),
+        max_mb=max_mb,
+        exts=exts,
+        max_files=MAX_FILES,
+        months=_months(),
+        suggested=survey_period.suggested_month(),
+        early=survey_period.is_early(),
+        month_label=survey_period.month_label,
+    )
+
+
+def _months() -> list[tuple[str, str]]:
+    """(code, label) of the months a stack may belong to, this month first."""
+    d = survey_period.local_today().replace(day=1)
+    out = []
+    for i in range(MONTHS_OFFERED):
+        code = survey_period.month_code(d)
+        note = {0: _(" (tháng này)"), 1: _(" (tháng trước)")}.get(i, "")
+        out.append((code, survey_period.month_label(code) + note))
+        d = survey_period.previous_month(d)
+    return out
 
 
 @bp.route("/", methods=["POST"])
@@ -66,8 +89,13 @@ def create():
     if len(files) > MAX_FILES:
         flash(_("Mỗi lần tải tối đa {n} tệp.").format(n=MAX_FILES), "error")
         return redirect(url_for("upload.index"))
+    try:  # the form always sends the month it shows; without one, the month of the scan (as omr scan)
+        period = survey_period.parse_month(request.form["period"]) if request.form.get("period") else None
+    except ServiceError as e:
+        flash(str(e), "error")
+        return redirect(url_for("upload.index"))
     label = ", ".join(f.filename or "" for f in files)[:300]
-    batch_id = ingest.start_batch(label, current_user.username, 0)
+    batch_id = ingest.start_batch(label, current_user.username, 0, period)
     _limit_to_uploader(batch_id)
     folder = jobs.upload_dir(batch_id)
     saved: list[Path] = []
@@ -127,8 +155,36 @@ def batch(batch_id: int):
     for r in rows:
         summary[r["status"]] = summary.get(r["status"], 0) + 1
     return render_template(
-        "upload_batch.html", batch=b, info=_batch_json(b), rows=rows, summary=summary, status_label=status_label
+        "upload_batch.html",
+        batch=b,
+        info=_batch_json(b),
+        rows=rows,
+        summary=summary,
+        status_label=status_label,
+        months=_months(),
+        month_label=survey_period.month_label,
     )
+
+
+@bp.route("/<int:batch_id>/period", methods=["POST"])
+@roles(*CAN_UPLOAD)
+def set_period(batch_id: int):
+    """Staff correct the survey month of a stack (audited); its sheets move to that month's tallies."""
+    _visible_batch(batch_id)
+    try:
+        with transaction() as s:
+            moved = survey_period.set_period(s, batch_id, request.form.get("period") or "", current_user.username)
+    except ServiceError as e:
+        flash(str(e), "error")
+    else:
+        after_write()
+        flash(
+            _("Đã chuyển lần tải #{id} sang kỳ {new} ({n} trang).").format(
+                id=batch_id, new=survey_period.month_label(moved["new"]), n=moved["pages"]
+            ),
+            "ok",
+        )
+    return redirect(url_for("upload.batch", batch_id=batch_id))
 
 
 @bp.route("/api/<int:batch_id>")
