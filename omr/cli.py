@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "omr.reports.cli",  # omr export (tallies and reports)
     "web.cli",  # omr serve
     "omr.worker_cli",  # omr worker (queue workers)
+    "omr.reread_cli",  # omr reread (stored pages read again by the current reader)
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

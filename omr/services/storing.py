@@ -45,6 +45,7 @@ from db.models import (
 from db.session import transaction
 from omr import config
 from omr.detect import result as R
+from omr.detect import version
 from omr.detect.sources import RawPage
 
 ERROR = "error"  # a page that could not be read at all (not stored; CONTRACT.md "every page in is a row out")
@@ -271,6 +272,7 @@ class _Rows:
                 "measurements": read.measurements() if read.answers else None,
                 "note": note,
                 "duplicate_of_page_id": other if status == DUPLICATE else None,
+                "reader_version": version.READER_VERSION,
                 "created_at": self.now,
             }
         )
@@ -309,6 +311,7 @@ class _Rows:
                         "final_state": a.state if final else None,
                         "decided_by": MACHINE if final else None,
                         "decided_at": self.now if final else None,
+                        "reader_version": version.READER_VERSION,
                     }
                 )
             if status == UNIDENTIFIED:
