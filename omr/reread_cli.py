@@ -94,7 +94,7 @@ def _reread(args) -> int:
 
         with session() as s:
             get_unit(s, args.unit)  # an unknown unit is the user's mistake: one line, exit 2
-    tasks = rr.stored_pages(args.unit, _day(args.since) if args.since else None)
+    tasks = rr.stored_pages(args.unit, _day(args.since) if args.since else None, args.from_measurements)
     progress = not args.json or sys.stderr.isatty()
     bar = _bar(len(tasks), progress)
     write = _tqdm_write if progress else _plain_write

@@ -346,21 +346,10 @@ def _rescan(page_id: int, tmp: Path) -> Path:
 
 
 def test_a_page_the_old_reader_could_not_identify_becomes_identified(home, tmp_path):
-    from omr.services import ingest
-
-    with session() as s:
-        page = s.scalars(select(Page).where(Page.status == "accepted").order_by(Page.id)).first()
-        serial, scanned = page.serial, page.created_at
-    path = _rescan(page.id, tmp_path)
-    with transaction() as s:  # that sheet was scanned only once, by a reader blind to its QR code
-        s.execute(delete(ReviewItem).where(ReviewItem.page_id == page.id))
-        s.execute(delete(TextArea).where(TextArea.page_id == page.id))
-        s.execute(delete(Answer).where(Answer.page_id == page.id))
-        s.execute(delete(Page).where(Page.id == page.id))
-    [line] = list(ingest.scan([path], workers=1, reader=_blind_to(serial)))
-    assert line["status"] == "unidentified"
-    with session() as s:
-        old_id = s.scalar(select(Page.id).where(Page.source == path.name))
+    old_id, serial = _scan_unidentified(tmp_path)
+    scanned = datetime(2026, 3, 2, 8, 0)
+    with transaction() as s:  # scanned in March
+        s.execute(update(Page).where(Page.id == old_id).values(created_at=scanned.replace(tzinfo=UTC)))
         assert s.scalars(select(ReviewItem).where(ReviewItem.page_id == old_id, ReviewItem.status == "open")).one()
 
     lines, summary = reread_json()
@@ -377,7 +366,7 @@ def test_a_page_the_old_reader_could_not_identify_becomes_identified(home, tmp_p
         ).all()
         assert [(i.status, i.resolved_by) for i in items] == [("done", MACHINE)]
         assert len(answers_by_field(new.id)) == len(line["answers"])
-    assert new.created_at < scanned + timedelta(minutes=5)  # still when it was scanned: a re-read is no scan
+    assert new.created_at.replace(tzinfo=None) == scanned  # still when it was scanned: a re-read is no scan
     assert reread_json()[0] == []
 
 
@@ -468,3 +457,60 @@ def test_missing_image_is_an_error_line_and_changes_nothing(home):
     assert bad["page_id"] == page.id and bad["status"] == "accepted"
     assert parsed[-1]["summary"]["errors"] == 1
     assert snapshot() == before
+
+
+def _scan_unidentified(tmp_path: Path) -> tuple[int, str]:
+    """A sheet scanned only once, by a reader blind to its QR code: an unidentified page."""
+    from omr.services import ingest
+
+    with session() as s:
+        page = s.scalars(select(Page).where(Page.status == "accepted").order_by(Page.id)).first()
+        serial = page.serial
+    path = _rescan(page.id, tmp_path)
+    with transaction() as s:
+        for model in (ReviewItem, TextArea, Answer):
+            s.execute(delete(model).where(model.page_id == page.id))
+        s.execute(delete(Page).where(Page.id == page.id))
+    [line] = list(ingest.scan([path], workers=1, reader=_blind_to(serial)))
+    assert line["status"] == "unidentified"
+    with session() as s:
+        return s.scalar(select(Page.id).where(Page.source == path.name)), serial
+
+
+def test_a_page_a_person_said_is_no_sheet_is_not_read(home, tmp_path):
+    from omr import review
+
+    page_id, _ = _scan_unidentified(tmp_path)
+    scope = review.Scope(frozenset({WARD}), root=True)
+    review.not_a_sheet("chi", scope, review.claim_next("chi", scope, kind="unidentified"))
+    lines, summary = reread_json()  # the current reader could read its QR code; the person's word stands
+    assert lines == [] and summary["kept_by_person"] == 1
+    with session() as s:
+        assert s.get(Page, page_id).status == "invalid"
+
+
+def test_a_page_a_person_identified_is_read_under_that_identity(home, tmp_path, monkeypatch):
+    from omr import review
+
+    page_id, serial = _scan_unidentified(tmp_path)
+    scope = review.Scope(frozenset({WARD}), root=True)
+    new_id = review.assign_identity("chi", scope, review.claim_next("chi", scope, kind="unidentified"), serial, 1)
+    assert reread_json()[0] == []  # the same reader reads it as review stored it
+    nothing_marks(monkeypatch)
+    lines, _ = reread_json()
+    line = next(x for x in lines if x["page_id"] == new_id)
+    assert line["serial"] == serial and "new_page_id" not in line and line["status"] == "needs_review"
+    assert all(a.reader_version == "2-test" for a in answers_by_field(new_id).values())
+
+
+def test_text_areas_follow_the_reader(home, monkeypatch):
+    with session() as s:
+        blank = s.scalars(select(TextArea).where(TextArea.written.is_(False))).all()
+    assert blank
+    monkeypatch.setattr(thresholds, "TEXT_WRITTEN_INK_MIN", 0.0)  # any ink at all is writing now
+    lines, _ = reread_json()
+    changed = {(x["page_id"], f): c for x in lines for f, c in x["texts"].items()}
+    assert {(t.page_id, t.field) for t in blank} <= set(changed)
+    assert all(c == {"old": "blank", "new": "written"} for c in changed.values())
+    with session() as s:
+        assert s.scalars(select(TextArea).where(TextArea.written.is_(False))).all() == []

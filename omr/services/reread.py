@@ -240,9 +240,10 @@ def _selection(unit: str | None, since: date | None):
     return q.order_by(Page.id)
 
 
-def stored_pages(unit: str | None = None, since: date | None = None) -> list[StoredPage]:
+def stored_pages(unit: str | None = None, since: date | None = None, measured_only: bool = False) -> list[StoredPage]:
     """The stored pages to read again, in the order they were stored. ``unit``: that unit and every unit
-    under it; ``since``: pages scanned on or after that (Vietnamese) calendar day."""
+    under it; ``since``: pages scanned on or after that (Vietnamese) calendar day; ``measured_only``:
+    only pages with measurements to decide again from (identified ones)."""
     home = config.home()
     out = []
     with dbs.session() as s:
@@ -252,7 +253,8 @@ def stored_pages(unit: str | None = None, since: date | None = None) -> list[Sto
                 task.identity = SheetIdentity(r.form_id, r.form_version, r.unit_code, r.serial, r.sheet_page, r.variant)
             elif r.named:  # review.not_a_sheet
                 task.kept = "người duyệt đã xác nhận đây không phải phiếu khảo sát"
-            out.append(task)
+            if task.identity is not None or not measured_only:
+                out.append(task)
     return out
 
 
@@ -331,8 +333,8 @@ class _Run:
         self.dry_run, self.from_measurements, self.by = dry_run, from_measurements, by
         self.now = utcnow()
         # dry run: what the groups before would have written for the pages of each sheet page, so the
-        # pages after them are compared as they would be (page id -> status, machine answers)
-        self.would_be: dict[_Key, dict[int, tuple[str, _Machine]]] = {}
+        # pages after them are compared as they would be (page id -> machine answers, None: not comparable)
+        self.would_be: dict[_Key, dict[int, _Machine | None]] = {}
         self.next_id: int | None = None  # dry run: the ids pages stored again would get
 
     @contextmanager
@@ -352,16 +354,18 @@ class _Run:
         with self._transaction() as s:
             ids = [t.page_id for t, _ in items]
             pages = {p.id: p for p in s.scalars(select(Page).where(Page.id.in_(ids)).with_for_update())}
+            known = [p for t, _ in items if t.identity is not None and (p := pages.get(t.page_id)) is not None]
+            g = _Group(s, known, self.would_be, texts=not self.from_measurements)
             out = []
             for task, read in items:
                 page = pages.get(task.page_id)
                 if page is None:  # gone since it was listed (identified by a person meanwhile)
                     continue
-                out.append(self.page(s, task, page, read))
+                out.append(self.page(s, g, task, page, read))
                 s.flush()
         return out
 
-    def page(self, s: Session, task: StoredPage, page: Page, read: R.PageRead | str | None) -> Outcome:
+    def page(self, s: Session, g: _Group, task: StoredPage, page: Page, read: R.PageRead | str | None) -> Outcome:
         o = Outcome(page.id, page.source, page.source_page, page.serial, page.sheet_page, page.status, page.status)
         if task.kept:
             o.kept = task.kept
@@ -378,24 +382,23 @@ class _Run:
         if read.status != R.READ:
             o.error = f"trình đọc hiện tại không đọc được trang đã nhận dạng ({read.note}); giữ nguyên"
             return o
-        self._identified(s, page, read, o)
+        self._identified(s, g, page, read, o)
         return o
 
     # ----------------------------------------------------------------- identified pages
 
-    def _identified(self, s: Session, page: Page, read: R.PageRead, o: Outcome) -> None:
+    def _identified(self, s: Session, g: _Group, page: Page, read: R.PageRead, o: Outcome) -> None:
         key = (page.serial, page.sheet_page)
         assert key[0] is not None and key[1] is not None
-        sheets = storing._sheets(s, {key[0]})
-        if self._settled(s, key):
+        if key in g.settled:
             # a person chose which scan of this sheet page counts: that stays; the counted one may
             # still move between accepted and needs_review with its answers
-            status = storing._classify(read, sheets, {})[0] if page.status in COUNTED_STATUSES else page.status
+            status = storing._classify(read, g.sheets, {})[0] if page.status in COUNTED_STATUSES else page.status
             note, other = page.note, page.duplicate_of_page_id
         else:
-            status, note, other = storing._classify(read, sheets, self._earlier(s, key, page.id))
+            status, note, other = storing._classify(read, g.sheets, g.before(key, page.id))
         counted = status in COUNTED_STATUSES
-        stored = {a.field: a for a in s.scalars(select(Answer).where(Answer.page_id == page.id).with_for_update())}
+        stored = g.answers.get(page.id, {})
         for new in read.answers:
             ans = stored.get(new.field)
             if ans is None:  # a question the earlier reading did not give (should not happen): added
@@ -406,39 +409,12 @@ class _Run:
             if change is not None:
                 o.answers.append(change)
         if not self.from_measurements:
-            self._texts(s, page, read, o)
+            self._texts(s, g, page, read, o)
             self._machine_page(page, read)
         self._status(s, page, status, note, other if status == DUPLICATE else None)
         o.status = status
-        if self.dry_run:
-            self.would_be.setdefault(key, {})[page.id] = (status, {a.field: (a.value, a.state) for a in read.answers})
-
-    def _settled(self, s: Session, key: _Key) -> bool:
-        """Whether a person settled a conflict of this sheet page (not the machine closing one)."""
-        return bool(
-            s.scalar(
-                select(func.count())
-                .select_from(ReviewItem)
-                .join(Page, Page.id == ReviewItem.page_id)
-                .where(
-                    Page.serial == key[0],
-                    Page.sheet_page == key[1],
-                    ReviewItem.kind == REVIEW_CONFLICT,
-                    ReviewItem.status == REVIEW_DONE,
-                    ReviewItem.resolved_by != MACHINE,
-                )
-            )
-        )
-
-    def _earlier(self, s: Session, key: _Key, page_id: int) -> storing._Earlier:
-        """The pages of this sheet page stored before this one that it is compared with, as they stand."""
-        found = {pid: m for pid, m in storing._earlier(s, {key}).get(key, [])}
-        for pid, (status, machine) in self.would_be.get(key, {}).items():
-            found.pop(pid, None)
-            if status in storing.COMPARABLE:
-                found[pid] = machine
-        before = [(pid, found[pid]) for pid in sorted(found) if pid < page_id]
-        return {key: before} if before else {}
+        machine = {a.field: (a.value, a.state) for a in read.answers}
+        g.now_stands(key, page.id, machine if status in storing.COMPARABLE else None, self.dry_run)
 
     def _answer(self, s: Session, page: Page, ans: Answer, new: R.AnswerRead, counted: bool) -> AnswerChange | None:
         """The machine's side takes the new reading; the final side follows it where the machine decided."""
@@ -475,8 +451,8 @@ class _Run:
             return None
         return AnswerChange(new.field, old, (new.value, new.state), new.confidence, effect)
 
-    def _texts(self, s: Session, page: Page, read: R.PageRead, o: Outcome) -> None:
-        stored = {t.field: t for t in s.scalars(select(TextArea).where(TextArea.page_id == page.id))}
+    def _texts(self, s: Session, g: _Group, page: Page, read: R.PageRead, o: Outcome) -> None:
+        stored = g.texts.get(page.id, {})
         for t in read.texts:
             row = stored.get(t.field)
             rel = storing.crop_relpath(page.sha256, t.field)
@@ -564,10 +540,7 @@ class _Run:
         ]
         if self.dry_run and new.serial is not None and new.status in storing.COMPARABLE:
             key = (new.serial, new.sheet_page)
-            self.would_be.setdefault(key, {})[self._dry_id(s)] = (
-                new.status,
-                {a.field: (a.value, a.state) for a in read.answers},
-            )
+            self.would_be.setdefault(key, {})[self._dry_id(s)] = {a.field: (a.value, a.state) for a in read.answers}
         o.texts = {t.field: (None, t.written) for t in read.texts}
         return o
 
@@ -614,6 +587,53 @@ class _Run:
         return new_id
 
 
+class _Group:
+    """What the pages of one write group are decided against, read in a few statements for the group:
+    their answers and text areas, their issued sheets, the sheet pages a person settled, and the stored
+    pages of their sheet pages as they stand (kept up to date as the group's pages are decided)."""
+
+    def __init__(self, s: Session, pages: list[Page], would_be: dict[_Key, dict[int, _Machine | None]], texts: bool):
+        self.would_be = would_be
+        ids = [p.id for p in pages]
+        keys: set[_Key] = {(p.serial, p.sheet_page) for p in pages}  # type: ignore[misc]
+        self.answers: dict[int, dict[str, Answer]] = {}
+        for a in s.scalars(select(Answer).where(Answer.page_id.in_(ids)).with_for_update()):
+            self.answers.setdefault(a.page_id, {})[a.field] = a
+        self.texts: dict[int, dict[str, TextArea]] = {}
+        if texts:
+            for t in s.scalars(select(TextArea).where(TextArea.page_id.in_(ids))):
+                self.texts.setdefault(t.page_id, {})[t.field] = t
+        self.sheets = storing._sheets(s, {k[0] for k in keys})
+        settled = s.execute(
+            select(Page.serial, Page.sheet_page)
+            .join(ReviewItem, ReviewItem.page_id == Page.id)
+            .where(
+                Page.serial.in_({k[0] for k in keys}),
+                ReviewItem.kind == REVIEW_CONFLICT,
+                ReviewItem.status == REVIEW_DONE,
+                ReviewItem.resolved_by != MACHINE,  # a person chose, not the machine closing it
+            )
+        ).all()
+        self.settled = {(r.serial, r.sheet_page) for r in settled}
+        self.standing: dict[_Key, dict[int, _Machine | None]] = {
+            k: dict(v) for k, v in storing._earlier(s, keys).items()
+        }
+        for key, later in would_be.items():
+            if key in keys:
+                self.standing.setdefault(key, {}).update(later)
+
+    def before(self, key: _Key, page_id: int) -> storing._Earlier:
+        """The stored pages of this sheet page before ``page_id`` that a page is compared with."""
+        found = sorted((pid, m) for pid, m in self.standing.get(key, {}).items() if m is not None and pid < page_id)
+        return {key: found} if found else {}
+
+    def now_stands(self, key: _Key, page_id: int, machine: _Machine | None, remember: bool) -> None:
+        """Page ``page_id`` was decided: its answers as pages after it see them (None: not compared)."""
+        self.standing.setdefault(key, {})[page_id] = machine
+        if remember:  # dry run: the groups after this one read the database as it was
+            self.would_be.setdefault(key, {})[page_id] = machine
+
+
 def _replace_crop(path: Path, jpeg: bytes) -> None:
     """A text area's crop as the new reading cut it. Same name, new content: ``storing.write_files``
     keeps a file that is already there, so a changed crop is removed first (for the instant between,
@@ -647,7 +667,7 @@ def reread(
     store what changed, unless ``dry_run``; yields one outcome per page, in the order they were stored.
     ``tasks``: the pages, as ``stored_pages`` lists them (to know their number first); ``summary`` is
     filled in as pages are done; ``progress(n)`` is called as each group of ``n`` pages is stored."""
-    tasks = stored_pages(unit, since) if tasks is None else tasks
+    tasks = stored_pages(unit, since, from_measurements) if tasks is None else tasks
     run = _Run(dry_run, from_measurements, by)
     if from_measurements:
         readings: Iterator[tuple[StoredPage, R.PageRead | str | None]] = ((t, None) for t in tasks)
