@@ -514,3 +514,43 @@ def test_text_areas_follow_the_reader(home, monkeypatch):
     assert all(c == {"old": "blank", "new": "written"} for c in changed.values())
     with session() as s:
         assert s.scalars(select(TextArea).where(TextArea.written.is_(False))).all() == []
+
+
+@pytest.mark.postgres
+def test_on_postgresql(omr_home, pg_url, tmp_path, monkeypatch):
+    """The same run on PostgreSQL: its row locks, and the reviewer's answer kept."""
+    from omr import review
+    from samples.generate import generate_stack
+
+    code, lines = omr(
+        "print", "--form", FORM, "--unit", WARD, "--count", "4", "--json", "--out", str(tmp_path / "p.pdf")
+    )
+    serials = [json.loads(x)["serial"] for x in lines]
+    generate_stack(
+        tmp_path / "s",
+        form_id=FORM,
+        unit=WARD,
+        serials=serials,
+        key=config.secret_key(),
+        dpi=200,
+        seed=3,
+        hard_case_rate=0.3,
+        degrade="light",
+    )
+    assert omr("scan", "--json", str(tmp_path / "s" / "stack.pdf"))[0] == 0
+    scope = review.Scope(frozenset({WARD}))
+    item_id = review.claim_next("chi", scope)
+    with session() as s:
+        ans = s.get(Answer, s.get(ReviewItem, item_id).answer_id)
+        options = list(s.get(Page, ans.page_id).measurements[ans.field])
+    review.decide_answer("chi", scope, item_id, options[-1])
+    before = snapshot()
+    assert reread_json()[0] == [] and snapshot() == before
+
+    nothing_marks(monkeypatch)
+    planned, _ = reread_json("--dry-run")
+    assert snapshot() == before and planned
+    assert reread_json()[0] == planned
+    a = answers_by_field(ans.page_id)[ans.field]
+    assert (a.final_value, a.decided_by, a.reader_version) == (options[-1], "chi", "2-test")
+    assert reread_json()[0] == []
