@@ -39,6 +39,7 @@ def main() -> int:
     ap.add_argument("--pages", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-reread-") as tmp:
         base = Path(tmp) / "printed"
         _omr(base, "print", "--form", FORM, "--unit", UNIT, "--count", str(args.pages), "--out", f"{tmp}/p.pdf")
@@ -61,7 +62,10 @@ def main() -> int:
             times["reread"].append(_omr(home, "reread", "--json"))
             times["from_measurements"].append(_omr(home, "reread", "--json", "--from-measurements"))
             shutil.rmtree(home)
-    print(f"{args.pages} pages, {os.cpu_count()} cores, median of {args.repeat}; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{args.pages} pages, {os.cpu_count()} cores, median of {args.repeat}; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
     for name, ts in times.items():
         t = statistics.median(ts)
         print(f"  {name:<18} {t:7.1f} s  {args.pages / t:6.1f} pages/s")
