@@ -183,6 +183,8 @@ class Page(Base):
     measurements: Mapped[dict | None] = mapped_column(JSON)  # field -> option -> BoxMeasure.as_list()
     note: Mapped[str | None] = mapped_column(Text)
     duplicate_of_page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"))
+    # the reader (omr.detect.version) that read the image: identity, registration, measurements
+    reader_version: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     # the day the tallies count the page on: the scan day (Vietnam time), moved into its batch's survey
     # month (omr.services.survey_period.survey_day). Kept on the page, not joined from the batch, so
@@ -232,6 +234,8 @@ class Answer(Base):
     final_state: Mapped[str | None] = mapped_column(String(20))  # null while a person has still to decide
     decided_by: Mapped[str | None] = mapped_column(String(80))  # MACHINE or a username
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the reader (omr.detect.version) whose decision the machine columns hold
+    reader_version: Mapped[str | None] = mapped_column(String(40))
 
 
 class ReviewItem(Base):

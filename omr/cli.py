@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "web.cli",  # omr serve
     "omr.worker_cli",  # omr worker (queue workers)
     "omr.period_cli",  # omr batches (survey period of scan batches), omr reports (issued reports)
+    "omr.reread_cli",  # omr reread (stored pages read again by the current reader)
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 from db.models import Answer, Page, ReviewItem, ScanBatch, TextArea
 from db.session import session, transaction
 from omr import config
-from omr.detect import thresholds
 from omr.services import ingest, storing
 from omr.services.units import add_unit
 from printing.render import UnitHeading, render
@@ -343,26 +342,6 @@ def test_same_page_twice_in_flight_is_stored_once(omr_home, printed, scan_tools,
     lines = list(ingest.scan([path], workers=2))
     assert [x["status"] for x in lines] == ["accepted", "duplicate"]
     assert _count(Page) == 1
-
-
-def test_redecide_with_new_thresholds(omr_home, stack, monkeypatch):
-    path, _ = stack
-    list(ingest.scan([path]))
-    with transaction() as s:
-        page = s.scalars(select(Page).order_by(Page.id)).first()
-        assert ingest.redecide_page(s, page) == []  # same thresholds, same decisions
-    for name in ("MARK_INK_MIN", "THIN_MARK_INK_MIN", "FILLED_INK_MIN"):  # nothing counts as a mark any more
-        if hasattr(thresholds, name):
-            monkeypatch.setattr(thresholds, name, 2.0)
-    with transaction() as s:
-        page = s.scalars(select(Page).order_by(Page.id)).first()
-        changed = ingest.redecide_page(s, page)
-        assert "q_result" in changed
-        assert page.status == "needs_review"
-    with session() as s:
-        ans = s.scalars(select(Answer).where(Answer.page_id == page.id, Answer.field == "q_result")).one()
-        assert ans.machine_state == "uncertain" and ans.final_state is None
-        assert s.scalar(select(func.count()).select_from(ReviewItem).where(ReviewItem.answer_id == ans.id)) == 1
 
 
 def test_watch_reads_each_finished_file_once(omr_home, stack, tmp_path):

@@ -38,25 +38,15 @@ from threading import Event
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from db import session as dbs
 from db.models import (
-    ACCEPTED,
-    MACHINE,
-    NEEDS_REVIEW,
-    REVIEW_ANSWER,
-    REVIEW_DONE,
-    REVIEW_OPEN,
     SCAN_DONE,
     SCAN_FAILED,
     SCAN_RUNNING,
-    Answer,
     Page,
-    ReviewItem,
     ScanBatch,
     WatchedFile,
-    utcnow,
 )
 from db.session import session as open_session
 from db.session import transaction
@@ -185,13 +175,14 @@ class _Readers:
 
     CRASHED = "trình đọc bị dừng đột ngột khi đọc trang này (ảnh hỏng hoặc quá lớn?)"
 
-    def __init__(self, workers: int, reader: Reader, key: bytes):
-        self.workers, self.reader, self.key = workers, reader, key
+    def __init__(self, workers: int, reader: Reader, key: bytes, job: Callable = read_job):
+        # ``job(raw, key, reader)`` runs in a reader process; omr reread hands its own (no files written)
+        self.workers, self.reader, self.key, self.job = workers, reader, key, job
         self.pool = _pool(workers)
 
     def submit(self, raw: RawPage) -> Future:
         try:
-            return self.pool.submit(read_job, raw, self.key, self.reader)
+            return self.pool.submit(self.job, raw, self.key, self.reader)
         except BrokenProcessPool as e:
             # the pool broke before this page's turn came to collect it: let ``result`` recover it
             failed: Future = Future()
@@ -521,62 +512,3 @@ def watch(
                 break
         last = seen
         stop.wait(interval)
-
-
-# --------------------------------------------------------------------------- re-deciding
-
-
-def _stored_answers(s: Session, page_id: int) -> list[Answer]:
-    return list(s.scalars(select(Answer).where(Answer.page_id == page_id).order_by(Answer.id)))
-
-
-def redecide_page(s: Session, page: Page, by: str = MACHINE) -> list[str]:
-    """Decide a stored page's answers again from its stored measurements (after thresholds changed).
-
-    The machine's columns get the new decision; a final answer a person gave is left alone, one the
-    machine gave follows the new decision (and goes to review if the machine is no longer sure).
-    Returns the fields whose machine decision changed. The caller commits.
-    """
-    from omr.detect.decide import decide_field
-    from omr.layout import layout_for
-    from omr.templates import Variant
-
-    if not page.measurements or not page.form_id or page.form_version is None:
-        return []
-    fl = layout_for(page.form_id, page.form_version, Variant.parse(page.variant or Variant().code()))
-    counted = page.status in (ACCEPTED, NEEDS_REVIEW)
-    now = utcnow()
-    changed = []
-    for ans in _stored_answers(s, page.id):
-        boxes = page.measurements.get(ans.field)
-        if boxes is None:
-            continue
-        new = decide_field(fl.form.field(ans.field), {v: R.BoxMeasure.from_list(m) for v, m in boxes.items()})
-        if (new.value, new.state, new.reason) == (ans.machine_value, ans.machine_state, ans.reason):
-            continue
-        changed.append(ans.field)
-        ans.machine_value, ans.machine_state = new.value, new.state
-        ans.confidence, ans.reason = float(new.confidence), new.reason
-        if not counted or (ans.decided_by not in (None, MACHINE)):
-            continue  # a person's decision stands
-        if new.needs_review:
-            ans.final_value = ans.final_state = ans.decided_by = ans.decided_at = None
-            open_item = s.scalar(
-                select(ReviewItem).where(ReviewItem.answer_id == ans.id, ReviewItem.status == REVIEW_OPEN)
-            )
-            if open_item is None:
-                s.add(ReviewItem(page_id=page.id, answer_id=ans.id, kind=REVIEW_ANSWER, status=REVIEW_OPEN))
-        else:
-            ans.final_value, ans.final_state, ans.decided_by, ans.decided_at = new.value, new.state, by, now
-            s.execute(
-                update(ReviewItem)
-                .where(ReviewItem.answer_id == ans.id, ReviewItem.status == REVIEW_OPEN)
-                .values(status=REVIEW_DONE, resolved_by=by, resolved_at=now)
-            )
-    if counted and changed:
-        s.flush()
-        waiting = s.scalar(
-            select(func.count()).select_from(Answer).where(Answer.page_id == page.id, Answer.final_state.is_(None))
-        )
-        page.status = NEEDS_REVIEW if waiting else ACCEPTED
-    return changed

@@ -50,6 +50,7 @@ from db.models import (
 from db.session import transaction
 from omr import config
 from omr.detect import result as R
+from omr.detect import version
 from omr.detect.sources import RawPage
 from omr.services.survey_period import batch_period, survey_day
 from omr.services.units import within
@@ -267,7 +268,7 @@ def _outside_scope(s: Session | Connection, batch_id: int | None, units: set[str
 
 
 def _classify(
-    read: R.PageRead, sheets: dict[str, tuple], earlier: _Earlier, outside: set[str]
+    read: R.PageRead, sheets: dict[str, tuple], earlier: _Earlier, outside: frozenset[str] | set[str] = frozenset()
 ) -> tuple[str, str | None, int | None]:
     """The page's status, an explanatory note and the earlier page it duplicates or conflicts with."""
     if read.status == R.EMPTY_PAGE:
@@ -336,6 +337,7 @@ class _Rows:
                 "measurements": read.measurements() if read.answers else None,
                 "note": note,
                 "duplicate_of_page_id": other if status == DUPLICATE else None,
+                "reader_version": version.READER_VERSION,
                 "created_at": self.now,
                 "survey_date": self.survey_date,
             }
@@ -375,6 +377,7 @@ class _Rows:
                         "final_state": a.state if final else None,
                         "decided_by": MACHINE if final else None,
                         "decided_at": self.now if final else None,
+                        "reader_version": version.READER_VERSION,
                     }
                 )
             if status == UNIDENTIFIED:

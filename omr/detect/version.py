@@ -1,0 +1,8 @@
+"""Which reader made a decision: recorded with every machine decision stored (pages and answers).
+
+Bump ``READER_VERSION`` whenever a change to the reader can change what it decides on a page —
+registration, measurement, the deciding rules, any threshold, QR reading — so that stored decisions
+say which reader made them and ``omr reread`` reports which reader decided each changed answer.
+"""
+
+READER_VERSION = "1"
