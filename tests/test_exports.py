@@ -125,7 +125,7 @@ def test_xlsx_sheets_tables_and_raw_responses(tally_db: Path, result: tally.Tall
         assert xlsx_export.write_xlsx(s, result, path) == 9
     path.seek(0)
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Tổng hợp", FORM, "Phiếu"]
+    assert wb.sheetnames == ["Tổng hợp", "Xếp hạng đơn vị", "Sự phục vụ tại Bộ phận Một cửa", "Phiếu", "Bảng mã"]
     summary = [list(r) for r in wb["Tổng hợp"].iter_rows(values_only=True)]
     assert summary[1][:2] == ["Đơn vị", "Thành phố Thử Nghiệm"]
     chung = next(r for r in summary if r and r[0] == "Chung")
@@ -134,14 +134,15 @@ def test_xlsx_sheets_tables_and_raw_responses(tally_db: Path, result: tally.Tall
     assert units["W1"][2] == 7 and units["W1"][3] == pytest.approx(10 / 12) and units["W2"][8] == 300
     assert units["W1"][5] == pytest.approx(1 / 4) and units["W2"][5] is None
 
-    form = [list(r) for r in wb[FORM].iter_rows(values_only=True)]
+    form_ws = wb["Sự phục vụ tại Bộ phận Một cửa"]
+    form = [list(r) for r in form_ws.iter_rows(values_only=True)]
     whole = next(r for r in form if r and r[0] == "Chỉ số chung của mẫu phiếu")
     assert whole[1] == pytest.approx(13 / 16) and whole[2] == 16 and whole[3] == 13
     at = next(i for i, r in enumerate(form) if r and str(r[0]).startswith("q_result."))
     table = {r[0]: r for r in form[at + 2 : at + 11] if r and r[0]}
     assert table["Rất hài lòng"][1] == 3 and table["Rất hài lòng"][2] == pytest.approx(3 / 7)
     assert table["Để trống"][1] == 1 and table["Đang chờ duyệt (chưa tính)"][1] == 1
-    assert wb[FORM].cell(at + 3, 3).number_format == "0.0%"
+    assert form_ws.cell(at + 3, 3).number_format == "0.0%"
 
     raw = [list(r) for r in wb["Phiếu"].iter_rows(values_only=True)]
     head, body = raw[0], raw[1:]

@@ -95,7 +95,12 @@ def defaults(session: Session, unit: Unit | None) -> ReportSettings:
     if unit is None:  # the whole installation: no issuing office of its own
         return ReportSettings("", None, "none", "THỦ TRƯỞNG ĐƠN VỊ", None, "BC")
     admin = _admin_ancestor(session, unit)
-    place = place_of(admin.name) if admin is not None else ""
+    if admin is None:
+        place = ""
+    elif admin is unit:
+        place = place_of(unit.name)
+    else:  # the place the ward or commune itself writes (configured or not)
+        place = load(session, admin.code).place
     parent = session.get(Unit, unit.parent_code) if unit.parent_code else None
     recipients = []
     if parent is not None:
