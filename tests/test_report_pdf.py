@@ -33,7 +33,7 @@ from omr.reports.settings import load as load_settings
 OUT = Path(__file__).resolve().parent.parent / "test-output" / "report-pdf"
 REPORT_DATE = date(2027, 1, 5)
 HOSTILE = '<img src="/etc/passwd"/>Trạm <a href="http://evil.example/">x</a> & <font size=80>'
-FORMULA = "=HYPERLINK(\"http://evil.example\",\"bấm\")"
+FORMULA = '=HYPERLINK("http://evil.example","bấm")'
 
 
 def _text(pdf: bytes, path: Path, layout: bool = False) -> list[str]:

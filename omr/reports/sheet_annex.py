@@ -91,7 +91,24 @@ def sheet_pages(session: Session, result: TallyResult) -> Iterator[SheetPage]:
 
 
 def cover_pdf(session: Session, result: TallyResult, counts: list[UnitCount], report_date: date | None = None) -> bytes:
-    """The cover: what the annex is, of which report, and how many sheets and pages of each unit."""
+    """The cover: what the annex is, of which report, and how many sheets and pages of each unit, with
+    the page of the file where each unit begins (the cover of a province runs to several pages: it is
+    laid out once to know how many)."""
+    import pikepdf
+
+    first = 2
+    while True:
+        pdf = _cover(session, result, counts, report_date, first)
+        with pikepdf.open(io.BytesIO(pdf)) as doc:
+            pages = len(doc.pages)
+        if pages + 1 == first:
+            return pdf
+        first = pages + 1
+
+
+def _cover(
+    session: Session, result: TallyResult, counts: list[UnitCount], report_date: date | None, first: int
+) -> bytes:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
@@ -119,7 +136,6 @@ def cover_pdf(session: Session, result: TallyResult, counts: list[UnitCount], re
         ),
     ]
     rows: list[list] = [["STT", "Đơn vị", "Mã", "Số phiếu", "Số trang", "Trang trong tệp"]]
-    first = 2  # the cover is page 1 when it fits on one page; the table says where each unit begins
     for i, c in enumerate(counts, 1):
         rows.append([str(i), markup(c.name), markup(c.code), num(c.sheets), num(c.pages), f"từ {num(first)}"])
         first += c.pages
