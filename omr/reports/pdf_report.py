@@ -31,13 +31,15 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import (
+    BaseDocTemplate,
     CondPageBreak,
     Flowable,
+    Frame,
     Image,
     KeepTogether,
     PageBreak,
+    PageTemplate,
     Paragraph,
-    SimpleDocTemplate,
     Spacer,
     Table,
     TableStyle,
@@ -720,15 +722,15 @@ def write_pdf(
     story.append(_ending(result, s, cfg, signer))
     story += _annex(session, result, s)
     title = f"Báo cáo kết quả khảo sát mức độ hài lòng {result.period.label} - {result.unit_name}"
-    doc = SimpleDocTemplate(
-        str(out) if isinstance(out, Path) else out,
-        pagesize=A4,
-        leftMargin=MARGIN_L,
-        rightMargin=MARGIN_R,
-        topMargin=MARGIN_T,
-        bottomMargin=MARGIN_B,
-        title=title,
-        author=result.unit_name,
-        subject="Kết quả khảo sát mức độ hài lòng của người dân, tổ chức",
-    )
-    doc.build(story, onFirstPage=_page_number, onLaterPages=_page_number)
+    doc = document(out, title, result.unit_name)
+    doc.subject = "Kết quả khảo sát mức độ hài lòng của người dân, tổ chức"
+    doc.build(story)
+
+
+def document(out: BinaryIO | Path, title: str, author: str) -> BaseDocTemplate:
+    """An A4 document whose text sits exactly at the decree's margins (a frame without reportlab's
+    default 6 pt padding, which would push tables out past the text), numbered from page 2."""
+    frame = Frame(MARGIN_L, MARGIN_B, WIDTH, PAGE_H - MARGIN_T - MARGIN_B, 0, 0, 0, 0, id="body")
+    doc = BaseDocTemplate(str(out) if isinstance(out, Path) else out, pagesize=A4, title=title, author=author)
+    doc.addPageTemplates([PageTemplate("page", [frame], onPage=_page_number)])
+    return doc

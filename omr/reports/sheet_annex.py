@@ -109,9 +109,8 @@ def cover_pdf(session: Session, result: TallyResult, counts: list[UnitCount], re
 def _cover(
     session: Session, result: TallyResult, counts: list[UnitCount], report_date: date | None, first: int
 ) -> bytes:
-    from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+    from reportlab.platypus import Paragraph, Spacer
 
     from omr.reports import pdf_report
 
@@ -143,17 +142,8 @@ def _cover(
     w = pdf_report.WIDTH
     story.append(pdf_report._table(rows, [12 * mm, w - 12 * mm - 5 * 22 * mm, *([22 * mm] * 4)], s))
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buf,
-        pagesize=A4,
-        leftMargin=pdf_report.MARGIN_L,
-        rightMargin=pdf_report.MARGIN_R,
-        topMargin=pdf_report.MARGIN_T,
-        bottomMargin=pdf_report.MARGIN_B,
-        title=f"Phiếu khảo sát đã quét {result.period.label} - {result.unit_name}",
-        author=result.unit_name,
-    )
-    doc.build(story)
+    title = f"Phiếu khảo sát đã quét {result.period.label} - {result.unit_name}"
+    pdf_report.document(buf, title, result.unit_name).build(story)
     return buf.getvalue()
 
 
