@@ -6,7 +6,7 @@ Builds a synthetic data directory (SQLite): one province with 100 communes, ``--
 sheets of form kien-hung-2020 spread over the year with their answers and a comment on one sheet in
 50; the last ``--images`` sheets (the second half of the year) each have a small page image on disk
 (JPEG, 600×849 px: a grey sheet with marks, ~20 KB). Then each export runs in a fresh process, and the
-process's wall time and peak resident memory (``ru_maxrss``) are taken:
+process's wall time and peak resident memory (``VmHWM``) are taken:
 
 - ``pdf``: the report of the year (``omr export --format pdf``), comment annex included;
 - ``sheets-pdf``: the annex of the second half (``--images`` pages), one PDF;
@@ -40,14 +40,16 @@ YEAR = 2026
 SECOND_HALF = f"{YEAR}-07-01..{YEAR}-12-31"
 
 CHILD = """
-import resource, sys, time
+import sys, time
 from pathlib import Path
 t0 = time.perf_counter()
 from db.session import session
 from omr.reports import export
 with session() as s:
     export(s, sys.argv[1], sys.argv[2], None, sys.argv[3], Path(sys.argv[4]))
-print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child would report the parent's size
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(time.perf_counter() - t0, int(hwm.split()[1]) / 1024)
 """
 
 
@@ -160,10 +162,11 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=50_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", type=Path, help="keep the data directory and outputs here")
+    ap.add_argument("--only", choices=("pdf", "sheets-pdf", "sheets-zip"), help="run this format only")
     args = ap.parse_args()
     home = args.keep or Path(tempfile.mkdtemp(prefix="bench-report-"))
     try:
-        if not (home / "omr.db").exists() and not any(home.glob("*.db")):
+        if not (home / "omr.sqlite3").exists():  # --keep: a directory built by an earlier run is used again
             t = time.perf_counter()
             build(home, args.responses, args.images)
             print(f"built {args.responses} responses, {args.images} images in {time.perf_counter() - t:.0f} s",
@@ -179,6 +182,8 @@ def main() -> None:
         ]
         rows = []
         for fmt, period, label, name in cases:
+            if args.only and fmt != args.only:
+                continue
             runs = [run(home, period, fmt, out / name) for _ in range(args.repeat)]
             pages = None
             if fmt == "sheets-pdf":

@@ -47,7 +47,7 @@ from reportlab.platypus import (
 from sqlalchemy.orm import Session
 
 from omr import config, tally
-from omr.reports import charts, rollup
+from omr.reports import rollup
 from omr.reports import settings as report_settings
 from omr.reports.fmt import NO_DATA, PAGE_STATUS_TEXT, long_date, markup, num, pct, points
 from omr.reports.settings import ADMIN_KINDS, ReportSettings
@@ -471,6 +471,8 @@ def _elements(result: TallyResult, s: _Styles, forms: list[FormTally], number: s
         w = [10 * mm, WIDTH - 10 * mm - 5 * 22 * mm, 22 * mm, 22 * mm, 22 * mm, 22 * mm, 22 * mm]
         out.append(_table(rows, w, s, highlight=low))
         if f.elements:
+            from omr.reports import charts  # matplotlib: only for a report (the sheet annex's cover has no chart)
+
             out.append(Spacer(1, 3))
             out.append(_png(charts.index_chart_png(result, f.form_id, width_in=6.4), WIDTH * 0.85))
             out.append(
@@ -557,6 +559,8 @@ def _breakdowns(result: TallyResult, s: _Styles, forms: list[FormTally], number:
 
 
 def _trend(result: TallyResult, s: _Styles, number: str) -> list[Flowable]:
+    from omr.reports import charts
+
     return [
         CondPageBreak(70 * mm),
         Paragraph(f"{number}. DIỄN BIẾN CHỈ SỐ HÀI LÒNG 12 THÁNG GẦN NHẤT", s.h1),
@@ -652,7 +656,7 @@ def _annex(session: Session, result: TallyResult, s: _Styles) -> list[Flowable]:
         when = f" · ngày quét {c.scanned:%d/%m/%Y}" if c.scanned else ""
         caption = Paragraph(markup(f"{i}. Phiếu số {c.serial}{where}{when} · {c.label}"), s.caption)
         try:
-            img = _png(_as_png((home / c.image_path).read_bytes()), WIDTH * 0.9)
+            img = _comment_image(home / c.image_path, WIDTH * 0.9)
             if img.drawHeight > 60 * mm:  # a tall area: keep its shape, cap its height
                 img.drawWidth, img.drawHeight = img.drawWidth * 60 * mm / img.drawHeight, 60 * mm
             out.append(KeepTogether([caption, img, Spacer(1, 3 * mm)]))
@@ -661,14 +665,19 @@ def _annex(session: Session, result: TallyResult, s: _Styles) -> list[Flowable]:
     return out
 
 
-def _as_png(data: bytes) -> bytes:
-    """Stored areas are JPEG or PNG; reportlab takes both, any other image is converted."""
-    img = PILImage.open(io.BytesIO(data))
-    if img.format in ("PNG", "JPEG"):
-        return data
-    buf = io.BytesIO()
-    img.convert("L").save(buf, "PNG")
-    return buf.getvalue()
+def _comment_image(path: Path, width: float) -> Image:
+    """A stored comment area. A JPEG (what the scan stores) goes by its file name: reportlab then embeds
+    its bytes as they are, when the page is drawn, instead of each flowable of a province's thousands
+    of comments holding the decoded pixels until the document is saved (700 MB for 2,000 comments).
+    Another image is converted to PNG once."""
+    with PILImage.open(path) as im:  # reads the header only
+        w, h, kind = im.width, im.height, im.format
+        if kind != "JPEG":
+            buf = io.BytesIO()
+            im.convert("L").save(buf, "PNG")
+    if kind == "JPEG":
+        return Image(str(path), width=width, height=width * h / w)
+    return _png(buf.getvalue(), width)
 
 
 def _page_number(canvas, doc) -> None:
