@@ -12,7 +12,7 @@ import csv
 import io
 import subprocess
 import zipfile
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -375,3 +375,32 @@ def test_xlsx_reads_well(tally_db: Path, tmp_path: Path) -> None:
     for row in summary:
         cells = [v for v in row if isinstance(v, str)]
         assert len(cells) == len(set(cells)), row
+
+
+def test_comment_annex_is_not_cut_at_forty(tally_db: Path) -> None:
+    """The annex once stopped at 40 comments and sent the reader to the web application."""
+    from db.models import TextArea
+
+    with dbs.transaction() as s:
+        crop = s.scalars(select(TextArea.image_path).where(TextArea.written.is_(True))).first()
+        for i in range(45):
+            page = Page(source="them.pdf", source_page=i + 1, sha256=f"extra{i:059d}", image_path=f"pages/x{i}.png",
+                        status="accepted", serial=f"C{i:02d}", sheet_page=1, form_id="kien-hung-2020", form_version=1,
+                        variant="c6p0", unit_code="W2", created_at=datetime(2026, 11, 20, 3, tzinfo=UTC))  # fmt: skip
+            s.add(page)
+            s.flush()
+            s.add(TextArea(page_id=page.id, field="y_kien_khac", written=True, ink=0.1, image_path=crop))
+    try:
+        pages = _text(_pdf("W2"), OUT / "phu-luc-W2.pdf")
+        annex = " ".join(" ".join(pages[pages.index(next(p for p in pages if "PHỤ LỤC" in p)) :]).split())
+        assert "(46 ý kiến)" in annex
+        assert all(f"Phiếu số C{i:02d}" in annex for i in range(45))
+        assert "ý kiến khác" not in annex and "ứng dụng" not in annex
+    finally:
+        with dbs.transaction() as s:
+            extra = list(s.scalars(select(Page).where(Page.source == "them.pdf")))
+            for t in s.scalars(select(TextArea).where(TextArea.page_id.in_([p.id for p in extra]))):
+                s.delete(t)
+            s.flush()
+            for p in extra:
+                s.delete(p)
