@@ -16,10 +16,10 @@ The modules behind the formats (reportlab, openpyxl, matplotlib) are imported wh
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -48,7 +48,6 @@ class ExportOptions:
     number: str | None = None  # "15" in "Số: 15/BC-UBND"; blank for the clerk to write by hand
     signer: str | None = None  # overrides the unit's configured signer name
     csv_sep: str = ","
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _csv(session: Session, result: TallyResult, out: Path, opt: ExportOptions) -> list[Path]:
