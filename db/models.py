@@ -352,3 +352,20 @@ class IssuedReport(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     changes: Mapped[list | None] = mapped_column(JSON)  # the last check's differences; [] = unchanged
+
+class UnitReportSettings(Base):
+    """How a unit signs and sends its PDF report (Nghị định 30/2020/NĐ-CP): set with ``omr units set``.
+
+    Every column is optional: a unit without a row gets the defaults of ``omr.reports.settings``."""
+
+    __tablename__ = "unit_report_settings"
+
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"), primary_key=True)
+    place: Mapped[str | None] = mapped_column(String(100))  # the place of the date line: "Kiến Hưng"
+    plan: Mapped[str | None] = mapped_column(Text)  # the plan carried out: "Kế hoạch số 125/KH-UBND ngày …"
+    sign_as: Mapped[str | None] = mapped_column(String(4))  # tm | kt | q | none
+    signer_title: Mapped[str | None] = mapped_column(String(100))  # "CHỦ TỊCH", "PHÓ CHỦ TỊCH", "HIỆU TRƯỞNG"
+    signer_name: Mapped[str | None] = mapped_column(String(100))
+    symbol: Mapped[str | None] = mapped_column(String(40))  # "BC-UBND" in "Số: …/BC-UBND"
+    recipients: Mapped[list | None] = mapped_column(JSON)  # lines of "Nơi nhận:", without the dash
+    main_form: Mapped[str | None] = mapped_column(String(80))  # shown first in the report

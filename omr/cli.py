@@ -190,6 +190,7 @@ def _units_add(args) -> int:
 
 def _units_set(args) -> int:
     from db.session import transaction
+    from omr.reports import settings as report_settings
     from omr.services import ServiceError
     from omr.services.units import get_unit
     from omr.services.users import audit
@@ -209,6 +210,8 @@ def _units_set(args) -> int:
         if args.name:
             unit.name = args.name.strip()
         audit(s, args.by, "unit.set", f"unit:{unit.code}", old, _unit_json(unit))
+        if (report := report_settings.apply_options(s, unit, args)) is not None:
+            audit(s, args.by, "unit.report_settings", f"unit:{unit.code}", report["old"], report["new"])
         data = _unit_json(unit)
     if args.json:
         _out(data)
@@ -250,6 +253,9 @@ def register_units(sub) -> None:
     st.add_argument("--quota", type=int, help="chỉ tiêu số phiếu mỗi năm (0: bỏ)")
     st.add_argument("--by", help="người thực hiện (ghi nhật ký)")
     st.add_argument("--json", action="store_true", help="in dạng JSON")
+    from omr.reports.settings import add_options as add_report_options
+
+    add_report_options(st)
     st.set_defaults(func=_units_set)
 
 

@@ -55,7 +55,7 @@ def _q(result: tally.TallyResult, field: str) -> tally.QuestionTally:
 def test_csv_responses_one_row_per_sheet_with_bom(tally_db: Path, result: tally.TallyResult, tmp_path: Path) -> None:
     with dbs.session() as s:
         paths = export(s, "2026-11", "P99", None, "csv", tmp_path / "ket-qua.csv", result=result)
-    assert [p.name for p in paths] == ["ket-qua.csv", "ket-qua-tong-hop.csv"]
+    assert [p.name for p in paths] == ["ket-qua.csv", "ket-qua-tong-hop.csv", "ket-qua-bang-ma.csv"]
     raw = paths[0].read_bytes()
     assert raw.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
@@ -64,7 +64,7 @@ def test_csv_responses_one_row_per_sheet_with_bom(tally_db: Path, result: tally.
     assert set(by) == {f"S{i}" for i in range(1, 10)}
     assert by["S3"]["q_result"] == "3"  # the reviewer's value, not the machine's 5
     assert by["S5"]["q_result"] == "đang chờ duyệt" and by["S5"]["Trạng thái"] == "còn câu đang chờ duyệt"
-    assert by["S4"]["q_result"] == "" and by["S2"]["q_area"] == "1,2"
+    assert by["S4"]["q_result"] == "" and by["S2"]["q_area"] == "1|2"  # "1,2" is a number to Excel in Vietnamese
     assert by["S9"]["Đơn vị"] == "Điểm phục vụ Chợ Mới" and by["S7"]["Đơn vị"] == "Xã Hòa Lạc"
     assert by["S6"]["Ngày quét"] == "2026-11-01"  # 31/10 18:00 UTC is 1 November in Vietnam
     assert by["S1"]["y_kien_khac"] == "có ý kiến viết tay" and by["S2"]["y_kien_khac"] == ""
@@ -75,7 +75,7 @@ def test_csv_responses_one_row_per_sheet_with_bom(tally_db: Path, result: tally.
             assert sum(r[q] == o.value for r in rows) == o.count, (q, o.value)
     area = _q(result, "q_area")
     for o in area.options:
-        assert sum(o.value in r["q_area"].split(",") for r in rows if r["q_area"]) == o.count
+        assert sum(o.value in r["q_area"].split("|") for r in rows if r["q_area"]) == o.count
 
 
 def test_csv_tally_matches_result(tally_db: Path, result: tally.TallyResult, tmp_path: Path) -> None:
@@ -125,7 +125,7 @@ def test_xlsx_sheets_tables_and_raw_responses(tally_db: Path, result: tally.Tall
         assert xlsx_export.write_xlsx(s, result, path) == 9
     path.seek(0)
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Tổng hợp", FORM, "Phiếu"]
+    assert wb.sheetnames == ["Tổng hợp", "Xếp hạng đơn vị", "Sự phục vụ tại Bộ phận Một cửa", "Phiếu", "Bảng mã"]
     summary = [list(r) for r in wb["Tổng hợp"].iter_rows(values_only=True)]
     assert summary[1][:2] == ["Đơn vị", "Thành phố Thử Nghiệm"]
     chung = next(r for r in summary if r and r[0] == "Chung")
@@ -134,14 +134,15 @@ def test_xlsx_sheets_tables_and_raw_responses(tally_db: Path, result: tally.Tall
     assert units["W1"][2] == 7 and units["W1"][3] == pytest.approx(10 / 12) and units["W2"][8] == 300
     assert units["W1"][5] == pytest.approx(1 / 4) and units["W2"][5] is None
 
-    form = [list(r) for r in wb[FORM].iter_rows(values_only=True)]
+    form_ws = wb["Sự phục vụ tại Bộ phận Một cửa"]
+    form = [list(r) for r in form_ws.iter_rows(values_only=True)]
     whole = next(r for r in form if r and r[0] == "Chỉ số chung của mẫu phiếu")
     assert whole[1] == pytest.approx(13 / 16) and whole[2] == 16 and whole[3] == 13
     at = next(i for i, r in enumerate(form) if r and str(r[0]).startswith("q_result."))
     table = {r[0]: r for r in form[at + 2 : at + 11] if r and r[0]}
     assert table["Rất hài lòng"][1] == 3 and table["Rất hài lòng"][2] == pytest.approx(3 / 7)
     assert table["Để trống"][1] == 1 and table["Đang chờ duyệt (chưa tính)"][1] == 1
-    assert wb[FORM].cell(at + 3, 3).number_format == "0.0%"
+    assert form_ws.cell(at + 3, 3).number_format == "0.0%"
 
     raw = [list(r) for r in wb["Phiếu"].iter_rows(values_only=True)]
     head, body = raw[0], raw[1:]
@@ -166,11 +167,11 @@ def test_pdf_is_an_official_report(pdf_text: list[str]) -> None:
         "Thử Nghiệm, ngày 05 tháng 12 năm 2026",
         "BÁO CÁO",
         "Kết quả khảo sát mức độ hài lòng của người dân, tổ chức",
-        "Tháng 11 năm 2026",
+        "tháng 11 năm 2026",
     ):
         assert text in first, text
     whole = "\n".join(pdf_text)
-    assert "NGƯỜI LẬP BIỂU" in whole and "THỦ TRƯỞNG ĐƠN VỊ" in whole
+    assert "Nơi nhận:" in whole and "TM. ỦY BAN NHÂN DÂN" in whole and "CHỦ TỊCH" in whole
     assert "PHỤ LỤC" in pdf_text[-1] and "Phiếu số S1" in pdf_text[-1] and "Phiếu số S7" in pdf_text[-1]
     assert "Nguyễn Văn A" not in whole  # a name written on the sheet is never printed
 
@@ -182,10 +183,13 @@ def test_pdf_numbers_match_the_tally(pdf_text: list[str], result: tally.TallyRes
         assert pct(e.index.value) in whole
     assert "đang chờ duyệt" in whole
     assert f"Chỉ số hài lòng chung đạt {pct(result.index.value)}, chưa đạt mục tiêu 90 %" in whole
-    for q in ("q_area", "q_counter"):
-        for o in _q(result, q).options:
-            assert f"{o.label} {num(o.count)} {pct(o.share)}" in whole, o.label
+    for o in _q(result, "q_area").options:
+        assert f"{o.label} {num(o.count)} {pct(o.share)}" in whole, o.label
+    # counters are each ward's own: a province's report never pools "Quầy 1" of different wards
+    assert "Quầy 1" not in whole and "QUẦY" not in whole.replace("LĨNH VỰC VÀ QUẦY GIAO DỊCH", "")
     for b in result.form(FORM).breakdowns:
+        if b.field == "q_counter":
+            continue
         for r in b.rows:
             assert f"{r.label} {num(r.responses)} {num(r.index.answered)} {pct(r.index.value)}" in whole
     for u in result.units:
@@ -237,7 +241,7 @@ def test_omr_export_command(tally_db: Path, tmp_path: Path, capsys: pytest.Captu
         out = tmp_path / f"bao-cao.{fmt}"
         assert main(["export", "--period", "2026-11", "--unit", "W1", "--format", fmt, "--out", str(out)]) == 0
         assert out.stat().st_size > 0
-    assert (tmp_path / "bao-cao-tong-hop.csv").is_file()
+    assert (tmp_path / "bao-cao-tong-hop.csv").is_file() and (tmp_path / "bao-cao-bang-ma.csv").is_file()
     capsys.readouterr()
     assert main(["export", "--period", "2026-13", "--unit", "W1", "--format", "pdf", "--out", str(out)]) == 2
     err = capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""``omr export --period P [--unit CODE] [--form FORM_ID] --format csv|xlsx|pdf --out FILE``."""
+"""``omr export --period P [--unit CODE] [--form FORM_ID] --format csv|xlsx|pdf|sheets-pdf|sheets-zip --out FILE``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,17 @@ def _target(text: str) -> float:
     return v
 
 
+def _sep(text: str) -> str:
+    """The CSV separator: "," (default) or ";" for Excel set to Vietnamese (decimal comma)."""
+    value = {"tab": "\t", "\\t": "\t"}.get(text, text)
+    if value not in (",", ";", "\t"):
+        raise argparse.ArgumentTypeError(f"dấu phân cách không hỗ trợ: {text!r} (chọn: ',' ';' tab)")
+    return value
+
+
 def register(subparsers) -> None:
+    from omr.reports import EXPORTERS
+
     p = subparsers.add_parser(
         "export",
         help="xuất kết quả tổng hợp (CSV, Excel, báo cáo PDF)",
@@ -29,19 +39,37 @@ def register(subparsers) -> None:
     p.add_argument("--period", required=True, help="kỳ báo cáo: 2026-11, 2026-Q4, 2026 hoặc 2026-01-15..2026-02-10")
     p.add_argument("--unit", help="mã đơn vị (mặc định: toàn bộ hệ thống)")
     p.add_argument("--form", help="chỉ một mẫu phiếu (mặc định: mọi mẫu)")
-    p.add_argument("--format", required=True, choices=("csv", "xlsx", "pdf"), dest="fmt", help="định dạng tệp")
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=tuple(EXPORTERS),
+        dest="fmt",
+        help="; ".join(f"{k}: {e.label}" for k, e in EXPORTERS.items()),
+    )
     p.add_argument("--out", required=True, type=Path, help="tệp kết quả (CSV: thêm tệp …-tong-hop.csv bên cạnh)")
     p.add_argument("--target", type=_target, default=DEFAULT_TARGET, help="mục tiêu chỉ số hài lòng, %% (mặc định 90)")
+    p.add_argument(
+        "--csv-sep", type=_sep, default=",", help="dấu phân cách CSV: ',' (mặc định) hoặc ';' cho Excel tiếng Việt"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from db.session import session
-    from omr.reports import export
+    from omr.reports import ExportOptions, export
 
     # a bad period, unit or form raises TallyError, a ServiceError: ``omr`` prints it as one line
     with session() as s:
-        paths = export(s, args.period, args.unit, args.form, args.fmt, args.out, target=args.target)
+        paths = export(
+            s,
+            args.period,
+            args.unit,
+            args.form,
+            args.fmt,
+            args.out,
+            target=args.target,
+            options=ExportOptions(csv_sep=args.csv_sep),
+        )
     for path in paths:
         print(path)
     return 0

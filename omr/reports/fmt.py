@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from xml.sax.saxutils import escape
 
 from db.models import COUNTED_STATUSES
 from omr.templates import Field
@@ -55,8 +56,34 @@ def day(d: date) -> str:
 
 
 def long_date(d: date) -> str:
-    """As on the place-and-date line: "ngày 05 tháng 12 năm 2026"."""
-    return f"ngày {d:%d} tháng {d:%m} năm {d.year}"
+    """As on the place-and-date line (Nghị định 30/2020/NĐ-CP, Điều 9): a day below 10 and the months
+    1 and 2 take a leading zero, the other months do not: "ngày 05 tháng 01 năm 2027",
+    "ngày 15 tháng 5 năm 2026", "ngày 01 tháng 12 năm 2026"."""
+    month = f"{d.month:02d}" if d.month < 3 else str(d.month)
+    return f"ngày {d.day:02d} tháng {month} năm {d.year}"
+
+
+def markup(text: object) -> str:
+    """User-supplied text (a unit's, a user's or a file's name, a label, a comment) made safe to put
+    into a reportlab paragraph: reportlab reads ``<img src=…>``, ``<a href=…>`` and ``<font>`` tags in a
+    paragraph's text and would open the named path or URL; escaped, the text prints as it is."""
+    return escape(str(text))
+
+
+# a spreadsheet takes a cell that begins with one of these for a formula (or DDE command)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class CodeCell(str):
+    """A cell the exporter built itself to keep a code as text (``="09552"``): not neutralised again."""
+
+
+def neutral_cell(text: str) -> str:
+    """A text cell of a CSV file that Excel or LibreOffice will not run as a formula: a leading
+    apostrophe, as OWASP advises (the apostrophe shows, the formula never runs)."""
+    if isinstance(text, CodeCell):
+        return text
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def answer_label(f: Field, value: str | None, pending: bool) -> str:
@@ -68,14 +95,6 @@ def answer_label(f: Field, value: str | None, pending: bool) -> str:
     labels = {o.value: o.label for o in f.options}
     parts = value.split(",") if f.kind == "multi" else [value]
     return "; ".join(labels.get(v, f"Quầy {v}" if f.options_from == "counters" else v) for v in parts)
-
-
-def unit_place(name: str) -> str:
-    """The place on the date line: "Phường Kiến Hưng" -> "Kiến Hưng"."""
-    for prefix in ("Thành phố ", "Tỉnh ", "Phường ", "Xã ", "Đặc khu ", "Thị trấn ", "Quận ", "Huyện "):
-        if name.startswith(prefix):
-            return name[len(prefix) :]
-    return name
 
 
 def page_status_line(status: str) -> str:
