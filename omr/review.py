@@ -59,7 +59,10 @@ from omr import config
 from omr.services import NotFound, ServiceError
 
 STALE = timedelta(minutes=5)  # a claimed item nobody decided is handed out again after this
-MAX_HELD = 2  # the item on screen and the one prefetched behind it
+MAX_HELD = 3  # the item on screen and the two prefetched behind it
+# decisions still being sent: held until stored, but not counted against MAX_HELD (else the prefetch
+# that follows a quick decision finds the reviewer's hands full); at most this many are let off
+MAX_SAVING = 4
 CLAIM_ATTEMPTS = 5  # PostgreSQL: tries when the row picked was taken in the meantime
 KINDS = (REVIEW_ANSWER, REVIEW_UNIDENTIFIED, REVIEW_CONFLICT)
 # reasons the reader gives (omr.detect.decide), in words for people
@@ -234,18 +237,26 @@ def warm_up(s: Session) -> None:
         get_item(s, 0, nobody)
 
 
-def claim_next(username: str, scope: Scope, kind: str = REVIEW_ANSWER, exclude: Iterable[int] = ()) -> int | None:
+def claim_next(
+    username: str,
+    scope: Scope,
+    kind: str = REVIEW_ANSWER,
+    exclude: Iterable[int] = (),
+    saving: Iterable[int] = (),
+) -> int | None:
     """The id of an item for ``username`` to decide, now assigned to them; None when the queue is empty.
 
     An item they already hold (and not in ``exclude``: what their screen already shows) comes first,
-    so reloading the page shows the same item; they hold at most ``MAX_HELD`` at once. A new item is
+    so reloading the page shows the same item; they hold at most ``MAX_HELD`` at once, not counting the
+    items in ``saving`` (decisions on their way: up to ``MAX_SAVING`` of them). A new item is
     taken by a single ``UPDATE … RETURNING`` whose WHERE clause re-checks that nobody holds it: SQLite
     runs it under its one write lock, PostgreSQL skips rows other claimers have locked and re-checks
     the clause on the newest row version, so no item is ever handed to two reviewers.
     """
     if kind not in KINDS:
         raise ReviewError(f"không có loại mục duyệt {kind!r}")
-    exclude = sorted({int(i) for i in exclude})
+    saving_ids = sorted({int(i) for i in saving})[:MAX_SAVING]
+    exclude = sorted({int(i) for i in exclude} | set(saving_ids))
     now = _now()
     url = config.database_url()  # once: it is a few system calls
     params = {"q_user": username, "q_kind": kind, "q_stale": now - STALE, "q_now": now, "q_exclude": exclude}
@@ -262,7 +273,7 @@ def claim_next(username: str, scope: Scope, kind: str = REVIEW_ANSWER, exclude: 
         if kept == 1:
             return mine[0]
         # decided or given back meanwhile (another tab of theirs): take a new one
-    elif len(held) >= MAX_HELD:
+    elif len([i for i in held if i not in saving_ids]) >= MAX_HELD:
         return None
     params |= _scope_params(scope)
     for _attempt in range(CLAIM_ATTEMPTS):
@@ -540,7 +551,7 @@ def decide_answer(
             insert(_AUDIT).values(
                 user=username,
                 action="review.answer",
-                object=f"page:{page_id}/{ans.field}",
+                object=_answer_object(page_id, ans.field),
                 old={"final_value": ans.final_value, "final_state": ans.final_state, "decided_by": ans.decided_by},
                 new={
                     "final_value": value,
@@ -586,17 +597,11 @@ def undo_last(username: str, scope: Scope) -> int | None:
     now = _now()
     with transaction() as w:
         item, page = get_item(w, item_id, scope)
-        entry = w.scalar(
-            select(AuditLog)
-            .where(AuditLog.user == username, AuditLog.action.like("review.%"), AuditLog.action != "review.undo")
-            .where(AuditLog.object.like(f"page:{page.id}%") | AuditLog.object.like(f"item:{item.id}"))
-            .order_by(AuditLog.id.desc())
-            .limit(1)
-        )
         restored: dict = {}
         if item.kind == REVIEW_ANSWER and item.answer_id is not None:
             ans = w.get(Answer, item.answer_id)
             assert ans is not None
+            entry = _last_entry(w, username, "review.answer", _answer_object(page.id, ans.field))
             old = (entry.old if entry and isinstance(entry.old, dict) else None) or {}
             restored = {"final_value": ans.final_value, "final_state": ans.final_state, "decided_by": ans.decided_by}
             if old.get("decided_by"):
@@ -607,6 +612,7 @@ def undo_last(username: str, scope: Scope) -> int | None:
             if ans.decided_by is None:
                 _reopen(w, item, username, now)
         elif item.kind == REVIEW_CONFLICT:
+            entry = _last_entry(w, username, "review.conflict", f"item:{item.id}")
             restored = _undo_statuses(w, entry)
             _reopen(w, item, username, now)
         else:
@@ -621,6 +627,22 @@ def undo_last(username: str, scope: Scope) -> int | None:
             )
         )
     return item_id
+
+
+def _answer_object(page_id: int, field_id: str) -> str:
+    """The audit log's name for one answer of one page (what ``decide_answer`` writes, undo looks up)."""
+    return f"page:{page_id}/{field_id}"
+
+
+def _last_entry(w: Session, username: str, action: str, obj: str) -> AuditLog | None:
+    """This reviewer's latest ``action`` entry on exactly ``obj`` (never a prefix: page 1 is not page 10,
+    one question of a page is not another)."""
+    return w.scalar(
+        select(AuditLog)
+        .where(AuditLog.user == username, AuditLog.action == action, AuditLog.object == obj)
+        .order_by(AuditLog.id.desc())
+        .limit(1)
+    )
 
 
 def _reopen(w: Session, item: ReviewItem, username: str, now: datetime) -> None:

@@ -326,21 +326,66 @@ def test_many_reviewers_clear_a_queue_without_overlap_postgresql(omr_home, monke
         ctx.__exit__(None, None, None)
 
 
-def test_held_items_first_and_at_most_two(omr_home):
-    ids = _synthetic_queue(4)[UNIT]
+def test_held_items_first_and_at_most_three(omr_home):
+    ids = _synthetic_queue(6)[UNIT]
     first = svc.claim_next("r1", scope(), "answer")
     assert first == ids[0]  # queue order: by page, then item
     assert svc.claim_next("r1", scope(), "answer") == first  # a reload shows the item held
-    second = svc.claim_next("r1", scope(), "answer", exclude=[first])  # the prefetch behind it
-    assert second == ids[1]
-    assert svc.claim_next("r1", scope(), "answer", exclude=[first, second]) is None  # holds two already
-    assert svc.claim_next("r2", scope(), "answer") == ids[2]  # another reviewer gets the next free one
+    second = svc.claim_next("r1", scope(), "answer", exclude=[first])  # the two prefetched behind it
+    third = svc.claim_next("r1", scope(), "answer", exclude=[first, second])
+    assert (second, third) == (ids[1], ids[2])
+    assert svc.claim_next("r1", scope(), "answer", exclude=[first, second, third]) is None  # holds three
+    assert svc.claim_next("r2", scope(), "answer") == ids[3]  # another reviewer gets the next free one
+    # the item whose decision is on its way does not count: the prefetch behind it gets an item
+    assert svc.claim_next("r1", scope(), "answer", exclude=[second, third], saving=[first]) == ids[4]
     svc.decide_answer("r1", scope(), first, "1")
-    assert svc.claim_next("r1", scope(), "answer", exclude=[second]) == ids[3]
     with pytest.raises(svc.Taken):
         svc.decide_answer("r2", scope(), second, "1")  # r1's item
-    svc.release("r1", [second, ids[3]])
-    assert svc.claim_next("r2", scope(), "answer", exclude=[ids[2]]) == second
+    svc.release("r1", [second, third, ids[4]])
+    assert svc.claim_next("r2", scope(), "answer", exclude=[ids[3]]) == second
+
+
+def test_saving_lets_off_only_a_few(omr_home):
+    """A client cannot hold the whole queue by calling everything "being saved"."""
+    ids = _synthetic_queue(12)[UNIT]
+    held: list[int] = []
+    while (got := svc.claim_next("r1", scope(), "answer", exclude=held, saving=held)) is not None:
+        held.append(got)
+    assert len(held) == svc.MAX_HELD + svc.MAX_SAVING < len(ids)
+
+
+@pytest.mark.parametrize("later_page", ["same page, another question", "page 10 after page 1"])
+def test_undo_restores_the_answer_it_undoes(omr_home, later_page):
+    """Undo looks up the audit entry of exactly the answer it takes back: a later decision on another
+    question of the same page, or on page 10 (whose name starts like page 1's), is not it."""
+    ids = _synthetic_queue(12)[UNIT]
+    with session() as s:
+        items = {i: s.get(ReviewItem, i) for i in ids}
+        by_page = {it.page_id: it.id for it in items.values()}
+        first = by_page[1]
+        if later_page.startswith("same"):
+            page1 = s.get(Page, 1)
+            extra = Answer(page_id=1, field="q_staff", machine_value="2", machine_state="multiple", confidence=0.4)
+            s.add(extra)
+            s.flush()
+            other_item = ReviewItem(page_id=page1.id, answer_id=extra.id, kind="answer", status="open")
+            s.add(other_item)
+            s.commit()
+            other = other_item.id
+        else:
+            other = by_page[10]
+    svc.decide_answer("r1", scope(), first, "5")
+    svc.decide_answer("r1", scope(), first, "4")  # changed their mind: the old value is r1's "5"
+    svc.decide_answer("r1", scope(), other, "3")
+    assert svc.undo_last("r1", scope()) == other
+    assert svc.undo_last("r1", scope()) == first
+    with session() as s:
+        item = s.get(ReviewItem, first)
+        ans = s.get(Answer, item.answer_id)
+        assert (ans.final_value, ans.decided_by) == ("5", "r1")  # back to r1's first decision
+        assert item.status == "done"
+        other_ans = s.get(Answer, s.get(ReviewItem, other).answer_id)
+        assert other_ans.final_state is None
 
 
 def test_claim_walks_the_queue_index(omr_home):
