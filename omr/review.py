@@ -225,6 +225,28 @@ def open_counts(s: Session, scope: Scope) -> dict[str, int]:
     return out
 
 
+def held_by_others(s: Session, scope: Scope, username: str) -> dict[str, list[tuple[str, int]]]:
+    """Open items of each kind someone else holds right now (not stale), by whom: what a reviewer who
+    finds nothing free is told is "being handled by …"."""
+    rows = s.execute(
+        select(_RI.c.kind, _RI.c.assigned_to, func.count())
+        .select_from(_RI.join(Page, Page.id == _RI.c.page_id))
+        .where(
+            _RI.c.status == REVIEW_OPEN,
+            _RI.c.assigned_to.is_not(None),
+            _RI.c.assigned_to != username,
+            _RI.c.assigned_at >= _now() - STALE,
+            visible(scope),
+        )
+        .group_by(_RI.c.kind, _RI.c.assigned_to)
+        .order_by(_RI.c.kind, _RI.c.assigned_to)
+    ).all()
+    out: dict[str, list[tuple[str, int]]] = {k: [] for k in KINDS}
+    for kind, who, n in rows:
+        out[kind].append((who, n))
+    return out
+
+
 def warm_up(s: Session) -> None:
     """Compile the queue's reading statements on this process's engine (``omr serve`` calls this before
     a process takes its first request). A scope of no unit: nothing is read, nothing written."""
@@ -313,9 +335,22 @@ def get_item(s: Session, item_id: int, scope: Scope) -> tuple[ReviewItem, Page]:
 # --------------------------------------------------------------------------- what a reviewer sees
 
 
+# The keys that choose a question's options, in printed order: 1–9, then letters, so an option is
+# always one key press (no waiting to see whether a second digit follows). The review page keeps
+# P (whole page), Z (undo) and X (zoom) for itself.
+OPTION_LETTERS = "abcdefghijklmnoqrstuvwy"
+
+
+def option_keys(n: int) -> tuple[str, ...]:
+    keys = [str(i) for i in range(1, min(n, 9) + 1)] + list(OPTION_LETTERS[: max(0, n - 9)])
+    if len(keys) < n:
+        raise ReviewError(f"Câu hỏi có {n} lựa chọn, nhiều hơn số phím chọn được")
+    return tuple(keys)
+
+
 @dataclass
 class OptionView:
-    key: int  # the digit key that chooses it (1-based position)
+    key: str  # the key that chooses it (see ``option_keys``)
     value: str
     label: str
 
@@ -387,7 +422,8 @@ def describe(s: Session, item: ReviewItem, page: Page) -> ItemView:
         if fl is not None:
             fp = fl.placement(ans.field)
             view.field_kind, view.question, view.element = fp.field.kind, fp.field.label, fp.field.element
-            view.options = [OptionView(i + 1, o.value, o.label) for i, o in enumerate(fp.options)]
+            keys = option_keys(len(fp.options))
+            view.options = [OptionView(keys[i], o.value, o.label) for i, o in enumerate(fp.options)]
     elif item.kind == REVIEW_CONFLICT:
         other = conflict_partner(s, page)
         if other is not None:
@@ -899,6 +935,8 @@ __all__ = [
     "decide_answer",
     "describe",
     "get_item",
+    "held_by_others",
+    "option_keys",
     "not_a_sheet",
     "open_counts",
     "previous",

@@ -64,7 +64,7 @@ def test_decide_back_undo_and_result_changes(site):
     before = _q_result_counts()
     first = c.get("/review/api/next").get_json()
     item = first["item"]
-    assert item["field"] in ("q_result", "q_staff") and item["options"][0]["key"] == 1
+    assert item["field"] in ("q_result", "q_staff") and item["options"][0]["key"] == "1"
     assert c.get(item["crop_url"]).headers["Content-Type"] == "image/png"
     assert first["counts"]["answer"] == 2
     # prefetch: a second item, never the same
@@ -451,3 +451,37 @@ def test_warm_up_before_the_first_request_changes_nothing(omr_home):
         items = s.execute(select(ReviewItem.status, ReviewItem.assigned_to).where(ReviewItem.id.in_(ids))).all()
         assert items == [("open", None), ("open", None)]
         assert s.scalar(select(AuditLog).where(AuditLog.action.like("review.%"))) is None
+
+
+def test_crop_shows_the_options_only_large(site):
+    """The crop holds the question's options and nothing of the lines printed above or below it: no
+    dark run across a row longer than a box and its label's letters; boxes at least 40 px."""
+    import cv2
+    import numpy as np
+
+    from web.crops import CROP_PX_PER_MM
+
+    app, _ = site
+    c = app.test_client()
+    login(c, "reviewer")
+    assert CROP_PX_PER_MM * 4.5 >= 40
+    seen = 0
+    while (item := c.get("/review/api/next", query_string={"exclude": ""}).get_json()["item"]) is not None:
+        png = c.get(item["crop_url"]).data
+        img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+        dark = img < 90
+        longest = 0
+        for row in dark:
+            runs = np.diff(np.flatnonzero(np.diff(np.r_[0, row.astype(np.int8), 0])))[::2]
+            longest = max(longest, int(runs.max()) if len(runs) else 0)
+        assert longest < CROP_PX_PER_MM * 4.5 * 1.5, f"a line {longest} px long in the crop of item {item['id']}"
+        c.post(f"/review/api/item/{item['id']}/decide", json={"value": None}, headers=api(c))
+        seen += 1
+    assert seen == 2
+
+
+def test_option_keys_one_press_each():
+    assert svc.option_keys(5) == ("1", "2", "3", "4", "5")
+    keys = svc.option_keys(12)
+    assert keys[8:] == ("9", "a", "b", "c") and len(set(keys)) == 12
+    assert not {"p", "z", "x", "0"} & set(svc.option_keys(len(svc.OPTION_LETTERS) + 9))

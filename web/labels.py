@@ -22,6 +22,21 @@ STATUS = {
 STATE = {"marked": "Đã đánh dấu", "blank": "Không trả lời", "multiple": "Nhiều ô", "uncertain": "Không chắc"}
 
 
+SHORT_LABEL = 60  # characters: a question's name in a caption or a status line
+
+
+def short_label(text: str) -> str:
+    """A question's label short enough for a caption: no trailing colon, the first clause of a long
+    one ("Nếu có điều chưa hài lòng về kết quả giải quyết và sự phục vụ, đề nghị … cho biết rõ:" ->
+    "Nếu có điều chưa hài lòng về kết quả giải quyết và sự phục vụ"), cut at a word if still long."""
+    t = " ".join(text.split()).rstrip(" :")
+    if len(t) > SHORT_LABEL and "," in t:
+        t = t.split(",")[0]
+    if len(t) > SHORT_LABEL:
+        t = t[:SHORT_LABEL].rsplit(" ", 1)[0] + "…"
+    return t
+
+
 def status_label(code: str | None) -> str:
     return _(STATUS.get(code or "", code or ""))
 
