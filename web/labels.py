@@ -97,8 +97,11 @@ def batch_note(note: str | None, pages_shown: bool = False) -> list[str]:
         if m and pages_shown:
             continue
         if m:
-            out.append(_("{file}, trang {page}: {reason}").format(
-                file=m["file"], page=m["page"], reason=scan_error(m["error"])))
+            out.append(
+                _("{file}, trang {page}: {reason}").format(
+                    file=m["file"], page=m["page"], reason=scan_error(m["error"])
+                )
+            )
         elif line.strip():
             out.append(scan_error(line))
     return out
