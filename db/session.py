@@ -38,7 +38,7 @@ PG_MIGRATION_LOCK = 0x4F4D52  # any fixed number: serialises concurrent first st
 # (``_at_head``): a database already at head costs one small query, and Alembic (a tenth of a second
 # or more to import it and load the migration scripts) is imported only to migrate. A new migration
 # must set this to its revision: tests/test_db.py fails until it equals Alembic's own head.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0007"
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}

@@ -162,13 +162,80 @@ def test_admin_users_units_audit(home):
         uid = s.scalar(select(User.id).where(User.username == "duyet2"))
     c.post(f"/admin/users/{uid}", data={"csrf_token": t, "action": "role", "role": "viewer", "unit": "KH-TRUONG1"})
     audit = c.get("/admin/audit").get_data(as_text=True)
-    for action in ("user.add", "unit.create", "user.role"):
-        assert action in audit
+    for action in ("user.add", "unit.add", "user.role"):
+        assert f'data-action="{action}"' in audit
+    # words, not JSON: Vietnamese labels, old → new
+    assert "Đổi vai trò, đơn vị" in audit and "Thêm đơn vị" in audit and "Thêm người dùng" in audit
+    assert "Người duyệt → <strong>Người xem</strong>" in audit
+    assert "Trường THCS Kiến Hưng (KH-TRUONG1)</strong>" in audit
+    assert "{&#34;" not in audit and '{"' not in audit and "final_value" not in audit
     with session() as s:
         e = s.scalar(select(AuditLog).where(AuditLog.action == "user.role"))
         assert e.old == {"role": "reviewer", "unit": UNIT} and e.new == {"role": "viewer", "unit": "KH-TRUONG1"}
+    # filters: who, what, when, unit
+    only_units = c.get("/admin/audit?what=unit.add").get_data(as_text=True)
+    assert 'data-action="unit.add"' in only_units and 'data-action="user.role"' not in only_units
+    assert 'data-action="user.add"' in c.get("/admin/audit?who=admin").get_data(as_text=True)
+    assert "data-action=" not in c.get("/admin/audit?who=viewer").get_data(as_text=True)
+    assert "data-action=" not in c.get("/admin/audit?until=2020-01-01").get_data(as_text=True)
+    assert 'data-action="user.role"' in c.get("/admin/audit?since=2020-01-01").get_data(as_text=True)
+    assert 'data-action="unit.add"' in c.get("/admin/audit?unit=KH-TRUONG1").get_data(as_text=True)
     # the new service point is inside the administrator's scope at once
     assert c.get("/?unit=KH-TRUONG1").status_code == 200
+
+
+def test_rename_and_retire_a_unit(home):
+    """A unit renamed and retired keeps its history (its sheets, its results) and leaves the pickers."""
+    app = app_for_tests()
+    c = app.test_client()
+    login(c, "admin")
+    t = token(c)
+    c.post("/admin/units", data={"csrf_token": t, "code": "KH-TRAM", "name": "Trạm y tế", "parent": UNIT})
+    print_sheets(home, 2, unit="KH-TRAM", name="tram.pdf")
+    r = c.post(
+        "/admin/units/KH-TRAM",
+        data={
+            "csrf_token": t,
+            "action": "settings",
+            "name": "Trạm y tế phường Kiến Hưng",
+            "counters": "2",
+            "usual_form": "hn-y-te",
+        },
+    )
+    assert r.status_code == 302
+    page = c.get("/print/?unit=KH-TRAM").get_data(as_text=True)
+    assert "Trạm y tế phường Kiến Hưng (KH-TRAM)" in page
+    first_form = page.split('id="form"')[1].split("<option")[1]
+    assert 'value="hn-y-te"' in first_form  # its usual form first, and chosen
+    c.post("/admin/units/KH-TRAM", data={"csrf_token": t, "action": "retire"})
+    with session() as s:
+        u = s.get(Unit, "KH-TRAM")
+        assert u.retired and u.name == "Trạm y tế phường Kiến Hưng"
+        assert s.scalar(select(func.count()).select_from(Sheet).where(Sheet.unit_code == "KH-TRAM")) == 2
+        actions = [a for (a,) in s.execute(select(AuditLog.action).where(AuditLog.object == "unit:KH-TRAM"))]
+        assert actions == ["unit.add", "unit.set", "unit.set"]
+    for url in ("/print/", "/admin/users", "/"):
+        assert 'value="KH-TRAM"' not in c.get(url).get_data(as_text=True), url
+    assert c.get("/?unit=KH-TRAM").status_code == 200  # its history is still there to look at
+    r = c.post("/print/", data={"csrf_token": t, "unit": "KH-TRAM", "form": "hn-y-te", "count": "1"})
+    assert r.status_code == 302  # no new sheets for a retired unit
+    with session() as s:
+        assert s.scalar(select(func.count()).select_from(Sheet).where(Sheet.unit_code == "KH-TRAM")) == 2
+    c.post("/admin/units/KH-TRAM", data={"csrf_token": t, "action": "restore"})
+    assert 'value="KH-TRAM"' in c.get("/print/").get_data(as_text=True)
+    # one's own unit cannot be retired
+    c.post(f"/admin/units/{UNIT}", data={"csrf_token": t, "action": "retire"})
+    with session() as s:
+        assert not s.get(Unit, UNIT).retired
+
+
+def test_new_user_defaults_to_viewer(home):
+    app = app_for_tests()
+    c = app.test_client()
+    login(c, "admin")
+    page = c.get("/admin/users").get_data(as_text=True)
+    form = page.split('id="new-role"')[1].split("</select>")[0]
+    assert 'value="viewer" selected' in form and form.count("selected") == 1
 
 
 def test_exports_scoped(home):

@@ -10,9 +10,10 @@ from sqlalchemy import distinct, func, select
 
 from db.models import COUNTED_STATUSES, REVIEW_OPEN, Page, ReviewItem, Sheet
 from web import tallies
-from web.access import chosen_unit, unit_choices, unit_name, unit_tree
+from web.access import chosen_unit, unit_name, unit_tree
 from web.database import db
 from web.i18n import LANGS, VN_TZ
+from web.pickers import unit_options
 
 bp = Blueprint("home", __name__)
 
@@ -49,7 +50,7 @@ def index():
         "home.html",
         unit=unit,
         unit_label=unit_name(unit),
-        choices=unit_choices(),
+        choices=unit_options(unit),
         printed=printed,
         received=received,
         waiting=waiting,

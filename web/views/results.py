@@ -12,8 +12,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 
 from omr import reports, tally
 from omr.templates import all_forms
-from web.access import CAN_RESULTS, chosen_unit, roles, unit_choices, unit_name
+from web.access import CAN_RESULTS, chosen_unit, roles, unit_name
 from web.database import db
+from web.pickers import unit_options
 from web.tallies import comments, parse_period, summary, this_month
 
 bp = Blueprint("results", __name__, url_prefix="/results")
@@ -52,7 +53,7 @@ def index():
         period=period,
         form_id=form_id,
         result=result,
-        choices=unit_choices(),
+        choices=unit_options(unit),
         forms=[(f.id, f.full_title) for f in all_forms().values()],
         comments=notes,
         exports=True,

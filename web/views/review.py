@@ -10,11 +10,12 @@ from db.models import REVIEW_ANSWER, REVIEW_CONFLICT, REVIEW_OPEN, REVIEW_UNIDEN
 from omr import review as svc
 from omr.services import NotFound
 from omr.templates import all_forms
-from web.access import CAN_REVIEW, roles, unit_choices, unit_name
+from web.access import CAN_REVIEW, roles, unit_name
 from web.crops import ImageUnavailable, as_key, box_readings, question_crop, reading_legend
 from web.database import after_write, db
 from web.i18n import _
 from web.labels import short_label
+from web.pickers import unit_options
 from web.views.images import image_response, user_scope
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -231,7 +232,7 @@ def unidentified():
         "review/unidentified.html",
         view=view,
         forms=forms,
-        choices=unit_choices(),
+        choices=unit_options(),
         counts=_counts(),
         others=_others()[REVIEW_UNIDENTIFIED],
         source=_source_of(view),
