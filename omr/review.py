@@ -75,6 +75,7 @@ REASONS = {
     "low_confidence": "máy không chắc chắn",
 }
 ACTIVE_GAP = timedelta(minutes=5)  # longer pauses between decisions are breaks, not work
+THROUGHPUT_MIN_ITEMS, THROUGHPUT_MIN_MINUTES = 50, 10  # below either, no rate per hour is shown
 
 
 class ReviewError(ServiceError):
@@ -896,6 +897,12 @@ class Throughput:
     @property
     def per_hour(self) -> float:
         return self.items / self.active_hours if self.active_hours > 0 else 0.0
+
+    @property
+    def reliable(self) -> bool:
+        """Enough decisions, over enough time, for a rate per hour to mean something (7 items in a
+        minute are not "10,647 an hour")."""
+        return self.items >= THROUGHPUT_MIN_ITEMS and self.active_hours * 60 >= THROUGHPUT_MIN_MINUTES
 
 
 def throughput(s: Session, usernames: Iterable[str], since: datetime) -> list[Throughput]:

@@ -123,6 +123,7 @@ def test_start_page_and_results(home):
     login(v := app.test_client(), "viewer")
     page = v.get("/").get_data(as_text=True)
     assert 'id="printed">3<' in page and 'id="received">3<' in page and "100,0 %" in page
+    assert "phiếu đã nhận" in page and "câu chờ duyệt" in page
     res = v.get("/results/").get_data(as_text=True)
     assert 'id="result-responses">3<' in res and "Rất hài lòng" in res
     assert v.get("/results/?period=2026-13").status_code == 302  # a bad period: a message, no traceback
@@ -165,7 +166,7 @@ def test_admin_users_units_audit(home):
     for action in ("user.add", "unit.add", "user.role"):
         assert f'data-action="{action}"' in audit
     # words, not JSON: Vietnamese labels, old → new
-    assert "Đổi vai trò, đơn vị" in audit and "Thêm đơn vị" in audit and "Thêm người dùng" in audit
+    assert "Đổi vai trò, đơn vị" in audit and "Thêm đơn vị" in audit and "Tạo người dùng" in audit
     assert "Người duyệt → <strong>Người xem</strong>" in audit
     assert "Trường THCS Kiến Hưng (KH-TRUONG1)</strong>" in audit
     assert "{&#34;" not in audit and '{"' not in audit and "final_value" not in audit
@@ -253,3 +254,67 @@ def test_exports_scoped(home):
         assert r.data.startswith(magic), fmt
         assert c.get(f"/results/export.{fmt}?unit=26506").status_code == 404
     assert c.get(f"/results/export.txt?unit={UNIT}").status_code == 404
+
+
+def test_one_vocabulary_for_received_and_waiting(home):
+    """ "phiếu đã nhận", "câu chờ duyệt", "phiếu còn câu chờ duyệt": one count each, the same on the
+    command line's summary, the start page, the results page and in the tally the exports use."""
+    import re
+    import subprocess
+    import sys
+
+    from omr import tally, vocab_counts
+    from web.tallies import this_month
+    from web.testing import cross, faint_dot
+
+    _, pages = print_sheets(home, 4, name="vocab.pdf", by="staff")
+    for p in pages:
+        fill_clear(p, result="5")
+    cross(pages[1], "q_result", "2")  # sheet 2: two answers waiting
+    faint_dot(pages[1], "q_staff", "2")
+    cross(pages[2], "q_counter", "4")  # sheet 3: one
+    stack = save_pdf(pages, home / "vocab-stack.pdf")
+    r = subprocess.run([sys.executable, "-m", "omr.cli", "scan", str(stack)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "Phiếu đã nhận: 4, câu chờ duyệt: 3, phiếu còn câu chờ duyệt: 2" in r.stdout, r.stdout
+    assert "đã nhận:" not in r.stdout.split("\n")[-3]  # page statuses have words of their own
+    with session() as s:
+        c = vocab_counts.counts(s, [UNIT])
+        res = tally.compute(s, this_month(), UNIT)
+    assert (c.received, c.waiting_answers, c.waiting_sheets) == (4, 3, 2)
+    assert (res.responses, res.pending_responses) == (c.received, c.waiting_sheets)
+    assert sum(q.pending for f in res.forms for q in f.questions) == c.waiting_answers
+    app = app_for_tests()
+    login(v := app.test_client(), "viewer")
+    start = v.get("/").get_data(as_text=True)
+    assert 'id="received">4<' in start and 'id="waiting">3<' in start
+    assert re.search(r'id="waiting-sheets">trên 2 phiếu còn câu chờ duyệt<', start)
+    results = v.get("/results/").get_data(as_text=True)
+    assert 'id="result-responses">4<' in results and 'id="result-waiting">3<' in results
+    assert re.search(r'id="result-waiting-sheets">trên 2 phiếu còn câu chờ duyệt<', results)
+
+
+def test_every_message_has_an_english_translation():
+    """Every message the web application words (templates, views, labels) is in en.json, so the English
+    pages are English throughout."""
+    import json
+    import re
+    from pathlib import Path
+
+    from omr import vocab_counts
+    from web import audit_log, crops, labels
+
+    web = Path(__file__).resolve().parents[1] / "web"
+    en = json.loads((web / "translations" / "en.json").read_text(encoding="utf-8"))
+    literal = re.compile(r"""_\(\s*(?:"((?:[^"\\]|\\.)+)"|'((?:[^'\\]|\\.)+)')\s*\)""")
+    words = set()
+    for path in [*web.rglob("*.html"), *web.rglob("*.py")]:
+        for m in literal.finditer(path.read_text(encoding="utf-8")):
+            words.add(m.group(1) or m.group(2))
+    words.discard("…")  # i18n.py's docstring
+    for table in (labels.STATUS, labels.STATE, labels.REJECTED, audit_log.ACTIONS, audit_log.FIELDS):
+        words |= set(table.values())
+    words |= set(crops.READING_NAMES.values()) | {crops.FINAL_NAME}
+    words |= {vocab_counts.RECEIVED, vocab_counts.WAITING_ANSWERS, vocab_counts.WAITING_SHEETS}
+    missing = sorted(w for w in words if w not in en)
+    assert not missing, missing

@@ -195,8 +195,20 @@ def test_throughput_for_admins(site):
     a = app.test_client()
     login(a, "admin")
     page = a.get("/admin/users").get_data(as_text=True)
-    table = page.split('id="throughput"')[1]
-    assert "reviewer" in table
+    table = page.split('id="throughput"')[1].split("</table>")[0]
+    row = table.split("<td>reviewer</td>")[1].split("</tr>")[0]
+    # two decisions in a few seconds: counted, but no rate per hour made up from them
+    assert '<td class="num">2</td>' in row and "chưa đủ mục để tính" in row
+
+
+def test_throughput_rate_only_when_enough_items_back_it():
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
+    few = svc.Throughput("a", 7, 7 * 2.4 / 3600, t0)  # seven items two seconds apart
+    assert few.per_hour > 1000 and not few.reliable
+    many = svc.Throughput("b", 600, 0.5, t0 + timedelta(hours=1))
+    assert many.reliable and many.per_hour == 1200
 
 
 # --------------------------------------------------------------------------- the queue under load

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Select, or_, select
 
-from db.models import AuditLog, Page, User
+from db.models import Answer, AuditLog, Page, ReviewItem, User
 from omr.layout import layout_for
 from omr.templates import UnknownForm, Variant
 from web.access import ROLE_LABELS, unit_name
@@ -22,7 +22,7 @@ ACTIONS = {
     "review.conflict": "Chọn bản quét của phiếu trùng số",
     "review.identify": "Nhận dạng trang",
     "review.not_a_sheet": "Xác nhận không phải phiếu",
-    "user.add": "Thêm người dùng",
+    "user.add": "Tạo người dùng",
     "user.role": "Đổi vai trò, đơn vị",
     "user.password": "Đặt lại mật khẩu",
     "user.unlock": "Mở khóa người dùng",
@@ -139,10 +139,20 @@ def action_choices() -> list[tuple[str, str]]:
     return [(a, _(w)) for w, a in seen.items()]
 
 
+def _answer_object(s, obj: str | None) -> str | None:
+    """An undo names the review item; the answer it is about is named like a decision's entry."""
+    if not obj or not obj.startswith("item:") or not obj[5:].isdigit():
+        return obj
+    item = s.get(ReviewItem, int(obj[5:]))
+    ans = s.get(Answer, item.answer_id) if item is not None and item.answer_id is not None else None
+    return f"page:{ans.page_id}/{ans.field}" if ans is not None else obj
+
+
 def entry(s, row: AuditLog) -> Entry:
     old = row.old if isinstance(row.old, dict) else {}
     new = row.new if isinstance(row.new, dict) else {}
-    options = _option_labels(s, row.object)
+    obj = _answer_object(s, row.object)
+    options = _option_labels(s, obj)
     changes = []
     for key in [k for k in {**old, **new} if k not in HIDDEN]:
         a, b = old.get(key), new.get(key)

@@ -8,22 +8,14 @@ from dataclasses import dataclass
 from db.models import Answer, Page
 from omr.layout import layout_for
 from omr.templates import UnknownForm, Variant
+from omr.vocab_counts import PAGE_STATUS
 from web.i18n import _, catalogue, lang
 
-STATUS = {
-    "accepted": "Đã nhận",
-    "needs_review": "Chờ duyệt",
-    "unidentified": "Chưa nhận dạng",
-    "duplicate": "Trùng (đã có)",
-    "conflict": "Trùng số, khác câu trả lời",
-    "invalid": "Không hợp lệ",
-    "blank": "Trang trắng",
-    "error": "Lỗi đọc",
-}
+STATUS = {code: words[:1].upper() + words[1:] for code, words in PAGE_STATUS.items()}
 STATE = {"marked": "Đã đánh dấu", "blank": "Không trả lời", "multiple": "Nhiều ô", "uncertain": "Không chắc"}
 
 
-SHORT_LABEL = 60  # characters: a question's name in a caption or a status line
+SHORT_LABEL = 70  # characters: a question's name in a caption or a status line
 
 
 def short_label(text: str) -> str:

@@ -80,7 +80,7 @@ def test_defaults_and_admin_pages(server, home, page):
     # the audit log: words and old → new values, filters
     page.goto(f"{server}/admin/audit")
     audit = page.locator("#audit")
-    expect(audit).to_contain_text("Thêm người dùng")
+    expect(audit).to_contain_text("Tạo người dùng")
     expect(audit).to_contain_text("Sửa đơn vị")
     expect(audit).to_contain_text("Ngừng sử dụng: không → có")
     expect(audit).to_contain_text("Mẫu thường dùng: — → hn-dat-dai")

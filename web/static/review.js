@@ -345,7 +345,7 @@
     if (state.released) { state.released = false; state.current = null; show(null); loadFirst(); }
   });
 
-  const DECIDING = new Set(["Enter", "Backspace", "0"]);
+  const DECIDING = new Set(["Enter", "0"]); // with the option keys: what saves an answer
 
   document.addEventListener("keydown", (ev) => {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
@@ -359,7 +359,7 @@
     else if (k === "Escape") { togglePage(false); toggleZoom(false); }
     else if (!$("page-overlay").hidden) handled = false;
     else if (k === "x") toggleZoom();
-    else if ((optionKey || DECIDING.has(k) || k === "z") && at < state.readyAt && item) {
+    else if ((optionKey || DECIDING.has(k)) && at < state.readyAt && item) {
       // the item appeared a moment ago (or its crop is not on screen yet): this key was meant for the
       // one before, or bounced
       record.ignored += 1;

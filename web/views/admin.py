@@ -83,6 +83,8 @@ def users():
         choices=unit_options(),
         unit_name=unit_name,
         speed=speed,
+        min_items=review_service.THROUGHPUT_MIN_ITEMS,
+        min_minutes=review_service.THROUGHPUT_MIN_MINUTES,
         min_length=user_service.MIN_PASSWORD,
     )
 

@@ -10,12 +10,13 @@ from pathlib import Path
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 
-from omr import reports, tally
+from omr import reports, tally, vocab_counts
 from omr.templates import all_forms
 from web.access import CAN_RESULTS, chosen_unit, roles, unit_name
 from web.database import db
+from web.labels import short_label
 from web.pickers import unit_options
-from web.tallies import comments, parse_period, summary, this_month
+from web.tallies import comments, parse_period, period_choices, summary, this_month
 
 bp = Blueprint("results", __name__, url_prefix="/results")
 
@@ -56,6 +57,10 @@ def index():
         choices=unit_options(unit),
         forms=[(f.id, f.full_title) for f in all_forms().values()],
         comments=notes,
+        periods=period_choices(period),
+        vocab=vocab_counts,
+        waiting_answers=sum(q.pending for f in result.forms for q in f.questions) if result else 0,
+        short_label=short_label,
         exports=True,
         formats=list(EXPORT_FORMATS),
     )
