@@ -56,7 +56,7 @@ def test_upload_in_background_with_progress(home):
         time.sleep(0.1)
     assert p["done"] == p["total"] == 2 and p["status"] == "done"
     page = c.get(batch_url).get_data(as_text=True)
-    assert page.count("Đã nhận") >= 2 and "Xem trang" in page
+    assert page.count("Đọc xong") >= 2 and "Xem trang" in page
 
 
 def test_unreadable_file_keeps_what_was_stored(home):
@@ -72,7 +72,7 @@ def test_unreadable_file_keeps_what_was_stored(home):
     )
     page = c.get(r.headers["Location"]).get_data(as_text=True)
     assert "broken.pdf" in page and "Lỗi đọc" in page
-    assert page.count("Đã nhận") >= 2
+    assert page.count("Đọc xong") >= 2
     with session() as s:
         assert s.scalar(select(func.count()).select_from(ScanBatch)) == 1
 
