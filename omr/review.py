@@ -277,7 +277,7 @@ def claim_next(
     the clause on the newest row version, so no item is ever handed to two reviewers.
     """
     if kind not in KINDS:
-        raise ReviewError(f"không có loại mục duyệt {kind!r}")
+        raise ReviewError(f"Không có loại mục duyệt {kind!r}")
     saving_ids = sorted({int(i) for i in saving})[:MAX_SAVING]
     exclude = sorted({int(i) for i in exclude} | set(saving_ids))
     now = _now()
@@ -329,7 +329,7 @@ def get_item(s: Session, item_id: int, scope: Scope) -> tuple[ReviewItem, Page]:
     """The item and its page, if the scope may see it (NotFound otherwise: nothing is revealed)."""
     row = s.execute(_item_stmt(scope.root), {"q_item": item_id, **_scope_params(scope)}).first()
     if row is None:
-        raise NotFound("không có mục duyệt này")
+        raise NotFound("Không có mục duyệt này")
     return row[0], row[1]
 
 
@@ -414,7 +414,7 @@ def describe(s: Session, item: ReviewItem, page: Page) -> ItemView:
     if item.kind == REVIEW_ANSWER and item.answer_id is not None:
         ans = s.get(Answer, item.answer_id)
         if ans is None:
-            raise NotFound("không có câu trả lời này")
+            raise NotFound("Không có câu trả lời này")
         view.field_id = ans.field
         view.reason = ans.reason or ans.machine_state
         view.reason_text = REASONS.get(view.reason or "", view.reason)
@@ -490,9 +490,9 @@ def _check_value(view_options: list[tuple[str, str]], kind: str, value: str | No
     values = [v for v, _ in view_options]
     parts = [p for p in str(value).split(",") if p]
     if any(p not in values for p in parts) or not parts:
-        raise ReviewError(f"lựa chọn không có trong câu hỏi: {value!r}")
+        raise ReviewError(f"Lựa chọn không có trong câu hỏi: {value!r}")
     if kind != "multi" and len(parts) != 1:
-        raise ReviewError("câu hỏi này chỉ chọn một")
+        raise ReviewError("Câu hỏi này chỉ chọn một")
     from omr.detect.decide import join_values
 
     return join_values(sorted(set(parts)))
@@ -522,11 +522,11 @@ def _mark_done(w: Session, item_id: int, username: str, is_admin: bool, now: dat
         return
     row = w.execute(select(_RI.c.status, _RI.c.resolved_by, _RI.c.page_id).where(_RI.c.id == item_id)).first()
     if row is None or (page_id is not None and row.page_id != page_id):
-        raise NotFound("không có mục duyệt này")
+        raise NotFound("Không có mục duyệt này")
     if row.status == REVIEW_OPEN:
-        raise Taken("mục này đang do người khác duyệt")
+        raise Taken("Mục này đang do người khác duyệt")
     if row.resolved_by != username and not is_admin:
-        raise Taken("mục này đã được người khác duyệt")
+        raise Taken("Mục này đã được người khác duyệt")
     # changing one's own earlier decision (Backspace, then a new choice)
     w.execute(
         update(_RI)
@@ -566,7 +566,7 @@ def decide_answer(
     with open_session(url) as s:
         item, page = get_item(s, item_id, scope)
         if item.kind != REVIEW_ANSWER or item.answer_id is None:
-            raise ReviewError("mục này không phải câu trả lời")
+            raise ReviewError("Mục này không phải câu trả lời")
         view = describe(s, item, page)
     if accept_machine:
         value = view.machine_value
@@ -653,7 +653,7 @@ def undo_last(username: str, scope: Scope) -> int | None:
             restored = _undo_statuses(w, entry)
             _reopen(w, item, username, now)
         else:
-            raise ReviewError("không hoàn tác được việc gán phiếu cho trang chưa nhận dạng; hãy sửa trên trang phiếu")
+            raise ReviewError("Không hoàn tác được việc gán phiếu cho trang chưa nhận dạng; hãy sửa trên trang phiếu")
         w.add(
             AuditLog(
                 user=username,
@@ -707,11 +707,11 @@ def resolve_conflict(username: str, scope: Scope, item_id: int, keep_page_id: in
     with transaction() as w:
         item, page = get_item(w, item_id, scope)
         if item.kind != REVIEW_CONFLICT:
-            raise ReviewError("mục này không phải phiếu trùng số")
+            raise ReviewError("Mục này không phải phiếu trùng số")
         other = conflict_partner(w, page)
         pages = {page.id: page, **({other.id: other} if other else {})}
         if keep_page_id not in pages:
-            raise ReviewError("hãy chọn một trong hai trang")
+            raise ReviewError("Hãy chọn một trong hai trang")
         item = _take(w, item_id, username, is_admin, now)
         old = {"statuses": {str(p.id): p.status for p in pages.values()}}
         for p in pages.values():
@@ -782,7 +782,7 @@ def not_a_sheet(username: str, scope: Scope, item_id: int, *, is_admin: bool = F
     with transaction() as w:
         item, page = get_item(w, item_id, scope)
         if item.kind != REVIEW_UNIDENTIFIED:
-            raise ReviewError("mục này không phải trang chưa nhận dạng")
+            raise ReviewError("Mục này không phải trang chưa nhận dạng")
         _take(w, item_id, username, is_admin, now)
         old = {"status": page.status, "note": page.note}
         page.status, page.note = INVALID, "không phải phiếu khảo sát (người duyệt xác nhận)"
@@ -827,19 +827,19 @@ def assign_identity(
     with open_session() as s:
         item, page = get_item(s, item_id, scope)
         if item.kind != REVIEW_UNIDENTIFIED or item.status != REVIEW_OPEN:
-            raise ReviewError("mục này không phải trang chưa nhận dạng đang chờ duyệt")
+            raise ReviewError("Mục này không phải trang chưa nhận dạng đang chờ duyệt")
         sheet = s.get(Sheet, serial) or (s.get(Sheet, serial.zfill(6)) if serial.isdigit() else None)
         if sheet is None:
-            raise ReviewError(f"số phiếu {serial} chưa từng được in ở hệ thống này")
+            raise ReviewError(f"Số phiếu {serial} chưa từng được in ở hệ thống này")
         if sheet.unit_code not in scope.units:
-            raise ReviewError(f"phiếu số {serial} không thuộc đơn vị của bạn")
+            raise ReviewError(f"Phiếu số {serial} không thuộc đơn vị của bạn")
         if form_id and form_id != sheet.form_id:
-            raise ReviewError(f"phiếu số {sheet.serial} là mẫu {sheet.form_id}, không phải {form_id}")
+            raise ReviewError(f"Phiếu số {sheet.serial} là mẫu {sheet.form_id}, không phải {form_id}")
         if unit_code and unit_code != sheet.unit_code:
-            raise ReviewError(f"phiếu số {sheet.serial} thuộc đơn vị {sheet.unit_code}, không phải {unit_code}")
+            raise ReviewError(f"Phiếu số {sheet.serial} thuộc đơn vị {sheet.unit_code}, không phải {unit_code}")
         form = get_form(sheet.form_id, sheet.form_version)
         if not 1 <= sheet_page <= form.pages:
-            raise ReviewError(f"mẫu {form.id} chỉ có {form.pages} trang")
+            raise ReviewError(f"Mẫu {form.id} chỉ có {form.pages} trang")
         ident = SheetIdentity(
             sheet.form_id, sheet.form_version, sheet.unit_code, sheet.serial, sheet_page, sheet.variant
         )
@@ -850,7 +850,7 @@ def assign_identity(
         batch_id, sha = page.scan_batch_id, page.sha256
     read = read_known(decode(data), ident)
     if read.status != READ:
-        raise ReviewError("không tìm thấy 4 dấu định vị ở góc trang: không đọc được các ô của trang này")
+        raise ReviewError("Không tìm thấy 4 dấu định vị ở góc trang: không đọc được các ô của trang này")
     rel, crops = storing.write_files(sha, raw.ext, data, read)
     with transaction() as w:
         item = _take(w, item_id, username, is_admin, now)

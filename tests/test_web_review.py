@@ -497,3 +497,13 @@ def test_option_keys_one_press_each():
     keys = svc.option_keys(12)
     assert keys[8:] == ("9", "a", "b", "c") and len(set(keys)) == 12
     assert not {"p", "z", "x", "0"} & set(svc.option_keys(len(svc.OPTION_LETTERS) + 9))
+
+
+def test_conflict_held_by_someone_else_says_who(site):
+    app, _ = site
+    a, b = app.test_client(), app.test_client()
+    login(a, "reviewer")
+    login(b, "admin")
+    assert 'id="conflict-form"' in a.get("/review/conflicts").get_data(as_text=True)  # the reviewer holds it
+    page = b.get("/review/conflicts").get_data(as_text=True)
+    assert "1 mục đang được reviewer xử lý." in page and 'id="conflict-form"' not in page
