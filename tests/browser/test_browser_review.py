@@ -206,7 +206,19 @@ def test_crop_large_band_only_reading_visible_zoom_and_page(reviewer, server):
     assert not page.errors, page.errors
 
 
-@pytest.mark.parametrize("how", ["tab closed", "another page"])
+def set_hidden(page, hidden: bool) -> None:
+    """What the browser does when the window is minimised or covered (headless Chromium has no windows
+    to cover): the page's visibility changes and it is told so."""
+    page.evaluate(
+        """h => { Object.defineProperty(document, "hidden", {value: h, configurable: true});
+                  Object.defineProperty(document, "visibilityState", {value: h ? "hidden" : "visible",
+                                                                      configurable: true});
+                  document.dispatchEvent(new Event("visibilitychange")); }""",
+        hidden,
+    )
+
+
+@pytest.mark.parametrize("how", ["tab closed", "another page", "window hidden"])
 def test_held_items_released_when_the_page_goes(models, server, browser, how):
     close_queue()
     ids = clone_queue(5, ("faint",))
@@ -227,9 +239,16 @@ def test_held_items_released_when_the_page_goes(models, server, browser, how):
     assert held() == 3  # on screen and two behind it
     if how == "tab closed":
         page.close(run_before_unload=True)
-    else:
+    elif how == "another page":
         page.goto(f"{server}/results/")
+    else:  # the browser minimised or another tab in front: the page hears "visibilitychange", hidden
+        set_hidden(page, True)
     assert until(lambda: held() == 0), "items still held after the page went away"
+    if how == "window hidden":  # back in front: the page claims again and shows an item
+        set_hidden(page, False)
+        assert until(lambda: held() == 3)
+        expect(page.locator("#review")).not_to_have_attribute("data-ready", "")
+        svc.release("reviewer", ids)
     # and someone else gets them at once, not after the five minutes a claim takes to go stale
     assert svc.claim_next("reviewer2", SCOPE, "answer") == ids[0]
     svc.release("reviewer2", [ids[0]])
