@@ -14,7 +14,7 @@ from web.access import CAN_REVIEW, roles, unit_name
 from web.crops import ImageUnavailable, as_key, box_readings, question_crop, reading_legend
 from web.database import after_write, db
 from web.i18n import _
-from web.labels import short_label
+from web.labels import sentence, short_label
 from web.pickers import unit_options
 from web.views.images import image_response, user_scope
 
@@ -266,7 +266,7 @@ def resolve_unidentified(item_id: int):
     except NotFound:
         abort(404)
     except svc.ReviewError as e:
-        flash(str(e), "error")
+        flash(sentence(str(e)), "error")
         return redirect(url_for("review.unidentified", item=item_id))
     return redirect(url_for("review.unidentified"))
 
@@ -294,7 +294,7 @@ def resolve_conflict(item_id: int):
     except NotFound:
         abort(404)
     except svc.ReviewError as e:
-        flash(str(e), "error")
+        flash(sentence(str(e)), "error")
         return redirect(url_for("review.conflicts", item=item_id))
     flash(_("Đã chọn trang #{id} để tính.").format(id=keep), "ok")
     return redirect(url_for("review.conflicts"))
