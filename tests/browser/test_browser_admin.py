@@ -70,6 +70,17 @@ def test_defaults_and_admin_pages(server, home, page):
     new.locator("button[type=submit]").click()
     expect(page.locator(".flash-ok")).to_contain_text("xem1")
 
+    # rename it: every picker says the new name
+    page.goto(f"{server}/admin/units")
+    row = page.locator("#units tr[data-unit='KH-DATDAI']")
+    row.locator("input[name=name]").fill("Chi nhánh đăng ký đất đai Kiến Hưng")
+    row.locator("form.unit-settings button[type=submit]").click()
+    expect(page.locator(".flash-ok")).to_contain_text("KH-DATDAI")
+    page.goto(f"{server}/print/")
+    expect(page.locator("#unit option[value='KH-DATDAI']")).to_have_text(
+        "Chi nhánh đăng ký đất đai Kiến Hưng (KH-DATDAI)"
+    )
+
     # retire the service point: gone from the pickers, its history kept
     page.goto(f"{server}/admin/units")
     page.locator("#units tr[data-unit='KH-DATDAI'] button[value=retire]").click()

@@ -35,7 +35,17 @@ def test_results_page(server, home, page):
     write_comment(pages[2], "y_kien_khac")
     scan([save_pdf(pages, home / "results-stack.pdf")])
     log_in(page, server, "admin")
+
+    # one vocabulary: the start page and the results count the same sheets with the same words
+    page.goto(f"{server}/")
+    expect(page.locator("#received")).to_have_text("3")
+    expect(page.locator("#received + span")).to_have_text("phiếu đã nhận")
+    expect(page.locator("#waiting + span")).to_have_text("câu chờ duyệt")
     page.goto(f"{server}/results/")
+    expect(page.locator("#result-responses")).to_have_text("3")
+    expect(page.locator("#result-responses + span")).to_have_text("phiếu đã nhận")
+    expect(page.locator("#result-waiting + span")).to_have_text("câu chờ duyệt")
+    expect(page.locator("#result-waiting")).to_have_text("0")  # three clear sheets: nothing waits
 
     # the chart's bars carry their values
     values = page.locator("svg.trend text.bar-value")
