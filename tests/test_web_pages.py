@@ -288,10 +288,10 @@ def test_one_vocabulary_for_received_and_waiting(home):
     login(v := app.test_client(), "viewer")
     start = v.get("/").get_data(as_text=True)
     assert 'id="received">4<' in start and 'id="waiting">3<' in start
-    assert re.search(r'id="waiting-sheets">trên 2 phiếu còn câu chờ duyệt<', start)
+    assert re.search(r'id="waiting-sheets">thuộc 2 phiếu còn câu chờ duyệt<', start)
     results = v.get("/results/").get_data(as_text=True)
     assert 'id="result-responses">4<' in results and 'id="result-waiting">3<' in results
-    assert re.search(r'id="result-waiting-sheets">trên 2 phiếu còn câu chờ duyệt<', results)
+    assert re.search(r'id="result-waiting-sheets">thuộc 2 phiếu còn câu chờ duyệt<', results)
 
 
 def test_every_message_has_an_english_translation():
