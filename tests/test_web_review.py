@@ -507,3 +507,29 @@ def test_conflict_held_by_someone_else_says_who(site):
     assert 'id="conflict-form"' in a.get("/review/conflicts").get_data(as_text=True)  # the reviewer holds it
     page = b.get("/review/conflicts").get_data(as_text=True)
     assert "1 mục đang được reviewer xử lý." in page and 'id="conflict-form"' not in page
+
+
+def test_review_errors_in_the_page_language(site):
+    """A refused decision is explained in the page's language, as a sentence."""
+    app, _ = site
+    a, b = app.test_client(), app.test_client()
+    login(a, "reviewer")
+    login(b, "admin")
+    item = a.get("/review/api/next").get_json()["item"]
+    value = item["options"][0]["value"]
+    r = b.post(f"/review/api/item/{item['id']}/decide", json={"value": value}, headers=api(b))
+    assert r.status_code == 409 and r.get_json()["error"] == "Mục này đang do người khác duyệt"
+    b.post("/lang", data={"lang": "en", "csrf_token": api(b)["X-CSRFToken"], "next": "/"})
+    r = b.post(f"/review/api/item/{item['id']}/decide", json={"value": value}, headers=api(b))
+    assert r.status_code == 409 and r.get_json()["error"] == "Someone else is reviewing this item"
+    page = b.post(
+        f"/review/unidentified/{_unidentified_id()}",
+        data={"csrf_token": api(b)["X-CSRFToken"], "serial": "424242", "sheet_page": "1"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Sheet number 424242 was never printed by this installation" in page
+
+
+def _unidentified_id() -> int:
+    with session() as s:
+        return s.scalar(select(ReviewItem.id).where(ReviewItem.kind == "unidentified"))

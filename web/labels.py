@@ -64,14 +64,22 @@ def scan_error(text: str | None) -> str:
         if not m or _VIETNAMESE.search(m.group(0)):
             break
         t = t[: m.start()]
-    t = sentence(t.rstrip(" ,;:"))
+    return message(t.rstrip(" ,;:"))
+
+
+def message(text: str) -> str:
+    """A message the product wrote in Vietnamese (a service's error, a reader's reason), as a sentence
+    in the page's language: the catalogue has it as written, or with its numbers as ``{n}``."""
+    t = sentence(text)
     if lang() == "vi":
         return t
-    numbers = re.findall(r"\d+", t)
+    words = catalogue(lang()).get(t)
+    if words is not None:
+        return words
     words = catalogue(lang()).get(re.sub(r"\d+", "{n}", t))
     if words is None:
-        return catalogue(lang()).get(t, t)
-    for n in numbers:
+        return t
+    for n in re.findall(r"\d+", t):
         words = words.replace("{n}", n, 1)
     return words
 

@@ -33,7 +33,7 @@ from web.access import (
 )
 from web.database import db, transaction
 from web.i18n import _
-from web.labels import sentence
+from web.labels import message
 from web.pickers import unit_options
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -100,7 +100,7 @@ def create_user():
         with transaction() as s:
             user_service.add_user(s, username, f["password"], f.get("role", ""), unit, by=current_user.username)
     except ServiceError as e:
-        flash(sentence(str(e)), "error")
+        flash(message(str(e)), "error")
         return redirect(url_for("admin.users"))
     flash(_("Đã tạo người dùng {name}.").format(name=username), "ok")
     return redirect(url_for("admin.users"))
@@ -138,7 +138,7 @@ def update_user(user_id: int):
         else:
             abort(400)
     except ServiceError as e:
-        flash(sentence(str(e)), "error")
+        flash(message(str(e)), "error")
         return redirect(url_for("admin.users"))
     with transaction() as s:
         row = s.get(User, u.id)
@@ -203,7 +203,7 @@ def create_unit():
             )
             write_audit(s, current_user.username, "unit.add", f"unit:{unit.code}", None, unit_facts(unit))
     except ServiceError as e:
-        flash(sentence(str(e)), "error")
+        flash(message(str(e)), "error")
         return redirect(url_for("admin.units"))
     invalidate_units()
     flash(_("Đã thêm đơn vị {code}.").format(code=unit.code), "ok")
@@ -240,7 +240,7 @@ def update_unit(code: str):
         with transaction() as s:
             update_unit_service(s, code, current_user.username, **changes)
     except ServiceError as e:
-        flash(sentence(str(e)), "error")
+        flash(message(str(e)), "error")
         return redirect(url_for("admin.units"))
     invalidate_units()
     done = {

@@ -16,7 +16,7 @@ from omr.templates import UnknownForm
 from web.access import CAN_PRINT, chosen_unit, require_unit, roles, unit_name
 from web.database import db
 from web.i18n import VN_TZ, _
-from web.labels import sentence
+from web.labels import message
 from web.pickers import form_options, retired_units, unit_options, usual_form
 
 bp = Blueprint("printing", __name__, url_prefix="/print")
@@ -79,7 +79,7 @@ def create():
         flash(_("Không có mẫu phiếu này."), "error")
         return redirect(url_for("printing.index", unit=unit))
     except ServiceError as e:
-        flash(sentence(str(e)), "error")
+        flash(message(str(e)), "error")
         return redirect(url_for("printing.index", unit=unit))
     current_app.logger.info("printed %d pages for %s", len(manifest), unit)
     batch = db().scalar(

@@ -14,7 +14,7 @@ from omr import reports, tally, vocab_counts
 from omr.templates import all_forms
 from web.access import CAN_RESULTS, chosen_unit, roles, unit_name
 from web.database import db
-from web.labels import sentence, short_label
+from web.labels import message, short_label
 from web.pickers import unit_options
 from web.tallies import comments, parse_period, period_choices, summary, this_month
 
@@ -44,7 +44,7 @@ def index():
         period = parse_period(period_arg)
         result = summary(db(), period, unit, form_id)
     except tally.TallyError as e:
-        flash(sentence(str(e)), "error")
+        flash(message(str(e)), "error")
         return redirect(url_for("results.index", unit=unit))
     notes = comments(db(), period, unit, form_id, COMMENTS_SHOWN) if result else []
     return render_template(

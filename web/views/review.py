@@ -14,7 +14,7 @@ from web.access import CAN_REVIEW, roles, unit_name
 from web.crops import ImageUnavailable, as_key, box_readings, question_crop, reading_legend
 from web.database import after_write, db
 from web.i18n import _
-from web.labels import sentence, short_label
+from web.labels import message, short_label
 from web.pickers import unit_options
 from web.views.images import image_response, user_scope
 
@@ -119,9 +119,9 @@ def api_decide(item_id: int):
     except NotFound:
         abort(404)
     except svc.Taken as e:
-        return jsonify(error=str(e)), 409
+        return jsonify(error=message(str(e))), 409
     except svc.ReviewError as e:
-        return jsonify(error=str(e)), 400
+        return jsonify(error=message(str(e))), 400
     return jsonify(ok=True, counts=_counts())
 
 
@@ -139,7 +139,7 @@ def api_undo():
     try:
         item_id = svc.undo_last(current_user.username, user_scope())
     except svc.ReviewError as e:
-        return jsonify(error=str(e)), 400
+        return jsonify(error=message(str(e))), 400
     after_write()
     return jsonify(item=_item_json(item_id) if item_id else None, counts=_counts())
 
@@ -266,7 +266,7 @@ def resolve_unidentified(item_id: int):
     except NotFound:
         abort(404)
     except svc.ReviewError as e:
-        flash(sentence(str(e)), "error")
+        flash(message(str(e)), "error")
         return redirect(url_for("review.unidentified", item=item_id))
     return redirect(url_for("review.unidentified"))
 
@@ -294,7 +294,7 @@ def resolve_conflict(item_id: int):
     except NotFound:
         abort(404)
     except svc.ReviewError as e:
-        flash(sentence(str(e)), "error")
+        flash(message(str(e)), "error")
         return redirect(url_for("review.conflicts", item=item_id))
     flash(_("Đã chọn trang #{id} để tính.").format(id=keep), "ok")
     return redirect(url_for("review.conflicts"))
