@@ -101,6 +101,9 @@ class Unit(Base):
     counters: Mapped[int] = mapped_column(Integer, default=6, server_default="6")
     personal_fields: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     yearly_quota: Mapped[int | None] = mapped_column(Integer)
+    usual_form: Mapped[str | None] = mapped_column(String(80))  # offered first on the print page
+    # no longer in use (merged, closed): keeps its history, no longer offered in pickers (migration 0007)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Counter(Base):

@@ -36,17 +36,6 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-STATUS_LABELS = {
-    "accepted": "đã nhận",
-    "needs_review": "cần duyệt",
-    "unidentified": "không nhận dạng được",
-    "duplicate": "trùng",
-    "conflict": "xung đột",
-    "invalid": "không hợp lệ",
-    "blank": "trang trắng",
-    "error": "lỗi",
-}
-
 _ARGPARSE_VI = (
     ("the following arguments are required", "thiếu tham số bắt buộc"),
     ("unrecognized arguments", "tham số không hiểu được"),
@@ -294,6 +283,8 @@ def register_print(sub) -> None:
 def _scan(args) -> int:
     from omr import queue
     from omr.services import ingest, survey_period
+    from omr.vocab_counts import PAGE_STATUS as STATUS_LABELS  # the words the web and the exports use
+    from omr.vocab_counts import from_scan_lines
 
     if not args.paths and not args.watch:
         raise UserError("cần ít nhất một tệp/thư mục để quét, hoặc --watch THƯ_MỤC")
@@ -308,12 +299,15 @@ def _scan(args) -> int:
         raise UserError(f"không có thư mục {args.watch} để theo dõi")
     progress = not args.json or sys.stderr.isatty()
     counts: Counter[str] = Counter()
+    lines: list[dict] = []  # for the summary's sheet counts (omr.vocab_counts)
     write = _tqdm_write if progress else _plain_write  # tqdm's write keeps the bar below the text
 
     def emit(line: dict) -> None:
         counts[line["status"]] += 1
+        if not args.watch:  # a watcher runs for months: no summary, nothing kept
+            lines.append({k: line.get(k) for k in ("status", "serial", "answers")})
         if line["status"] == "error":
-            write(f"Lỗi: {line['source']} trang {line['page']}: {line['error']}", sys.stderr)
+            write(f"Lỗi: {line['source']} trang {line['page']}: {_sentence(line['error'])}", sys.stderr)
         if args.json:
             _out(line)
         elif line["status"] != "error":
@@ -340,6 +334,7 @@ def _scan(args) -> int:
     if not args.json:
         summary = ", ".join(f"{STATUS_LABELS.get(k, k)}: {v}" for k, v in sorted(counts.items()))
         print(f"Tổng cộng {sum(counts.values())} trang — {summary or 'không có trang nào'}")
+        print(from_scan_lines(lines).words().capitalize())
     if counts["error"]:
         return EXIT_FAILED  # the error lines are all stderr says: one line per unreadable page
     if paths:
@@ -547,6 +542,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     (Flask for ``omr serve``, the tally for ``omr export``): they are added for any other command, for
     ``--help`` and for a mistyped command, whose error lists them all."""
     parser = _Parser(prog="omr", description="In phiếu khảo sát, đọc phiếu quét, tổng hợp kết quả.")
+    parser.add_argument("--version", action="version", version=f"omr {_version()}", help="phiên bản của omr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for register in BUILTIN:
         register(sub)
@@ -556,12 +552,26 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("omr-hailong")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(chưa cài đặt)"
+
+
 def _message(e: BaseException) -> str:
     if isinstance(e, OSError):
         where = f"{e.filename}: " if e.filename else ""
-        return f"{where}{e.strerror or e}"
+        return _sentence(f"{where}{e.strerror or e}")
     text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0]
+    return _sentence(text.splitlines()[0])
+
+
+def _sentence(text: str) -> str:
+    """Every message a person reads starts with a capital letter."""
+    return text[:1].upper() + text[1:]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -580,7 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser(command)
     except TemplateError as e:  # a broken form file stops every command, with its name and line
-        print(f"omr: lỗi: {_message(e)}", file=sys.stderr)
+        print(f"omr: {_message(e)}", file=sys.stderr)
         return EXIT_FAILED
     args = parser.parse_args(argv)
     expected = (UserError, ServiceError, UnknownForm, TemplateError, LayoutError, ConfigError, DatabaseError, OSError)
@@ -592,7 +602,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except OperationalError as e:
-        print(f"omr {args.command}: lỗi cơ sở dữ liệu: {_message(e.orig or e)}", file=sys.stderr)
+        print(f"omr {args.command}: Lỗi cơ sở dữ liệu: {_message(e.orig or e)}", file=sys.stderr)
         return EXIT_FAILED
     except SQLDatabaseError:
         # e.g. a database file overwritten or cut short: nothing a retry or OMR_DEBUG would change
@@ -606,7 +616,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except expected as e:
         code = EXIT_USAGE if isinstance(e, UserError | ServiceError | UnknownForm) else EXIT_FAILED
-        print(f"omr {args.command}: lỗi: {_message(e)}", file=sys.stderr)
+        print(f"omr {args.command}: {_message(e)}", file=sys.stderr)
         return code
     except KeyboardInterrupt:
         print("Đã dừng.", file=sys.stderr)
@@ -616,7 +626,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("OMR_DEBUG"):
             raise
         print(
-            f"omr {args.command}: lỗi không mong đợi ({type(e).__name__}: {_message(e)}); "
+            f"omr {args.command}: Lỗi không mong đợi ({type(e).__name__}: {_message(e)}); "
             "chạy lại với OMR_DEBUG=1 để xem chi tiết",
             file=sys.stderr,
         )

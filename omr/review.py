@@ -59,7 +59,10 @@ from omr import config
 from omr.services import NotFound, ServiceError
 
 STALE = timedelta(minutes=5)  # a claimed item nobody decided is handed out again after this
-MAX_HELD = 2  # the item on screen and the one prefetched behind it
+MAX_HELD = 3  # the item on screen and the two prefetched behind it
+# decisions still being sent: held until stored, but not counted against MAX_HELD (else the prefetch
+# that follows a quick decision finds the reviewer's hands full); at most this many are let off
+MAX_SAVING = 4
 CLAIM_ATTEMPTS = 5  # PostgreSQL: tries when the row picked was taken in the meantime
 KINDS = (REVIEW_ANSWER, REVIEW_UNIDENTIFIED, REVIEW_CONFLICT)
 # reasons the reader gives (omr.detect.decide), in words for people
@@ -72,6 +75,7 @@ REASONS = {
     "low_confidence": "máy không chắc chắn",
 }
 ACTIVE_GAP = timedelta(minutes=5)  # longer pauses between decisions are breaks, not work
+THROUGHPUT_MIN_ITEMS, THROUGHPUT_MIN_MINUTES = 50, 10  # below either, no rate per hour is shown
 
 
 class ReviewError(ServiceError):
@@ -222,6 +226,28 @@ def open_counts(s: Session, scope: Scope) -> dict[str, int]:
     return out
 
 
+def held_by_others(s: Session, scope: Scope, username: str) -> dict[str, list[tuple[str, int]]]:
+    """Open items of each kind someone else holds right now (not stale), by whom: what a reviewer who
+    finds nothing free is told is "being handled by …"."""
+    rows = s.execute(
+        select(_RI.c.kind, _RI.c.assigned_to, func.count())
+        .select_from(_RI.join(Page, Page.id == _RI.c.page_id))
+        .where(
+            _RI.c.status == REVIEW_OPEN,
+            _RI.c.assigned_to.is_not(None),
+            _RI.c.assigned_to != username,
+            _RI.c.assigned_at >= _now() - STALE,
+            visible(scope),
+        )
+        .group_by(_RI.c.kind, _RI.c.assigned_to)
+        .order_by(_RI.c.kind, _RI.c.assigned_to)
+    ).all()
+    out: dict[str, list[tuple[str, int]]] = {k: [] for k in KINDS}
+    for kind, who, n in rows:
+        out[kind].append((who, n))
+    return out
+
+
 def warm_up(s: Session) -> None:
     """Compile the queue's reading statements on this process's engine (``omr serve`` calls this before
     a process takes its first request). A scope of no unit: nothing is read, nothing written."""
@@ -234,18 +260,26 @@ def warm_up(s: Session) -> None:
         get_item(s, 0, nobody)
 
 
-def claim_next(username: str, scope: Scope, kind: str = REVIEW_ANSWER, exclude: Iterable[int] = ()) -> int | None:
+def claim_next(
+    username: str,
+    scope: Scope,
+    kind: str = REVIEW_ANSWER,
+    exclude: Iterable[int] = (),
+    saving: Iterable[int] = (),
+) -> int | None:
     """The id of an item for ``username`` to decide, now assigned to them; None when the queue is empty.
 
     An item they already hold (and not in ``exclude``: what their screen already shows) comes first,
-    so reloading the page shows the same item; they hold at most ``MAX_HELD`` at once. A new item is
+    so reloading the page shows the same item; they hold at most ``MAX_HELD`` at once, not counting the
+    items in ``saving`` (decisions on their way: up to ``MAX_SAVING`` of them). A new item is
     taken by a single ``UPDATE … RETURNING`` whose WHERE clause re-checks that nobody holds it: SQLite
     runs it under its one write lock, PostgreSQL skips rows other claimers have locked and re-checks
     the clause on the newest row version, so no item is ever handed to two reviewers.
     """
     if kind not in KINDS:
-        raise ReviewError(f"không có loại mục duyệt {kind!r}")
-    exclude = sorted({int(i) for i in exclude})
+        raise ReviewError(f"Không có loại mục duyệt {kind!r}")
+    saving_ids = sorted({int(i) for i in saving})[:MAX_SAVING]
+    exclude = sorted({int(i) for i in exclude} | set(saving_ids))
     now = _now()
     url = config.database_url()  # once: it is a few system calls
     params = {"q_user": username, "q_kind": kind, "q_stale": now - STALE, "q_now": now, "q_exclude": exclude}
@@ -262,7 +296,7 @@ def claim_next(username: str, scope: Scope, kind: str = REVIEW_ANSWER, exclude: 
         if kept == 1:
             return mine[0]
         # decided or given back meanwhile (another tab of theirs): take a new one
-    elif len(held) >= MAX_HELD:
+    elif len([i for i in held if i not in saving_ids]) >= MAX_HELD:
         return None
     params |= _scope_params(scope)
     for _attempt in range(CLAIM_ATTEMPTS):
@@ -295,16 +329,29 @@ def get_item(s: Session, item_id: int, scope: Scope) -> tuple[ReviewItem, Page]:
     """The item and its page, if the scope may see it (NotFound otherwise: nothing is revealed)."""
     row = s.execute(_item_stmt(scope.root), {"q_item": item_id, **_scope_params(scope)}).first()
     if row is None:
-        raise NotFound("không có mục duyệt này")
+        raise NotFound("Không có mục duyệt này")
     return row[0], row[1]
 
 
 # --------------------------------------------------------------------------- what a reviewer sees
 
 
+# The keys that choose a question's options, in printed order: 1–9, then letters, so an option is
+# always one key press (no waiting to see whether a second digit follows). The review page keeps
+# P (whole page), Z (undo) and X (zoom) for itself.
+OPTION_LETTERS = "abcdefghijklmnoqrstuvwy"
+
+
+def option_keys(n: int) -> tuple[str, ...]:
+    keys = [str(i) for i in range(1, min(n, 9) + 1)] + list(OPTION_LETTERS[: max(0, n - 9)])
+    if len(keys) < n:
+        raise ReviewError(f"Câu hỏi có {n} lựa chọn, nhiều hơn số phím chọn được")
+    return tuple(keys)
+
+
 @dataclass
 class OptionView:
-    key: int  # the digit key that chooses it (1-based position)
+    key: str  # the key that chooses it (see ``option_keys``)
     value: str
     label: str
 
@@ -367,7 +414,7 @@ def describe(s: Session, item: ReviewItem, page: Page) -> ItemView:
     if item.kind == REVIEW_ANSWER and item.answer_id is not None:
         ans = s.get(Answer, item.answer_id)
         if ans is None:
-            raise NotFound("không có câu trả lời này")
+            raise NotFound("Không có câu trả lời này")
         view.field_id = ans.field
         view.reason = ans.reason or ans.machine_state
         view.reason_text = REASONS.get(view.reason or "", view.reason)
@@ -376,7 +423,8 @@ def describe(s: Session, item: ReviewItem, page: Page) -> ItemView:
         if fl is not None:
             fp = fl.placement(ans.field)
             view.field_kind, view.question, view.element = fp.field.kind, fp.field.label, fp.field.element
-            view.options = [OptionView(i + 1, o.value, o.label) for i, o in enumerate(fp.options)]
+            keys = option_keys(len(fp.options))
+            view.options = [OptionView(keys[i], o.value, o.label) for i, o in enumerate(fp.options)]
     elif item.kind == REVIEW_CONFLICT:
         other = conflict_partner(s, page)
         if other is not None:
@@ -442,9 +490,9 @@ def _check_value(view_options: list[tuple[str, str]], kind: str, value: str | No
     values = [v for v, _ in view_options]
     parts = [p for p in str(value).split(",") if p]
     if any(p not in values for p in parts) or not parts:
-        raise ReviewError(f"lựa chọn không có trong câu hỏi: {value!r}")
+        raise ReviewError(f"Lựa chọn không có trong câu hỏi: {value!r}")
     if kind != "multi" and len(parts) != 1:
-        raise ReviewError("câu hỏi này chỉ chọn một")
+        raise ReviewError("Câu hỏi này chỉ chọn một")
     from omr.detect.decide import join_values
 
     return join_values(sorted(set(parts)))
@@ -474,11 +522,11 @@ def _mark_done(w: Session, item_id: int, username: str, is_admin: bool, now: dat
         return
     row = w.execute(select(_RI.c.status, _RI.c.resolved_by, _RI.c.page_id).where(_RI.c.id == item_id)).first()
     if row is None or (page_id is not None and row.page_id != page_id):
-        raise NotFound("không có mục duyệt này")
+        raise NotFound("Không có mục duyệt này")
     if row.status == REVIEW_OPEN:
-        raise Taken("mục này đang do người khác duyệt")
+        raise Taken("Mục này đang do người khác duyệt")
     if row.resolved_by != username and not is_admin:
-        raise Taken("mục này đã được người khác duyệt")
+        raise Taken("Mục này đã được người khác duyệt")
     # changing one's own earlier decision (Backspace, then a new choice)
     w.execute(
         update(_RI)
@@ -518,7 +566,7 @@ def decide_answer(
     with open_session(url) as s:
         item, page = get_item(s, item_id, scope)
         if item.kind != REVIEW_ANSWER or item.answer_id is None:
-            raise ReviewError("mục này không phải câu trả lời")
+            raise ReviewError("Mục này không phải câu trả lời")
         view = describe(s, item, page)
     if accept_machine:
         value = view.machine_value
@@ -540,7 +588,7 @@ def decide_answer(
             insert(_AUDIT).values(
                 user=username,
                 action="review.answer",
-                object=f"page:{page_id}/{ans.field}",
+                object=_answer_object(page_id, ans.field),
                 old={"final_value": ans.final_value, "final_state": ans.final_state, "decided_by": ans.decided_by},
                 new={
                     "final_value": value,
@@ -586,17 +634,11 @@ def undo_last(username: str, scope: Scope) -> int | None:
     now = _now()
     with transaction() as w:
         item, page = get_item(w, item_id, scope)
-        entry = w.scalar(
-            select(AuditLog)
-            .where(AuditLog.user == username, AuditLog.action.like("review.%"), AuditLog.action != "review.undo")
-            .where(AuditLog.object.like(f"page:{page.id}%") | AuditLog.object.like(f"item:{item.id}"))
-            .order_by(AuditLog.id.desc())
-            .limit(1)
-        )
         restored: dict = {}
         if item.kind == REVIEW_ANSWER and item.answer_id is not None:
             ans = w.get(Answer, item.answer_id)
             assert ans is not None
+            entry = _last_entry(w, username, "review.answer", _answer_object(page.id, ans.field))
             old = (entry.old if entry and isinstance(entry.old, dict) else None) or {}
             restored = {"final_value": ans.final_value, "final_state": ans.final_state, "decided_by": ans.decided_by}
             if old.get("decided_by"):
@@ -607,10 +649,11 @@ def undo_last(username: str, scope: Scope) -> int | None:
             if ans.decided_by is None:
                 _reopen(w, item, username, now)
         elif item.kind == REVIEW_CONFLICT:
+            entry = _last_entry(w, username, "review.conflict", f"item:{item.id}")
             restored = _undo_statuses(w, entry)
             _reopen(w, item, username, now)
         else:
-            raise ReviewError("không hoàn tác được việc gán phiếu cho trang chưa nhận dạng; hãy sửa trên trang phiếu")
+            raise ReviewError("Không hoàn tác được việc gán phiếu cho trang chưa nhận dạng; hãy sửa trên trang phiếu")
         w.add(
             AuditLog(
                 user=username,
@@ -621,6 +664,22 @@ def undo_last(username: str, scope: Scope) -> int | None:
             )
         )
     return item_id
+
+
+def _answer_object(page_id: int, field_id: str) -> str:
+    """The audit log's name for one answer of one page (what ``decide_answer`` writes, undo looks up)."""
+    return f"page:{page_id}/{field_id}"
+
+
+def _last_entry(w: Session, username: str, action: str, obj: str) -> AuditLog | None:
+    """This reviewer's latest ``action`` entry on exactly ``obj`` (never a prefix: page 1 is not page 10,
+    one question of a page is not another)."""
+    return w.scalar(
+        select(AuditLog)
+        .where(AuditLog.user == username, AuditLog.action == action, AuditLog.object == obj)
+        .order_by(AuditLog.id.desc())
+        .limit(1)
+    )
 
 
 def _reopen(w: Session, item: ReviewItem, username: str, now: datetime) -> None:
@@ -648,11 +707,11 @@ def resolve_conflict(username: str, scope: Scope, item_id: int, keep_page_id: in
     with transaction() as w:
         item, page = get_item(w, item_id, scope)
         if item.kind != REVIEW_CONFLICT:
-            raise ReviewError("mục này không phải phiếu trùng số")
+            raise ReviewError("Mục này không phải phiếu trùng số")
         other = conflict_partner(w, page)
         pages = {page.id: page, **({other.id: other} if other else {})}
         if keep_page_id not in pages:
-            raise ReviewError("hãy chọn một trong hai trang")
+            raise ReviewError("Hãy chọn một trong hai trang")
         item = _take(w, item_id, username, is_admin, now)
         old = {"statuses": {str(p.id): p.status for p in pages.values()}}
         for p in pages.values():
@@ -723,7 +782,7 @@ def not_a_sheet(username: str, scope: Scope, item_id: int, *, is_admin: bool = F
     with transaction() as w:
         item, page = get_item(w, item_id, scope)
         if item.kind != REVIEW_UNIDENTIFIED:
-            raise ReviewError("mục này không phải trang chưa nhận dạng")
+            raise ReviewError("Mục này không phải trang chưa nhận dạng")
         _take(w, item_id, username, is_admin, now)
         old = {"status": page.status, "note": page.note}
         page.status, page.note = INVALID, "không phải phiếu khảo sát (người duyệt xác nhận)"
@@ -768,19 +827,19 @@ def assign_identity(
     with open_session() as s:
         item, page = get_item(s, item_id, scope)
         if item.kind != REVIEW_UNIDENTIFIED or item.status != REVIEW_OPEN:
-            raise ReviewError("mục này không phải trang chưa nhận dạng đang chờ duyệt")
+            raise ReviewError("Mục này không phải trang chưa nhận dạng đang chờ duyệt")
         sheet = s.get(Sheet, serial) or (s.get(Sheet, serial.zfill(6)) if serial.isdigit() else None)
         if sheet is None:
-            raise ReviewError(f"số phiếu {serial} chưa từng được in ở hệ thống này")
+            raise ReviewError(f"Số phiếu {serial} chưa từng được in ở hệ thống này")
         if sheet.unit_code not in scope.units:
-            raise ReviewError(f"phiếu số {serial} không thuộc đơn vị của bạn")
+            raise ReviewError(f"Phiếu số {serial} không thuộc đơn vị của bạn")
         if form_id and form_id != sheet.form_id:
-            raise ReviewError(f"phiếu số {sheet.serial} là mẫu {sheet.form_id}, không phải {form_id}")
+            raise ReviewError(f"Phiếu số {sheet.serial} là mẫu {sheet.form_id}, không phải {form_id}")
         if unit_code and unit_code != sheet.unit_code:
-            raise ReviewError(f"phiếu số {sheet.serial} thuộc đơn vị {sheet.unit_code}, không phải {unit_code}")
+            raise ReviewError(f"Phiếu số {sheet.serial} thuộc đơn vị {sheet.unit_code}, không phải {unit_code}")
         form = get_form(sheet.form_id, sheet.form_version)
         if not 1 <= sheet_page <= form.pages:
-            raise ReviewError(f"mẫu {form.id} chỉ có {form.pages} trang")
+            raise ReviewError(f"Mẫu {form.id} chỉ có {form.pages} trang")
         ident = SheetIdentity(
             sheet.form_id, sheet.form_version, sheet.unit_code, sheet.serial, sheet_page, sheet.variant
         )
@@ -791,7 +850,7 @@ def assign_identity(
         batch_id, sha = page.scan_batch_id, page.sha256
     read = read_known(decode(data), ident)
     if read.status != READ:
-        raise ReviewError("không tìm thấy 4 dấu định vị ở góc trang: không đọc được các ô của trang này")
+        raise ReviewError("Không tìm thấy 4 dấu định vị ở góc trang: không đọc được các ô của trang này")
     rel, crops = storing.write_files(sha, raw.ext, data, read)
     with transaction() as w:
         item = _take(w, item_id, username, is_admin, now)
@@ -839,6 +898,12 @@ class Throughput:
     def per_hour(self) -> float:
         return self.items / self.active_hours if self.active_hours > 0 else 0.0
 
+    @property
+    def reliable(self) -> bool:
+        """Enough decisions, over enough time, for a rate per hour to mean something (7 items in a
+        minute are not "10,647 an hour")."""
+        return self.items >= THROUGHPUT_MIN_ITEMS and self.active_hours * 60 >= THROUGHPUT_MIN_MINUTES
+
 
 def throughput(s: Session, usernames: Iterable[str], since: datetime) -> list[Throughput]:
     """Items decided per hour of work for each reviewer since ``since`` (breaks longer than
@@ -877,6 +942,8 @@ __all__ = [
     "decide_answer",
     "describe",
     "get_item",
+    "held_by_others",
+    "option_keys",
     "not_a_sheet",
     "open_counts",
     "previous",

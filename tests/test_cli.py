@@ -264,3 +264,10 @@ def test_repeated_wrong_passwords_lock_the_account(omr):
         assert users.authenticate(s, "lan", "đúng-mật-khẩu") is None  # locked, even with the right one
         assert users.is_locked(users.get_user(s, "lan"))
         assert users.authenticate(s, "không-có", "x") is None
+
+
+def test_version():
+    import re
+
+    r = subprocess.run([sys.executable, "-m", "omr.cli", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and re.fullmatch(r"omr \d+\.\d+\.\d+\n", r.stdout), r.stdout

@@ -115,7 +115,8 @@ def test_pdf_has_every_official_element(configured: Path) -> None:
     # the headline a leader reads first
     with dbs.session() as s:
         res = tally.compute(s, "2026-11", "W1")
-    assert pct(res.index.value) == "83,3 %" and res.sheets.yearly_quota == 420  # a ward: 420 a year; its school adds none (seed 002)
+    # a ward: 420 a year; its school adds none (seed 002)
+    assert pct(res.index.value) == "83,3 %" and res.sheets.yearly_quota == 420
     box = flat[flat.index("như sau:") : flat.index("I. KẾT QUẢ CHUNG")]  # between the citation and part I
     for text in ("CHỈ SỐ HÀI LÒNG CHUNG", "83,3 %", "MỤC TIÊU ≥ 90 %", "CHƯA ĐẠT", "SỐ PHIẾU",
                  f"{res.sheets.year_returned}/420", "THAY ĐỔI", "+58,3 điểm %"):  # fmt: skip

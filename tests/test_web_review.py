@@ -64,7 +64,7 @@ def test_decide_back_undo_and_result_changes(site):
     before = _q_result_counts()
     first = c.get("/review/api/next").get_json()
     item = first["item"]
-    assert item["field"] in ("q_result", "q_staff") and item["options"][0]["key"] == 1
+    assert item["field"] in ("q_result", "q_staff") and item["options"][0]["key"] == "1"
     assert c.get(item["crop_url"]).headers["Content-Type"] == "image/png"
     assert first["counts"]["answer"] == 2
     # prefetch: a second item, never the same
@@ -195,8 +195,20 @@ def test_throughput_for_admins(site):
     a = app.test_client()
     login(a, "admin")
     page = a.get("/admin/users").get_data(as_text=True)
-    table = page.split('id="throughput"')[1]
-    assert "reviewer" in table
+    table = page.split('id="throughput"')[1].split("</table>")[0]
+    row = table.split("<td>reviewer</td>")[1].split("</tr>")[0]
+    # two decisions in a few seconds: counted, but no rate per hour made up from them
+    assert '<td class="num">2</td>' in row and "chưa đủ mục để tính" in row
+
+
+def test_throughput_rate_only_when_enough_items_back_it():
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
+    few = svc.Throughput("a", 7, 7 * 2.4 / 3600, t0)  # seven items two seconds apart
+    assert few.per_hour > 1000 and not few.reliable
+    many = svc.Throughput("b", 600, 0.5, t0 + timedelta(hours=1))
+    assert many.reliable and many.per_hour == 1200
 
 
 # --------------------------------------------------------------------------- the queue under load
@@ -326,21 +338,66 @@ def test_many_reviewers_clear_a_queue_without_overlap_postgresql(omr_home, monke
         ctx.__exit__(None, None, None)
 
 
-def test_held_items_first_and_at_most_two(omr_home):
-    ids = _synthetic_queue(4)[UNIT]
+def test_held_items_first_and_at_most_three(omr_home):
+    ids = _synthetic_queue(6)[UNIT]
     first = svc.claim_next("r1", scope(), "answer")
     assert first == ids[0]  # queue order: by page, then item
     assert svc.claim_next("r1", scope(), "answer") == first  # a reload shows the item held
-    second = svc.claim_next("r1", scope(), "answer", exclude=[first])  # the prefetch behind it
-    assert second == ids[1]
-    assert svc.claim_next("r1", scope(), "answer", exclude=[first, second]) is None  # holds two already
-    assert svc.claim_next("r2", scope(), "answer") == ids[2]  # another reviewer gets the next free one
+    second = svc.claim_next("r1", scope(), "answer", exclude=[first])  # the two prefetched behind it
+    third = svc.claim_next("r1", scope(), "answer", exclude=[first, second])
+    assert (second, third) == (ids[1], ids[2])
+    assert svc.claim_next("r1", scope(), "answer", exclude=[first, second, third]) is None  # holds three
+    assert svc.claim_next("r2", scope(), "answer") == ids[3]  # another reviewer gets the next free one
+    # the item whose decision is on its way does not count: the prefetch behind it gets an item
+    assert svc.claim_next("r1", scope(), "answer", exclude=[second, third], saving=[first]) == ids[4]
     svc.decide_answer("r1", scope(), first, "1")
-    assert svc.claim_next("r1", scope(), "answer", exclude=[second]) == ids[3]
     with pytest.raises(svc.Taken):
         svc.decide_answer("r2", scope(), second, "1")  # r1's item
-    svc.release("r1", [second, ids[3]])
-    assert svc.claim_next("r2", scope(), "answer", exclude=[ids[2]]) == second
+    svc.release("r1", [second, third, ids[4]])
+    assert svc.claim_next("r2", scope(), "answer", exclude=[ids[3]]) == second
+
+
+def test_saving_lets_off_only_a_few(omr_home):
+    """A client cannot hold the whole queue by calling everything "being saved"."""
+    ids = _synthetic_queue(12)[UNIT]
+    held: list[int] = []
+    while (got := svc.claim_next("r1", scope(), "answer", exclude=held, saving=held)) is not None:
+        held.append(got)
+    assert len(held) == svc.MAX_HELD + svc.MAX_SAVING < len(ids)
+
+
+@pytest.mark.parametrize("later_page", ["same page, another question", "page 10 after page 1"])
+def test_undo_restores_the_answer_it_undoes(omr_home, later_page):
+    """Undo looks up the audit entry of exactly the answer it takes back: a later decision on another
+    question of the same page, or on page 10 (whose name starts like page 1's), is not it."""
+    ids = _synthetic_queue(12)[UNIT]
+    with session() as s:
+        items = {i: s.get(ReviewItem, i) for i in ids}
+        by_page = {it.page_id: it.id for it in items.values()}
+        first = by_page[1]
+        if later_page.startswith("same"):
+            page1 = s.get(Page, 1)
+            extra = Answer(page_id=1, field="q_staff", machine_value="2", machine_state="multiple", confidence=0.4)
+            s.add(extra)
+            s.flush()
+            other_item = ReviewItem(page_id=page1.id, answer_id=extra.id, kind="answer", status="open")
+            s.add(other_item)
+            s.commit()
+            other = other_item.id
+        else:
+            other = by_page[10]
+    svc.decide_answer("r1", scope(), first, "5")
+    svc.decide_answer("r1", scope(), first, "4")  # changed their mind: the old value is r1's "5"
+    svc.decide_answer("r1", scope(), other, "3")
+    assert svc.undo_last("r1", scope()) == other
+    assert svc.undo_last("r1", scope()) == first
+    with session() as s:
+        item = s.get(ReviewItem, first)
+        ans = s.get(Answer, item.answer_id)
+        assert (ans.final_value, ans.decided_by) == ("5", "r1")  # back to r1's first decision
+        assert item.status == "done"
+        other_ans = s.get(Answer, s.get(ReviewItem, other).answer_id)
+        assert other_ans.final_state is None
 
 
 def test_claim_walks_the_queue_index(omr_home):
@@ -406,3 +463,73 @@ def test_warm_up_before_the_first_request_changes_nothing(omr_home):
         items = s.execute(select(ReviewItem.status, ReviewItem.assigned_to).where(ReviewItem.id.in_(ids))).all()
         assert items == [("open", None), ("open", None)]
         assert s.scalar(select(AuditLog).where(AuditLog.action.like("review.%"))) is None
+
+
+def test_crop_shows_the_options_only_large(site):
+    """The crop holds the question's options and nothing of the lines printed above or below it: no
+    dark run across a row longer than a box and its label's letters; boxes at least 40 px."""
+    import cv2
+    import numpy as np
+
+    from web.crops import CROP_PX_PER_MM
+
+    app, _ = site
+    c = app.test_client()
+    login(c, "reviewer")
+    assert CROP_PX_PER_MM * 4.5 >= 40
+    seen = 0
+    while (item := c.get("/review/api/next", query_string={"exclude": ""}).get_json()["item"]) is not None:
+        png = c.get(item["crop_url"]).data
+        img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+        dark = img < 90
+        longest = 0
+        for row in dark:
+            runs = np.diff(np.flatnonzero(np.diff(np.r_[0, row.astype(np.int8), 0])))[::2]
+            longest = max(longest, int(runs.max()) if len(runs) else 0)
+        assert longest < CROP_PX_PER_MM * 4.5 * 1.5, f"a line {longest} px long in the crop of item {item['id']}"
+        c.post(f"/review/api/item/{item['id']}/decide", json={"value": None}, headers=api(c))
+        seen += 1
+    assert seen == 2
+
+
+def test_option_keys_one_press_each():
+    assert svc.option_keys(5) == ("1", "2", "3", "4", "5")
+    keys = svc.option_keys(12)
+    assert keys[8:] == ("9", "a", "b", "c") and len(set(keys)) == 12
+    assert not {"p", "z", "x", "0"} & set(svc.option_keys(len(svc.OPTION_LETTERS) + 9))
+
+
+def test_conflict_held_by_someone_else_says_who(site):
+    app, _ = site
+    a, b = app.test_client(), app.test_client()
+    login(a, "reviewer")
+    login(b, "admin")
+    assert 'id="conflict-form"' in a.get("/review/conflicts").get_data(as_text=True)  # the reviewer holds it
+    page = b.get("/review/conflicts").get_data(as_text=True)
+    assert "1 mục đang được reviewer xử lý." in page and 'id="conflict-form"' not in page
+
+
+def test_review_errors_in_the_page_language(site):
+    """A refused decision is explained in the page's language, as a sentence."""
+    app, _ = site
+    a, b = app.test_client(), app.test_client()
+    login(a, "reviewer")
+    login(b, "admin")
+    item = a.get("/review/api/next").get_json()["item"]
+    value = item["options"][0]["value"]
+    r = b.post(f"/review/api/item/{item['id']}/decide", json={"value": value}, headers=api(b))
+    assert r.status_code == 409 and r.get_json()["error"] == "Mục này đang do người khác duyệt"
+    b.post("/lang", data={"lang": "en", "csrf_token": api(b)["X-CSRFToken"], "next": "/"})
+    r = b.post(f"/review/api/item/{item['id']}/decide", json={"value": value}, headers=api(b))
+    assert r.status_code == 409 and r.get_json()["error"] == "Someone else is reviewing this item"
+    page = b.post(
+        f"/review/unidentified/{_unidentified_id()}",
+        data={"csrf_token": api(b)["X-CSRFToken"], "serial": "424242", "sheet_page": "1"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Sheet number 424242 was never printed by this installation" in page
+
+
+def _unidentified_id() -> int:
+    with session() as s:
+        return s.scalar(select(ReviewItem.id).where(ReviewItem.kind == "unidentified"))

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 _executor: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
 RESULTS = "results.jsonl"
+REJECTED = "rejected.json"  # files of the upload that were not read, with the reason (a code)
 
 
 def upload_dir(batch_id: int) -> Path:
@@ -45,6 +46,22 @@ def results(batch_id: int) -> list[dict]:
         except json.JSONDecodeError:
             continue  # a line being written right now
     return out
+
+
+def save_rejected(batch_id: int, rejected: list[dict]) -> None:
+    """Keep the files turned away at upload (``{"file": name, "reason": code}``) with the batch, so its
+    page shows them whenever it is opened, in the reader's language."""
+    path = upload_dir(batch_id) / REJECTED
+    path.write_text(json.dumps(rejected, ensure_ascii=False), encoding="utf-8")
+
+
+def rejected(batch_id: int) -> list[dict]:
+    path = config.home() / "uploads" / str(batch_id) / REJECTED
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return []
+    return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
 
 
 def run(batch_id: int, files: list[Path], username: str) -> None:

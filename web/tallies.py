@@ -35,6 +35,30 @@ def parse_period(text: str | None) -> str:
     return tally.Period.parse(text).code
 
 
+PICKER_MONTHS, PICKER_QUARTERS, PICKER_YEARS = 24, 8, 5  # how far back the period picker reaches
+
+
+def period_choices(current: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The period picker's options, newest first, grouped: (kind, [(code, label)]) for months,
+    quarters and years; the period on screen is always among them."""
+    now = tally.Period.parse(this_month())
+    months, p = [], now
+    for _ in range(PICKER_MONTHS):
+        months.append(p)
+        p = p.previous()
+    q = tally.Period.quarter(now.start.year, (now.start.month - 1) // 3 + 1)
+    quarters = []
+    for _ in range(PICKER_QUARTERS):
+        quarters.append(q)
+        q = q.previous()
+    years = [tally.Period.year(now.start.year - i) for i in range(PICKER_YEARS)]
+    groups = {"month": months, "quarter": quarters, "year": years}
+    shown = tally.Period.parse(current)
+    if shown.kind in groups and all(x.code != shown.code for x in groups[shown.kind]):
+        groups[shown.kind].append(shown)
+    return [(kind, [(x.code, x.short_label) for x in periods]) for kind, periods in groups.items()]
+
+
 def comments(s: Session, period: str, unit: str, form_id: str | None, limit: int) -> list[tally.Comment]:
     return tally.comments(s, period, unit, form_id, limit=limit)
 

@@ -106,3 +106,64 @@ def add_unit(
     session.add(unit)
     session.flush()
     return unit
+
+
+def unit_facts(unit: Unit) -> dict:
+    """What the audit log records of a unit, before and after a change."""
+    return {
+        "name": unit.name,
+        "parent": unit.parent_code,
+        "counters": unit.counters,
+        "personal_fields": unit.personal_fields,
+        "yearly_quota": unit.yearly_quota,
+        "usual_form": unit.usual_form,
+        "retired": unit.retired,
+    }
+
+
+def update_unit(
+    session: Session,
+    code: str,
+    by: str | None,
+    *,
+    name: str | None = None,
+    counters: int | None = None,
+    personal_fields: bool | None = None,
+    usual_form: str | None = None,
+    retired: bool | None = None,
+) -> Unit:
+    """Change a unit (only what is given; ``usual_form=""`` clears it) and audit it as ``unit.set`` with
+    the old and new values; the caller commits. A retired unit keeps its sheets, pages and results."""
+    from omr.services.users import audit
+    from omr.templates import all_forms
+
+    unit = get_unit(session, code)
+    old = unit_facts(unit)
+    if name is not None:
+        if not name.strip():
+            raise ServiceError("Tên đơn vị không được để trống")
+        unit.name = name.strip()
+    if counters is not None:
+        if not 1 <= counters <= MAX_COUNTERS:
+            raise ServiceError(f"Số quầy phải từ 1 đến {MAX_COUNTERS}")
+        unit.counters = counters
+    if personal_fields is not None:
+        unit.personal_fields = personal_fields
+    if usual_form is not None:
+        if usual_form and usual_form not in all_forms():
+            raise ServiceError(f"Không có mẫu phiếu {usual_form!r}")
+        unit.usual_form = usual_form or None
+    if retired is not None:
+        unit.retired = retired
+    new = unit_facts(unit)
+    if new != old:
+        audit(
+            session,
+            by,
+            "unit.set",
+            f"unit:{code}",
+            {k: v for k, v in old.items() if new[k] != v},
+            {k: v for k, v in new.items() if old[k] != v},
+        )
+    session.flush()
+    return unit

@@ -15,6 +15,14 @@ from web.testing import PASSWORD, UNIT, cross, faint_dot, fill_clear, make_users
 pytestmark = pytest.mark.browser
 
 
+def looked_at(page) -> None:
+    """Wait as a reviewer does: the item's crop on screen, and a look at it (the page ignores keys for a
+    moment after an item appears, so a bounced key cannot decide it)."""
+    review = page.locator("#review")
+    expect(review).to_have_attribute("data-ready", review.get_attribute("data-item") or "-")
+    page.wait_for_timeout(250)
+
+
 def log_in(page, server, user):
     page.goto(f"{server}/login")
     page.fill("#username", user)
@@ -83,6 +91,7 @@ def test_whole_flow(server, home, page):
     for _ in range(10):
         if page.locator("#empty").is_visible():
             break
+        looked_at(page)
         seen.append(page.locator("#question").inner_text())
         item_id = review.get_attribute("data-item")
         if "nhiều ô" in page.locator("#reason").inner_text():
@@ -100,6 +109,8 @@ def test_whole_flow(server, home, page):
     shot(page, "12-review-back")
     page.keyboard.press("z")
     expect(page.locator("#count-answer")).to_have_text("1")
+    expect(review).to_have_attribute("data-item", re.compile(r"\d"))
+    looked_at(page)
     page.keyboard.press("4" if "nhiều ô" in page.locator("#reason").inner_text() else "Enter")
     expect(page.locator("#count-answer")).to_have_text("0")
 
@@ -124,7 +135,8 @@ def admin_pages_and_english(page, server):
     page.goto(f"{server}/admin/users")
     shot(page, "14-admin-users")
     page.goto(f"{server}/admin/audit")
-    expect(page.locator("#audit")).to_contain_text("review.answer")
+    expect(page.locator("#audit")).to_contain_text("Duyệt câu trả lời")
+    expect(page.locator("#audit")).to_contain_text("Hoàn tác quyết định")
     shot(page, "15-admin-audit")
     page.goto(f"{server}/admin/units")
     shot(page, "16-admin-units")

@@ -34,4 +34,12 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("select.autosubmit").forEach((sel) => {
     sel.addEventListener("change", () => sel.form.submit());
   });
+  // a picker that changes what the rest of the form offers (the print page's unit: its usual form)
+  document.querySelectorAll("select[data-reload-param]").forEach((sel) => {
+    sel.addEventListener("change", () => {
+      const u = new URL(window.location.href);
+      u.searchParams.set(sel.dataset.reloadParam, sel.value);
+      window.location.assign(u.toString());
+    });
+  });
 });

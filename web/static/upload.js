@@ -2,11 +2,41 @@
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
+  // the transfer itself, with its progress: the form is sent by XMLHttpRequest (whose upload events
+  // report bytes sent), and the page the server answers with (the batch, or the form with a message)
+  // is then opened
   const form = document.getElementById("upload-form");
   if (form) {
-    form.addEventListener("submit", () => {
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
       const b = document.getElementById("upload-button");
-      if (b) { b.disabled = true; b.classList.add("busy"); }
+      const box = document.getElementById("transfer");
+      const bar = document.getElementById("transfer-progress");
+      const text = document.getElementById("transfer-text");
+      const T = box.dataset;
+      b.disabled = true;
+      b.classList.add("busy");
+      box.hidden = false;
+      const mb = (n) => (n / 1048576).toFixed(1);
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.setRequestHeader("X-Upload", "xhr");
+      xhr.responseType = "json";
+      xhr.upload.addEventListener("progress", (e) => {
+        if (!e.lengthComputable) return;
+        bar.max = e.total;
+        bar.value = e.loaded;
+        text.textContent = T.tSent.replace("{sent}", mb(e.loaded)).replace("{total}", mb(e.total));
+      });
+      xhr.upload.addEventListener("load", () => { bar.value = bar.max; text.textContent = T.tDone; });
+      xhr.addEventListener("load", () => {
+        if (xhr.status === 413) { text.textContent = T.tTooBig; b.disabled = false; return; }
+        const to = xhr.response && xhr.response.location;
+        if (!to) { text.textContent = T.tFailed; b.disabled = false; return; }
+        window.location.assign(to);
+      });
+      xhr.addEventListener("error", () => { text.textContent = T.tFailed; b.disabled = false; });
+      xhr.send(new FormData(form));
     });
   }
 

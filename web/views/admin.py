@@ -15,14 +15,31 @@ from db.models import ROLES, AuditLog, Unit, User
 from omr import review as review_service
 from omr.services import ServiceError
 from omr.services import users as user_service
-from omr.services.units import add_unit
-from web.access import ADMIN, ROLE_LABELS, invalidate_units, require_unit, roles, unit_choices, unit_name
+from omr.services.units import add_unit, unit_facts
+from omr.services.units import update_unit as update_unit_service
+from omr.services.users import audit as write_audit
+from omr.templates import MAX_COUNTERS, all_forms
+from web import audit_log
+from web.access import (
+    ADMIN,
+    ROLE_LABELS,
+    VIEWER,
+    invalidate_units,
+    require_unit,
+    roles,
+    unit_choices,
+    unit_name,
+    unit_tree,
+)
 from web.database import db, transaction
 from web.i18n import _
+from web.labels import message
+from web.pickers import unit_options
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 AUDIT_PAGE = 100
+DEFAULT_ROLE = VIEWER  # a new user sees results only until an administrator gives them more
 
 
 def _users_in_scope() -> list[User]:
@@ -61,10 +78,13 @@ def users():
         "admin/users.html",
         rows=rows,
         roles=ROLES,
+        default_role=DEFAULT_ROLE,
         role_labels=ROLE_LABELS,
-        choices=unit_choices(),
+        choices=unit_options(),
         unit_name=unit_name,
         speed=speed,
+        min_items=review_service.THROUGHPUT_MIN_ITEMS,
+        min_minutes=review_service.THROUGHPUT_MIN_MINUTES,
         min_length=user_service.MIN_PASSWORD,
     )
 
@@ -80,7 +100,7 @@ def create_user():
         with transaction() as s:
             user_service.add_user(s, username, f["password"], f.get("role", ""), unit, by=current_user.username)
     except ServiceError as e:
-        flash(str(e), "error")
+        flash(message(str(e)), "error")
         return redirect(url_for("admin.users"))
     flash(_("Đã tạo người dùng {name}.").format(name=username), "ok")
     return redirect(url_for("admin.users"))
@@ -118,7 +138,7 @@ def update_user(user_id: int):
         else:
             abort(400)
     except ServiceError as e:
-        flash(str(e), "error")
+        flash(message(str(e)), "error")
         return redirect(url_for("admin.users"))
     with transaction() as s:
         row = s.get(User, u.id)
@@ -137,11 +157,28 @@ def update_user(user_id: int):
 def units():
     s = db()
     scope = sorted(current_user.units)
-    points = list(s.scalars(select(Unit).where(Unit.code.in_(scope), Unit.kind == "service_point").order_by(Unit.code)))
+    listed = list(
+        s.scalars(
+            select(Unit)
+            .where(Unit.code.in_(scope), or_(Unit.kind == "service_point", Unit.retired.is_(True)))
+            .order_by(Unit.retired, Unit.code)
+        )
+    )
     own = s.get(Unit, current_user.unit_code)
     children = s.scalar(select(func.count()).select_from(Unit).where(Unit.code.in_(scope))) or 0
+    picked_code = request.args.get("unit")
+    picked = s.get(Unit, require_unit(picked_code)) if picked_code else None
     return render_template(
-        "admin/units.html", points=points, own=own, count=children, choices=unit_choices(), unit_name=unit_name
+        "admin/units.html",
+        picked=picked,
+        listed=listed,
+        own=own,
+        count=children,
+        choices=unit_options(),
+        all_choices=unit_choices(),
+        unit_name=unit_name,
+        forms=[(f.id, f.full_title) for f in all_forms().values()],
+        max_counters=MAX_COUNTERS,
     )
 
 
@@ -164,21 +201,9 @@ def create_unit():
                 counters=counters,
                 personal_fields=f.get("personal") == "1",
             )
-            s.add(
-                AuditLog(
-                    user=current_user.username,
-                    action="unit.create",
-                    object=f"unit:{unit.code}",
-                    new={
-                        "name": unit.name,
-                        "parent": parent,
-                        "counters": counters,
-                        "personal_fields": unit.personal_fields,
-                    },
-                )
-            )
+            write_audit(s, current_user.username, "unit.add", f"unit:{unit.code}", None, unit_facts(unit))
     except ServiceError as e:
-        flash(str(e), "error")
+        flash(message(str(e)), "error")
         return redirect(url_for("admin.units"))
     invalidate_units()
     flash(_("Đã thêm đơn vị {code}.").format(code=unit.code), "ok")
@@ -188,34 +213,42 @@ def create_unit():
 @bp.route("/units/<code>", methods=["POST"])
 @roles(ADMIN)
 def update_unit(code: str):
+    """Settings (name, counters, personal areas, usual form), or retire / bring back a unit."""
     require_unit(code)
     f = request.form
+    action = f.get("action", "settings")
+    changes: dict = {}
+    if action == "settings":
+        try:
+            counters = int(f.get("counters") or 0)
+        except ValueError:
+            counters = 0
+        changes = {
+            "name": f.get("name"),
+            "counters": counters,
+            "personal_fields": f.get("personal") == "1",
+            "usual_form": f.get("usual_form", ""),
+        }
+    elif action in ("retire", "restore"):
+        if code == current_user.unit_code:
+            flash(_("Không thể ngừng sử dụng đơn vị của chính mình."), "error")
+            return redirect(url_for("admin.units"))
+        changes = {"retired": action == "retire"}
+    else:
+        abort(400)
     try:
-        counters = int(f.get("counters") or 0)
-    except ValueError:
-        counters = 0
-    from omr.templates import MAX_COUNTERS
-
-    if not 1 <= counters <= MAX_COUNTERS:
-        flash(_("Số quầy phải từ 1 đến {n}.").format(n=MAX_COUNTERS), "error")
+        with transaction() as s:
+            update_unit_service(s, code, current_user.username, **changes)
+    except ServiceError as e:
+        flash(message(str(e)), "error")
         return redirect(url_for("admin.units"))
-    personal = f.get("personal") == "1"
-    with transaction() as s:
-        u = s.get(Unit, code)
-        if u is None:
-            abort(404)
-        old = {"counters": u.counters, "personal_fields": u.personal_fields}
-        u.counters, u.personal_fields = counters, personal
-        s.add(
-            AuditLog(
-                user=current_user.username,
-                action="unit.update",
-                object=f"unit:{code}",
-                old=old,
-                new={"counters": counters, "personal_fields": personal},
-            )
-        )
-    flash(_("Đã lưu đơn vị {code}.").format(code=code), "ok")
+    invalidate_units()
+    done = {
+        "settings": _("Đã lưu đơn vị {code}."),
+        "retire": _("Đã ngừng sử dụng đơn vị {code}: lịch sử của đơn vị vẫn được giữ."),
+        "restore": _("Đã dùng lại đơn vị {code}."),
+    }[action]
+    flash(done.format(code=code), "ok")
     return redirect(url_for("admin.units"))
 
 
@@ -224,6 +257,9 @@ def update_unit(code: str):
 def audit():
     s = db()
     page = max(1, request.args.get("page", 1, type=int))
+    filters = audit_log.Filters.parse(request.args)
+    if filters.unit:
+        require_unit(filters.unit)
     names = select(User.username).where(User.unit_code.in_(sorted(current_user.units)))
     q = select(AuditLog)
     if not current_user.root:
@@ -231,5 +267,15 @@ def audit():
         q = q.where(AuditLog.user.in_(names))
     else:
         q = q.where(or_(AuditLog.user.in_(names), AuditLog.user.not_in(select(User.username)), AuditLog.user.is_(None)))
+    q = filters.apply(q, unit_tree().below)
     rows = list(s.scalars(q.order_by(AuditLog.id.desc()).offset((page - 1) * AUDIT_PAGE).limit(AUDIT_PAGE + 1)))
-    return render_template("admin/audit.html", rows=rows[:AUDIT_PAGE], page=page, more=len(rows) > AUDIT_PAGE)
+    return render_template(
+        "admin/audit.html",
+        entries=[audit_log.entry(s, r) for r in rows[:AUDIT_PAGE]],
+        page=page,
+        more=len(rows) > AUDIT_PAGE,
+        filters=filters,
+        people=[u.username for u in _users_in_scope()],
+        actions=audit_log.action_choices(),
+        choices=unit_options(),
+    )

@@ -6,17 +6,17 @@ from datetime import datetime
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 
-from db.models import COUNTED_STATUSES, REVIEW_OPEN, Page, ReviewItem, Sheet
+from db.models import Sheet
+from omr import tally, vocab_counts
 from web import tallies
-from web.access import chosen_unit, unit_choices, unit_name, unit_tree
+from web.access import chosen_unit, unit_name, unit_tree
 from web.database import db
 from web.i18n import LANGS, VN_TZ
+from web.pickers import unit_options
 
 bp = Blueprint("home", __name__)
-
-TARGET = 0.90  # the satisfaction target units are measured against
 
 
 @bp.route("/")
@@ -26,36 +26,20 @@ def index():
     units = sorted(unit_tree().below(unit))
     s = db()
     printed = s.scalar(select(func.count()).select_from(Sheet).where(Sheet.unit_code.in_(units))) or 0
-    received = (
-        s.scalar(
-            select(func.count(distinct(Page.serial))).where(
-                Page.unit_code.in_(units), Page.status.in_(COUNTED_STATUSES)
-            )
-        )
-        or 0
-    )
-    waiting = (
-        s.scalar(
-            select(func.count())
-            .select_from(ReviewItem)
-            .join(Page, Page.id == ReviewItem.page_id)
-            .where(ReviewItem.status == REVIEW_OPEN, Page.unit_code.in_(units))
-        )
-        or 0
-    )
+    counts = vocab_counts.counts(s, units)  # all time: the backlog does not wait for a month to end
     period = datetime.now(VN_TZ).strftime("%Y-%m")
     month = tallies.summary(s, period, unit)
     return render_template(
         "home.html",
         unit=unit,
         unit_label=unit_name(unit),
-        choices=unit_choices(),
+        choices=unit_options(unit),
         printed=printed,
-        received=received,
-        waiting=waiting,
+        counts=counts,
+        vocab=vocab_counts,
         period=period,
         month=month,
-        target=TARGET,
+        target=month.target if month else tally.DEFAULT_TARGET,
         chart=tallies.chart_available(),
         role=current_user.role,
     )

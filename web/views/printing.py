@@ -12,10 +12,12 @@ from sqlalchemy import select
 from db.models import PrintBatch
 from omr.services import ServiceError
 from omr.services.print_runs import print_sheets, render_batch
-from omr.templates import UnknownForm, all_forms
-from web.access import CAN_PRINT, chosen_unit, require_unit, roles, unit_choices, unit_name
+from omr.templates import UnknownForm
+from web.access import CAN_PRINT, chosen_unit, require_unit, roles, unit_name
 from web.database import db
 from web.i18n import VN_TZ, _
+from web.labels import message
+from web.pickers import form_options, retired_units, unit_options, usual_form
 
 bp = Blueprint("printing", __name__, url_prefix="/print")
 
@@ -35,12 +37,13 @@ def index():
             .limit(RECENT)
         )
     )
-    forms = [(f.id, f.full_title, f.pages) for f in all_forms().values()]
+    forms = form_options(unit)
     return render_template(
         "print.html",
         forms=forms,
         unit=unit,
-        choices=unit_choices(),
+        choices=unit_options(),
+        usual=usual_form(unit),
         batches=batches,
         unit_name=unit_name,
         max_count=MAX_WEB_COUNT,
@@ -58,6 +61,9 @@ def _filename(batch: PrintBatch) -> str:
 def create():
     f = request.form
     unit = require_unit(f.get("unit", ""))
+    if unit in retired_units():
+        flash(_("Đơn vị này đã ngừng sử dụng: không in phiếu mới cho đơn vị này."), "error")
+        return redirect(url_for("printing.index"))
     form_id = f.get("form", "")
     try:
         count = int(f.get("count", ""))
@@ -73,7 +79,7 @@ def create():
         flash(_("Không có mẫu phiếu này."), "error")
         return redirect(url_for("printing.index", unit=unit))
     except ServiceError as e:
-        flash(str(e), "error")
+        flash(message(str(e)), "error")
         return redirect(url_for("printing.index", unit=unit))
     current_app.logger.info("printed %d pages for %s", len(manifest), unit)
     batch = db().scalar(

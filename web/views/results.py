@@ -10,11 +10,13 @@ from pathlib import Path
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 
-from omr import reports, tally
+from omr import reports, tally, vocab_counts
 from omr.templates import all_forms
-from web.access import CAN_RESULTS, chosen_unit, roles, unit_choices, unit_name
+from web.access import CAN_RESULTS, chosen_unit, roles, unit_name
 from web.database import db
-from web.tallies import comments, parse_period, summary, this_month
+from web.labels import message, short_label
+from web.pickers import unit_options
+from web.tallies import comments, parse_period, period_choices, summary, this_month
 
 bp = Blueprint("results", __name__, url_prefix="/results")
 
@@ -42,7 +44,7 @@ def index():
         period = parse_period(period_arg)
         result = summary(db(), period, unit, form_id)
     except tally.TallyError as e:
-        flash(str(e), "error")
+        flash(message(str(e)), "error")
         return redirect(url_for("results.index", unit=unit))
     notes = comments(db(), period, unit, form_id, COMMENTS_SHOWN) if result else []
     return render_template(
@@ -52,9 +54,13 @@ def index():
         period=period,
         form_id=form_id,
         result=result,
-        choices=unit_choices(),
+        choices=unit_options(unit),
         forms=[(f.id, f.full_title) for f in all_forms().values()],
         comments=notes,
+        periods=period_choices(period),
+        vocab=vocab_counts,
+        waiting_answers=sum(q.pending for f in result.forms for q in f.questions) if result else 0,
+        short_label=short_label,
         exports=True,
         formats=list(EXPORT_FORMATS),
     )

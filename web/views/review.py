@@ -6,14 +6,16 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from db.models import REVIEW_ANSWER, REVIEW_CONFLICT, REVIEW_OPEN, REVIEW_UNIDENTIFIED
+from db.models import REVIEW_ANSWER, REVIEW_CONFLICT, REVIEW_OPEN, REVIEW_UNIDENTIFIED, Page, ScanBatch
 from omr import review as svc
 from omr.services import NotFound
 from omr.templates import all_forms
-from web.access import CAN_REVIEW, roles, unit_choices, unit_name
-from web.crops import ImageUnavailable, as_key, question_crop
+from web.access import CAN_REVIEW, roles, unit_name
+from web.crops import ImageUnavailable, as_key, box_readings, question_crop, reading_legend
 from web.database import after_write, db
 from web.i18n import _
+from web.labels import message, short_label
+from web.pickers import unit_options
 from web.views.images import image_response, user_scope
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -39,6 +41,7 @@ def _item_json(item_id: int) -> dict:
         "field": v.field_id,
         "field_kind": v.field_kind,
         "question": v.question,
+        "question_short": short_label(v.question or v.field_id or ""),
         "element": v.element,
         "options": [{"key": o.key, "value": o.value, "label": o.label} for o in v.options],
         "reason": v.reason,
@@ -59,6 +62,12 @@ def _counts() -> dict[str, int]:
     return svc.open_counts(db(), user_scope())
 
 
+def _others() -> dict[str, list[dict]]:
+    """Who else holds open items of each kind right now (shown as "đang được … xử lý")."""
+    held = svc.held_by_others(db(), user_scope(), current_user.username)
+    return {k: [{"user": u, "n": n} for u, n in v] for k, v in held.items()}
+
+
 def _ids(raw: str | None) -> list[int]:
     return [int(x) for x in (raw or "").split(",") if x.strip().isdigit()]
 
@@ -66,7 +75,7 @@ def _ids(raw: str | None) -> list[int]:
 @bp.route("/")
 @roles(*CAN_REVIEW)
 def index():
-    return render_template("review/queue.html", counts=_counts())
+    return render_template("review/queue.html", counts=_counts(), legend=reading_legend())
 
 
 @bp.route("/api/next")
@@ -75,8 +84,14 @@ def api_next():
     kind = request.args.get("kind", REVIEW_ANSWER)
     if kind not in svc.KINDS:
         abort(400)
-    item_id = svc.claim_next(current_user.username, user_scope(), kind, _ids(request.args.get("exclude")))
-    return jsonify(item=_item_json(item_id) if item_id else None, counts=_counts())
+    item_id = svc.claim_next(
+        current_user.username,
+        user_scope(),
+        kind,
+        _ids(request.args.get("exclude")),
+        saving=_ids(request.args.get("saving")),
+    )
+    return jsonify(item=_item_json(item_id) if item_id else None, counts=_counts(), others=_others())
 
 
 @bp.route("/api/item/<int:item_id>")
@@ -104,9 +119,9 @@ def api_decide(item_id: int):
     except NotFound:
         abort(404)
     except svc.Taken as e:
-        return jsonify(error=str(e)), 409
+        return jsonify(error=message(str(e))), 409
     except svc.ReviewError as e:
-        return jsonify(error=str(e)), 400
+        return jsonify(error=message(str(e))), 400
     return jsonify(ok=True, counts=_counts())
 
 
@@ -124,7 +139,7 @@ def api_undo():
     try:
         item_id = svc.undo_last(current_user.username, user_scope())
     except svc.ReviewError as e:
-        return jsonify(error=str(e)), 400
+        return jsonify(error=message(str(e))), 400
     after_write()
     return jsonify(item=_item_json(item_id) if item_id else None, counts=_counts())
 
@@ -132,8 +147,12 @@ def api_undo():
 @bp.route("/api/release", methods=["POST"])
 @roles(*CAN_REVIEW)
 def api_release():
-    body = request.get_json(silent=True) or {}
-    ids = [int(i) for i in body.get("ids", []) if isinstance(i, int)]
+    # JSON from the page, or a form body from navigator.sendBeacon as the page goes away
+    body = request.get_json(silent=True)
+    if isinstance(body, dict):
+        ids = [int(i) for i in body.get("ids", []) if isinstance(i, int)]
+    else:
+        ids = _ids(request.form.get("ids"))
     svc.release(current_user.username, ids)
     return jsonify(ok=True)
 
@@ -149,6 +168,7 @@ def crop(item_id: int):
     v = svc.describe(s, item, page)
     if v.field_id is None or not page.transform or page.form_id is None or page.form_version is None:
         abort(404)
+    readings = box_readings((page.measurements or {}).get(v.field_id))
     try:
         data = question_crop(
             page.image_path,
@@ -157,7 +177,8 @@ def crop(item_id: int):
             page.form_version,
             page.variant or "c6p0",
             v.field_id,
-            v.machine_value,
+            tuple(o.key for o in v.options),
+            tuple(sorted((value, box.name) for value, box in readings.items())),
             v.final_value if v.final_state else None,
         )
     except ImageUnavailable:
@@ -185,6 +206,23 @@ def _page_item_view(kind: str):
     return svc.describe(db(), item, page)
 
 
+def _source_of(view) -> dict | None:
+    """Where an unidentified page came from: the file, its page, who uploaded it and when."""
+    if view is None:
+        return None
+    page = db().get(Page, view.page_id)
+    if page is None:
+        return None
+    batch = db().get(ScanBatch, page.scan_batch_id) if page.scan_batch_id else None
+    return {
+        "file": page.source,
+        "page": page.source_page,
+        "by": batch.created_by if batch else None,
+        "at": batch.created_at if batch else page.created_at,
+        "batch_id": batch.id if batch else None,
+    }
+
+
 @bp.route("/unidentified")
 @roles(*CAN_REVIEW)
 def unidentified():
@@ -194,8 +232,10 @@ def unidentified():
         "review/unidentified.html",
         view=view,
         forms=forms,
-        choices=unit_choices(),
+        choices=unit_options(),
         counts=_counts(),
+        others=_others()[REVIEW_UNIDENTIFIED],
+        source=_source_of(view),
     )
 
 
@@ -226,7 +266,7 @@ def resolve_unidentified(item_id: int):
     except NotFound:
         abort(404)
     except svc.ReviewError as e:
-        flash(str(e), "error")
+        flash(message(str(e)), "error")
         return redirect(url_for("review.unidentified", item=item_id))
     return redirect(url_for("review.unidentified"))
 
@@ -238,7 +278,9 @@ def resolve_unidentified(item_id: int):
 @roles(*CAN_REVIEW)
 def conflicts():
     view = _page_item_view(REVIEW_CONFLICT)
-    return render_template("review/conflict.html", view=view, counts=_counts(), open=REVIEW_OPEN)
+    return render_template(
+        "review/conflict.html", view=view, counts=_counts(), open=REVIEW_OPEN, others=_others()[REVIEW_CONFLICT]
+    )
 
 
 @bp.route("/conflicts/<int:item_id>", methods=["POST"])
@@ -252,7 +294,7 @@ def resolve_conflict(item_id: int):
     except NotFound:
         abort(404)
     except svc.ReviewError as e:
-        flash(str(e), "error")
+        flash(message(str(e)), "error")
         return redirect(url_for("review.conflicts", item=item_id))
     flash(_("Đã chọn trang #{id} để tính.").format(id=keep), "ok")
     return redirect(url_for("review.conflicts"))

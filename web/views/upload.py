@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -18,7 +19,7 @@ from web import jobs
 from web.access import CAN_UPLOAD, roles
 from web.database import after_write, db, transaction
 from web.i18n import _
-from web.labels import status_label
+from web.labels import batch_note, per_file, rejected_label, scan_error, status_label
 from web.views.images import user_scope
 
 bp = Blueprint("upload", __name__, url_prefix="/upload")
@@ -26,6 +27,16 @@ bp = Blueprint("upload", __name__, url_prefix="/upload")
 MAX_FILES = 50
 RECENT = 20
 MONTHS_OFFERED = 13  # this month and the twelve before it
+
+
+def stored_name(n: int, name: str) -> str:
+    """The n-th uploaded file's name on disk (numbered: two files of one upload may share a name)."""
+    return f"{n + 1:02d}-{name}"
+
+
+def original_name(stored: str | None) -> str | None:
+    """The name the uploader gave, for people (``stored_name`` undone; a file inside a ZIP keeps its own)."""
+    return re.sub(r"^\d{2}-", "", stored) if stored else stored
 
 
 def _visible_batch(batch_id: int) -> ScanBatch:
@@ -79,54 +90,59 @@ def _months() -> list[tuple[str, str]]:
     return out
 
 
+def _go(url: str):
+    """Where the upload leads: a redirect for a plain form post, the address as JSON for the page's
+    own transfer (upload.js), which then opens it itself; the flashed messages wait for that page."""
+    if request.headers.get("X-Upload") == "xhr":
+        return jsonify(location=url)
+    return redirect(url)
+
+
 @bp.route("/", methods=["POST"])
 @roles(*CAN_UPLOAD)
 def create():
     files = [f for f in request.files.getlist("files") if f and f.filename]
     if not files:
         flash(_("Hãy chọn ít nhất một tệp."), "error")
-        return redirect(url_for("upload.index"))
+        return _go(url_for("upload.index"))
     if len(files) > MAX_FILES:
         flash(_("Mỗi lần tải tối đa {n} tệp.").format(n=MAX_FILES), "error")
-        return redirect(url_for("upload.index"))
+        return _go(url_for("upload.index"))
     try:  # the form always sends the month it shows; without one, the month of the scan (as omr scan)
         period = survey_period.parse_month(request.form["period"]) if request.form.get("period") else None
     except ServiceError as e:
         flash(str(e), "error")
-        return redirect(url_for("upload.index"))
+        return _go(url_for("upload.index"))
     label = ", ".join(f.filename or "" for f in files)[:300]
     batch_id = ingest.start_batch(label, current_user.username, 0, period)
     _limit_to_uploader(batch_id)
     folder = jobs.upload_dir(batch_id)
     saved: list[Path] = []
-    rejected: list[str] = []
+    rejected: list[dict] = []  # shown on the batch page, stored with it (web.labels.REJECTED words them)
     for n, f in enumerate(files):
         name = secure_filename(f.filename or "") or f"tep-{n + 1}"
         ext = Path(name).suffix.lower()
         head = f.stream.read(8)
         f.stream.seek(0)
         if ext not in STACK_EXTS:
-            rejected.append(
-                _("{name}: không phải loại tệp đọc được (PDF, TIFF, JPEG, PNG, ZIP).").format(name=f.filename)
-            )
-            continue
-        if not head:
-            rejected.append(_("{name}: tệp rỗng.").format(name=f.filename))
-            continue
-        if _sniff(head) is None:
-            rejected.append(_("{name}: nội dung không phải ảnh, PDF hay ZIP (tệp hỏng?).").format(name=f.filename))
-            continue
-        path = folder / f"{n + 1:02d}-{name}"
-        f.save(path)
-        saved.append(path)
-    for msg in rejected:
-        flash(msg, "error")
+            rejected.append({"file": f.filename, "reason": "type"})
+        elif not head:
+            rejected.append({"file": f.filename, "reason": "empty"})
+        elif _sniff(head) is None:
+            rejected.append({"file": f.filename, "reason": "content"})
+        else:
+            path = folder / stored_name(n, name)
+            f.save(path)
+            saved.append(path)
+    if rejected:
+        jobs.save_rejected(batch_id, rejected)
     if not saved:
-        ingest.finish_batch(batch_id, "failed", "; ".join(rejected)[:4000])
-        return redirect(url_for("upload.index"))
+        ingest.finish_batch(batch_id, "failed")
+        flash(_("Không có tệp nào đọc được."), "error")
+        return _go(url_for("upload.batch", batch_id=batch_id))
     jobs.submit(batch_id, saved, current_user.username, inline=current_app.config["SCAN_INLINE"])
     flash(_("Đã nhận {n} tệp; đang đọc phiếu.").format(n=len(saved)), "ok")
-    return redirect(url_for("upload.batch", batch_id=batch_id))
+    return _go(url_for("upload.batch", batch_id=batch_id))
 
 
 def _limit_to_uploader(batch_id: int) -> None:
@@ -160,7 +176,11 @@ def batch(batch_id: int):
         info=_batch_json(b),
         rows=rows,
         summary=summary,
+        files=per_file(rows),
+        rejected=[(r.get("file"), rejected_label(r.get("reason"))) for r in jobs.rejected(b.id)],
         status_label=status_label,
+        scan_error=scan_error,
+        batch_note=batch_note,
         months=_months(),
         month_label=survey_period.month_label,
     )
@@ -215,7 +235,7 @@ def _rows(batch: ScanBatch) -> list[dict]:
         hidden = line.get("unit") is not None and line.get("unit") not in current_user.units
         out.append(
             {
-                "source": line.get("source"),
+                "source": original_name(line.get("source")),
                 "page": line.get("page"),
                 "status": line.get("status"),
                 "serial": None if hidden else line.get("serial"),
