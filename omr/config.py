@@ -129,7 +129,7 @@ def key_path() -> Path:
     return home() / KEY_FILE
 
 
-def _signed_so_far() -> str | None:
+def signed_so_far() -> str | None:
     """What this installation has made with its key (printed sheets, stored pages), or None if nothing:
     only then may a missing key be created."""
     from sqlalchemy import func, select
@@ -170,7 +170,7 @@ def secret_key() -> bytes:
                 raise ConfigError(f"khóa ký {path} hỏng (cần đúng {KEY_BYTES} byte)")
             # empty: another process has created it and is writing right now
         else:
-            signed = _signed_so_far()
+            signed = signed_so_far()
             if signed is not None:
                 raise ConfigError(
                     f"thiếu khóa ký {path} trong khi dữ liệu đã có {signed}: {RESTORE_HINT} hoặc đặt đúng "

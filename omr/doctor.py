@@ -2,8 +2,8 @@
 
 Checks, each giving at most one line (a finding) in the report:
 
-- the signing key: present, of the right size, and the one the stored pages were signed with (the QR
-  codes of a few stored sheets are verified with it);
+- the signing key: present (once anything was signed with it), of the right size, and the one the
+  stored pages were signed with (the QR codes of a few stored sheets are verified with it);
 - the database: it opens, and SQLite's ``PRAGMA integrity_check`` finds nothing;
 - scan batches left ``running`` by a scan that was killed (its process is dead: ``services.running``):
   marked failed, with a note saying the scan was interrupted;
@@ -48,12 +48,17 @@ class Finding:
 # --------------------------------------------------------------------------- the checks
 
 
-def check_key_present() -> Iterator[Finding]:
+def check_key_present(database_opens: bool) -> Iterator[Finding]:
     path = config.key_path()
     try:
         key = path.read_bytes()
     except FileNotFoundError:
-        yield Finding("key", f"thiếu khóa ký {path}: {config.RESTORE_HINT}")
+        # a new installation makes its key on first use; one that has signed something has lost it
+        signed = config.signed_so_far() if database_opens else None
+        if signed or not database_opens:
+            yield Finding(
+                "key", f"thiếu khóa ký {path}" + (f" (đã có {signed})" if signed else "") + f": {config.RESTORE_HINT}"
+            )
         return
     if len(key) != config.KEY_BYTES:
         yield Finding("key", f"khóa ký {path} hỏng (cần đúng {config.KEY_BYTES} byte): {config.RESTORE_HINT}")
@@ -291,13 +296,14 @@ def diagnose(repair: bool = False) -> list[Finding]:
 
     from db.session import DatabaseError
 
-    findings = list(check_key_present())
     try:
-        findings.extend(check_database())
+        findings = list(check_database())
     except (config.ConfigError, DatabaseError, SQLAlchemyError) as e:
-        findings.append(Finding("database", f"không mở được cơ sở dữ liệu: {str(e).splitlines()[0]}"))
-        return findings
-    if not findings:
+        findings = [Finding("database", f"không mở được cơ sở dữ liệu: {str(e).splitlines()[0]}")]
+        return list(check_key_present(database_opens=False)) + findings
+    key = list(check_key_present(database_opens=True))
+    findings = key + findings
+    if not key and config.key_path().exists():
         findings.extend(check_key_matches())
     findings.extend(check_batches(repair))
     findings.extend(check_orphans(repair))

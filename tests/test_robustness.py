@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
+from test_queue import cluster, servers  # noqa: F401  (fixtures: the queue's servers, an installation over processes)
 
 from db import session as dbs
 from db.models import Page, ScanBatch
@@ -464,6 +465,14 @@ def test_a_later_scan_repairs_a_killed_scans_batch(omr_home, stack_of):
     assert not list((omr_home / config.DB_FILE).parent.joinpath("running").glob("*.json"))
 
 
+def test_doctor_on_a_new_installation_finds_nothing_and_makes_nothing(omr_home):
+    r = _omr(omr_home, "doctor")
+    assert r.returncode == 0 and r.stdout.startswith("Không thấy vấn đề gì"), r.stdout + r.stderr
+    assert not config.key_path().exists()  # a key is made by the first command that signs, not here
+    j = _omr(omr_home, "doctor", "--json")
+    assert j.returncode == 0 and j.stdout == ""
+
+
 def test_doctor_finds_a_replaced_key_and_a_damaged_database(omr_home, stack_of):
     path = stack_of(2)
     assert len(list(ingest.scan([path], workers=1))) == 2
@@ -578,3 +587,60 @@ def test_scans_killed_at_random_moments_store_each_page_once(omr_home, stack_of)
     lines = list(ingest.scan([path], workers=2))
     _check_stored_once(lines, n)
     _check_bookkeeping(omr_home, kills)
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.xdist_group("queue")
+def test_queue_workers_and_scans_killed_at_random_moments_store_each_page_once(cluster):  # noqa: F811
+    import random
+
+    from test_queue import _stack_file
+
+    rng = random.Random(KILL_SEED + 1)
+    n = 30
+    stack = _stack_file(cluster.stack(cluster.print_sheets(n), seed=19))
+    cluster.start_workers(2, concurrency=2)  # prefork: each worker has pool processes that must die with it
+    kills = 0
+
+    def kill_a_worker() -> None:
+        nonlocal kills
+        time.sleep(rng.uniform(0.2, 2.0))
+        victim = rng.choice([w for w in cluster.workers if w.poll() is None])
+        pool = _children(victim.pid)
+        victim.send_signal(signal.SIGKILL)  # the worker's main process only
+        victim.wait()
+        _wait_for(lambda: not _alive(pool), 5, f"pool processes {pool} end with their worker (seed {KILL_SEED})")
+        kills += 1
+        cluster.start_workers(1, concurrency=2)
+
+    # a scan killed at a random moment while workers die under it
+    first = cluster.omr_bg("scan", "--json", str(stack), out=cluster.logs / "first.jsonl")
+    for _ in range(2):
+        kill_a_worker()
+    _wait_for(lambda: _pages() > 0 or first.poll() is not None, 120, "the first scan stores a page")
+    time.sleep(rng.uniform(0, 1.0))
+    if first.poll() is None:
+        first.send_signal(signal.SIGKILL)
+        kills += 1
+    first.wait(timeout=60)
+    # the stack again, workers dying under it: it completes
+    second = cluster.omr_bg("scan", "--json", str(stack), out=cluster.logs / "second.jsonl")
+    while kills < QUEUE_KILLS and second.poll() is None:
+        kill_a_worker()
+    assert second.wait(timeout=300) == 0, (cluster.logs / "second.err").read_text()
+    assert kills >= QUEUE_KILLS - 1, f"seed {KILL_SEED}: the scans ended before their kills"
+    _check_stored_once(_lines_of(cluster.logs / "second.jsonl"), n)
+    # and once more with nobody killed: all reported, nothing stored twice, nothing left behind
+    third = cluster.omr("scan", "--json", str(stack), timeout=300)
+    assert third.returncode == 0, third.stderr
+    _check_stored_once(_lines_of_text(third.stdout), n)
+    _check_bookkeeping(cluster.home, kills)
+
+
+def _lines_of_text(text: str) -> list[dict]:
+    return [json.loads(x) for x in text.splitlines() if x.strip()]
+
+
+def _lines_of(path: Path) -> list[dict]:
+    return _lines_of_text(path.read_text())
