@@ -214,8 +214,10 @@ def _make_app(url: str, backend: str, vt: int) -> Celery:
     def _fresh_connections(**_: Any) -> None:
         # a forked pool process must not share its parent's database connections
         dbs.dispose()
-        # nor outlive the worker that forked it (kill -9 of ``omr worker``): like the scan's own readers
-        ingest.die_with_parent(os.getppid())
+        # nor outlive the worker that forked it (kill -9 of ``omr worker``), like the scan's own readers.
+        # The solo pool sends this signal in the worker itself, which must not die with whoever started it.
+        if _worker_pid not in (None, os.getpid()):
+            ingest.die_with_parent(os.getppid())
 
     return celery
 
@@ -255,10 +257,15 @@ def _redis(celery: Celery) -> Any:
     return getattr(celery.backend, "client", None)
 
 
+_worker_pid: int | None = None  # the ``omr worker`` process itself, once it runs
+
+
 def start_heartbeat(celery: Celery, node: str) -> None:
     """Say that worker ``node`` is alive, from a thread of this (the worker's main) process, until it ends."""
     import threading
 
+    global _worker_pid
+    _worker_pid = os.getpid()
     client = _redis(celery)
     if client is None:
         return
