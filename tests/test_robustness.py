@@ -643,3 +643,36 @@ def _lines_of_text(text: str) -> list[dict]:
 
 def _lines_of(path: Path) -> list[dict]:
     return _lines_of_text(path.read_text())
+
+
+def test_omr_scan_watch_says_what_it_waits_for_and_reads_the_file_once_whole(omr_home, sheet_images, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    data = _single(sheet_images[0], "JPEG")
+    target = inbox / "page.jpg"
+    target.write_bytes(data[: len(data) // 2])
+    env = _env(omr_home, OMR_WATCH_STABLE="0.2", PYTHONFAULTHANDLER="1")  # the stable time from the environment
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "omr.cli", "scan", "--json", "--watch", str(inbox), "--interval", "0.05"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert watcher.stderr is not None and watcher.stdout is not None
+    try:
+        _wait_for(lambda: "Chờ tệp page.jpg ghi xong" in watcher.stderr.readline(), 60, "the watcher says it waits")
+        target.write_bytes(data)
+        line = json.loads(watcher.stdout.readline())
+        assert (line["source"], line["status"]) == ("page.jpg", "accepted")
+        _wait_for(lambda: [b.status for b in _batches()] == ["done"], 60, "the file's batch is finished")
+    finally:
+        watcher.send_signal(signal.SIGTERM)  # systemd stopping the service
+        try:
+            watcher.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            watcher.send_signal(signal.SIGABRT)  # with PYTHONFAULTHANDLER: where every thread was
+            watcher.wait()
+    assert watcher.returncode == 0, watcher.stderr.read()
+    assert _pages() == 1
