@@ -26,6 +26,10 @@ KEY_BYTES = 32
 
 
 RESTORE_HINT = "khôi phục từ bản sao lưu (omr restore TỆP_SAO_LƯU, xem docs/DEPLOYMENT.md mục 6)"
+# the key alone: restoring the whole backup would also put its older database back
+KEY_RESTORE_HINT = (
+    "chép lại tệp này từ bản sao lưu (home/secret.key trong tệp của omr backup, xem docs/DEPLOYMENT.md mục 6)"
+)
 
 
 class ConfigError(RuntimeError):
@@ -173,7 +177,7 @@ def secret_key() -> bytes:
             signed = signed_so_far()
             if signed is not None:
                 raise ConfigError(
-                    f"thiếu khóa ký {path} trong khi dữ liệu đã có {signed}: {RESTORE_HINT} hoặc đặt đúng "
+                    f"thiếu khóa ký {path} trong khi dữ liệu đã có {signed}: {KEY_RESTORE_HINT} hoặc đặt đúng "
                     "OMR_HOME; không tạo khóa mới vì mọi phiếu đã in sẽ thành không hợp lệ"
                 )
             try:

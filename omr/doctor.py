@@ -57,11 +57,12 @@ def check_key_present(database_opens: bool) -> Iterator[Finding]:
         signed = config.signed_so_far() if database_opens else None
         if signed or not database_opens:
             yield Finding(
-                "key", f"thiếu khóa ký {path}" + (f" (đã có {signed})" if signed else "") + f": {config.RESTORE_HINT}"
+                "key",
+                f"thiếu khóa ký {path}" + (f" (đã có {signed})" if signed else "") + f": {config.KEY_RESTORE_HINT}",
             )
         return
     if len(key) != config.KEY_BYTES:
-        yield Finding("key", f"khóa ký {path} hỏng (cần đúng {config.KEY_BYTES} byte): {config.RESTORE_HINT}")
+        yield Finding("key", f"khóa ký {path} hỏng (cần đúng {config.KEY_BYTES} byte): {config.KEY_RESTORE_HINT}")
 
 
 def check_key_matches() -> Iterator[Finding]:
@@ -71,7 +72,7 @@ def check_key_matches() -> Iterator[Finding]:
         yield Finding(
             "key",
             f"khóa ký {path} không khớp: mã QR của {failed} trang đã lưu không xác thực được bằng khóa này "
-            f"(khóa bị thay?): {config.RESTORE_HINT}",
+            f"(khóa bị thay?): {config.KEY_RESTORE_HINT}",
         )
 
 

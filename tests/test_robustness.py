@@ -103,7 +103,7 @@ def test_a_lost_key_is_not_replaced_once_sheets_are_printed(omr_home, printed):
     key = config.key_path()
     key.unlink()
     r = _omr(omr_home, "print", "--form", FORM, "--unit", UNIT, "--count", "1", "--out", str(omr_home / "x.pdf"))
-    line = _one_line_error(r, str(key), "omr restore", "docs/DEPLOYMENT.md", "2 phiếu đã in")
+    line = _one_line_error(r, str(key), "home/secret.key", "docs/DEPLOYMENT.md", "2 phiếu đã in")
     assert line.startswith("omr print: lỗi: thiếu khóa ký")
     assert not key.exists()  # nothing was written in its place
     with pytest.raises(config.ConfigError, match="thiếu khóa ký"):
