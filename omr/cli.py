@@ -337,8 +337,8 @@ def _scan(args) -> int:
         # every page was read and stored; only the lines could not all be given to the reader
         out.err(
             lambda: print(
-                f"omr scan: lỗi: đầu ra bị đóng sau {out.gone_after} dòng (ví dụ bởi | head); đã đọc và lưu đủ "
-                f"{sum(counts.values())} trang, các dòng còn lại không được in",
+                f"omr scan: lỗi: đầu ra bị đóng sau {out.gone_after} dòng (ví dụ bởi | head); đã đọc hết "
+                f"{sum(counts.values())} trang và lưu mọi trang đọc được, các dòng còn lại không được in",
                 file=sys.stderr,
                 flush=True,
             )

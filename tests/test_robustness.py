@@ -258,7 +258,7 @@ def test_a_reader_of_the_output_that_goes_away_is_an_error_and_every_page_is_sto
     _, err = scan.communicate(timeout=300)
     assert scan.returncode != 0
     lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "đầu ra bị đóng" in lines[0] and f"lưu đủ {n} trang" in lines[0], err
+    assert len(lines) == 1 and "đầu ra bị đóng" in lines[0] and f"đọc hết {n} trang" in lines[0], err
     assert _pages() == n
 
 
