@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "omr.worker_cli",  # omr worker (queue workers)
     "omr.period_cli",  # omr batches (survey period of scan batches), omr reports (issued reports)
     "omr.reread_cli",  # omr reread (stored pages read again by the current reader)
+    "omr.doctor",  # omr doctor (checks and repairs the data directory)
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -301,44 +302,69 @@ def _scan(args) -> int:
     counts: Counter[str] = Counter()
     lines: list[dict] = []  # for the summary's sheet counts (omr.vocab_counts)
     write = _tqdm_write if progress else _plain_write  # tqdm's write keeps the bar below the text
+    stop = threading.Event()
+    out = _Output(on_gone=stop.set if args.watch else None)
 
     def emit(line: dict) -> None:
         counts[line["status"]] += 1
         if not args.watch:  # a watcher runs for months: no summary, nothing kept
             lines.append({k: line.get(k) for k in ("status", "serial", "answers")})
         if line["status"] == "error":
-            write(f"Lỗi: {line['source']} trang {line['page']}: {_sentence(line['error'])}", sys.stderr)
+            out.err(
+                lambda: write(f"Lỗi: {line['source']} trang {line['page']}: {_sentence(line['error'])}", sys.stderr)
+            )
         if args.json:
-            _out(line)
+            out.put(lambda: _out(line))
         elif line["status"] != "error":
             label = STATUS_LABELS.get(line["status"], line["status"])
             ident = f" (phiếu {line['serial']}, trang {line['sheet_page']})" if line["serial"] else ""
-            write(f"{line['source']} trang {line['page']}: {label}{ident}")
+            out.put(lambda: write(f"{line['source']} trang {line['page']}: {label}{ident}"))
 
     opts = {"workers": args.workers, "progress": progress, "created_by": args.by}
-    stop = threading.Event()
     try:
         if paths:
             batch_id = ingest.start_batch(", ".join(p.name for p in paths)[:300], args.by, 0, period)
             # in this process, or through the workers' queue when OMR_BROKER_URL is set
             for line in queue.scan(paths, batch_id=batch_id, **opts):
                 emit(line)
-        if args.watch:
+        if args.watch and not stop.is_set():
             _stop_on_signals()
             print(f"Đang theo dõi {args.watch} (Ctrl-C để dừng)…", file=sys.stderr, flush=True)
-            for line in ingest.watch(Path(args.watch), interval=args.interval, stop=stop, **opts):
+            stable = args.stable if args.stable is not None else ingest.stable_seconds()
+            watching = ingest.watch(
+                Path(args.watch),
+                interval=args.interval,
+                stable=stable,
+                stop=stop,
+                notify=lambda m: out.err(lambda: write(m, sys.stderr)),
+                **opts,
+            )
+            for line in watching:
                 emit(line)
     except KeyboardInterrupt:
         print("Đã dừng. Các trang đã lưu vẫn giữ nguyên; quét lại sẽ tiếp tục phần còn lại.", file=sys.stderr)
         return EXIT_OK if args.watch else 130
     if not args.json:
         summary = ", ".join(f"{STATUS_LABELS.get(k, k)}: {v}" for k, v in sorted(counts.items()))
-        print(f"Tổng cộng {sum(counts.values())} trang — {summary or 'không có trang nào'}")
-        print(from_scan_lines(lines).words().capitalize())
+        out.put(
+            lambda: print(f"Tổng cộng {sum(counts.values())} trang — {summary or 'không có trang nào'}", flush=True)
+        )
+        out.put(lambda: print(from_scan_lines(lines).words().capitalize(), flush=True))
+    if out.gone_after is not None:
+        # every page was read and stored; only the lines could not all be given to the reader
+        out.err(
+            lambda: print(
+                f"omr scan: Lỗi: đầu ra bị đóng sau {out.gone_after} dòng (ví dụ bởi | head); đã đọc hết "
+                f"{sum(counts.values())} trang và lưu mọi trang đọc được, các dòng còn lại không được in",
+                file=sys.stderr,
+                flush=True,
+            )
+        )
+        return EXIT_FAILED
     if counts["error"]:
         return EXIT_FAILED  # the error lines are all stderr says: one line per unreadable page
     if paths:
-        print(_period_note(batch_id, period, explicit=bool(args.period)), file=sys.stderr)
+        out.err(lambda: print(_period_note(batch_id, period, explicit=bool(args.period)), file=sys.stderr))
     return EXIT_OK
 
 
@@ -355,6 +381,43 @@ def _period_note(batch_id: int, period: str, explicit: bool) -> str:
         last = sp.month_code(sp.previous_month(sp.local_today()))
         note += f" Nếu đây là phiếu của {sp.month_label(last)}: omr batches period {batch_id} {last}"
     return note
+
+
+class _Output:
+    """Standard output of a scan, whose reader may go away (``omr scan --json stack.pdf | head -1``). Then
+    the scan goes on, storing every page, and only its output stops: the caller says so at the end and
+    exits non-zero, never a silent success. ``on_gone``: called once when that happens (a watcher stops)."""
+
+    def __init__(self, on_gone: Callable[[], object] | None = None):
+        self.on_gone = on_gone
+        self.written = 0
+        self.gone_after: int | None = None  # lines written before the reader went away
+
+    def put(self, write: Callable[[], object]) -> None:
+        if self.gone_after is not None:
+            return
+        try:
+            write()
+        except BrokenPipeError:
+            self.gone_after = self.written
+            _to_devnull(sys.stdout)  # what is still buffered, and Python's own flush at exit, go nowhere
+            if self.on_gone is not None:
+                self.on_gone()
+            return
+        self.written += 1
+
+    @staticmethod
+    def err(write: Callable[[], object]) -> None:
+        """A line on stderr, which may have gone with stdout (``2>&1 | head``): then there is no one to tell."""
+        try:
+            write()
+        except BrokenPipeError:
+            _to_devnull(sys.stderr)
+
+
+def _to_devnull(stream) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 def _interrupt(*_) -> None:
@@ -386,6 +449,13 @@ def register_scan(sub) -> None:
     p.add_argument("--json", action="store_true", help="một dòng JSON cho mỗi trang (CONTRACT.md)")
     p.add_argument("--watch", metavar="DIR", help="theo dõi thư mục, đọc mỗi tệp mới một lần khi đã ghi xong")
     p.add_argument("--interval", type=float, default=2.0, help="giây giữa hai lần xem thư mục (mặc định 2)")
+    p.add_argument(
+        "--stable",
+        type=float,
+        metavar="GIÂY",
+        help="với --watch: chỉ đọc tệp khi cỡ và giờ sửa không đổi chừng ấy giây và tệp đã ghi đến cuối "
+        "(mặc định OMR_WATCH_STABLE hoặc 5)",
+    )
     p.add_argument("--workers", type=int, help="số tiến trình đọc (mặc định: số nhân CPU)")
     p.add_argument("--by", help="người quét (ghi vào đợt quét)")
     p.add_argument("--period", metavar="YYYY-MM", help="tháng khảo sát của xấp phiếu (mặc định: tháng quét)")

@@ -2,13 +2,21 @@
 
 Everything is looked up when asked (not at import), so a test or a long-running process that changes
 ``OMR_HOME`` sees the new directory. Directories are created on demand: no separate init step.
+
+What cannot be made again is never made again silently: a signing key is created only for an
+installation that has signed nothing yet (no printed sheet, no stored page), and a SQLite database that
+is missing or empty beside stored page images is refused rather than started afresh. Either way the
+message says what is missing and how to restore it (``omr restore``, docs/DEPLOYMENT.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 DEFAULT_HOME = "./omr-data"
@@ -17,18 +25,91 @@ KEY_FILE = "secret.key"
 KEY_BYTES = 32
 
 
+RESTORE_HINT = "khôi phục từ bản sao lưu (omr restore TỆP_SAO_LƯU, xem docs/DEPLOYMENT.md mục 6)"
+# the key alone: restoring the whole backup would also put its older database back
+KEY_RESTORE_HINT = (
+    "chép lại tệp này từ bản sao lưu (home/secret.key trong tệp của omr backup, xem docs/DEPLOYMENT.md mục 6)"
+)
+
+
 class ConfigError(RuntimeError):
     """The data directory or the key cannot be used; the message says what to fix."""
 
 
 def home() -> Path:
-    """The data directory (``OMR_HOME``, default ``./omr-data``), created if missing."""
-    path = Path(os.environ.get("OMR_HOME") or DEFAULT_HOME).expanduser().resolve()
+    """The data directory (``OMR_HOME``, default ``./omr-data``), created if missing.
+
+    Creating it is said on stderr, with its absolute path, whenever the default is used: run from
+    another folder, ``./omr-data`` is a new, empty installation, which must not pass unnoticed. An
+    ``OMR_HOME`` set explicitly was chosen by whoever set it; there it is said only to a person at a
+    terminal, so that scripts and services keep their one line per problem on stderr.
+    """
+    chosen = os.environ.get("OMR_HOME")
+    path = Path(chosen or DEFAULT_HOME).expanduser().resolve()
+    if path.is_dir():
+        return path
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir()
+    except FileExistsError:
+        pass  # another process made it at the same moment (or it is a file: the next step says so)
     except OSError as e:
         raise ConfigError(f"không tạo được thư mục dữ liệu {path}: {e.strerror or e}") from e
+    else:
+        if not chosen or sys.stderr.isatty():
+            print(f"Đã tạo thư mục dữ liệu mới {path} (đặt OMR_HOME để dùng thư mục khác)", file=sys.stderr, flush=True)
+    if not path.is_dir():
+        raise ConfigError(f"không tạo được thư mục dữ liệu {path}: đã có một tệp cùng tên")
     return path
+
+
+_restoring = False
+_checked_databases: set[Path] = set()
+
+
+@contextlib.contextmanager
+def restoring() -> Iterator[None]:
+    """While a backup is being restored, a missing or empty database is what is about to be replaced."""
+    global _restoring
+    _restoring, before = True, _restoring
+    try:
+        yield
+    finally:
+        _restoring = before
+
+
+def has_stored_images(root: Path | None = None) -> bool:
+    """Whether any page image is stored in the data directory (stops at the first one found)."""
+    stack = [(root or home()) / "pages"]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif not entry.name.startswith("."):
+                return True
+    return False
+
+
+def _check_database_file(db: Path) -> None:
+    """Refuse a SQLite database that is missing or empty while page images are stored beside it: a new
+    database there would silently start the installation afresh, its pages and printed sheets unknown."""
+    if _restoring or db in _checked_databases:
+        return
+    try:
+        size = db.stat().st_size
+    except FileNotFoundError:
+        size = None
+    if not size and has_stored_images(db.parent):
+        state = "rỗng (0 byte)" if size == 0 else "bị thiếu"
+        raise ConfigError(
+            f"cơ sở dữ liệu {db} {state} trong khi thư mục dữ liệu đã có ảnh các trang đã quét: {RESTORE_HINT}, "
+            "hoặc kiểm tra OMR_HOME; không tạo cơ sở dữ liệu mới"
+        )
+    _checked_databases.add(db)
 
 
 def database_url() -> str:
@@ -36,7 +117,9 @@ def database_url() -> str:
     url = os.environ.get("OMR_DATABASE_URL", "").strip()
     if url:
         return url
-    return f"sqlite:///{home() / DB_FILE}"
+    db = home() / DB_FILE
+    _check_database_file(db)
+    return f"sqlite:///{db}"
 
 
 def pages_dir() -> Path:
@@ -50,8 +133,28 @@ def key_path() -> Path:
     return home() / KEY_FILE
 
 
+def signed_so_far() -> str | None:
+    """What this installation has made with its key (printed sheets, stored pages), or None if nothing:
+    only then may a missing key be created."""
+    from sqlalchemy import func, select
+
+    from db import session as dbs
+    from db.models import Page, Sheet
+
+    with dbs.engine().connect() as conn:
+        sheets = conn.scalar(select(func.count()).select_from(Sheet)) or 0
+        pages = conn.scalar(select(func.count()).select_from(Page)) or 0
+    found = [f"{n} {what}" for n, what in ((sheets, "phiếu đã in"), (pages, "trang đã quét")) if n]
+    if not found and has_stored_images():
+        found = ["ảnh các trang đã quét"]
+    return ", ".join(found) or None
+
+
 def secret_key() -> bytes:
     """This installation's signing key for sheet QR codes, made on first use.
+
+    Made only while the installation has signed nothing: once sheets are printed or pages stored, a
+    missing key is lost, not new, and a new one would make every genuine sheet ``invalid``.
 
     The key is created with ``O_EXCL`` so two processes starting at once agree on one key: the loser of
     the race reads the winner's file instead of writing its own.
@@ -71,6 +174,12 @@ def secret_key() -> bytes:
                 raise ConfigError(f"khóa ký {path} hỏng (cần đúng {KEY_BYTES} byte)")
             # empty: another process has created it and is writing right now
         else:
+            signed = signed_so_far()
+            if signed is not None:
+                raise ConfigError(
+                    f"thiếu khóa ký {path} trong khi dữ liệu đã có {signed}: {KEY_RESTORE_HINT} hoặc đặt đúng "
+                    "OMR_HOME; không tạo khóa mới vì mọi phiếu đã in sẽ thành không hợp lệ"
+                )
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:

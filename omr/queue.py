@@ -47,7 +47,7 @@ from db import session as dbs
 from db.models import DUPLICATE, SCAN_DONE, SCAN_FAILED, SCAN_RUNNING, Page, ScanBatch
 from omr import config
 from omr.detect.sources import RawPage, iter_pages
-from omr.services import ingest, storing
+from omr.services import ingest, running, storing
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -83,6 +83,15 @@ RESEND_AFTER = 600.0
 # dying workers, as in process (ingest._Readers).
 MAX_TRIES = 3
 TRIES_KEY = "omr:tries:"
+# A worker says it is alive every HEARTBEAT_EVERY seconds in a Redis key that lives WORKER_TTL seconds,
+# and records which task it took as it receives it. A task held by a worker whose key has expired was
+# lost with it (kill -9, a machine gone): the scanning side sends it again at once instead of waiting
+# for the queue's visibility timeout. A worker merely busy keeps beating (a thread of its own).
+WORKER_KEY = "omr:worker:"
+HELD_KEY = "omr:held:"
+HEARTBEAT_EVERY = 2.0
+WORKER_TTL = 10
+HOLDER_CHECK = 1.0  # seconds between looks at who holds the page waited for
 CRASHED = "máy đọc bị dừng đột ngột nhiều lần khi đọc trang này (ảnh hỏng hoặc quá lớn?); đã bỏ qua"
 
 _apps: dict[tuple[str, str, int], Celery] = {}
@@ -136,7 +145,7 @@ def app() -> Celery:
 def _make_app(url: str, backend: str, vt: int) -> Celery:
     try:
         from celery import Celery
-        from celery.signals import worker_process_init
+        from celery.signals import task_received, worker_process_init
     except ImportError:
         raise QueueUnavailable(
             "chưa cài Celery và Redis cho chế độ nhiều máy: pip install 'omr-hailong[scale]'"
@@ -193,10 +202,22 @@ def _make_app(url: str, backend: str, vt: int) -> Celery:
         redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
         return run_job(job, redelivered, tries=_tries_in(task.app) if redelivered else None)
 
+    @task_received.connect(weak=False)
+    def _held(request: Any = None, **_: Any) -> None:
+        # in the worker's main process, as the task is taken from the queue (before it starts)
+        client = _redis(celery)
+        if client is not None and request is not None:
+            with contextlib.suppress(Exception):  # bookkeeping only: the task runs regardless
+                client.set(HELD_KEY + request.id, node_name(), ex=24 * 3600)
+
     @worker_process_init.connect(weak=False)
     def _fresh_connections(**_: Any) -> None:
         # a forked pool process must not share its parent's database connections
         dbs.dispose()
+        # nor outlive the worker that forked it (kill -9 of ``omr worker``), like the scan's own readers.
+        # The solo pool sends this signal in the worker itself, which must not die with whoever started it.
+        if _worker_pid not in (None, os.getpid()):
+            ingest.die_with_parent(os.getppid())
 
     return celery
 
@@ -229,6 +250,40 @@ def _tries_in(celery: Celery) -> Tries | None:
             return int(p.execute()[0])
 
     return tries
+
+
+def _redis(celery: Celery) -> Any:
+    """The result backend's Redis client (None with another backend)."""
+    return getattr(celery.backend, "client", None)
+
+
+_worker_pid: int | None = None  # the ``omr worker`` process itself, once it runs
+
+
+def start_heartbeat(celery: Celery, node: str) -> None:
+    """Say that worker ``node`` is alive, from a thread of this (the worker's main) process, until it ends."""
+    import threading
+
+    global _worker_pid
+    _worker_pid = os.getpid()
+    client = _redis(celery)
+    if client is None:
+        return
+
+    def beat() -> None:
+        while True:
+            with contextlib.suppress(Exception):  # Redis briefly away: the next beat says it again
+                client.set(WORKER_KEY + node, str(os.getpid()), ex=WORKER_TTL)
+            time.sleep(HEARTBEAT_EVERY)
+
+    threading.Thread(target=beat, name="omr-worker-heartbeat", daemon=True).start()
+
+
+def stop_heartbeat(celery: Celery, node: str) -> None:
+    client = _redis(celery)
+    if client is not None:
+        with contextlib.suppress(Exception):
+            client.delete(WORKER_KEY + node)
 
 
 def run_job(job: dict, redelivered: bool = True, tries: Tries | None = None) -> list[dict]:
@@ -364,9 +419,11 @@ def distributed_scan(
     estimate = ingest.count_pages(paths)
     if batch_id is None:
         batch_id = ingest.start_batch(label or ", ".join(p.name for p in paths)[:300], created_by, estimate or 0)
-    elif estimate:
-        with dbs.transaction() as s:
-            s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(total_pages=estimate))
+    else:
+        running.claim(batch_id)
+        if estimate:
+            with dbs.transaction() as s:
+                s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(total_pages=estimate))
     run = _Run(celery, batch_id, key, _bar(estimate, progress), progress)
     window = _int_env(WINDOW_ENV, DEFAULT_WINDOW)
     pending: deque[_Slot] = deque()
@@ -423,6 +480,8 @@ class _Run:
         self.emitted = 0
         self.warned = False
         self.shown_at = 0.0
+        self.checked_at = 0.0
+        self.lost: set[str] = set()  # workers found dead, said once each
 
     def submit(self, raw: RawPage) -> _Slot:
         slot = _Slot(raw)
@@ -509,13 +568,21 @@ class _Run:
                 now = time.monotonic()
                 if not self.warned and now - started > NO_WORKER_WARNING:
                     self._check_workers()
+                if now - self.checked_at >= HOLDER_CHECK:
+                    self.checked_at = now
+                    dead = self._dead_holder(chunk)
+                    if dead is not None:
+                        self._say_lost(dead)
+                        self._resend(chunk)
+                        continue
                 if now - chunk.sent_at > max(RESEND_AFTER, 3 * visibility_timeout()):
-                    lost = chunk.result
-                    self._send(chunk)
-                    with contextlib.suppress(Exception):  # stop listening for the lost task's result now,
-                        self.celery.backend.remove_pending_result(lost)  # not at exit when Redis may be gone
+                    self._resend(chunk)
         failed = chunk.result.failed()
         chunk.result.forget()
+        client = _redis(self.celery)
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.delete(HELD_KEY + chunk.result.id)
         for spool in chunk.spools:
             spool.unlink(missing_ok=True)  # from now on a redelivered copy of this task does nothing
         lines = value if not failed and isinstance(value, list) and len(value) == len(chunk.slots) else None
@@ -527,6 +594,51 @@ class _Run:
                 line = storing.error_json(slot.raw.source, slot.raw.page, f"máy đọc báo lỗi: {reason}")
             out.append(line)
         return out
+
+    def _resend(self, chunk: _Chunk) -> None:
+        """Send a chunk's pages again as a new task (storing is exactly once, so a second run is harmless)."""
+        lost = chunk.result
+        self._send(chunk)
+        with contextlib.suppress(Exception):  # stop listening for the lost task's result now,
+            self.celery.backend.remove_pending_result(lost)  # not at exit when Redis may be gone
+            if lost is not None and (client := _redis(self.celery)) is not None:
+                client.delete(HELD_KEY + lost.id)
+
+    def _dead_holder(self, chunk: _Chunk) -> str | None:
+        """The worker holding this chunk's task if it is dead (no heartbeat); the progress line says whom
+        the scan waits for."""
+        client = _redis(self.celery)
+        if client is None or chunk.result is None:
+            return None
+        try:
+            holder = client.get(HELD_KEY + chunk.result.id)
+            holder = holder.decode() if isinstance(holder, bytes) else holder
+            alive = bool(holder) and bool(client.exists(WORKER_KEY + holder))
+        except Exception:
+            return None  # Redis away: the visibility timeout and the resend still bring the pages back
+        n = len(chunk.slots)
+        if not holder:
+            self._wait_note(f"chờ máy đọc nhận {n} trang")
+            return None
+        if alive:
+            self._wait_note(f"máy đọc {holder} đang đọc {n} trang")
+            return None
+        self._wait_note(f"máy đọc {holder} mất tín hiệu: gửi lại {n} trang cho máy đọc khác")
+        return holder
+
+    def _wait_note(self, text: str) -> None:
+        if not isinstance(self.bar, _NoBar):
+            self.bar.set_postfix_str(text, refresh=True)
+
+    def _say_lost(self, worker: str) -> None:
+        if worker in self.lost:
+            return
+        self.lost.add(worker)
+        msg = f"Máy đọc {worker} đã dừng (mất tín hiệu); các trang nó đang giữ được gửi lại cho máy đọc khác."
+        if self.interactive:
+            self.bar.write(msg)
+        else:
+            print(msg, file=sys.stderr, flush=True)
 
     def _check_workers(self) -> None:
         """Say so once if no worker answers: the scan waits for one rather than failing."""

@@ -78,7 +78,12 @@ def _worker(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    code = celery.worker_main(argv)
+    # the scanning side takes a dead worker's pages over as soon as this stops (omr/queue.py)
+    queue.start_heartbeat(celery, queue.node_name())
+    try:
+        code = celery.worker_main(argv)
+    finally:
+        queue.stop_heartbeat(celery, queue.node_name())
     return int(code or 0)
 
 
@@ -421,6 +426,14 @@ def _data_counts(eng) -> dict[str, int]:
 
 def restore(src: Path, *, force: bool = False, warn: Callable[[str], None] = _warn) -> dict:
     """Put a backup's database and files into this installation (OMR_HOME, OMR_DATABASE_URL)."""
+    from omr import config
+
+    # a missing or empty database beside the page images, a missing key: what a restore is for
+    with config.restoring():
+        return _restore_into_home(src, force, warn)
+
+
+def _restore_into_home(src: Path, force: bool, warn: Callable[[str], None]) -> dict:
     from db import session as dbs
     from omr import config
 

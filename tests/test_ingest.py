@@ -344,6 +344,18 @@ def test_same_page_twice_in_flight_is_stored_once(omr_home, printed, scan_tools,
     assert _count(Page) == 1
 
 
+def _blank_png(path: Path, shade: int) -> None:
+    from PIL import Image
+
+    Image.new("L", (800, 1100), shade).save(path)
+
+
+def _wait_until(condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_watch_reads_each_finished_file_once(omr_home, stack, tmp_path):
     path, _ = stack
     inbox = tmp_path / "inbox"
@@ -354,35 +366,43 @@ def test_watch_reads_each_finished_file_once(omr_home, stack, tmp_path):
     lines: list[dict] = []
 
     def run():
-        for line in ingest.watch(inbox, interval=0.1, stop=stop, workers=1):
+        for line in ingest.watch(inbox, interval=0.05, stable=0.2, stop=stop, workers=1):
             lines.append(line)
 
     t = threading.Thread(target=run)
     t.start()
     try:
-        time.sleep(0.35)  # stable but no %%EOF yet: not taken
-        assert lines == []
+        time.sleep(0.5)  # the half file has stayed unchanged longer than ``stable``, so it has been looked at
         (inbox / "incoming.pdf").write_bytes(data)
         (inbox / ".hidden.pdf").write_bytes(data)
-        deadline = time.monotonic() + 60
-        while len(lines) < 5 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.5)  # more polls: nothing is read twice
+        _wait_until(lambda: len(lines) >= 5)
+        # a later file is read after it: by then the first one, unchanged, has been polled many times
+        _blank_png(inbox / "later.png", 255)
+        _wait_until(lambda: len(lines) >= 6)
     finally:
         stop.set()
         t.join(timeout=60)
     assert not t.is_alive()
-    assert [x["status"] for x in lines] == ["accepted", "needs_review", "accepted", "accepted", "blank"]
-    assert _count(Page) == 5
-    # a restarted watcher remembers the file
+    # the half-written file was not read (that would have been an error line, then the pages again)
+    assert [(x["source"], x["status"]) for x in lines] == [
+        *(("incoming.pdf", s) for s in ["accepted", "needs_review", "accepted", "accepted", "blank"]),
+        ("later.png", "blank"),
+    ]
+    assert _count(Page) == 6
+    # a restarted watcher remembers the files it read: only a new one is read
     stop2 = threading.Event()
     again: list[dict] = []
-    t2 = threading.Thread(target=lambda: again.extend(ingest.watch(inbox, interval=0.1, stop=stop2, workers=1)))
+    t2 = threading.Thread(
+        target=lambda: again.extend(ingest.watch(inbox, interval=0.05, stable=0.2, stop=stop2, workers=1))
+    )
     t2.start()
-    time.sleep(0.6)
-    stop2.set()
-    t2.join(timeout=60)
-    assert again == []
+    try:
+        _blank_png(inbox / "newer.png", 250)
+        _wait_until(lambda: len(again) >= 1)
+    finally:
+        stop2.set()
+        t2.join(timeout=60)
+    assert [(x["source"], x["status"]) for x in again] == [("newer.png", "blank")]
 
 
 def _scan_concurrently(path: Path, n: int = 2) -> list[list[dict]]:

@@ -278,7 +278,7 @@ def test_web_upload_goes_through_the_queue(cluster, tmp_path, monkeypatch):
     assert _count(Page.scan_batch_id == batch_id) == 4
     assert "succeeded" in cluster.worker_logs()
     html = c.get(f"/upload/{batch_id}").get_data(as_text=True)
-    assert html.count("Đã nhận") >= 4
+    assert html.count("Đọc xong") >= 4
 
 
 @pytest.mark.redis
@@ -329,6 +329,50 @@ def test_worker_killed_mid_stack_loses_nothing(cluster):
     (batch,) = _batches()
     assert (batch.status, batch.done_pages, batch.total_pages) == ("done", n, n)
     assert not any((cluster.home / "spool").glob("*/*"))  # the spool is cleaned up
+
+
+# the queue alone brings a dead worker's pages back only after this; the scan must not wait for it
+LONG_VISIBILITY = 600
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.xdist_group("queue")
+def test_a_dead_workers_pages_are_taken_over_within_30_seconds(cluster):
+    cluster.env["OMR_QUEUE_VISIBILITY"] = str(LONG_VISIBILITY)
+    n = 40
+    stack = cluster.stack(cluster.print_sheets(n), seed=17)
+    victim, survivor = cluster.start_workers(2)
+    out = cluster.logs / "scan.jsonl"
+    scan = cluster.omr_bg("scan", "--json", str(_stack_file(stack)), out=out)
+    deadline = time.monotonic() + 60
+    while not (_batches() and _batches()[-1].done_pages >= n // 4):
+        assert time.monotonic() < deadline, f"the stack did not get going: {cluster.worker_logs()}"
+        time.sleep(0.05)
+    for _ in range(3):
+        in_flight = cluster.kill_mid_task(victim)
+        if in_flight:
+            break
+        (victim,) = cluster.start_workers(1)
+    assert in_flight, cluster.worker_logs()
+    killed_at = time.monotonic()
+    # the scan learns of the death from the missing heartbeat and says so, well before the visibility timeout
+    err = out.with_suffix(".err")
+    while "mất tín hiệu" not in err.read_text():
+        assert time.monotonic() - killed_at < 30, f"no takeover 30 s after the kill: {err.read_text()}"
+        assert scan.poll() is None, err.read_text()
+        time.sleep(0.1)
+    assert scan.wait(timeout=120) == 0, err.read_text()
+    assert time.monotonic() - killed_at < LONG_VISIBILITY / 4
+    assert survivor.poll() is None
+    lines = _lines(out.read_text())
+    assert [x["page"] for x in lines] == list(range(1, n + 1))
+    assert all(x["status"] in STORED for x in lines), collections.Counter(x["status"] for x in lines)
+    with dbs.session() as s:
+        per_serial = s.execute(select(Page.serial, func.count()).group_by(Page.serial)).all()
+    assert len(per_serial) == n and all(c == 1 for _, c in per_serial)
+    (batch,) = _batches()
+    assert (batch.status, batch.done_pages) == ("done", n)
 
 
 @pytest.mark.redis

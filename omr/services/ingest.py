@@ -25,6 +25,7 @@ import hashlib
 import os
 import signal
 import sys
+import time
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -54,6 +55,7 @@ from omr import config
 from omr.detect import result as R
 from omr.detect.images import UndecodableImage
 from omr.detect.sources import STACK_EXTS, RawPage, close_open_file, display_name, iter_pages, load
+from omr.services import running
 from omr.services.storing import Reading, count_done, duplicate_json, error_json, store_pages, write_files
 
 WINDOW_PER_CORE = 16  # pages in flight: handed out by reference, a page in flight costs a few bytes until read
@@ -70,11 +72,42 @@ def _default_reader(data: bytes, key: bytes) -> R.PageRead:
 # --------------------------------------------------------------------------- reading (worker side)
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int) -> None:
     # Ctrl-C goes to the whole process group; the parent stops the pool itself, workers must not die
     # half-way through a page and break it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
     keep_freed_memory()
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_CHECK_SECONDS = 1.0
+
+
+def die_with_parent(parent: int) -> None:
+    """End this reader process as soon as ``parent`` (the process that scans) is gone, even killed with
+    SIGKILL: a reader left behind would hold the scan's stdout open (a shell pipeline reading ``omr
+    scan`` would never end) and its memory. Linux sends SIGKILL on the parent's death (PR_SET_PDEATHSIG);
+    a thread watching the parent id covers the rest: the parent gone before that was set, other systems,
+    a parent whose forking thread ends before it does."""
+    import ctypes
+    import ctypes.util
+    import threading
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)  # the parent died before the signal was set up
+
+    def check_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=check_parent, name="omr-parent-check", daemon=True).start()
 
 
 # glibc hands every freed block over 128 KB straight back to the system, so each page's large arrays
@@ -166,7 +199,9 @@ def _pool(workers: int):
 
     before_forking_readers()
     method = "fork" if "fork" in get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method), initializer=_worker_init)
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=get_context(method), initializer=_worker_init, initargs=(os.getpid(),)
+    )
 
 
 class _Readers:
@@ -245,10 +280,14 @@ def ingest_page(
 def start_batch(
     label: str | None = None, created_by: str | None = None, total_pages: int = 0, period: str | None = None
 ) -> int:
-    """Record a scan batch (e.g. from a web upload, before reading starts in the background); its survey
-    month is ``period`` (checked by ``survey_period.parse_month``), else the month of the scan."""
+    """Record a scan batch (e.g. from a web upload, before reading starts in the background), claimed by
+    this process until ``finish_batch``; its survey month is ``period`` (checked by
+    ``survey_period.parse_month``), else the month of the scan. Batches a killed scan left running are
+    repaired first."""
+    from omr import doctor
     from omr.services.survey_period import current_month
 
+    doctor.recover_interrupted()
     with transaction() as s:
         batch = ScanBatch(
             label=label,
@@ -259,6 +298,7 @@ def start_batch(
         )
         s.add(batch)
         s.flush()
+        running.claim(batch.id)  # before the row is committed: no one ever sees it running unclaimed
         return batch.id
 
 
@@ -270,6 +310,7 @@ def finish_batch(batch_id: int, status: str = SCAN_DONE, note: str | None = None
             batch.total_pages = max(batch.total_pages, batch.done_pages)
             if note:
                 batch.note = note
+    running.release(batch_id)
 
 
 def count_pages(paths: Sequence[Path]) -> int | None:
@@ -343,9 +384,11 @@ def scan(
     estimate = count_pages(paths)
     if batch_id is None:
         batch_id = start_batch(label or ", ".join(display_name(p.name) for p in paths)[:300], created_by, estimate or 0)
-    elif estimate:
-        with transaction() as s:
-            s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(total_pages=estimate))
+    else:
+        running.claim(batch_id)  # started elsewhere in this process (a web upload), or by another one
+        if estimate:
+            with transaction() as s:
+                s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(total_pages=estimate))
     engine = dbs.engine()
     bar = _progress(estimate, progress)
     readers = _Readers(n_workers, reader, key)
@@ -404,31 +447,18 @@ def _progress(total: int | None, enabled: bool):
 
 # --------------------------------------------------------------------------- watched folder
 
-GIVE_UP_POLLS = 5
+STABLE_ENV = "OMR_WATCH_STABLE"
+DEFAULT_STABLE = 5.0  # seconds a file's size and time must stay the same: a scanner's pause between pages
 _PARTIAL_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".filepart")
 
 
-def _complete(path: Path) -> bool:
-    """Whether a file looks fully written: its format's end marker is there."""
-    suffix = path.suffix.lower()
+def stable_seconds() -> float:
+    """How long a watched file must stay unchanged before it is looked at (``OMR_WATCH_STABLE``)."""
     try:
-        size = path.stat().st_size
-        if size == 0:
-            return False
-        with path.open("rb") as f:
-            f.seek(max(0, size - 2048))
-            tail = f.read()
-    except OSError:
-        return False
-    if suffix == ".pdf":
-        return b"%%EOF" in tail
-    if suffix == ".zip":
-        return zipfile.is_zipfile(path)
-    if suffix in (".jpg", ".jpeg"):
-        return b"\xff\xd9" in tail[-64:]
-    if suffix == ".png":
-        return b"IEND" in tail[-16:]
-    return True  # TIFF, BMP: no end marker; size and time unchanged across two polls is all we have
+        value = float(os.environ.get(STABLE_ENV, "").strip())
+    except ValueError:
+        return DEFAULT_STABLE
+    return value if value >= 0 else DEFAULT_STABLE
 
 
 def _candidates(directory: Path) -> list[Path]:
@@ -465,50 +495,57 @@ def watch(
     directory: Path,
     *,
     interval: float = 2.0,
+    stable: float | None = None,
     stop: Event | None = None,
     created_by: str | None = None,
     workers: int | None = None,
     key: bytes | None = None,
     progress: bool = False,
     reader: Reader | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> Iterator[dict]:
     """Read every stack file that appears in ``directory``, each once and only once fully written.
 
-    A file is taken when its size and modification time are the same on two polls in a row and its
-    format's end marker is there (PDF ``%%EOF``, ZIP central directory, JPEG/PNG end). Files read are
+    A file is taken when its size and modification time have stayed the same for ``stable`` seconds
+    (default ``stable_seconds()``) and it is whole to its end (``completeness.complete``); until then it
+    waits, however long: a scanner may pause half-way for longer than any fixed time. ``notify`` hears,
+    once per state of a file, that a file stopped changing but has not reached its end. Files read are
     remembered in the database by path, size and time, so a restarted watcher skips them and a file
     replaced by a new scan is read again. Runs until ``stop`` is set (or Ctrl-C in the caller).
     """
+    from omr.services.completeness import complete
+
     directory = Path(directory).resolve()  # remembered files are keyed by absolute path
+    stable = stable_seconds() if stable is None else stable
     stop = stop or Event()
-    last: dict[Path, tuple[int, int, int]] = {}  # path -> size, mtime, polls seen unchanged
+    seen: dict[Path, tuple[int, int, float]] = {}  # path -> size, mtime, when first seen so
+    told: set[tuple[Path, int, int]] = set()
     while not stop.is_set():
-        seen: dict[Path, tuple[int, int, int]] = {}
+        now = time.monotonic()
+        current: dict[Path, tuple[int, int, float]] = {}
         for path in _candidates(directory):
             try:
                 st = path.stat()
             except OSError:
                 continue
             size, mtime = st.st_size, st.st_mtime_ns
-            before = last.get(path)
-            stable = before[2] + 1 if before and before[:2] == (size, mtime) else 0
-            seen[path] = (size, mtime, stable)
-            if stable == 0 or size == 0:
-                continue  # new or still growing: look again next poll
-            if _already_processed(path, size, mtime):
+            before = seen.get(path)
+            since = before[2] if before and before[:2] == (size, mtime) else now
+            current[path] = (size, mtime, since)
+            if size == 0 or now - since < stable or _already_processed(path, size, mtime):
+                continue  # new, still changing, or read already
+            if not complete(path):
+                if notify is not None and (path, size, mtime) not in told:
+                    told.add((path, size, mtime))
+                    notify(f"Chờ tệp {path.name} ghi xong: cỡ không đổi {stable:g} giây nhưng chưa đến cuối tệp")
                 continue
-            # A file with no end marker may still be being written; after a while unchanged it is taken
-            # anyway, so a truly broken file gets its error line instead of being ignored forever.
-            if not _complete(path) and stable < GIVE_UP_POLLS:
-                continue
-            sig = (size, mtime)
             batch_id = start_batch(path.name, created_by)
             # through the queue when a broker is configured, like any other scan
             from omr import queue
 
             yield from queue.scan([path], batch_id=batch_id, workers=workers, key=key, progress=progress, reader=reader)
-            _mark_processed(path, *sig, batch_id)
+            _mark_processed(path, size, mtime, batch_id)
             if stop.is_set():
                 break
-        last = seen
+        seen = current
         stop.wait(interval)
