@@ -73,7 +73,7 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
         certainty = min(certainty, T.CONF_BESIDE_MINOR)
 
     def answer(value, state, conf, reason=None) -> AnswerRead:
-        return AnswerRead(field.id, value, state, round(conf, 3), reason, boxes)
+        return AnswerRead(field.id, value, state, round(float(conf), 3), reason, boxes)
 
     if lost:
         guess = join_values(marks) if field.kind == "multi" else (marks[0] if len(marks) == 1 else None)

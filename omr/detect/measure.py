@@ -39,7 +39,6 @@ class InkMap:
         # 0 = paper .. 255 = black, relative to the paper under each pixel
         self.dark = cv2.divide(cv2.subtract(paper, canon), paper, scale=255 / max(contrast, T.MIN_PRINT_CONTRAST))
         _, self.ink = cv2.threshold(self.dark, 255 * T.INK_DARKNESS, 1, cv2.THRESH_BINARY)
-        self.ink = _without_long_lines(self.ink, px_per_mm)
         # zones outside the boxes (spill ring, label band, text areas) are summed without specks:
         # an opening by 2x2 removes what is thinner than a pen's line
         opened = cv2.morphologyEx(self.ink, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
@@ -77,19 +76,6 @@ class InkMap:
             n -= (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
             s -= self._sums(self.ink_sum, b)
         return np.divide(s, n, out=np.zeros_like(s), where=n > 0)
-
-
-def _without_long_lines(ink: np.ndarray, px_per_mm: float) -> np.ndarray:
-    """Ink less straight lines running along the page further than any mark does: the crease of a
-    sheet folded to go into the ballot box, a ruled line. Box interiors never hold a printed line,
-    so what is removed there is always a crease."""
-    n = max(3, round(T.CREASE_MIN_MM * px_per_mm))
-    lines = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, n), np.uint8))
-    lines |= cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((n, 1), np.uint8))
-    if not lines.any():
-        return ink
-    # the crease's soft edges too: one pixel around what the openings kept
-    return ink & ~cv2.dilate(lines, np.ones((3, 3), np.uint8))
 
 
 # --------------------------------------------------------------------------- finding each box

@@ -34,7 +34,7 @@ BORDER_REF_PERCENTILE = 80
 # other boxes' shift; under BORDER_FOUND_MIN the box was not found where it should be, and the
 # machine does not accept a reading of it.
 BORDER_TRUST = 0.5
-BORDER_FOUND_MIN = 0.3
+BORDER_FOUND_MIN = 0.15
 # A box is out of square when the halves of one border are found this far apart (2 px at the
 # reading resolution: more than resampling and a pen's stroke over the border move them).
 BEND_MAX_MM = 0.34
@@ -65,8 +65,7 @@ STROKE_MIN_MM = 1.5
 SPECKS_EMPTY_MAX = 0.015
 # A row (or column) of a box interior inked along this share of it is a straight line, not a mark.
 STRAIGHT_LINE_SHARE = 0.9
-# A straight run of ink this long along the page is a crease or a ruled line, never a mark.
-CREASE_MIN_MM = 8.0
+
 
 # --- finding the page (register.py) -------------------------------------------------------
 MARKER_DARKNESS = 0.35  # a marker pixel is this much darker than the paper around it, even washed out
