@@ -141,18 +141,23 @@ def dirty_drum(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -
 
 
 def lighting(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -> np.ndarray:
-    """Uneven light: a lid left open, a lamp fading toward one edge."""
+    """Uneven light: a lid left open, a lamp fading toward one edge. Augraphy's gradient is drawn on
+    white paper and multiplies the page (light scales what paper and ink reflect), rather than being
+    blended over it, which would turn black ink grey."""
     lo = int(rng.integers(175, 215))
-    return _augraphy(
+    light = _augraphy(
         "LightingGradient",
-        img,
+        np.full_like(img, 255),
         rng,
         p,
         max_brightness=255,
         min_brightness=lo,
-        mode=str(rng.choice(["gaussian", "linear_static"])),
+        mode="linear_static",  # augraphy's "gaussian" mode darkens the whole page far past any lamp
         transparency=_u(rng, 0.4, 0.7),
     )
+    # augraphy's band reaches far darker than its min_brightness; a lamp's falloff is half of it at most
+    light = cv2.addWeighted(light, 0.5, light, 0.0, 127.5)
+    return cv2.multiply(img, light, scale=1 / 255)
 
 
 def ink_bleed(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -> np.ndarray:

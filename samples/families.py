@@ -40,7 +40,7 @@ HELDOUT = ("folded", "folded-fax", "wavy", "fax", "ink-bleed", "low-ink", "copie
 SPLITS = {"calib": CALIBRATION, "heldout": HELDOUT}
 CALIBRATION_SEED, HELDOUT_SEED = 100_000, 500_000
 HARD_CASE_RATE = 0.08
-VERSION = 1  # bump when a recipe, the marks or the stacks change: cached stacks are then made again
+VERSION = 2  # bump when a recipe, the marks or the stacks change: cached stacks are then made again
 
 assert set(CALIBRATION).isdisjoint(HELDOUT)
 assert set(CALIBRATION + HELDOUT) <= set(GENERATOR) | set(RECIPES)
@@ -77,6 +77,7 @@ class Case:
             seed=self.seed,
             hard_case_rate=HARD_CASE_RATE,
             blank_backs=self.blank_backs,
+            wide_marks=True,
         )
         if self.family in GENERATOR:
             args.update(degrade=GENERATOR[self.family], dpi=(150, 300))

@@ -98,6 +98,7 @@ class StackSpec:
     hard_case_rate: float = 0.05
     blank_backs: bool = False
     heading: UnitHeading | None = None
+    wide_marks: bool = False  # samples.fill's wide repertoire of pens and marks
     _masters: dict[int, tuple[Master, ...]] = field(default_factory=dict, repr=False)
 
     def page_count(self) -> int:
@@ -116,7 +117,7 @@ class StackSpec:
         fl = layout(self.form, self.variant)
         index = 0
         for sheet_no, serial in enumerate(self.serials):
-            person = make_person(np.random.default_rng([self.seed, sheet_no, 0]))
+            person = make_person(np.random.default_rng([self.seed, sheet_no, 0]), self.wide_marks)
             last = None
             for m, pl in zip(self._masters_for(serial), fl.pages, strict=True):
                 index += 1
@@ -201,6 +202,7 @@ def generate_stack(
     progress: bool = False,
     camera: ph.Camera | None = None,
     family: str | None = None,
+    wide_marks: bool = False,
 ) -> Path:
     """Write a stack of filled, scanned sheets into directory ``out``; returns its truth file.
 
@@ -212,6 +214,7 @@ def generate_stack(
     the pages with a phone (``samples.photo``) instead of scanning them; ``degrade`` and ``dpi`` are unused.
     ``family``: scan them with a damage family of ``samples.augment`` instead (its own dpi and damage;
     ``degrade`` and ``dpi`` unused); each page's truth then names the family and what it drew.
+    ``wide_marks``: people use ``samples.fill``'s wide repertoire of pens and marks.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown stack format {fmt!r} (one of {', '.join(FORMATS)})")
@@ -221,7 +224,16 @@ def generate_stack(
         raise ValueError(f"unknown damage family {family!r} (one of {', '.join(au.RECIPES)})")
     out = Path(out)
     spec = StackSpec(
-        get_form(form_id, version), unit, list(serials), key, variant, seed, hard_case_rate, blank_backs, heading
+        get_form(form_id, version),
+        unit,
+        list(serials),
+        key,
+        variant,
+        seed,
+        hard_case_rate,
+        blank_backs,
+        heading,
+        wide_marks,
     )
     d = dg.resolve(degrade)
     truth_pages = []
@@ -253,6 +265,7 @@ def generate_stack(
         "degrade": asdict(d),
         "camera": asdict(camera) if camera else None,
         "family": family,
+        "wide_marks": wide_marks,
         "master_dpi": MASTER_DPI,
         "pages": truth_pages,
     }
