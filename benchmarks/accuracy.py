@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -27,12 +28,12 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from omr.detect import sources
-from samples.evaluate import BANDS, Score, score
+from samples.evaluate import BANDS, Score, Wrong, score
 from samples.families import SPLITS, Case, cases
 from samples.generate import TRUTH_SUFFIX, generate_stack, read_truth
 
 DEFAULT_CACHE = Path(os.environ.get("OMR_ACCURACY_CACHE", "/work/cache/accuracy"))
-DONE = "stack.done"  # written last: a stack without it was interrupted and is made again
+DONE = "stack.done"  # in every complete stack directory
 
 _key: bytes = b""
 
@@ -52,28 +53,40 @@ def stack_dir(cache: Path, case: Case) -> Path:
     return cache / case.name
 
 
-def _generate(job: tuple[Path, Case, bytes]) -> str:
-    cache, case, key = job
-    out = stack_dir(cache, case)
+def make_stack(job: tuple[Path, Case, bytes, list[str]]) -> str:
+    """Generate one case's stack into its directory, unless it is there already. It is made in a
+    directory of its own and renamed into place when complete, so two runs sharing a cache never
+    see (or delete) each other's half-made stacks."""
+    out, case, key, serials = job
     if (out / DONE).exists():
         return ""
-    for old in out.glob("*") if out.exists() else ():
-        old.unlink()
     t0 = time.monotonic()
-    serials = [f"{i:06d}" for i in range(1, case.sheets + 1)]
-    generate_stack(out, serials=serials, key=key, **case.generate_args())
-    (out / DONE).write_text("")
-    return f"made {case.name} in {time.monotonic() - t0:.1f} s"
+    part = out.with_name(f"{out.name}.part{os.getpid()}")
+    shutil.rmtree(part, ignore_errors=True)
+    generate_stack(part, serials=serials, key=key, **case.generate_args())
+    (part / DONE).write_text("")
+    if out.exists() and not (out / DONE).exists():
+        shutil.rmtree(out)  # an interrupted run's leftovers
+    try:
+        part.rename(out)
+    except OSError:  # another run finished the same stack first: the same bytes
+        shutil.rmtree(part)
+    return f"made {out.name} in {time.monotonic() - t0:.1f} s"
 
 
-def ensure_stacks(cache: Path, todo: list[Case], key: bytes, jobs: int) -> None:
-    missing = [c for c in todo if not (stack_dir(cache, c) / DONE).exists()]
+def make_stacks(jobs: list[tuple[Path, Case, bytes, list[str]]], processes: int) -> None:
+    missing = [j for j in jobs if not (j[0] / DONE).exists()]
     if not missing:
         return
-    print(f"generating {len(missing)} stacks into {cache} (once)", file=sys.stderr)
-    with ProcessPoolExecutor(jobs) as pool:
-        for msg in pool.map(_generate, [(cache, c, key) for c in missing]):
+    print(f"generating {len(missing)} stacks (once)", file=sys.stderr)
+    with ProcessPoolExecutor(processes) as pool:
+        for msg in pool.map(make_stack, missing):
             print("  " + msg, file=sys.stderr)
+
+
+def ensure_stacks(cache: Path, todo: list[Case], key: bytes, processes: int) -> None:
+    serials = {c: [f"{i:06d}" for i in range(1, c.sheets + 1)] for c in todo}
+    make_stacks([(stack_dir(cache, c), c, key, serials[c]) for c in todo], processes)
 
 
 def _init(key: bytes) -> None:
@@ -95,32 +108,40 @@ def _read(job: tuple[int, sources.RawPage]) -> tuple[int, dict]:
     return i, reader_row(read_page_bytes(raw.data, _key), raw.source, raw.page)
 
 
-def _pages(cache: Path, todo: list[Case]) -> Iterator[tuple[int, sources.RawPage]]:
-    for i, case in enumerate(todo):
-        out = stack_dir(cache, case)
-        stack = [p for p in sorted(out.iterdir()) if not p.name.endswith(TRUTH_SUFFIX) and p.name != DONE]
-        for raw in sources.iter_pages(stack, by_reference=True):
+def stack_files(out: Path) -> list[Path]:
+    """The stack itself in a generated directory (not its truth file or marker)."""
+    return [p for p in sorted(out.iterdir()) if not p.name.endswith(TRUTH_SUFFIX) and p.name != DONE]
+
+
+def _pages(dirs: list[Path]) -> Iterator[tuple[int, sources.RawPage]]:
+    for i, out in enumerate(dirs):
+        for raw in sources.iter_pages(stack_files(out), by_reference=True):
             yield i, raw
+
+
+def by_family(todo: list[Case], dirs: list[Path], rows: list[list[dict]]) -> dict[str, Score]:
+    """Each case's rows scored against its truth, summed per family in the split's order."""
+    out: dict[str, Score] = {}
+    for case, d, case_rows in zip(todo, dirs, rows, strict=True):
+        s = score(read_truth(d / f"stack{TRUTH_SUFFIX}"), case_rows)
+        s.wrong_examples = [Wrong(f"{case.family}/{case.form}/{w.where}", w.confidence) for w in s.wrong_examples]
+        if case.family in out:
+            out[case.family] += s
+        else:
+            out[case.family] = s
+    return out
 
 
 def evaluate(cache: Path, todo: list[Case], jobs: int) -> dict[str, Score]:
     """Score per family, in the split's order."""
     key = cache_key(cache)
     ensure_stacks(cache, todo, key, jobs)
+    dirs = [stack_dir(cache, c) for c in todo]
     rows: list[list[dict]] = [[] for _ in todo]
     with ProcessPoolExecutor(jobs, initializer=_init, initargs=(key,)) as pool:
-        for i, row in pool.map(_read, _pages(cache, todo), chunksize=4):
+        for i, row in pool.map(_read, _pages(dirs), chunksize=4):
             rows[i].append(row)
-    by_family: dict[str, Score] = {}
-    for case, case_rows in zip(todo, rows, strict=True):
-        truth = read_truth(stack_dir(cache, case) / f"stack{TRUTH_SUFFIX}")
-        s = score(truth, case_rows)
-        s.wrong_examples = [type(w)(f"{case.family}/{w.where}", w.confidence) for w in s.wrong_examples]
-        if case.family in by_family:
-            by_family[case.family] += s
-        else:
-            by_family[case.family] = s
-    return by_family
+    return by_family(todo, dirs, rows)
 
 
 # --------------------------------------------------------------------------- tables
@@ -130,7 +151,7 @@ def _pct(n: int, d: int) -> str:
     return f"{100 * n / d:.1f} %" if d else "–"
 
 
-def family_table(by_family: dict[str, Score]) -> tuple[list[str], list[list[str]]]:
+def family_table(scores: dict[str, Score]) -> tuple[list[str], list[list[str]]]:
     head = [
         "family",
         "pages",
@@ -146,7 +167,7 @@ def family_table(by_family: dict[str, Score]) -> tuple[list[str], list[list[str]
     ]
     total = Score()
     rows = []
-    for name, s in [*by_family.items(), ("total", None)]:
+    for name, s in [*scores.items(), ("total", None)]:
         if s is None:
             s, name = total, "**total**"
         else:
@@ -191,12 +212,12 @@ def render(head: list[str], rows: list[list[str]], markdown: bool) -> str:
     return "\n".join(fmt.format(*r).replace("**", "  ") for r in [head, *rows])
 
 
-def report(by_family: dict[str, Score], split: str, markdown: bool, worst: int = 10) -> str:
+def report(scores: dict[str, Score], split: str, markdown: bool, worst: int = 10) -> str:
     total = Score()
-    for s in by_family.values():
+    for s in scores.values():
         total += s
     h = "### " if markdown else ""
-    out = [f"{h}Split {split}: per damage family", "", render(*family_table(by_family), markdown)]
+    out = [f"{h}Split {split}: per damage family", "", render(*family_table(scores), markdown)]
     out += ["", f"{h}Reliability (machine-accepted answers, all families)", ""]
     out += [render(*reliability_table(total), markdown), ""]
     bad = total.worst(worst)
@@ -220,9 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     t0 = time.monotonic()
-    by_family = evaluate(args.cache, todo, args.jobs)
-    print(report(by_family, args.split, args.markdown))
-    pages = sum(s.pages_in for s in by_family.values())
+    scores = evaluate(args.cache, todo, args.jobs)
+    print(report(scores, args.split, args.markdown))
+    pages = sum(s.pages_in for s in scores.values())
     print(f"\n{pages} pages in {time.monotonic() - t0:.1f} s", file=sys.stderr)
     return 0
 

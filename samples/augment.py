@@ -145,9 +145,10 @@ def lighting(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -> 
     white paper and multiplies the page (light scales what paper and ink reflect), rather than being
     blended over it, which would turn black ink grey."""
     lo = int(rng.integers(175, 215))
+    h, w = img.shape
     light = _augraphy(
         "LightingGradient",
-        np.full_like(img, 255),
+        np.full((h // 4, w // 4), 255, np.uint8),  # light varies slowly: drawn at a quarter size
         rng,
         p,
         max_brightness=255,
@@ -156,7 +157,7 @@ def lighting(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -> 
         transparency=_u(rng, 0.4, 0.7),
     )
     # augraphy's band reaches far darker than its min_brightness; a lamp's falloff is half of it at most
-    light = cv2.addWeighted(light, 0.5, light, 0.0, 127.5)
+    light = cv2.resize(cv2.addWeighted(light, 0.5, light, 0.0, 127.5), (w, h), interpolation=cv2.INTER_LINEAR)
     return cv2.multiply(img, light, scale=1 / 255)
 
 
@@ -245,17 +246,19 @@ def _remap(img: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
 
 def folded(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -> np.ndarray:
     """A sheet folded in two or three to go into the ballot box, unfolded and scanned flat: each crease
-    a dark and a bright line, and the paper beside it not quite flat (it bulges by up to 1.5 mm near
-    the crease, more at one end of it than the other)."""
+    a dark and a bright line, and the paper beside it not quite flat (what lies near the crease is
+    displaced by up to 1.5 mm, more at one end of it than the other)."""
     h, w = img.shape
     k = dpi / 25.4
     parts = int(rng.choice([2, 3]))
     ys = [h * i / parts + rng.normal(0, 4 * k) for i in range(1, parts)]
-    dx = np.zeros((h, w), np.float32)
-    dy = np.zeros((h, w), np.float32)
-    shade = np.zeros((h, w), np.float32)
-    col = np.arange(w, dtype=np.float32)[None, :]
+    # the fields change slowly across the page: computed on every row but every 16th column, then resized
+    wc = w // 16 + 2
+    col = np.linspace(0, w - 1, wc, dtype=np.float32)[None, :]
     row = np.arange(h, dtype=np.float32)[:, None]
+    dx = np.zeros((h, wc), np.float32)
+    dy = np.zeros((h, wc), np.float32)
+    shade = np.zeros((h, wc), np.float32)
     creases = []
     for yc in ys:
         tilt = rng.uniform(-0.01, 0.01)  # a hand fold is not quite square to the page
@@ -265,17 +268,18 @@ def folded(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -> np
         d = row - (yc + tilt * (col - w / 2))
         bump = np.exp(-((d / width) ** 2))
         along = 1 + twist * (col / w - 0.5)
-        dy += (amp * bump * np.sign(d) * along).astype(np.float32)
-        dx += (0.3 * amp * bump * np.sin(col / w * np.pi * rng.uniform(1, 3))).astype(np.float32)
+        # smooth and odd about the crease: the paper there is drawn together (no tear, no overlap)
+        dy += amp * 2.33 * (d / width) * bump * along
+        dx += 0.3 * amp * bump * np.sin(col / w * np.pi * rng.uniform(1, 3))
         dark = rng.uniform(25, 60)
-        line = np.exp(-((d / (0.35 * k)) ** 2)) * dark - np.exp(-(((d - 1.2 * k) / (0.8 * k)) ** 2)) * dark * 0.4
-        shade += line.astype(np.float32)
+        shade += np.exp(-((d / (0.35 * k)) ** 2)) * dark - np.exp(-(((d - 1.2 * k) / (0.8 * k)) ** 2)) * dark * 0.4
         creases.append(
             {"y_mm": round(float(yc / k), 1), "amp_mm": round(float(amp / k), 2), "dark": round(float(dark))}
         )
     p["folded"] = {"parts": parts, "creases": creases}
-    out = _remap(img, dx, dy).astype(np.float32)
-    return np.clip(out - shade, 0, 255).astype(np.uint8)
+    full = [cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR) for a in (dx, dy, shade)]
+    out = _remap(img, full[0], full[1]).astype(np.float32)
+    return np.clip(out - full[2], 0, 255).astype(np.uint8)
 
 
 def wavy(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -> np.ndarray:

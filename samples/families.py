@@ -40,7 +40,7 @@ HELDOUT = ("folded", "folded-fax", "wavy", "fax", "ink-bleed", "low-ink", "copie
 SPLITS = {"calib": CALIBRATION, "heldout": HELDOUT}
 CALIBRATION_SEED, HELDOUT_SEED = 100_000, 500_000
 HARD_CASE_RATE = 0.08
-VERSION = 2  # bump when a recipe, the marks or the stacks change: cached stacks are then made again
+VERSION = 3  # bump when a recipe, the marks or the stacks change: cached stacks are then made again
 
 assert set(CALIBRATION).isdisjoint(HELDOUT)
 assert set(CALIBRATION + HELDOUT) <= set(GENERATOR) | set(RECIPES)
