@@ -40,7 +40,7 @@ HELDOUT = ("folded", "folded-fax", "wavy", "fax", "ink-bleed", "low-ink", "copie
 SPLITS = {"calib": CALIBRATION, "heldout": HELDOUT}
 CALIBRATION_SEED, HELDOUT_SEED = 100_000, 500_000
 HARD_CASE_RATE = 0.08
-VERSION = 3  # bump when a recipe, the marks or the stacks change: cached stacks are then made again
+VERSION = 3  # bump when the marks or the stacks change (one recipe: its own version): stacks are made again
 
 assert set(CALIBRATION).isdisjoint(HELDOUT)
 assert set(CALIBRATION + HELDOUT) <= set(GENERATOR) | set(RECIPES)
@@ -66,7 +66,8 @@ class Case:
 
     @property
     def name(self) -> str:
-        return f"v{VERSION}/{self.split}/{self.family}/{self.form}-s{self.seed}-n{self.sheets}"
+        recipe = RECIPES[self.family].version if self.family in RECIPES else 1
+        return f"v{VERSION}/{self.split}/{self.family}.r{recipe}/{self.form}-s{self.seed}-n{self.sheets}"
 
     def generate_args(self) -> dict:
         """Keyword arguments of ``samples.generate.generate_stack`` (less out, serials, key)."""

@@ -34,7 +34,7 @@ from samples.families import FORMS, HELDOUT, Case, cases
 # one worker builds the stacks once for all the checks
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("accuracy")]
 
-PAGES_PER_FAMILY = 60  # about 420 pages and 2,500 machine-accepted answers over the held-out families
+PAGES_PER_FAMILY = 48  # 336 pages, about 3,000 answers over the held-out families
 STATUS_OK = ("accepted", "needs_review", "blank")
 
 
@@ -110,7 +110,8 @@ def test_no_page_lost_and_every_intact_qr_identified(scored):
 
 def test_machine_accepted_answers_are_right(scored):
     s = _total(scored)
-    assert s.accepted >= 2000, "too few answers to measure 1 in 2,000"
+    assert sum(s.by_kind.values()) >= 2400  # the stacks hold enough answers; the reader must accept them
+    assert s.accepted >= 2000, f"{s.accepted} accepted answers: too few to measure 1 in 2,000"
     assert s.accepted_wrong <= s.accepted / 2000, [str(w) for w in s.worst(10)]
 
 
