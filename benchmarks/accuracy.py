@@ -81,7 +81,8 @@ def make_stacks(jobs: list[tuple[Path, Case, bytes, list[str]]], processes: int)
     print(f"generating {len(missing)} stacks (once)", file=sys.stderr)
     with ProcessPoolExecutor(processes) as pool:
         for msg in pool.map(make_stack, missing):
-            print("  " + msg, file=sys.stderr)
+            if msg:  # empty: another run made it meanwhile
+                print("  " + msg, file=sys.stderr)
 
 
 def ensure_stacks(cache: Path, todo: list[Case], key: bytes, processes: int) -> None:
