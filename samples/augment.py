@@ -332,7 +332,7 @@ def copier_speckle(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Param
         "density": round(float(density), 5),
         "speck_depth": round(float(depth)),
     }
-    paper = img.astype(np.float32) * (255 - bg) / 255 + bg * 0.0 - bg * 0.15 * mottle
+    paper = img.astype(np.float32) * (255 - bg) / 255 - bg * 0.15 * mottle  # greyer, unevenly
     paper -= specks * depth
     return np.clip(paper, 0, 255).astype(np.uint8)
 
