@@ -1,72 +1,59 @@
-"""Calibrate the reader's thresholds on generated stacks (reader only, no database).
+"""The spread of the reader's box measurements on the CALIBRATION split, per kind of mark: what
+thresholds (or a model) may be fitted on. Never on the held-out families (samples/families.py).
 
-    python benchmarks/calibrate.py [--sheets 150] [--seed 1] [--hard 0.08]
+    python benchmarks/calibrate.py [--families gen-full,photocopy] [--pages 48] [--jobs 2]
 
-Generates filled and degraded sheets of several forms, reads every page, scores the answers against
-the truth (samples/evaluate.py) and prints the spread of each box measurement for marked and empty
-boxes, which is what the values in omr/detect/thresholds.py were chosen from.
+Uses the same cached stacks as ``python -m benchmarks.accuracy --split calib`` (made once), reads
+every page with the reader alone, and prints, for marked and empty boxes of each mark shape, the
+percentiles of each measurement, raw and relative to the emptiest box of the same question; then why
+clear marks went to review.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import tempfile
+import sys
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from omr.detect import sources
-from omr.detect.read import read_page_bytes
-from omr.templates import Variant
-from samples.evaluate import reader_row, score
-from samples.generate import generate_stack, read_truth
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from the repository
 
-KEY = b"calibration-key-000000000000000000"
-FORMS = (("kien-hung-2020", Variant(counters=5)), ("sipas-tthc", Variant()), ("hn-y-te", Variant()))
+from benchmarks import accuracy as acc  # noqa: E402
+from omr.detect import sources  # noqa: E402
+from samples.families import cases  # noqa: E402
+from samples.generate import TRUTH_SUFFIX, read_truth  # noqa: E402
+
+NAMES = ("ink", "core", "darkness", "spill", "label", "reach")
 
 
-def _read(raw: sources.RawPage) -> tuple[dict, dict]:
+def _read(job: tuple[int, sources.RawPage]) -> tuple[int, dict, dict]:
+    from omr.detect.read import read_page_bytes
+    from samples.evaluate import reader_row
+
+    i, raw = job
+    raw = sources.load(raw)
     if raw.error:
-        return {"source": raw.source, "page": raw.page, "status": "error"}, {}
-    p = read_page_bytes(raw.data, KEY)
-    return reader_row(p, raw.source, raw.page), p.measurements()
+        return i, {"source": raw.source, "page": raw.page, "status": "error"}, {}
+    p = read_page_bytes(raw.data, acc._key)
+    return i, reader_row(p, raw.source, raw.page), p.measurements()
 
 
-def run(sheets: int, seed: int, hard: float, fmt: str) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="omr-calib-"))
+def run(families: list[str] | None, pages: int, jobs: int, cache: Path) -> None:
+    todo = cases("calib", families, pages)
+    key = acc.cache_key(cache)
+    acc.ensure_stacks(cache, todo, key, jobs)
+    dirs = [acc.stack_dir(cache, c) for c in todo]
     spread: dict[str, list[list[float]]] = defaultdict(list)
-    total = None
     reasons: Counter = Counter()
-    for i, (form, variant) in enumerate(FORMS):
-        n = sheets if form == "kien-hung-2020" else max(1, sheets // 3)
-        out = tmp / form
-        truth_path = generate_stack(
-            out,
-            form_id=form,
-            unit="09552",
-            serials=[f"{k:06d}" for k in range(1, n + 1)],
-            key=KEY,
-            variant=variant,
-            fmt=fmt,
-            seed=seed + i,
-            hard_case_rate=hard,
-            blank_backs=form == "kien-hung-2020",
-            progress=True,
-        )
-        truth = read_truth(truth_path)
-        stack = [p for p in out.iterdir() if not p.name.endswith(".json")]
-        with ProcessPoolExecutor() as pool:
-            results = list(pool.map(_read, sources.iter_pages(stack), chunksize=4))
-        rows = [r for r, _ in results]
-        s = score(truth, rows)
-        print(f"\n== {form} ({n} sheets, {fmt})\n{s.summary()}")
-        for ex in s.wrong_examples[:10]:
-            print("   wrong:", ex)
-        for kind_outcome, k in sorted(s.by_kind.items()):
-            print(f"   {kind_outcome}: {k}")
+    read: list[list[tuple[dict, dict]]] = [[] for _ in todo]
+    with ProcessPoolExecutor(jobs, initializer=acc._init, initargs=(key,)) as pool:
+        for i, row, meas in pool.map(_read, acc._pages(dirs), chunksize=4):
+            read[i].append((row, meas))
+    for d, results in zip(dirs, read, strict=True):
+        truth = read_truth(d / f"stack{TRUTH_SUFFIX}")
         by_key = {(t["source"], t["page"]): t for t in truth["pages"]}
         for row, meas in results:
             t = by_key.get((row["source"], row["page"]))
@@ -85,27 +72,25 @@ def run(sheets: int, seed: int, hard: float, fmt: str) -> None:
                     spread[group].append(m)
                     # relative to the emptiest box of the same question: what stands out
                     spread[group + " - field floor"].append(list(np.array(m) - floor))
-        total = s if total is None else total
-    print("clear marks sent to review, by reason:", dict(reasons))
-    names = ("ink", "core", "darkness", "spill", "label", "reach")
+    print(acc.report(acc.by_family(todo, dirs, [[r for r, _ in res] for res in read]), "calib", markdown=False))
+    print("\nclear marks sent to review, by reason:", dict(reasons))
     print("\nbox measurements (percentiles 0.1 / 1 / 50 / 99 / 99.9):")
     for group, ms in sorted(spread.items()):
         arr = np.array(ms)
         print(f"  {group}: n={len(arr)}")
-        for j, name in enumerate(names):
+        for j, name in enumerate(NAMES):
             q = np.percentile(arr[:, j], [0.1, 1, 50, 99, 99.9])
             print(f"     {name:9s} " + " ".join(f"{v:6.3f}" for v in q))
-    print(json.dumps({"tmp": str(tmp)}))
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sheets", type=int, default=150)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--hard", type=float, default=0.08)
-    ap.add_argument("--format", default="pdf")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--families", help="comma list of calibration families (default: all)")
+    ap.add_argument("--pages", type=int, default=48, help="pages per family")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--cache", type=Path, default=acc.DEFAULT_CACHE)
     a = ap.parse_args()
-    run(a.sheets, a.seed, a.hard, a.format)
+    run(a.families.split(",") if a.families else None, a.pages, a.jobs, a.cache)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,14 @@ areas). Each field gets one *kind* of answer, which is its truth label:
 kind       what is on the paper                                   expect     value
 ========== ====================================================== ========== ==========================
 clear      tick / cross / slash / filled box in the chosen box(es) marked     the choice(s)
+           (wide repertoire, too: a tick begun outside the box, a
+           cross larger than the box, a tick with a gap in it)
 blank      nothing                                                blank      null
 double     two clear marks in a single-choice field               multiple   both, comma-joined
 faint      only a faint dot or a tiny stray stroke in a box       uncertain  null
 stray      a clear mark plus a tiny stray stroke in another box   review     the clear choice(s)
-correction one box filled (cancelled), the answer ticked elsewhere review     the ticked choice(s)
+correction one box filled or scribbled over (cancelled), the     review     the ticked choice(s)
+           answer ticked elsewhere
 circled    a circle round an option's label, the boxes empty      review     the circled choice
 ========== ====================================================== ========== ==========================
 
@@ -19,6 +22,12 @@ circled    a circle round an option's label, the boxes empty      review     the
 the contract's answer states; ``review`` means the reader either sends the answer to a person
 (``multiple`` or ``uncertain``) or reads exactly ``value`` — anything else is wrong, and a blank is
 always wrong.
+
+The *wide* repertoire (``make_person(rng, wide=True)``, used by the damage families of
+``samples.families``) adds people and marks the project's first generator did not have: thick felt
+pens, faint pencil, ticks that start outside the box, crosses larger than the box, marks with a gap
+where the pen skipped, a box scribbled over to cancel it. The classic repertoire stays the default,
+so stacks made before keep their bytes.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import numpy as np
 from omr.detect.decide import join_values  # the truth is written in the reader's own order
 from omr.layout import FieldPlacement, Rect
 from omr.templates import Field
-from samples.ink import Canvas, Tool, pen, pencil, smooth, wobble
+from samples.ink import Canvas, Tool, faint_pencil, felt_pen, pen, pencil, smooth, wobble
 
 EXPECT = {
     "clear": "marked",
@@ -44,6 +53,10 @@ EXPECT = {
 }
 STYLES = ("tick", "cross", "slash", "fill")
 STYLE_P = (0.55, 0.25, 0.08, 0.12)
+WIDE_STYLES = (*STYLES, "long_tick", "big_cross", "gap_tick")
+WIDE_STYLE_P = (0.34, 0.16, 0.06, 0.1, 0.12, 0.1, 0.12)
+# the wide repertoire's tools: (share of people, tool maker); the rest write with a ballpoint
+WIDE_TOOLS_P = {"felt": 0.12, "pencil": 0.14, "faint_pencil": 0.08}
 # how often each hard case is drawn, given that a field gets one
 HARD_P = {"double": 0.24, "correction": 0.24, "faint": 0.2, "circled": 0.16, "stray": 0.16}
 BLANK_FIELD_P = 0.04  # citizens skip a question now and then
@@ -59,9 +72,27 @@ class Person:
     style: str  # preferred mark
     jitter: float  # 0.3 neat .. 1 sloppy: offset and rotation of marks
     overflow: float  # 0 .. 1: how far strokes run past the box edge
+    wide: bool = False  # draws from the wide repertoire of marks
+
+    @property
+    def styles(self) -> tuple[tuple[str, ...], tuple[float, ...]]:
+        return (WIDE_STYLES, WIDE_STYLE_P) if self.wide else (STYLES, STYLE_P)
 
 
-def make_person(rng: np.random.Generator) -> Person:
+def _wide_tool(rng: np.random.Generator) -> Tool:
+    u = rng.random()
+    for name, share in WIDE_TOOLS_P.items():
+        if u < share:
+            return {"felt": felt_pen, "pencil": pencil, "faint_pencil": faint_pencil}[name](rng)
+        u -= share
+    return pen(rng)
+
+
+def make_person(rng: np.random.Generator, wide: bool = False) -> Person:
+    if wide:
+        tool = _wide_tool(rng)
+        style = str(rng.choice(WIDE_STYLES, p=WIDE_STYLE_P))
+        return Person(tool, style, float(rng.uniform(0.3, 1.0)), float(rng.uniform(0, 1) ** 2), True)
     tool = pencil(rng) if rng.random() < 0.2 else pen(rng)
     style = str(rng.choice(STYLES, p=STYLE_P))
     return Person(tool, style, float(rng.uniform(0.3, 1.0)), float(rng.uniform(0, 1) ** 2))
@@ -127,7 +158,7 @@ def _other(values: list[str], taken: list[str], rng: np.random.Generator) -> str
 
 
 def _style(person: Person, rng: np.random.Generator, allow_fill: bool) -> str:
-    s = person.style if rng.random() < 0.85 else str(rng.choice(STYLES, p=STYLE_P))
+    s = person.style if rng.random() < 0.85 else str(rng.choice(person.styles[0], p=person.styles[1]))
     return "tick" if s == "fill" and not allow_fill else s
 
 
@@ -168,7 +199,8 @@ def _plan_hard(f: Field, values: list[str], rng: np.random.Generator, person: Pe
         return FieldPlan(f.id, kind, join_values([*chosen, second]), [Mark(chosen[0], style), Mark(second, style)])
     if kind == "correction":
         cancelled = _other(values, chosen, rng)
-        marks = [Mark(cancelled, "fill"), *(Mark(v, style) for v in chosen)]
+        how = "scribble" if person.wide and rng.random() < 0.5 else "fill"
+        marks = [Mark(cancelled, how), *(Mark(v, style) for v in chosen)]
         return FieldPlan(f.id, kind, join_values(chosen), marks)
     if kind == "stray":
         slip = Mark(_other(values, chosen, rng), str(rng.choice(["dot", "stroke"])))
@@ -232,6 +264,50 @@ class Hand:
             pb = np.array(b) + r.normal(0, 0.05, 2) + (np.array(b) - 0.5) * o2 * 2
             self._line(f(np.array([pa, (pa + pb) / 2 + r.normal(0, 0.025, 2), pb])))
 
+    def long_tick(self, box: Rect) -> None:
+        """A tick whose first stroke begins outside the box, left of it or below its left corner."""
+        r, f = self.rng, self._frame(box)
+        start = (r.uniform(-0.45, -0.15), r.uniform(0.35, 0.75))
+        valley = (r.uniform(0.36, 0.5), r.uniform(0.74, 0.9))
+        end = (r.uniform(0.85, 1.05), r.uniform(0.0, 0.15))
+        mid = (np.array(valley) + end) / 2 + (r.normal(0, 0.03), r.normal(0, 0.03))
+        self._line(f(np.array([start, valley, mid, end])))
+
+    def big_cross(self, box: Rect) -> None:
+        """A cross drawn larger than the box: its arms cross the border and run well past it."""
+        r, f = self.rng, self._frame(box, (1.35, 1.8))
+        for a, b in (((0.05, 0.05), (0.95, 0.95)), ((0.95, 0.05), (0.05, 0.95))):
+            pa, pb = np.array(a) + r.normal(0, 0.04, 2), np.array(b) + r.normal(0, 0.04, 2)
+            self._line(f(np.array([pa, (pa + pb) / 2 + r.normal(0, 0.02, 2), pb])))
+
+    def gap_tick(self, box: Rect) -> None:
+        """A tick where the pen skipped: its long stroke broken by a gap of 0.5-1 mm."""
+        r, f = self.rng, self._frame(box)
+        start = np.array((r.uniform(0.1, 0.28), r.uniform(0.45, 0.62)))
+        valley = np.array((r.uniform(0.36, 0.5), r.uniform(0.74, 0.88)))
+        end = np.array((r.uniform(0.82, 0.98), r.uniform(0.04, 0.16)))
+        self._line(f(np.array([start, (start + valley) / 2, valley])))
+        gap = r.uniform(0.5, 1.0) / box.w  # mm, as a share of the box
+        t0 = r.uniform(0.3, 0.5)
+        d = end - valley
+        cut = valley + d * t0
+        resume = cut + d / np.linalg.norm(d) * gap
+        self._line(f(np.array([valley, (valley + cut) / 2, cut])))
+        self._line(f(np.array([resume, (resume + end) / 2, end])))
+
+    def scribble(self, box: Rect) -> None:
+        """A box cancelled by scribbling over it: dense zigzags, not quite a solid fill."""
+        r = self.rng
+        f = self._frame(box, (1.0, 1.2))
+        t = self.p.tool
+        for _ in range(int(r.integers(1, 3))):
+            n = int(r.integers(7, 12))
+            ys = np.linspace(0.02, 0.98, n)
+            zig = np.array([(0.0 if i % 2 == 0 else 1.0, y) for i, y in enumerate(ys)]) + r.normal(0, 0.05, (n, 2))
+            if r.random() < 0.5:
+                zig = zig[:, ::-1]
+            self.c.stroke(f(zig), t, r, max(t.width_mm, 0.5))
+
     def slash(self, box: Rect) -> None:
         r, f = self.rng, self._frame(box)
         o = self._over()
@@ -256,10 +332,18 @@ class Hand:
         zig = np.array([(0.05 if i % 2 == 0 else 0.95, y) for i, y in enumerate(ys)]) + r.normal(0, 0.04, (n, 2))
         self.c.stroke(f(zig), dense, r)
 
+    def _slip_tool(self) -> Tool:
+        """What a slip or a resting touch is made with: this person's pen (a felt tip's touch is a
+        ballpoint-sized dot: it is not dragged) or a pencil."""
+        r = self.rng
+        if r.random() >= 0.5:
+            return _visible_pencil(r)
+        return pen(r, 0.5) if self.p.tool.name == "felt" else self.p.tool
+
     def dot(self, box: Rect) -> None:
         """A faint dot: the pen rested on the box, or a pencil touched it."""
         r = self.rng
-        tool = self.p.tool if r.random() < 0.5 else _visible_pencil(r)
+        tool = self._slip_tool()
         rad = r.uniform(0.24, 0.35)  # 2-6 % of the box: more than paper noise, far less than a tick
         cx, cy = box.x + r.uniform(1.3, box.w - 1.3), box.y + r.uniform(1.3, box.h - 1.3)
         ang = np.linspace(0, 2 * np.pi, 16, endpoint=False)
@@ -269,11 +353,13 @@ class Hand:
     def stroke(self, box: Rect) -> None:
         """A tiny stray stroke inside the box: a slip, not a mark."""
         r = self.rng
-        tool = self.p.tool if r.random() < 0.5 else _visible_pencil(r)
-        length, a = r.uniform(0.5, 1.0), r.uniform(0, np.pi)
+        tool = self._slip_tool()
+        # the wide repertoire's slips are finer: a faint touch stays well under a mark's share of a small box
+        length, a = r.uniform(0.5, 0.8 if self.p.wide else 1.0), r.uniform(0, np.pi)
         cx, cy = box.x + r.uniform(1.4, box.w - 1.4), box.y + r.uniform(1.4, box.h - 1.4)
         d = np.array([np.cos(a), np.sin(a)]) * length / 2
-        self.c.stroke(np.array([(cx, cy) - d, (cx, cy) + d]), tool, r, width_mm=r.uniform(0.3, 0.4))
+        width = r.uniform(0.25, 0.32) if self.p.wide else r.uniform(0.3, 0.4)
+        self.c.stroke(np.array([(cx, cy) - d, (cx, cy) + d]), tool, r, width_mm=width)
 
     def circle(self, printed: Rect) -> None:
         """A loop round an option's label (in a table, round its box) instead of a mark in the box."""

@@ -48,6 +48,7 @@ from tqdm import tqdm
 from omr.layout import layout
 from omr.templates import Form, Variant, get_form
 from printing.render import UnitHeading
+from samples import augment as au
 from samples import degrade as dg
 from samples import photo as ph
 from samples.fill import fill_page, make_person
@@ -97,6 +98,7 @@ class StackSpec:
     hard_case_rate: float = 0.05
     blank_backs: bool = False
     heading: UnitHeading | None = None
+    wide_marks: bool = False  # samples.fill's wide repertoire of pens and marks
     _masters: dict[int, tuple[Master, ...]] = field(default_factory=dict, repr=False)
 
     def page_count(self) -> int:
@@ -115,7 +117,7 @@ class StackSpec:
         fl = layout(self.form, self.variant)
         index = 0
         for sheet_no, serial in enumerate(self.serials):
-            person = make_person(np.random.default_rng([self.seed, sheet_no, 0]))
+            person = make_person(np.random.default_rng([self.seed, sheet_no, 0]), self.wide_marks)
             last = None
             for m, pl in zip(self._masters_for(serial), fl.pages, strict=True):
                 index += 1
@@ -164,6 +166,12 @@ def scan_page(page: Page, d: dg.Degrade, dpi: int | tuple[int, int]) -> tuple[Pa
     return PageImage(pixels, s.dpi, s.quality), truth
 
 
+def augment_page(page: Page, family: str) -> tuple[PageImage, dict]:
+    """The page through damage family ``family`` of ``samples.augment``: its image and its truth."""
+    image, drawn = au.damage(page.clean, family, page.rng)
+    return image, {**page.truth, **drawn}
+
+
 def photo_page(page: Page, camera: ph.Camera) -> tuple[PageImage, dict]:
     """The page photographed with a phone: its image and its truth completed with the photo's settings."""
     s = ph.draw_shot(camera, page.rng)
@@ -193,6 +201,8 @@ def generate_stack(
     heading: UnitHeading | None = None,
     progress: bool = False,
     camera: ph.Camera | None = None,
+    family: str | None = None,
+    wide_marks: bool = False,
 ) -> Path:
     """Write a stack of filled, scanned sheets into directory ``out``; returns its truth file.
 
@@ -202,21 +212,40 @@ def generate_stack(
     (none, light, full) or a ``samples.degrade.Degrade``. ``blank_backs``: a blank page (the back of
     the sheet, as a duplex scanner delivers it) after every sheet of a one-page form. ``camera``: photograph
     the pages with a phone (``samples.photo``) instead of scanning them; ``degrade`` and ``dpi`` are unused.
+    ``family``: scan them with a damage family of ``samples.augment`` instead (its own dpi and damage;
+    ``degrade`` and ``dpi`` unused); each page's truth then names the family and what it drew.
+    ``wide_marks``: people use ``samples.fill``'s wide repertoire of pens and marks.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown stack format {fmt!r} (one of {', '.join(FORMATS)})")
     if not serials:
         raise ValueError("no serials: print sheets first and pass their serials")
+    if family is not None and family not in au.RECIPES:
+        raise ValueError(f"unknown damage family {family!r} (one of {', '.join(au.RECIPES)})")
     out = Path(out)
     spec = StackSpec(
-        get_form(form_id, version), unit, list(serials), key, variant, seed, hard_case_rate, blank_backs, heading
+        get_form(form_id, version),
+        unit,
+        list(serials),
+        key,
+        variant,
+        seed,
+        hard_case_rate,
+        blank_backs,
+        heading,
+        wide_marks,
     )
     d = dg.resolve(degrade)
     truth_pages = []
     bar = tqdm(total=spec.page_count(), unit="trang", disable=not progress, file=sys.stderr)
     with open_writer(fmt, out, name) as writer:
         for page in spec.pages():
-            image, truth = photo_page(page, camera) if camera else scan_page(page, d, dpi)
+            if family:
+                image, truth = augment_page(page, family)
+            elif camera:
+                image, truth = photo_page(page, camera)
+            else:
+                image, truth = scan_page(page, d, dpi)
             source, number = writer.add(image)
             truth_pages.append({"source": source, "page": number, **truth})
             bar.update()
@@ -235,6 +264,8 @@ def generate_stack(
         "dpi": list(dpi) if isinstance(dpi, tuple) else dpi,
         "degrade": asdict(d),
         "camera": asdict(camera) if camera else None,
+        "family": family,
+        "wide_marks": wide_marks,
         "master_dpi": MASTER_DPI,
         "pages": truth_pages,
     }

@@ -19,7 +19,7 @@ _ONE = 1 << SHIFT
 class Tool:
     """What a person writes with."""
 
-    name: str  # "pen" | "pencil"
+    name: str  # "pen" | "pencil" | "felt"
     level: float  # grey of a fully covered pixel, 0 black .. 255 paper
     width_mm: float  # stroke width
     grain: float  # 0: even ink; up to 1: pencil graphite that skips over the paper's tooth
@@ -34,6 +34,16 @@ def pencil(rng: np.random.Generator, width: float | None = None) -> Tool:
     # HB pencil: a lighter grey, a thinner line, grainy
     level, grain = float(rng.uniform(80, 120)), float(rng.uniform(0.3, 0.6))
     return Tool("pencil", level, width or float(rng.uniform(0.3, 0.55)), grain)
+
+
+def felt_pen(rng: np.random.Generator) -> Tool:
+    # a marker or felt-tip: a broad, dark line
+    return Tool("felt", float(rng.uniform(10, 45)), float(rng.uniform(1.0, 1.6)), 0.0)
+
+
+def faint_pencil(rng: np.random.Generator) -> Tool:
+    # a hard pencil pressed lightly: pale and grainy, still a deliberate mark a person can see
+    return Tool("pencil", float(rng.uniform(125, 150)), float(rng.uniform(0.3, 0.45)), float(rng.uniform(0.2, 0.4)))
 
 
 class Canvas:

@@ -33,6 +33,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".[test]"
+# the test bench's second source of scan damage; --no-deps: it asks for opencv-python, whose cv2 would
+# replace opencv-python-headless's (its real needs are in the test extra)
+.venv/bin/python -m pip install -q --no-deps "augraphy==8.2.6"
 export PATH="$PWD/.venv/bin:$PATH"
 
 case "$job" in

@@ -9,6 +9,7 @@ import tracemalloc
 import zipfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pypdfium2 as pdfium
 import pytest
@@ -16,9 +17,10 @@ import zxingcpp
 from PIL import Image
 
 from omr import identity
-from omr.layout import Rect, layout
+from omr.layout import MARKER_SIZE, Rect, layout
 from omr.templates import Variant, get_form
 from samples import STACK_DIR
+from samples import augment as au
 from samples import degrade as dg
 from samples.demo import make_demo_stack
 from samples.fill import EXPECT
@@ -199,12 +201,15 @@ def _ink(img: np.ndarray, kx: float, ky: float, r: Rect, inset: float = 0.0, hol
     return float(dark.sum()) / max(n, 1)
 
 
-@pytest.mark.parametrize("form_id", ["kien-hung-2020", MATRIX_FORM, "sipas-tthc"])
-def test_marks_land_inside_the_layout_boxes(form_id):
+@pytest.mark.parametrize(
+    ("form_id", "wide"), [("kien-hung-2020", False), (MATRIX_FORM, False), ("sipas-tthc", False), (MATRIX_FORM, True)]
+)
+def test_marks_land_inside_the_layout_boxes(form_id, wide):
     form = get_form(form_id)
-    spec = StackSpec(form, "09552", [f"{i:06d}" for i in range(1, 9)], KEY, seed=5, hard_case_rate=0.5)
+    serials = [f"{i:06d}" for i in range(1, 17 if wide else 9)]
+    spec = StackSpec(form, "09552", serials, KEY, seed=5, hard_case_rate=0.5, wide_marks=wide)
     fl = layout(form, Variant())
-    kinds = set()
+    kinds, shapes_seen = set(), set()
     for page in spec.pages():
         t = page.truth
         img = page.clean
@@ -217,14 +222,20 @@ def test_marks_land_inside_the_layout_boxes(form_id):
             a = t["answers"][fp.field.id]
             kinds.add(a["kind"])
             shapes = dict(reversed(m.split(":")) for m in a.get("marks", []))  # value -> shape
+            shapes_seen.update(shapes.values())
             for o in fp.options:
                 inside = _ink(img, kx, ky, o.box, inset=0.75)
                 shape = shapes.get(o.value)
                 where = f"{t['serial']} {fp.field.id}={o.value} {shape}: {inside:.3f}"
-                if shape in ("tick", "cross", "slash"):
+                if shape in ("tick", "cross", "slash", "long_tick", "big_cross", "gap_tick"):
                     assert inside > 0.06, where
+                    if shape in ("long_tick", "big_cross"):  # these reach beyond the border (and its width)
+                        clear_of_border = Rect(o.box.x - 0.4, o.box.y - 0.4, o.box.w + 0.8, o.box.h + 0.8)
+                        assert _ink(img, kx, ky, o.box, inset=-1.5, hole=clear_of_border) > 0.02, where
                 elif shape == "fill":
                     assert inside > 0.85, where
+                elif shape == "scribble":
+                    assert inside > 0.3, where
                 elif shape in ("dot", "stroke"):
                     assert 0.01 < inside < 0.075, where  # between paper noise and a mark
                 else:  # no mark of its own (a circle goes round the label, outside the box)
@@ -234,6 +245,8 @@ def test_marks_land_inside_the_layout_boxes(form_id):
             if a["kind"] == "clear":
                 assert a["value"] == ",".join(sorted(shapes, key=lambda v: (len(v), v)))
     assert kinds >= {"clear", "double", "correction", "circled", "faint", "stray"}
+    wide_shapes = {"long_tick", "big_cross", "gap_tick", "scribble"}
+    assert wide_shapes <= shapes_seen if wide else not wide_shapes & shapes_seen
 
 
 def test_qr_code_on_the_page_is_this_sheets_signed_identity():
@@ -394,3 +407,73 @@ def test_phone_photos_are_deterministic_and_never_read_wrong(tmp_path):
     s = score(truth, rows)
     assert s.pages_out == s.pages_in == len(serials)
     assert s.accepted_wrong == 0
+
+
+# --------------------------------------------------------------------------- damage families (samples.augment)
+
+
+def _corner_markers(gray: np.ndarray, dpi: int) -> int:
+    """How many solid squares of the markers' size lie near a corner of the image: found by their
+    own shape (connected dark blobs), not by the reader's registration."""
+    k = dpi / 25.4
+    dark = (gray < np.percentile(gray, 95) * 0.5).astype(np.uint8)
+    n, _, stats, centres = cv2.connectedComponentsWithStats(dark, connectivity=8)
+    h, w = gray.shape
+    found = 0
+    for i in range(1, n):
+        x, y, bw, bh, area = stats[i]
+        side = MARKER_SIZE * k
+        if not (0.8 * side <= bw <= 1.35 * side and 0.8 * side <= bh <= 1.35 * side and area > 0.7 * side * side):
+            continue
+        cx, cy = centres[i]
+        if min(cx, w - cx) < 40 * k and min(cy, h - cy) < 40 * k:
+            found += 1
+    return found
+
+
+@pytest.fixture(scope="module")
+def sheet_page_clean():
+    spec = StackSpec(get_form("kien-hung-2020"), "09552", ["000042"], KEY, seed=3, hard_case_rate=0.3, wide_marks=True)
+    return next(spec.pages())
+
+
+@pytest.mark.parametrize("family", sorted(au.RECIPES))
+def test_every_damage_family_is_deterministic_and_keeps_markers_and_qr(family, sheet_page_clean):
+    clean = sheet_page_clean.clean
+    a, ta = au.damage(clean, family, np.random.default_rng([7, 1]))
+    b, tb = au.damage(clean, family, np.random.default_rng([7, 1]))
+    c, _ = au.damage(clean, family, np.random.default_rng([7, 2]))
+    assert np.array_equal(a.pixels, b.pixels) and ta == tb
+    assert a.pixels.shape != c.pixels.shape or not np.array_equal(a.pixels, c.pixels)  # another seed
+    assert ta["family"] == family and ta["dpi"] == a.dpi and ta["dpi"] in au.RECIPES[family].dpi
+    assert (ta["mode"] == "bilevel") == (a.pixels.dtype == bool)
+    json.dumps(ta)  # goes into the truth file as it is
+    gray = a.pixels.astype(np.uint8) * 255 if a.pixels.dtype == bool else a.pixels
+    assert gray.mean() > 150, "the page went dark: no office scan looks like this"
+    assert _corner_markers(gray, a.dpi) == 4
+    found = zxingcpp.read_barcodes(gray)
+    assert len(found) == 1
+    ident, sig = identity.decode(found[0].text)
+    assert ident.serial == "000042" and identity.verify(ident, sig, KEY)
+
+
+def test_family_stack_truth_names_family_and_split_is_disjoint(tmp_path):
+    from samples import families as fam
+
+    assert set(fam.CALIBRATION).isdisjoint(fam.HELDOUT)
+    assert {c.seed for c in fam.cases("calib")}.isdisjoint(c.seed for c in fam.cases("heldout"))
+    case = fam.Case("heldout", "wavy", "sipas-tthc", 9, 1)
+    args = case.generate_args()
+    truth_path = generate_stack(tmp_path / "a", serials=["000001"], key=KEY, **args)
+    again = generate_stack(tmp_path / "b", serials=["000001"], key=KEY, **args)
+    assert (tmp_path / "a" / "stack.zip").read_bytes() == (tmp_path / "b" / "stack.zip").read_bytes()
+    assert truth_path.read_text() == again.read_text()
+    meta = read_truth(truth_path)
+    assert meta["family"] == "wavy" and meta["wide_marks"] is True
+    for p in meta["pages"]:
+        assert p["family"] == "wavy" and set(p["augment"]["wavy"]) == {"amp_mm", "period_mm"}
+        assert p["dpi"] in au.RECIPES["wavy"].dpi and p["rotation"] in (0, 180)
+    with pytest.raises(ValueError):
+        fam.cases("heldout", ["gen-full"])  # a calibration family is not in the held-out split
+    with pytest.raises(ValueError):
+        generate_stack(tmp_path / "c", serials=["000001"], key=KEY, form_id="hn-y-te", unit="09552", family="nope")
