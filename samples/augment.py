@@ -184,10 +184,17 @@ def bleed_through(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params
     )
 
 
+FAX_OTSU_MIN_RANGE = 96  # grey levels between a page's darkest and lightest pixel for Otsu to mean anything
+
+
 def faxify(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -> np.ndarray:
     """A fax machine: thresholded to black and white (fixed threshold or Otsu), no halftone."""
     method = str(rng.choice(["threshold_otsu", "cv2.threshold"]))
     args: dict = {}
+    if method == "threshold_otsu" and int(img.max()) - int(img.min()) < FAX_OTSU_MIN_RANGE:
+        # Otsu splits whatever a page holds: on a blank back it would turn the paper's grain black.
+        # A fax machine's threshold is fixed; a page without ink stays white through it.
+        method = "cv2.threshold"
     if method == "cv2.threshold":
         args = {"thresh": int(rng.integers(150, 190)), "maxval": 255, "type": cv2.THRESH_BINARY}
     return _augraphy(
@@ -363,8 +370,8 @@ RECIPES: dict[str, Recipe] = {
         Recipe("jpeg-heavy", (200, 240), (jpeg_heavy,), quality=None),
         Recipe("folded", (200, 300), (folded, lighting)),
         Recipe("wavy", (200, 300), (wavy,)),
-        Recipe("fax", (200,), (faxify,), bilevel=True, quality=None),
-        Recipe("folded-fax", (200,), (folded, faxify), bilevel=True, quality=None),
+        Recipe("fax", (200,), (faxify,), bilevel=True, quality=None, version=2),
+        Recipe("folded-fax", (200,), (folded, faxify), bilevel=True, quality=None, version=2),
         Recipe("ink-bleed", (200, 300), (ink_bleed, bleed_through)),
         Recipe("low-ink", (200, 300), (low_ink, smudge), version=2),
         Recipe("copier-150", (150,), (copier_speckle,), quality=(55, 75)),
