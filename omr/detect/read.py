@@ -40,7 +40,9 @@ def is_blank(gray: np.ndarray) -> bool:
     blank: its four corner markers alone are 200 dark cells."""
     long_mm = 297.0
     f = long_mm / max(gray.shape)  # mm per scan pixel
-    cells = cv2.resize(gray, (max(1, round(gray.shape[1] * f)), max(1, round(gray.shape[0] * f))), cv2.INTER_AREA)
+    cells = cv2.resize(
+        gray, (max(1, round(gray.shape[1] * f)), max(1, round(gray.shape[0] * f))), interpolation=cv2.INTER_AREA
+    )
     paper = local_paper(cells, 1.0)
     dark = cv2.subtract(paper, cells).astype(np.float32) / paper
     return float((dark >= T.BLANK_PAGE_CELL_DARKNESS).mean()) <= T.BLANK_PAGE_INK_MAX
