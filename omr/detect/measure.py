@@ -363,7 +363,18 @@ def measure_page(ink: InkMap, fields: list[FieldPlacement]) -> dict[str, dict[st
 
 
 def text_ink(ink: InkMap, area: Rect) -> float:
-    """Share of ink inside a free-text area, inside its dotted border found again on the page."""
+    """Share of a free-text area (inside its dotted border, found again on the page) covered by
+    writing: strokes of a pen, not specks (a copier's grain) and not straight lines running along
+    the area (a crease, a border pushed inside by a fold)."""
     r = _rects([area])
     shift, _ = locate(ink, r)
-    return float(ink.ink_many(_inset(_moved(r, shift), T.TEXT_INSET_MM))[0])
+    x0, y0, x1, y1 = ink._bounds(_inset(_moved(r, shift), T.TEXT_INSET_MM))[0]
+    crop = ink.ink[y0:y1, x0:x1]
+    if crop.size == 0:
+        return 0.0
+    n, _, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
+    w, h, area_px = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
+    k = ink.k
+    stroke = np.maximum(w, h) >= T.STROKE_MIN_MM * k
+    line = (np.minimum(w, h) <= T.TEXT_LINE_MAX_THICK_MM * k) & (np.maximum(w, h) >= T.TEXT_LINE_MIN_LONG_MM * k)
+    return float(area_px[stroke & ~line].sum()) / crop.size

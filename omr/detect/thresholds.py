@@ -125,6 +125,10 @@ CONF_BESIDE_MINOR = 0.8  # a clear mark taken beside a minor weak box
 # --- free-text areas ------------------------------------------------------------------------
 TEXT_INSET_MM = 1.2  # keep the dotted border out of the measurement
 TEXT_WRITTEN_INK_MIN = 0.004  # a few short words in a 180 x 18 mm area is about 1 %
+# Writing is strokes (clusters reaching STROKE_MIN_MM across); a cluster this long and at most this
+# thick is a straight line along the area (a crease, a border a fold pushed inside), not writing.
+TEXT_LINE_MIN_LONG_MM = 40.0
+TEXT_LINE_MAX_THICK_MM = 1.0
 
 # --- whole pages ----------------------------------------------------------------------------
 # A page is empty (the back of a one-page sheet) when at most this share of its 1 mm cells is
