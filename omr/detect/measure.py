@@ -162,13 +162,14 @@ def _each_edge(prof: np.ndarray, size: np.ndarray, reach: int) -> tuple[np.ndarr
 def border_lines(ink: InkMap, rects_mm: np.ndarray, shift_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each found box's four border lines on their own, and how far (mm) the box is out of shape.
 
-    Returns (N, 4) pixel positions in the map of the left, right, top and bottom border lines, and
+    Returns (N, 12) pixel positions in the map: the left, right, top and bottom border lines, then the
+    left and right lines found on the top half and on the bottom half, then the top and bottom lines
+    found on the left half and on the right half; and
     the bend: the larger of how far the halves of one border disagree (left and right borders found
-    on the top and the bottom half, top and bottom on the left and the right half) and half of how
-    far the box's width or height differs from the printed one. Paper squeezed near a fold changes a
-    box's size by a pixel or two, which measuring inside the borders as found absorbs; a fold
-    through a box moves one half against the other or hides a strip of it, and then no placement
-    measures its inside alone."""
+    on the top and the bottom half, top and bottom on the left and the right half) and how far the
+    box's width or height differs from the printed one beyond ``BEND_SIZE_SLACK_PX``. Paper squeezed
+    near a fold changes a box's size by a pixel or two, and a fold through a box moves one half
+    against the other: measuring each half inside its own borders absorbs both, up to a limit."""
     k = ink.k
     p = ink.px(rects_mm)
     x0 = np.rint(p[:, 0] + shift_mm[:, 0] * k).astype(np.intp)
@@ -184,10 +185,17 @@ def border_lines(ink: InkMap, rects_mm: np.ndarray, shift_mm: np.ndarray) -> tup
     right, _ = _best_edges(_line_profiles(sums.T, y0 - r - pad - 1, span_y, x0 + w // 2, x0 + w - m), h, r)
     lx, rx = _each_edge(_line_profiles(sums, x0 - r - pad - 1, span_x, y0 + m, y0 + h - m), w, r)
     ty, by = _each_edge(_line_profiles(sums.T, y0 - r - pad - 1, span_y, x0 + m, x0 + w - m), h, r)
-    lines = np.stack([x0 + lx, x0 + w + rx, y0 + ty, y0 + h + by], axis=1)
+    lines = np.stack(
+        [
+            x0 + lx, x0 + w + rx, y0 + ty, y0 + h + by,  # each border on its own
+            x0 + top, x0 + top + w, x0 + bottom, x0 + bottom + w,  # left and right, on each half
+            y0 + left, y0 + left + h, y0 + right, y0 + right + h,  # top and bottom, on each half
+        ],
+        axis=1,
+    )  # fmt: skip
     size_error = np.maximum(np.abs(rx - lx), np.abs(by - ty))
     kink = np.maximum(np.abs(top - bottom), np.abs(left - right))
-    return lines, np.maximum(kink, size_error / 2) / k
+    return lines, np.maximum(kink, size_error - T.BEND_SIZE_SLACK_PX) / k
 
 
 def locate(ink: InkMap, rects_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -225,17 +233,23 @@ def locate(ink: InkMap, rects_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _interiors(ink: InkMap, lines: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(N, size, size) crops of the ink (0/1) and darkness (0..255) maps centred between each box's
-    border ``lines`` (left, right, top, bottom, px), and the mask of the pixels inside the borders by
-    ``BOX_INSET_MM`` (all of a crop, unless the box was found smaller than printed)."""
+    border ``lines`` (``border_lines``), and the mask of the pixels inside the borders by
+    ``BOX_INSET_MM`` (all of a crop, unless the box was found smaller than printed or broken)."""
     inset = T.BOX_INSET_MM * ink.k
     x0 = np.rint((lines[:, 0] + lines[:, 1]) / 2 - size / 2).astype(np.intp)
     y0 = np.rint((lines[:, 2] + lines[:, 3]) / 2 - size / 2).astype(np.intp)
     r = np.arange(size)
-    cx = x0[:, None] + r[None, :] + 0.5
-    cy = y0[:, None] + r[None, :] + 0.5
-    cols = (cx >= lines[:, 0:1] + inset) & (cx <= lines[:, 1:2] - inset)
-    rows = (cy >= lines[:, 2:3] + inset) & (cy <= lines[:, 3:4] - inset)
-    mask = rows[:, :, None] & cols[:, None, :]
+    cx = (x0[:, None] + r[None, :] + 0.5)[:, None, :]  # (N, 1, size): a pixel's column
+    cy = (y0[:, None] + r[None, :] + 0.5)[:, :, None]  # (N, size, 1): its row
+    col = lambda i: lines[:, i][:, None, None]  # noqa: E731
+    # a box broken along a fold: each half inside its own borders, and inside the whole box's
+    upper = cy < (col(2) + col(3)) / 2
+    leftish = cx < (col(0) + col(1)) / 2
+    left = np.maximum(col(0), np.where(upper, col(4), col(6)))
+    right = np.minimum(col(1), np.where(upper, col(5), col(7)))
+    top = np.maximum(col(2), np.where(leftish, col(8), col(10)))
+    bottom = np.minimum(col(3), np.where(leftish, col(9), col(11)))
+    mask = (cx >= left + inset) & (cx <= right - inset) & (cy >= top + inset) & (cy <= bottom - inset)
     ys = np.clip(y0[:, None, None] + r[None, :, None], 0, ink.h - 1)
     xs = np.clip(x0[:, None, None] + r[None, None, :], 0, ink.w - 1)
     return ink.ink[ys, xs] * mask, ink.dark[ys, xs] * mask, mask
@@ -349,7 +363,18 @@ def measure_page(ink: InkMap, fields: list[FieldPlacement]) -> dict[str, dict[st
 
 
 def text_ink(ink: InkMap, area: Rect) -> float:
-    """Share of ink inside a free-text area, inside its dotted border found again on the page."""
+    """Share of a free-text area (inside its dotted border, found again on the page) covered by
+    writing: strokes of a pen, not specks (a copier's grain) and not straight lines running along
+    the area (a crease, a border pushed inside by a fold)."""
     r = _rects([area])
     shift, _ = locate(ink, r)
-    return float(ink.ink_many(_inset(_moved(r, shift), T.TEXT_INSET_MM))[0])
+    x0, y0, x1, y1 = ink._bounds(_inset(_moved(r, shift), T.TEXT_INSET_MM))[0]
+    crop = ink.ink[y0:y1, x0:x1]
+    if crop.size == 0:
+        return 0.0
+    n, _, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
+    w, h, area_px = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
+    k = ink.k
+    stroke = np.maximum(w, h) >= T.STROKE_MIN_MM * k
+    line = (np.minimum(w, h) <= T.TEXT_LINE_MAX_THICK_MM * k) & (np.maximum(w, h) >= T.TEXT_LINE_MIN_LONG_MM * k)
+    return float(area_px[stroke & ~line].sum()) / crop.size

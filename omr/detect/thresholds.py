@@ -35,11 +35,15 @@ BORDER_REF_PERCENTILE = 80
 # machine does not accept a reading of it.
 BORDER_TRUST = 0.5
 BORDER_FOUND_MIN = 0.15
-# A box is out of square when the halves of one border are found this far apart (2 px at the
-# reading resolution: more than resampling and a pen's stroke over the border move them).
-BEND_MAX_MM = 0.34
+# A box is out of shape when the halves of one border are found this far apart: each half of a
+# box broken along a fold is measured inside its own borders, up to a millimetre; beyond, what is
+# inside is too little to judge.
+BEND_MAX_MM = 1.0
 BEND_REACH_PX = 3  # each half's border is looked for this close to the box's
 BEND_CORNER_PX = 2
+# A box found up to this many pixels narrower or shorter than printed is measured inside its borders
+# as found (paper squeezed along a fold); beyond it the difference counts towards the bend.
+BEND_SIZE_SLACK_PX = 3
 
 # --- what the scanner added (clean.py) -----------------------------------------------------
 # A streak is a line of the scan darker than the scan this far to either side of it ...
@@ -121,6 +125,10 @@ CONF_BESIDE_MINOR = 0.8  # a clear mark taken beside a minor weak box
 # --- free-text areas ------------------------------------------------------------------------
 TEXT_INSET_MM = 1.2  # keep the dotted border out of the measurement
 TEXT_WRITTEN_INK_MIN = 0.004  # a few short words in a 180 x 18 mm area is about 1 %
+# Writing is strokes (clusters reaching STROKE_MIN_MM across); a cluster this long and at most this
+# thick is a straight line along the area (a crease, a border a fold pushed inside), not writing.
+TEXT_LINE_MIN_LONG_MM = 40.0
+TEXT_LINE_MAX_THICK_MM = 1.0
 
 # --- whole pages ----------------------------------------------------------------------------
 # A page is empty (the back of a one-page sheet) when at most this share of its 1 mm cells is
