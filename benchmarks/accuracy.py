@@ -1,6 +1,6 @@
 """How right the reader is, per damage family, on the calibration or the held-out split.
 
-    python -m benchmarks.accuracy --split calib|heldout [--families a,b] [--pages N] [--jobs 2]
+    python -m benchmarks.accuracy --split calib|heldout [--families a,b] [--pages N] [--jobs 2] [--replicate N]
                                   [--cache DIR] [--markdown]
 
 Each (family, form, seed) stack of the split (``samples.families``) is generated once into the
@@ -235,9 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--replicate", type=int, default=0, help="other seeds: fresh pages of the same families")
     args = ap.parse_args(argv)
     try:
-        todo = cases(args.split, args.families.split(",") if args.families else None, args.pages)
+        todo = cases(args.split, args.families.split(",") if args.families else None, args.pages, args.replicate)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -92,8 +92,9 @@ def seed_for(split: str, family: str, form: str, replicate: int = 0) -> int:
     return base + zlib.crc32(f"{family}/{form}/{replicate}".encode()) % 100_000
 
 
-def cases(split: str, families: list[str] | None = None, pages: int = 48) -> list[Case]:
-    """The stacks of a split: about ``pages`` pages per family, shared out over the forms."""
+def cases(split: str, families: list[str] | None = None, pages: int = 48, replicate: int = 0) -> list[Case]:
+    """The stacks of a split: about ``pages`` pages per family, shared out over the forms. Another
+    ``replicate`` gives other pages of the same families (other seeds): pages nobody has looked at."""
     names = SPLITS[split]
     if families:
         unknown = [f for f in families if f not in names]
@@ -102,7 +103,7 @@ def cases(split: str, families: list[str] | None = None, pages: int = 48) -> lis
         names = tuple(f for f in names if f in families)
     per_form = max(1, pages // len(FORMS))
     return [
-        Case(split, fam, form, seed_for(split, fam, form), max(1, per_form // SHEET_PAGES[form]))
+        Case(split, fam, form, seed_for(split, fam, form, replicate), max(1, per_form // SHEET_PAGES[form]))
         for fam in names
         for form in FORMS
     ]

@@ -484,3 +484,13 @@ def test_a_page_that_kills_its_reader_is_one_error(omr_home, printed, scan_tools
         ("3.jpg", "accepted"),
     ]
     assert _count(Page) == 3
+
+
+def test_the_same_empty_page_twice_is_blank_both_times(omr_home, tmp_path):
+    # two backs of sheets can be the very same white pixels (a fax, a clean scanner): neither is a sheet,
+    # so neither is a "duplicate" of one; both are blank, in one scan and in the next
+    for name in ("a.png", "b.png"):
+        _blank_png(tmp_path / name, 255)
+    first = list(ingest.scan([tmp_path / "a.png", tmp_path / "b.png"]))
+    again = list(ingest.scan([tmp_path / "a.png"]))
+    assert [line["status"] for line in first + again] == ["blank", "blank", "blank"]

@@ -176,7 +176,13 @@ def stored_json(s: Session | Connection, page_id: int, source: str, number: int)
 
 def duplicate_json(s: Session | Connection, page_id: int, raw: RawPage) -> dict:
     """A page whose exact image is already stored (as page ``page_id``): its line as it was stored."""
-    return {**stored_json(s, page_id, raw.source, raw.page), "status": DUPLICATE}
+    return _repeated(stored_json(s, page_id, raw.source, raw.page))
+
+
+def _repeated(line: dict) -> dict:
+    """The line of an image seen again: a duplicate of the sheet page it holds; an empty page stays
+    ``blank`` (two backs of a sheet can be the same white pixels, and neither is a sheet)."""
+    return {**line, "status": BLANK if line["status"] == BLANK else DUPLICATE}
 
 
 def _machine(answers: Iterable[tuple[str, str | None, str]]) -> dict[str, tuple[str | None, str]]:
@@ -436,7 +442,7 @@ def insert_pages(
             lines.append(duplicate_json(s, stored[sha], raw))
             continue
         if sha in first:
-            lines.append({**first[sha], "source": raw.source, "page": raw.page, "status": DUPLICATE})
+            lines.append(_repeated({**first[sha], "source": raw.source, "page": raw.page}))
             continue
         key = _key(read)
         if key in rows.keys:
