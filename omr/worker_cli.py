@@ -536,7 +536,7 @@ def _ordered(t):
 
 
 def _read_jsonl(path: Path, table) -> Iterator[dict]:
-    from sqlalchemy import DateTime, LargeBinary
+    from sqlalchemy import Date, DateTime, LargeBinary
 
     kinds = {c.name: c.type for c in table.columns}
     if not path.is_file():
@@ -550,6 +550,8 @@ def _read_jsonl(path: Path, table) -> Iterator[dict]:
                 typ = kinds.get(k)
                 if isinstance(typ, DateTime):
                     row[k] = datetime.fromisoformat(v)
+                elif isinstance(typ, Date):  # a survey day, an issue date: written as YYYY-MM-DD
+                    row[k] = date.fromisoformat(v)
                 elif isinstance(typ, LargeBinary):
                     row[k] = base64.b64decode(v)
             yield row

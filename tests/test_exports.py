@@ -245,7 +245,7 @@ def test_omr_export_command(tally_db: Path, tmp_path: Path, capsys: pytest.Captu
     capsys.readouterr()
     assert main(["export", "--period", "2026-13", "--unit", "W1", "--format", "pdf", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "kỳ báo cáo không hợp lệ" in err
+    assert err.count("\n") == 1 and "Kỳ báo cáo không hợp lệ" in err
     assert main(["export", "--period", "2026-11", "--unit", "NOPE", "--format", "csv", "--out", str(out)]) == 2
-    assert "không có đơn vị mã 'NOPE'" in capsys.readouterr().err
+    assert "Không có đơn vị mã 'NOPE'" in capsys.readouterr().err
     assert main(["export", "--period", "2026", "--format", "xlsx", "--target", "80", "--out", str(out)]) == 0

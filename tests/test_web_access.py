@@ -204,6 +204,7 @@ def test_uploads_are_limited_to_the_uploaders_units(tmp_path):
 
     from db.models import ACCEPTED, UNIDENTIFIED, Answer
     from omr.services.storing import OUT_OF_SCOPE
+    from web.labels import sentence
     from web.testing import cross, csrf_from, fill_clear, make_users, print_sheets, save_pdf, scan
 
     with Home(tmp_path / "home"):
@@ -224,7 +225,7 @@ def test_uploads_are_limited_to_the_uploaders_units(tmp_path):
         assert r.status_code == 302
         page = c.get(r.headers["Location"]).get_data(as_text=True)
         foreign_serial = theirs_manifest[0]["serial"]
-        assert OUT_OF_SCOPE in page and foreign_serial not in page
+        assert sentence(OUT_OF_SCOPE) in page and foreign_serial not in page  # a reason: a capital first
         with session() as s:
             pages = {p.unit_code: p for p in s.scalars(select(Page))}
             assert pages[UNIT].status == ACCEPTED

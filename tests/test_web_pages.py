@@ -302,7 +302,7 @@ def test_every_message_has_an_english_translation():
     from pathlib import Path
 
     from omr import vocab_counts
-    from web import audit_log, crops, labels
+    from web import audit_log, auth, crops, labels
 
     web = Path(__file__).resolve().parents[1] / "web"
     en = json.loads((web / "translations" / "en.json").read_text(encoding="utf-8"))
@@ -315,6 +315,7 @@ def test_every_message_has_an_english_translation():
     for table in (labels.STATUS, labels.STATE, labels.REJECTED, audit_log.ACTIONS, audit_log.FIELDS):
         words |= set(table.values())
     words |= set(crops.READING_NAMES.values()) | {crops.FINAL_NAME}
+    words |= set(auth._MESSAGES.values())  # the login's refusals, translated where shown
     words |= {vocab_counts.RECEIVED, vocab_counts.WAITING_ANSWERS, vocab_counts.WAITING_SHEETS}
     missing = sorted(w for w in words if w not in en)
     assert not missing, missing

@@ -28,6 +28,7 @@ from db.models import (
     REVIEW_CONFLICT,
     REVIEW_UNIDENTIFIED,
     AuditLog,
+    IssuedReport,
     Page,
     PrintBatch,
     ReviewItem,
@@ -35,9 +36,10 @@ from db.models import (
     TextArea,
     Unit,
     User,
+    local_today,
 )
 from db.session import session, transaction
-from omr.services import users
+from omr.services import issued_reports, users
 from web.access import BALLOT_ENDPOINTS, CAN_SEE_BALLOTS
 from web.testing import (
     FORM,
@@ -85,6 +87,10 @@ def site(tmp_path_factory) -> Iterator[SimpleNamespace]:
         fill_clear(pages[0])
         cross(pages[0], "q_result", "1")  # a double mark: the sibling ward has an item to review too
         scan([save_pdf(pages, tmp / "sibling-stack.pdf")], by="sibling_staff")
+        with transaction() as s:  # a report issued by each ward: the register's downloads name one
+            for n, unit in enumerate((UNIT, OTHER_UNIT, SIBLING), 1):
+                period = local_today().strftime("%Y-%m")
+                issued_reports.issue(s, period=period, unit_code=unit, number=f"{n}/BC", signer="Nguyễn Văn An")
         app = app_for_tests()
         ids = {unit: _ids_of(unit) for unit in (UNIT, OTHER_UNIT, SIBLING)}
         clients: dict[str, object] = {}
@@ -129,6 +135,7 @@ def _ids_of(unit: str) -> dict[str, object]:
             "scan": s.scalar(select(ScanBatch.id).where(ScanBatch.created_by.in_(people)).order_by(ScanBatch.id)),
             "print": s.scalar(select(PrintBatch.id).where(PrintBatch.unit_code == unit).order_by(PrintBatch.id)),
             "user": s.scalar(select(User.id).where(User.unit_code == unit).order_by(User.id)),
+            "report": s.scalar(select(IssuedReport.id).where(IssuedReport.unit_code == unit).order_by(IssuedReport.id)),
         }
 
 
@@ -140,6 +147,7 @@ def _arg(endpoint: str, arg: str, ids: dict, unit: str) -> object:
         "text_id": ids["text"],
         "user_id": ids["user"],
         "batch_id": ids["print"] if endpoint.startswith("printing.") else ids["scan"],
+        "report_id": ids["report"],
         "code": unit,
         "field": ids["field"],
         "fmt": "csv",

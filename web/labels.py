@@ -7,12 +7,25 @@ from dataclasses import dataclass
 
 from db.models import Answer, Page
 from omr.layout import layout_for
+from omr.services import survey_period
 from omr.templates import UnknownForm, Variant
 from omr.vocab_counts import PAGE_STATUS
 from web.i18n import _, catalogue, lang
 
 STATUS = {code: words[:1].upper() + words[1:] for code, words in PAGE_STATUS.items()}
 STATE = {"marked": "Đã đánh dấu", "blank": "Không trả lời", "multiple": "Nhiều ô", "uncertain": "Không chắc"}
+
+
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July")
+MONTHS_EN += ("August", "September", "October", "November", "December")
+
+
+def month_label(code: str) -> str:
+    """A survey month in the page's language: "2026-11" -> "tháng 11/2026", "November 2026"."""
+    if lang() == "vi":
+        return survey_period.month_label(code)
+    year, month = code.split("-")
+    return f"{MONTHS_EN[int(month) - 1]} {int(year)}"
 
 
 SHORT_LABEL = 70  # characters: a question's name in a caption or a status line

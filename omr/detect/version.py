@@ -5,4 +5,4 @@ registration, measurement, the deciding rules, any threshold, QR reading — so 
 say which reader made them and ``omr reread`` reports which reader decided each changed answer.
 """
 
-READER_VERSION = "1"
+READER_VERSION = "2"  # 2: boxes found again by their borders, ink against local paper (issue 9)

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import shot
+from web.tallies import this_month
 from web.testing import PASSWORD, UNIT, cross, faint_dot, fill_clear, make_users, print_sheets, save_pdf
 
 pytestmark = pytest.mark.browser
@@ -59,6 +60,8 @@ def test_whole_flow(server, home, page):
 
     page.click("text=Tải phiếu quét")
     page.set_input_files("#files", str(stack))
+    # sheets printed and filled today: this month's (in a month's first days last month is pre-selected)
+    page.select_option("#period", this_month())
     shot(page, "04-upload")
     page.click("#upload-button")
     expect(page.locator("#batch")).to_be_visible()

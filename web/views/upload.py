@@ -19,7 +19,7 @@ from web import jobs
 from web.access import CAN_UPLOAD, roles
 from web.database import after_write, db, transaction
 from web.i18n import _
-from web.labels import batch_note, per_file, rejected_label, scan_error, status_label
+from web.labels import batch_note, month_label, per_file, rejected_label, scan_error, status_label
 from web.views.images import user_scope
 
 bp = Blueprint("upload", __name__, url_prefix="/upload")
@@ -74,7 +74,7 @@ def index():
         months=_months(),
         suggested=survey_period.suggested_month(),
         early=survey_period.is_early(),
-        month_label=survey_period.month_label,
+        month_label=month_label,
     )
 
 
@@ -85,7 +85,7 @@ def _months() -> list[tuple[str, str]]:
     for i in range(MONTHS_OFFERED):
         code = survey_period.month_code(d)
         note = {0: _(" (tháng này)"), 1: _(" (tháng trước)")}.get(i, "")
-        out.append((code, survey_period.month_label(code) + note))
+        out.append((code, month_label(code) + note))
         d = survey_period.previous_month(d)
     return out
 
@@ -182,7 +182,7 @@ def batch(batch_id: int):
         scan_error=scan_error,
         batch_note=batch_note,
         months=_months(),
-        month_label=survey_period.month_label,
+        month_label=month_label,
     )
 
 
@@ -200,7 +200,7 @@ def set_period(batch_id: int):
         after_write()
         flash(
             _("Đã chuyển lần tải #{id} sang kỳ {new} ({n} trang).").format(
-                id=batch_id, new=survey_period.month_label(moved["new"]), n=moved["pages"]
+                id=batch_id, new=month_label(moved["new"]), n=moved["pages"]
             ),
             "ok",
         )
