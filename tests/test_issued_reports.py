@@ -164,3 +164,23 @@ def test_web_issue_download_and_warning_on_the_results_page(tmp_path: Path) -> N
         assert "issued-changed" in results and "7/BC-UBND" in results and "83,3 % → 84,6 %" in results
         register = c.get("/issued/").get_data(as_text=True)
         assert "đã thay đổi" in register and "Chỉ số hài lòng: 83,3 % → 84,6 %" in register
+
+
+def test_the_issued_document_carries_its_number_signer_and_as_of_day(data: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    rid = _issue("15/BC-UBND", signer="Trần Thị Bình", as_of="2026-11-10")
+    with dbs.session() as s:
+        pdf = tmp_path / "issued.pdf"
+        pdf.write_bytes(issued_reports.file_bytes(issued_reports.get(s, rid)))
+    text = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout.split())
+    assert "Số: 15/BC-UBND" in text and "Trần Thị Bình" in text
+    assert "số liệu tính đến ngày 10/11/2026" in text.lower()
+    # omr export takes the same as-of day
+    from omr.cli import main
+
+    out = tmp_path / "export.pdf"
+    assert main(["export", "--period", "2026-11", "--unit", "W1", "--format", "pdf", "--out", str(out),
+                 "--as-of", "2026-11-10"]) == 0  # fmt: skip
+    text = " ".join(subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True).stdout.split())
+    assert "số liệu tính đến ngày 10/11/2026" in text.lower()

@@ -28,6 +28,15 @@ def _sep(text: str) -> str:
     return value
 
 
+def _day(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ngày không hợp lệ: {text!r} (dạng YYYY-MM-DD)") from None
+
+
 def register(subparsers) -> None:
     from omr.reports import EXPORTERS
 
@@ -51,15 +60,26 @@ def register(subparsers) -> None:
     p.add_argument(
         "--csv-sep", type=_sep, default=",", help="dấu phân cách CSV: ',' (mặc định) hoặc ';' cho Excel tiếng Việt"
     )
+    p.add_argument(
+        "--as-of",
+        type=_day,
+        help="số liệu tính đến ngày YYYY-MM-DD (mặc định: hôm nay, hoặc ngày cuối kỳ khi kỳ đã qua)",
+    )
+    p.add_argument(
+        "--date", type=_day, dest="report_date", help="ngày ghi trên báo cáo, YYYY-MM-DD (mặc định: hôm nay)"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from db.session import session
+    from omr import tally
     from omr.reports import ExportOptions, export
 
     # a bad period, unit or form raises TallyError, a ServiceError: ``omr`` prints it as one line
+
     with session() as s:
+        result = tally.compute(s, args.period, args.unit, args.form, target=args.target, as_of=args.as_of)
         paths = export(
             s,
             args.period,
@@ -67,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
             args.form,
             args.fmt,
             args.out,
-            target=args.target,
-            options=ExportOptions(csv_sep=args.csv_sep),
+            result=result,
+            options=ExportOptions(report_date=args.report_date, as_of=result.period.as_of, csv_sep=args.csv_sep),
         )
     for path in paths:
         print(path)

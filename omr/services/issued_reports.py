@@ -217,7 +217,11 @@ def issue(
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".new-{os.getpid()}-{id(result)}.{fmt}"
     try:
-        reports.export(session, result.period.code, unit_code, form_id, fmt, tmp, result=result, report_date=issued_on)
+        # the document carries its number (the "15" of "Số: 15/BC-UBND"), date, signer and as-of day
+        options = reports.ExportOptions(
+            report_date=issued_on, as_of=result.period.as_of, number=number.split("/")[0], signer=signer
+        )
+        reports.export(session, result.period.code, unit_code, form_id, fmt, tmp, result=result, options=options)
         data = tmp.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
         rel = f"{ISSUED_DIR}/{sha[:2]}/{sha}.{fmt}"  # named by content: never overwritten by another
