@@ -254,6 +254,14 @@ def test_exports_scoped(home):
         assert r.data.startswith(magic), fmt
         assert c.get(f"/results/export.{fmt}?unit=26506").status_code == 404
     assert c.get(f"/results/export.txt?unit={UNIT}").status_code == 404
+    # the scanned sheets themselves (the iOffice annex): not for a viewer, offered to staff
+    assert "/results/export.sheets-pdf" not in page
+    assert c.get(f"/results/export.sheets-pdf?unit={UNIT}").status_code == 403
+    staff = app.test_client()
+    login(staff, "staff")
+    page = staff.get(f"/results/?unit={UNIT}").get_data(as_text=True)
+    r = staff.get(f"/results/export.sheets-pdf?unit={UNIT}")
+    assert "/results/export.sheets-pdf" in page and r.status_code == 200 and r.data.startswith(b"%PDF")
 
 
 def test_one_vocabulary_for_received_and_waiting(home):

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 
 from omr import reports, tally, vocab_counts
 from omr.templates import all_forms
-from web.access import CAN_RESULTS, chosen_unit, roles, unit_name
+from web.access import CAN_RESULTS, can_see_ballots, chosen_unit, roles, unit_name
 from web.database import db
 from web.labels import message, short_label
 from web.pickers import unit_options
@@ -21,11 +21,14 @@ from web.tallies import comments, parse_period, period_choices, summary, this_mo
 bp = Blueprint("results", __name__, url_prefix="/results")
 
 COMMENTS_SHOWN = 60
-EXPORT_FORMATS = {
-    "csv": "text/csv",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "pdf": "application/pdf",
-}
+# the exports of ``omr export``, from its one registry; those holding the scanned sheets themselves
+# (the iOffice annex) only for the roles that may see ballots
+EXPORT_FORMATS = {k: e.mime for k, e in reports.EXPORTERS.items()}
+BALLOT_FORMATS = frozenset(k for k in EXPORT_FORMATS if k.startswith("sheets"))
+
+
+def _formats() -> list[str]:
+    return [f for f in EXPORT_FORMATS if f not in BALLOT_FORMATS or can_see_ballots()]
 
 
 def _args() -> tuple[str, str, str | None]:
@@ -62,7 +65,7 @@ def index():
         waiting_answers=sum(q.pending for f in result.forms for q in f.questions) if result else 0,
         short_label=short_label,
         exports=True,
-        formats=list(EXPORT_FORMATS),
+        formats=_formats(),
     )
 
 
@@ -72,6 +75,8 @@ def export(fmt: str):
     """The tallies issue's exports (CSV, XLSX, PDF) for the unit and period on screen."""
     if fmt not in EXPORT_FORMATS:
         abort(404)
+    if fmt not in _formats():
+        abort(403)
     unit, period_arg, form_id = _args()
     try:
         period = parse_period(period_arg)
@@ -79,7 +84,7 @@ def export(fmt: str):
     except tally.TallyError:
         abort(404)
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / f"ket-qua-{unit}-{period}.{fmt}"
+        out = Path(tmp) / f"ket-qua-{unit}-{period}{reports.EXPORTERS[fmt].suffix}"
         # the same exporters as ``omr export``, fed the tally already computed for this page
         written = reports.export(db(), period, unit, form_id, fmt, out, result=result)
         if len(written) == 1:
