@@ -323,7 +323,10 @@ def _scan(args) -> int:
     opts = {"workers": args.workers, "progress": progress, "created_by": args.by}
     try:
         if paths:
-            batch_id = ingest.start_batch(", ".join(p.name for p in paths)[:300], args.by, 0, period)
+            from omr.detect.sources import display_name  # a file name that is not UTF-8, escaped
+
+            label = ", ".join(display_name(p.name) for p in paths)[:300]
+            batch_id = ingest.start_batch(label, args.by, 0, period)
             # in this process, or through the workers' queue when OMR_BROKER_URL is set
             for line in queue.scan(paths, batch_id=batch_id, **opts):
                 emit(line)

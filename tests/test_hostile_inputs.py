@@ -252,7 +252,7 @@ def test_each_kind_alone(world, tmp_path):
             _check(run, [case], [])
             _check_stored(before, after, run)
         except AssertionError as e:  # every kind that fails, not only the first
-            failures.append(f"{case.kind} ({case.path.name}): {e}")
+            failures.append(f"{case.kind} ({case.path.name!a}): {e!s}".encode("utf-8", "backslashreplace").decode())
     assert not failures, "\n\n".join(failures)
 
 
