@@ -7,7 +7,7 @@ pages), one thread, medians per page, each comparison's two sides in the same ru
 
 - reading a page (decode to decision), in a fresh process: glibc's default memory handling against
   ``ingest.keep_freed_memory`` (CPU ms and page faults per page), and OpenCV's own threads against one;
-- finding the markers on a 500-px copy of the page (``register.WORK_LONG_SIDE``) against 700 px;
+- finding the markers on a 500-px copy of the page (``thresholds.MARKER_WORK_LONG_SIDE``) against 700 px;
 - resampling the question band with the homography's affine fit against ``warpPerspective``;
 - a black-and-white (CCITT G4) page out of the PDF: whole in a TIFF header by pikepdf, decoded by
   Pillow, against OpenCV decoding that TIFF and against decoding it with pdfium, writing a PNG
@@ -108,22 +108,22 @@ def bench_steps(stack: Path) -> None:
     cv2.setNumThreads(1)
     grays = [decode(p.data) for p in sources.iter_pages([stack]) if p.ext == ".jpg"]
     print("\nSteps of reading, one thread (median ms per page)")
-    now = rg.WORK_LONG_SIDE
+    now = T.MARKER_WORK_LONG_SIDE
     for label, side in (("now", now), ("before", 700)):
-        rg.WORK_LONG_SIDE = side
+        T.MARKER_WORK_LONG_SIDE = side
         name = f"markers found on a {side}-px copy ({label})"
         print(f"  {name:44s} {_median_ms(rg.register, grays):7.2f} ms")
-    rg.WORK_LONG_SIDE = now
+    T.MARKER_WORK_LONG_SIDE = now
     regs = [(g, rg.register(g)) for g in grays]
     regs = [(g, r.homography) for g, r in regs if r is not None]
     band = (0.0, 60.0, 210.0, 200.0)
-    affine = rg.AFFINE_MAX_ERROR_PX
+    affine = T.AFFINE_MAX_ERROR_PX
     for label, tolerance in (("affine fit (now)", affine), ("warpPerspective (before)", -1.0)):
-        rg.AFFINE_MAX_ERROR_PX = tolerance
+        T.AFFINE_MAX_ERROR_PX = tolerance
         ms = _median_ms(lambda gh: rg.warp(gh[0], gh[1], T.PX_PER_MM, band), regs)
         name = f"band resampled, {label}"
         print(f"  {name:44s} {ms:7.2f} ms")
-    rg.AFFINE_MAX_ERROR_PX = affine
+    T.AFFINE_MAX_ERROR_PX = affine
 
 
 def bench_fax(stack: Path) -> None:

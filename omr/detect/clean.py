@@ -14,12 +14,13 @@ import cv2
 import numpy as np
 
 from omr.detect import thresholds as T
+from omr.layout import PAGE_H
 
 
 def _streak_lines(gray: np.ndarray, axis: int) -> np.ndarray:
     """Indices of the lines (columns for axis 0, rows for axis 1) that are streaks."""
     g = gray if axis == 0 else gray.T
-    px_per_mm = max(g.shape) / 297.0  # the scan's long side is about the page's long side
+    px_per_mm = max(g.shape) / PAGE_H  # the scan's long side is about the page's long side
     step = max(1, round(T.STREAK_SAMPLE_MM * px_per_mm))
     sample = g[::step].astype(np.int16)  # every few mm along the line: plenty for "most of its length"
     far = max(2, round(T.STREAK_MAX_WIDTH_MM * px_per_mm))
@@ -46,7 +47,7 @@ def repair_streaks(gray: np.ndarray) -> np.ndarray:
             gray = gray.copy()
         g = gray if axis == 0 else gray.T  # a view: writing into it writes into gray
         n = g.shape[1]
-        px_per_mm = max(g.shape) / 297.0
+        px_per_mm = max(g.shape) / PAGE_H
         far = max(2, round(T.STREAK_MAX_WIDTH_MM * px_per_mm))
         for run in np.split(lines, np.flatnonzero(np.diff(lines) > 1) + 1):
             a, b = int(run[0]) - 1, int(run[-1]) + 1  # the run and one pixel of its soft edge each side

@@ -29,27 +29,28 @@ class Box(Enum):
 
 
 def classify(m: BoxMeasure, floor: BoxMeasure) -> tuple[Box, float]:
-    """The box's reading and how sure of it: 0.5 for a box a person must look at, 0.75 just past a
-    threshold, rising to 1.0 well clear of it. ``floor`` is the emptiest box of the same question:
-    a faint grey that stands out from its neighbours is something, even under the absolute limits."""
+    """The box's reading and how sure of it: CONF_PERSON for a box a person must look at,
+    CONF_AT_THRESHOLD just past a threshold, rising to 1.0 well clear of it. ``floor`` is the
+    emptiest box of the same question: a faint grey that stands out from its neighbours is
+    something, even under the absolute limits."""
     if m.ink >= T.FILLED_INK_MIN and m.core >= T.FILLED_CORE_MIN:
         return Box.FILLED, 1.0  # a fill hides the border it covers: found or not, it is a fill
     if m.border < T.BORDER_FOUND_MIN or m.bend >= T.BEND_MAX_MM:
-        return Box.LOST, 0.5
+        return Box.LOST, T.CONF_PERSON
     # only ink in strokes makes a mark: dirt can darken a box as much as a tick does
     if m.stroke_ink >= T.MARK_INK_MIN:
         return Box.MARK, _conf(m.stroke_ink - T.MARK_INK_MIN, T.MARK_INK_MIN)
     if m.stroke_ink >= T.THIN_MARK_INK_MIN and m.reach >= T.REACH_MIN:
-        return Box.MARK, 0.75
+        return Box.MARK, T.CONF_THIN_MARK
     grey = max(m.darkness - floor.darkness, m.darkness - T.FAINT_DARKNESS_MIN + T.FAINT_EXCESS_MIN)
     if m.ink <= T.BLANK_INK_MAX and grey < T.FAINT_EXCESS_MIN and m.specks <= T.SPECKS_EMPTY_MAX:
         return Box.EMPTY, _conf(T.FAINT_EXCESS_MIN - grey, T.FAINT_EXCESS_MIN)
-    return Box.WEAK, 0.5
+    return Box.WEAK, T.CONF_PERSON
 
 
 def _conf(margin: float, full: float) -> float:
-    """0.75 right at a threshold, 1.0 once ``margin`` past it reaches ``full``."""
-    return 0.75 + 0.25 * min(1.0, max(0.0, margin / full))
+    """CONF_AT_THRESHOLD right at a threshold, 1.0 once ``margin`` past it reaches ``full``."""
+    return T.CONF_AT_THRESHOLD + (1.0 - T.CONF_AT_THRESHOLD) * min(1.0, max(0.0, margin / full))
 
 
 def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
@@ -77,28 +78,28 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
 
     if lost:
         guess = join_values(marks) if field.kind == "multi" else (marks[0] if len(marks) == 1 else None)
-        return answer(guess, UNCERTAIN, 0.5, "unregistered")
+        return answer(guess, UNCERTAIN, T.CONF_PERSON, "unregistered")
     if field.kind == "multi":
         return _decide_multi(field, boxes, marks, filled, weak, circled, stray, certainty, answer)
 
     if len(marks) > 1:
-        return answer(None, MULTIPLE, 0.9, "multiple")
+        return answer(None, MULTIPLE, T.CONF_MULTIPLE_MARKS, "multiple")
     if filled and marks:
         # the convention: the filled box is cancelled, the other mark stands; a person confirms
-        return answer(marks[0], UNCERTAIN, 0.6, "correction")
+        return answer(marks[0], UNCERTAIN, T.CONF_CORRECTION, "correction")
     if len(filled) > 1:
-        return answer(None, MULTIPLE, 0.8, "multiple")
+        return answer(None, MULTIPLE, T.CONF_MULTIPLE_FILLS, "multiple")
     chosen = marks or filled
     if chosen:
         if weak or circled:
-            return answer(chosen[0], UNCERTAIN, 0.5, "stray" if weak else "circled")
+            return answer(chosen[0], UNCERTAIN, T.CONF_PERSON, "stray" if weak else "circled")
         return answer(chosen[0], MARKED, certainty)
     if weak:
-        return answer(max(weak, key=lambda v: boxes[v].ink), UNCERTAIN, 0.5, "faint")
+        return answer(max(weak, key=lambda v: boxes[v].ink), UNCERTAIN, T.CONF_PERSON, "faint")
     if circled:
-        return answer(circled[0] if len(circled) == 1 else None, UNCERTAIN, 0.5, "circled")
+        return answer(circled[0] if len(circled) == 1 else None, UNCERTAIN, T.CONF_PERSON, "circled")
     if stray:
-        return answer(None, UNCERTAIN, 0.5, "stray")
+        return answer(None, UNCERTAIN, T.CONF_PERSON, "stray")
     return answer(None, BLANK, certainty)
 
 
@@ -109,14 +110,14 @@ def join_values(values: list[str]) -> str | None:
 
 def _decide_multi(field, boxes, marks, filled, weak, circled, stray, certainty, answer) -> AnswerRead:
     if filled and marks:
-        return answer(join_values(marks), UNCERTAIN, 0.6, "correction")
+        return answer(join_values(marks), UNCERTAIN, T.CONF_CORRECTION, "correction")
     chosen = join_values(marks or filled)
     if weak:
-        return answer(chosen, UNCERTAIN, 0.5, "faint")
+        return answer(chosen, UNCERTAIN, T.CONF_PERSON, "faint")
     if circled:
-        return answer(chosen, UNCERTAIN, 0.5, "circled")
+        return answer(chosen, UNCERTAIN, T.CONF_PERSON, "circled")
     if chosen:
         return answer(chosen, MARKED, certainty)
     if stray:
-        return answer(None, UNCERTAIN, 0.5, "stray")
+        return answer(None, UNCERTAIN, T.CONF_PERSON, "stray")
     return answer(None, BLANK, certainty)

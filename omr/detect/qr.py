@@ -6,11 +6,9 @@ import cv2
 import numpy as np
 import zxingcpp
 
+from omr.detect import thresholds as T
 from omr.detect.register import page_to_image
 from omr.layout import qr_rect
-
-QR_MARGIN_MM = 5.0  # around the printed symbol: quiet zone plus registration error
-FULL_SEARCH_LONG_SIDE = 1400  # px: a whole-page search on a copy this big
 
 
 def _decode(img: np.ndarray) -> str | None:
@@ -35,7 +33,7 @@ def _variants(crop: np.ndarray):
 def read_qr(gray: np.ndarray, H: np.ndarray | None) -> str | None:
     if H is not None:
         r = qr_rect()
-        m = QR_MARGIN_MM
+        m = T.QR_MARGIN_MM
         corners = np.array(
             [[r.x - m, r.y - m], [r.x + r.w + m, r.y - m], [r.x + r.w + m, r.y + r.h + m], [r.x - m, r.y + r.h + m]]
         )
@@ -49,6 +47,6 @@ def read_qr(gray: np.ndarray, H: np.ndarray | None) -> str | None:
                 if text:
                     return text
     h, w = gray.shape
-    f = min(1.0, FULL_SEARCH_LONG_SIDE / max(h, w))
+    f = min(1.0, T.QR_FULL_SEARCH_LONG_SIDE / max(h, w))
     small = gray if f == 1.0 else cv2.resize(gray, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
     return _decode(small) or (None if f == 1.0 else _decode(gray))

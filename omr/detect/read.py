@@ -38,8 +38,7 @@ def is_blank(gray: np.ndarray) -> bool:
     streaks were painted over (clean.repair_streaks), uneven light and a copier's grey background are
     the paper itself, and a front showing through is far lighter than ink. A printed sheet is never
     blank: its four corner markers alone are 200 dark cells."""
-    long_mm = 297.0
-    f = long_mm / max(gray.shape)  # mm per scan pixel
+    f = PAGE_H / max(gray.shape)  # mm per scan pixel: the scan's long side is about the page's
     cells = cv2.resize(
         gray, (max(1, round(gray.shape[1] * f)), max(1, round(gray.shape[0] * f))), interpolation=cv2.INTER_AREA
     )
@@ -102,8 +101,8 @@ def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registratio
     # only the band of the page that holds questions is resampled: the header is a quarter of it
     top, bottom = 0.0, PAGE_H
     if fields:
-        top = max(0.0, min(fp.bbox.y for fp in fields) - 3)
-        bottom = min(PAGE_H, max(fp.bbox.y + fp.bbox.h for fp in fields) + 3)
+        top = max(0.0, min(fp.bbox.y for fp in fields) - T.BAND_MARGIN_MM)
+        bottom = min(PAGE_H, max(fp.bbox.y + fp.bbox.h for fp in fields) + T.BAND_MARGIN_MM)
     region = Rect(0.0, top, PAGE_W, bottom - top)
     canon = warp(_thin_marks_kept(gray), reg.homography, T.PX_PER_MM, (region.x, region.y, region.w, region.h))
     ink = InkMap(canon, T.PX_PER_MM, (region.x, region.y), reg.contrast)

@@ -17,10 +17,6 @@ from omr.detect import thresholds as T
 from omr.detect.clean import local_paper
 from omr.layout import MARKER_SIZE, PAGE_H, PAGE_W, markers
 
-# Markers are found on a copy of the scan this many px long (about 1.7 px/mm: 12 px a marker). The
-# accuracy targets hold from 500 up; 700 cost 1 ms more per page.
-WORK_LONG_SIDE = 500
-
 
 @dataclass(frozen=True)
 class Registration:
@@ -34,7 +30,7 @@ class Registration:
 def _candidates(gray: np.ndarray) -> tuple[list[tuple[float, float]], float]:
     """Centres (in full-resolution px) of solid dark squares of about the marker's size."""
     h, w = gray.shape
-    f = WORK_LONG_SIDE / max(h, w)
+    f = T.MARKER_WORK_LONG_SIDE / max(h, w)
     # linear is 10x faster than area averaging here, and solid 7 mm squares survive it intact
     small = cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_LINEAR)
     # the long side of the scan is (at most a few mm less than) the page's long side
@@ -51,17 +47,17 @@ def _candidates(gray: np.ndarray) -> tuple[list[tuple[float, float]], float]:
     side = MARKER_SIZE * px_per_mm
     _, _, stats, cents = cv2.connectedComponentsWithStats(bw, connectivity=8)
     bw_, bh, area = stats[1:, 2].astype(float), stats[1:, 3].astype(float), stats[1:, 4].astype(float)
+    lo, hi = T.MARKER_SIDE_RANGE
+    narrow, wide = T.MARKER_ASPECT_RANGE
     ok = (
-        # a square tilted by up to 10 degrees has a bounding box up to 1.16x its side
-        (bw_ >= 0.7 * side)
-        & (bw_ <= 1.45 * side)
-        & (bh >= 0.7 * side)
-        & (bh <= 1.45 * side)
-        # solid, not a ring or a cluster of letters
-        & (area >= 0.55 * side * side)
-        & (area >= 0.7 * bw_ * bh / 1.35)
-        & (bw_ >= 0.75 * bh)
-        & (bw_ <= 1.33 * bh)
+        (bw_ >= lo * side)
+        & (bw_ <= hi * side)
+        & (bh >= lo * side)
+        & (bh <= hi * side)
+        & (area >= T.MARKER_SOLID_MIN * side * side)
+        & (area >= T.MARKER_BOX_FILL_MIN * bw_ * bh)
+        & (bw_ >= narrow * bh)
+        & (bw_ <= wide * bh)
     )
     out = [(float(x) / f, float(y) / f) for x, y in cents[1:][ok]]
     return out, px_per_mm / f
@@ -142,11 +138,11 @@ def _print_contrast(gray: np.ndarray, H: np.ndarray) -> float:
     for sq in markers().squares:
         cx, cy = sq.center
         ink = 1.0 - _dark_at(gray, H, cx, cy, sq.w / 4)
-        gap = sq.w / 2 + 1.5
+        gap = sq.w / 2 + T.CONTRAST_PAPER_GAP_MM
         around = ((gap, 0), (-gap, 0), (0, gap), (0, -gap))
-        paper = max(1.0 - _dark_at(gray, H, cx + dx, cy + dy, 0.6) for dx, dy in around)
+        paper = max(1.0 - _dark_at(gray, H, cx + dx, cy + dy, T.CONTRAST_PAPER_HALF_MM) for dx, dy in around)
         out.append(max(0.0, 1.0 - ink / paper) if paper > 0 else 0.0)
-    return float(np.clip(np.median(out), 0.05, 1.0))
+    return float(np.clip(np.median(out), T.CONTRAST_FLOOR, 1.0))
 
 
 def _plausible(img: np.ndarray) -> bool:
@@ -159,7 +155,7 @@ def _plausible(img: np.ndarray) -> bool:
     ratio = min(a, b) / max(a, b)
     centres = markers().centers
     expect = (centres[1][0] - centres[0][0]) / (centres[3][1] - centres[0][1])
-    return abs(ratio - expect) < 0.06
+    return abs(ratio - expect) < T.PAGE_RATIO_TOLERANCE
 
 
 def page_to_image(H: np.ndarray, pts_mm: np.ndarray) -> np.ndarray:
@@ -179,21 +175,14 @@ def warp(gray: np.ndarray, H: np.ndarray, px_per_mm: float, rect_mm: tuple[float
     return cv2.warpPerspective(gray, M, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=255)
 
 
-# A flatbed scan has no perspective: its homography is affine but for the markers' measuring noise.
-# Resampling with the best affine fit is a third cheaper than with the homography; it is used when it
-# stays this close to the homography everywhere on the output (measured on generated 200-dpi scans:
-# 0.015 px median, 0.1 px at worst; a phone photo's perspective is far beyond).
-AFFINE_MAX_ERROR_PX = 0.25
-
-
 def _affine_fit(M: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
     """The least-squares affine map (2x3) closest to homography ``M`` over an output of ``size``, or None
-    if it strays more than ``AFFINE_MAX_ERROR_PX`` from it."""
+    if it strays more than ``T.AFFINE_MAX_ERROR_PX`` from it."""
     xs, ys = np.meshgrid(np.linspace(0, size[0], 5), np.linspace(0, size[1], 5))
     P = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
     q = M @ P
     target = (q[:2] / q[2]).T
     A, *_ = np.linalg.lstsq(P.T, target, rcond=None)
-    if np.abs(P.T @ A - target).max() > AFFINE_MAX_ERROR_PX:
+    if np.abs(P.T @ A - target).max() > T.AFFINE_MAX_ERROR_PX:
         return None
     return A.T

@@ -16,6 +16,10 @@ BOX_INSET_MM = 0.75  # measure inside the printed border: 0.3 mm line + registra
 SPILL_RING_MM = (0.45, 0.9)
 CORE_INSET_MM = 1.125  # the core of a box: its central half (a quarter of the 4.5 mm side in from each edge)
 
+# Only the band of the page holding questions is resampled, this far beyond their boxes: wider than
+# a box is looked for (LOCATE_REACH_MM) plus its spill ring.
+BAND_MARGIN_MM = 3.0
+
 # --- finding each box again (measure.locate) -------------------------------------------------
 # After the corner markers fix the page as a whole, a folded or wavy sheet still moves mid-page
 # boxes by 1-3 mm: each box is looked for by its printed border within this reach of where its
@@ -72,10 +76,39 @@ STRAIGHT_LINE_SHARE = 0.9
 
 
 # --- finding the page (register.py) -------------------------------------------------------
+# Markers are found on a copy of the scan this many px long (about 1.7 px/mm: 12 px a marker). The
+# accuracy targets hold from 500 up; 700 cost 1 ms more per page.
+MARKER_WORK_LONG_SIDE = 500
+# A marker candidate is a solid dark square of about the printed size: a square tilted by up to 10
+# degrees has a bounding box up to 1.16x its side, a cropped or blurred one down to 0.7x ...
+MARKER_SIDE_RANGE = (0.7, 1.45)
+MARKER_ASPECT_RANGE = (0.75, 1.33)  # ... width over height, tilted squares included ...
+# ... and solid, not a ring or a cluster of letters: its area at least this share of the printed
+# square and of its own (tilted) bounding box.
+MARKER_SOLID_MIN = 0.55
+MARKER_BOX_FILL_MIN = 0.7 / 1.35
+# The four markers frame the printed page: their rectangle's side ratio within this of the print's
+# (a scan's stretch and skew stay within 0.02).
+PAGE_RATIO_TOLERANCE = 0.06
+# The print's contrast is read in each marker's middle (a square half its side) against the paper
+# this far beyond its edge (a 1.2 mm square), and never taken under this floor (no division by ~0).
+CONTRAST_PAPER_GAP_MM = 1.5
+CONTRAST_PAPER_HALF_MM = 0.6
+CONTRAST_FLOOR = 0.05
+# A flatbed scan has no perspective: its homography is affine but for the markers' measuring noise.
+# Resampling with the best affine fit is a third cheaper than with the homography; it is used when it
+# stays this close to the homography everywhere on the output (measured on generated 200-dpi scans:
+# 0.015 px median, 0.1 px at worst; a phone photo's perspective is far beyond).
+AFFINE_MAX_ERROR_PX = 0.25
 MARKER_DARKNESS = 0.35  # a marker pixel is this much darker than the paper around it, even washed out
 MARKER_OPENING = 0.5  # share of the marker's side: an opening that keeps markers and drops dirt
 # the orientation square must be this share of the print's contrast darker than the empty corner
 ORIENT_CONTRAST_MIN = 0.35
+
+# The QR code is looked for where the layout printed it, this much around it (quiet zone plus
+# registration error), then over the whole page on a copy this many px long (a module stays 2 px).
+QR_MARGIN_MM = 5.0
+QR_FULL_SEARCH_LONG_SIDE = 1400
 
 BILEVEL_SAMPLE_STEP = 8  # a scan is black-and-white when every 8th pixel of every 8th row is 0 or 255
 
@@ -120,7 +153,17 @@ CIRCLE_INK_MIN = 0.025
 STRAY_SPILL_MIN = 0.06
 
 # --- confidence ------------------------------------------------------------------------------
+# What the reported confidence means (benchmarks/accuracy.py prints the share correct per band):
+# a box decided just past its threshold is CONF_AT_THRESHOLD sure, rising to 1.0 once it is clear
+# of it by the threshold's own size; an answer a person must look at says CONF_PERSON.
+CONF_PERSON = 0.5
+CONF_AT_THRESHOLD = 0.75
+CONF_THIN_MARK = 0.75  # a thin tick, told from a slip only by how far across the box it runs
 CONF_BESIDE_MINOR = 0.8  # a clear mark taken beside a minor weak box
+# How sure the machine is of what it sends to a person, by the reason (the queue sorts by it):
+CONF_MULTIPLE_MARKS = 0.9  # two clear marks in a single-choice question: rarely anything else
+CONF_MULTIPLE_FILLS = 0.8  # two filled boxes: two cancellations, or two answers
+CONF_CORRECTION = 0.6  # a filled box beside a mark: the convention says the mark stands
 
 # --- free-text areas ------------------------------------------------------------------------
 TEXT_INSET_MM = 1.2  # keep the dotted border out of the measurement
