@@ -1,0 +1,204 @@
+"""decide: each threshold at its edge, and each rule of a question, on hand-made measurements.
+
+The values are taken from thresholds.py itself, one step either side of each limit, so a change of a
+value moves the edge and the test with it; a change of a rule (which side of a limit a box falls on,
+what a question with such boxes becomes) fails here."""
+
+from __future__ import annotations
+
+import pytest
+
+from omr.detect import thresholds as T
+from omr.detect.decide import Box, classify, decide_field
+from omr.detect.result import BLANK, MARKED, MULTIPLE, UNCERTAIN, BoxMeasure
+from omr.templates import Field, Option
+
+EPS = 1e-4
+EMPTY = BoxMeasure(ink=0.0, core=0.0, darkness=0.0, spill=0.0, label=0.0, stroke=0.0)
+TICK = BoxMeasure(ink=0.2, core=0.15, darkness=0.2, spill=0.0, label=0.0, reach=0.8, stroke=0.2)
+FILL = BoxMeasure(ink=0.95, core=0.99, darkness=0.9, spill=0.1, label=0.0, reach=1.0, stroke=0.95)
+
+
+def _box(**changes: float) -> BoxMeasure:
+    return BoxMeasure(**{**EMPTY.__dict__, **changes})
+
+
+def _field(kind: str = "single", n: int = 5) -> Field:
+    return Field("q", kind, "Câu hỏi", 1, tuple(Option(str(i), f"Mức {i}") for i in range(1, n + 1)))
+
+
+def _decide(kind: str = "single", **boxes: BoxMeasure):
+    """A question of five options, every box empty but those given (by option value, as ``o3=...``)."""
+    given = {k.removeprefix("o"): m for k, m in boxes.items()}
+    return decide_field(_field(kind), {str(i): given.get(str(i), EMPTY) for i in range(1, 6)})
+
+
+# --- one box at each edge -------------------------------------------------------------------------
+
+
+def test_an_empty_box_is_empty_and_sure():
+    assert classify(EMPTY, EMPTY) == (Box.EMPTY, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("ink", "expected"),
+    [(T.BLANK_INK_MAX, Box.EMPTY), (T.BLANK_INK_MAX + EPS, Box.WEAK)],
+)
+def test_the_blank_ink_limit(ink, expected):
+    assert classify(_box(ink=ink, stroke=0.0), EMPTY)[0] is expected
+
+
+@pytest.mark.parametrize(
+    ("stroke", "expected", "conf"),
+    [(T.MARK_INK_MIN, Box.MARK, T.CONF_AT_THRESHOLD), (T.MARK_INK_MIN - EPS, Box.WEAK, T.CONF_PERSON)],
+)
+def test_the_mark_ink_limit(stroke, expected, conf):
+    assert classify(_box(ink=stroke, stroke=stroke, reach=0.0), EMPTY) == (expected, conf)
+
+
+def test_confidence_rises_from_the_threshold_to_one():
+    just = classify(_box(ink=T.MARK_INK_MIN * 1.5, stroke=T.MARK_INK_MIN * 1.5), EMPTY)[1]
+    clear = classify(_box(ink=T.MARK_INK_MIN * 2, stroke=T.MARK_INK_MIN * 2), EMPTY)[1]
+    assert T.CONF_AT_THRESHOLD < just < clear == 1.0
+
+
+def test_ink_that_is_not_in_strokes_is_no_mark():
+    # dirt can darken a box as much as a tick: without strokes it is only something to look at
+    assert classify(_box(ink=0.3, stroke=0.0), EMPTY)[0] is Box.WEAK
+
+
+@pytest.mark.parametrize(
+    ("reach", "expected"),
+    [(T.REACH_MIN, Box.MARK), (T.REACH_MIN - EPS, Box.WEAK)],
+)
+def test_a_thin_tick_counts_only_when_it_runs_across_the_box(reach, expected):
+    box = _box(ink=T.THIN_MARK_INK_MIN, stroke=T.THIN_MARK_INK_MIN, reach=reach)
+    assert classify(box, EMPTY)[0] is expected
+
+
+def test_the_filled_limits_need_ink_and_core_together():
+    assert classify(_box(ink=T.FILLED_INK_MIN, core=T.FILLED_CORE_MIN, stroke=0.9), EMPTY)[0] is Box.FILLED
+    assert classify(_box(ink=T.FILLED_INK_MIN, core=T.FILLED_CORE_MIN - EPS, stroke=0.9), EMPTY)[0] is Box.MARK
+    assert classify(_box(ink=T.FILLED_INK_MIN - EPS, core=1.0, stroke=0.9), EMPTY)[0] is Box.MARK
+
+
+def test_a_fill_is_a_fill_even_where_its_border_is_not_found():
+    assert classify(_box(**{**FILL.__dict__, "border": 0.0}), EMPTY)[0] is Box.FILLED
+
+
+@pytest.mark.parametrize(
+    ("border", "bend", "expected"),
+    [
+        (T.BORDER_FOUND_MIN, 0.0, Box.MARK),
+        (T.BORDER_FOUND_MIN - EPS, 0.0, Box.LOST),
+        (1.0, T.BEND_MAX_MM - EPS, Box.MARK),
+        (1.0, T.BEND_MAX_MM, Box.LOST),
+    ],
+)
+def test_a_box_not_found_or_bent_is_lost(border, bend, expected):
+    box = BoxMeasure(**{**TICK.__dict__, "border": border, "bend": bend})
+    assert classify(box, EMPTY)[0] is expected
+
+
+@pytest.mark.parametrize(
+    ("specks", "expected"),
+    [(T.SPECKS_EMPTY_MAX, Box.EMPTY), (T.SPECKS_EMPTY_MAX + EPS, Box.WEAK)],
+)
+def test_many_specks_are_a_broken_up_pencil_mark(specks, expected):
+    assert classify(_box(specks=specks), EMPTY)[0] is expected
+
+
+def test_faint_grey_counts_against_the_emptiest_box_of_the_question():
+    floor = _box(darkness=0.01)
+    assert classify(_box(darkness=0.01 + T.FAINT_EXCESS_MIN - EPS), floor)[0] is Box.EMPTY
+    assert classify(_box(darkness=0.01 + T.FAINT_EXCESS_MIN + EPS), floor)[0] is Box.WEAK
+    # a whole question greyed alike (a copier's background) is paper, up to the absolute limit
+    grey = _box(darkness=T.FAINT_DARKNESS_MIN - EPS)
+    assert classify(grey, grey)[0] is Box.EMPTY
+    assert classify(_box(darkness=T.FAINT_DARKNESS_MIN + EPS), _box(darkness=T.FAINT_DARKNESS_MIN + EPS))[0] is Box.WEAK
+
+
+# --- one question -------------------------------------------------------------------------------
+
+
+def test_one_clear_mark_is_accepted():
+    a = _decide(o4=TICK)
+    assert (a.value, a.state, a.reason) == ("4", MARKED, None)
+    assert a.confidence == 1.0
+
+
+def test_nothing_marked_is_blank():
+    a = _decide()
+    assert (a.value, a.state) == (None, BLANK)
+
+
+def test_two_marks_in_a_single_choice_question_are_multiple():
+    a = _decide(o1=TICK, o2=TICK)
+    assert (a.value, a.state, a.reason, a.confidence) == (None, MULTIPLE, "multiple", T.CONF_MULTIPLE_MARKS)
+
+
+def test_two_fills_alone_are_multiple():
+    a = _decide(o1=FILL, o5=FILL)
+    assert (a.state, a.confidence) == (MULTIPLE, T.CONF_MULTIPLE_FILLS)
+
+
+def test_a_fill_alone_is_the_answer_and_a_fill_beside_a_mark_is_a_correction():
+    assert (_decide(o3=FILL).value, _decide(o3=FILL).state) == ("3", MARKED)
+    a = _decide(o3=FILL, o5=TICK)
+    assert (a.value, a.state, a.reason, a.confidence) == ("5", UNCERTAIN, "correction", T.CONF_CORRECTION)
+
+
+def test_a_minor_weak_box_beside_a_clear_mark_lets_the_mark_stand_less_surely():
+    minor = _box(ink=T.MINOR_INK_MAX, stroke=0.0)
+    a = _decide(o2=TICK, o5=minor)
+    assert (a.value, a.state) == ("2", MARKED)
+    assert a.confidence == T.CONF_BESIDE_MINOR
+
+
+def test_a_weak_box_heavier_than_minor_beside_a_mark_goes_to_a_person():
+    second = _box(ink=T.MINOR_INK_MAX + EPS, stroke=0.0)
+    a = _decide(o2=TICK, o5=second)
+    assert (a.value, a.state, a.reason) == ("2", UNCERTAIN, "stray")
+
+
+def test_a_weak_box_beside_a_faint_mark_is_not_minor():
+    # minor is relative to the mark too: beside a mark barely over the limit, a quarter of it is little
+    mark = _box(ink=T.MARK_INK_MIN, stroke=T.MARK_INK_MIN)
+    weak = _box(ink=T.MINOR_SHARE * T.MARK_INK_MIN + EPS, stroke=0.0)
+    assert _decide(o1=mark, o2=weak).state == UNCERTAIN
+
+
+def test_a_faint_box_alone_is_sent_to_a_person_with_its_guess():
+    a = _decide(o3=_box(ink=0.02, stroke=0.02))
+    assert (a.value, a.state, a.reason, a.confidence) == ("3", UNCERTAIN, "faint", T.CONF_PERSON)
+
+
+def test_a_lost_box_is_never_accepted_even_beside_a_clear_mark():
+    lost = BoxMeasure(**{**EMPTY.__dict__, "border": 0.0})
+    a = _decide(o1=TICK, o4=lost)
+    assert (a.value, a.state, a.reason) == ("1", UNCERTAIN, "unregistered")
+
+
+def test_a_circled_label_goes_to_a_person():
+    a = _decide(o2=_box(label=T.CIRCLE_INK_MIN))
+    assert (a.value, a.state, a.reason) == ("2", UNCERTAIN, "circled")
+    assert _decide(o2=_box(label=T.CIRCLE_INK_MIN - EPS)).state == BLANK
+
+
+def test_a_stroke_that_missed_the_box_goes_to_a_person():
+    assert _decide(o2=_box(spill=T.STRAY_SPILL_MIN)).reason == "stray"
+    assert _decide(o2=_box(spill=T.STRAY_SPILL_MIN - EPS)).state == BLANK
+
+
+def test_a_multi_choice_question_takes_every_mark_in_natural_order():
+    a = decide_field(_field("multi", 12), {str(i): TICK if i in (2, 10) else EMPTY for i in range(1, 13)})
+    assert (a.value, a.state) == ("2,10", MARKED)
+
+
+def test_a_multi_choice_question_with_a_faint_box_keeps_its_marks_as_the_guess():
+    faint_tick = _box(ink=T.MINOR_INK_MAX + 0.01, stroke=T.MINOR_INK_MAX + 0.01)  # a second answer, half-made
+    a = _decide("multi", o1=TICK, o4=TICK, o5=faint_tick)
+    assert (a.value, a.state, a.reason) == ("1,4", UNCERTAIN, "faint")
+    slip = _box(ink=T.MINOR_INK_MAX, stroke=0.0)  # a slip of the pen beside them
+    a = _decide("multi", o1=TICK, o4=TICK, o5=slip)
+    assert (a.value, a.state, a.confidence) == ("1,4", MARKED, T.CONF_BESIDE_MINOR)
