@@ -38,11 +38,15 @@ def is_blank(gray: np.ndarray) -> bool:
     streaks were painted over (clean.repair_streaks), uneven light and a copier's grey background are
     the paper itself, and a front showing through is far lighter than ink. A printed sheet is never
     blank: its four corner markers alone are 200 dark cells."""
-    f = PAGE_H / max(gray.shape)  # mm per scan pixel: the scan's long side is about the page's
-    cells = cv2.resize(
-        gray, (max(1, round(gray.shape[1] * f)), max(1, round(gray.shape[0] * f))), interpolation=cv2.INTER_AREA
-    )
-    paper = local_paper(cells, 1.0)
+    px_per_mm = max(gray.shape) / PAGE_H  # the scan's long side is about the page's
+    # cells of a whole number of pixels, about 1 mm: averaging whole blocks is 3x faster than a
+    # fractional area resize, the one step of reading that costs as much as decoding the page
+    k = max(1, round(px_per_mm))
+    h, w = gray.shape[0] // k, gray.shape[1] // k
+    if not (h and w):
+        return True
+    cells = cv2.resize(gray[: h * k, : w * k], (w, h), interpolation=cv2.INTER_AREA)
+    paper = local_paper(cells, px_per_mm / k)
     dark = cv2.subtract(paper, cells).astype(np.float32) / paper
     return float((dark >= T.BLANK_PAGE_CELL_DARKNESS).mean()) <= T.BLANK_PAGE_INK_MAX
 
