@@ -334,7 +334,9 @@ def layout(form: Form, variant: Variant = Variant()) -> FormLayout:
     return FormLayout(resolved, variant, pages)
 
 
+@cache
 def layout_for(form_id: str, version: int | None = None, variant: Variant = Variant()) -> FormLayout:
+    # cached by name as well: hashing a whole Form to find its cached layout costs a millisecond a page
     return layout(get_form(form_id, version), variant)
 
 
