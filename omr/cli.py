@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "omr.reports.cli",  # omr export (tallies and reports)
     "web.cli",  # omr serve
     "omr.worker_cli",  # omr worker (queue workers)
+    "omr.backup_cli",  # omr backup, omr restore (the data directory in one archive)
     "omr.period_cli",  # omr batches (survey period of scan batches), omr reports (issued reports)
     "omr.reread_cli",  # omr reread (stored pages read again by the current reader)
     "omr.doctor",  # omr doctor (checks and repairs the data directory)

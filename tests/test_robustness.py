@@ -130,7 +130,7 @@ def test_a_lost_key_is_not_replaced_when_the_postgresql_database_has_pages(omr_h
 
 
 def test_an_empty_or_missing_database_beside_stored_pages_is_refused(omr_home, stack_of, tmp_path):
-    from omr.worker_cli import backup
+    from omr.services.backup import backup
 
     path = stack_of(2)
     assert len(list(ingest.scan([path], workers=1))) == 2
