@@ -63,7 +63,7 @@ from omr.detect import result as R
 from omr.detect import version
 from omr.detect.sources import RawPage
 from omr.identity import SheetIdentity
-from omr.services import storing
+from omr.services import decisions, storing
 
 # statuses whose stored identity was verified (the QR's signature, or a person): read under it
 IDENTIFIED = (*COUNTED_STATUSES, DUPLICATE, CONFLICT)
@@ -435,7 +435,7 @@ class _Run:
             if waited:
                 self._close_items(s, ReviewItem.answer_id == ans.id)
             effect = NOT_COUNTED
-        elif new.needs_review:
+        elif not decisions.machine_decides(new.state):
             ans.final_value = ans.final_state = ans.decided_by = ans.decided_at = None
             self._open_item(s, page.id, ans.id, REVIEW_ANSWER)
             effect = STILL_REVIEW if waited else TO_REVIEW
@@ -550,7 +550,7 @@ class _Run:
     def _first_effect(status: str, a: R.AnswerRead) -> str:
         if status not in COUNTED_STATUSES:
             return NOT_COUNTED
-        return TO_REVIEW if a.needs_review else ACCEPTED_NOW
+        return ACCEPTED_NOW if decisions.machine_decides(a.state) else TO_REVIEW
 
     def _dry_id(self, s: Session) -> int:
         """Dry run: an id after every stored page's, as a page stored again would get (ids of rows rolled

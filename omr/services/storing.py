@@ -30,7 +30,6 @@ from db.models import (
     CONFLICT,
     DUPLICATE,
     INVALID,
-    MACHINE,
     NEEDS_REVIEW,
     REVIEW_ANSWER,
     REVIEW_CONFLICT,
@@ -52,6 +51,7 @@ from omr import config
 from omr.detect import result as R
 from omr.detect import version
 from omr.detect.sources import RawPage
+from omr.services import decisions
 from omr.services.survey_period import batch_period, survey_day
 from omr.services.units import within
 
@@ -299,9 +299,7 @@ def _classify(
                 return DUPLICATE, f"trùng với trang đã lưu #{pid}", pid
         first = before[0][0]
         return CONFLICT, f"phiếu {ident.serial} trang {ident.page} đã lưu (#{first}) với câu trả lời khác", first
-    if any(a.needs_review for a in read.answers):
-        return NEEDS_REVIEW, read.note, None
-    return ACCEPTED, read.note, None
+    return decisions.page_status(decisions.waits_for_person(a.state for a in read.answers)), read.note, None
 
 
 # a read page to store: its source, image sha256, reading, and image and crop paths under OMR_HOME
@@ -368,8 +366,10 @@ class _Rows:
             status = row["status"]
             counted = status in (ACCEPTED, NEEDS_REVIEW)
             for a in read.answers:
-                final = counted and not a.needs_review
-                if counted and a.needs_review:  # the machine is unsure on a page that counts: a person decides
+                # a page that does not count has nothing to decide; on one that counts, what the
+                # machine does not decide a person does
+                final = decisions.machine_final(a.value, a.state, self.now) if counted else decisions.UNDECIDED
+                if counted and final.state is None:
                     reviews.append((pid, len(answers), REVIEW_ANSWER))
                 answers.append(
                     {
@@ -379,10 +379,10 @@ class _Rows:
                         "machine_state": a.state,
                         "confidence": float(a.confidence),
                         "reason": a.reason,
-                        "final_value": a.value if final else None,
-                        "final_state": a.state if final else None,
-                        "decided_by": MACHINE if final else None,
-                        "decided_at": self.now if final else None,
+                        "final_value": final.value,
+                        "final_state": final.state,
+                        "decided_by": final.decided_by,
+                        "decided_at": final.decided_at,
                         "reader_version": version.READER_VERSION,
                     }
                 )
