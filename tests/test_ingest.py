@@ -351,9 +351,11 @@ def _blank_png(path: Path, shade: int) -> None:
     Image.new("L", (800, 1100), shade).save(path)
 
 
-def _wait_until(condition, timeout: float = 60) -> None:
+def _wait_until(condition, what: str, timeout: float = 60) -> None:
+    """Poll ``condition`` until it holds; fail, saying ``what`` was waited for, once ``timeout`` passes."""
     deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
         time.sleep(0.05)
 
 
@@ -365,21 +367,24 @@ def test_watch_reads_each_finished_file_once(omr_home, stack, tmp_path):
     (inbox / "incoming.pdf").write_bytes(data[: len(data) // 2])  # the scanner is still writing
     stop = threading.Event()
     lines: list[dict] = []
+    told: list[str] = []
 
     def run():
-        for line in ingest.watch(inbox, interval=0.05, stable=0.2, stop=stop, workers=1):
+        for line in ingest.watch(inbox, interval=0.05, stable=0.2, stop=stop, workers=1, notify=told.append):
             lines.append(line)
 
     t = threading.Thread(target=run)
     t.start()
     try:
-        time.sleep(0.5)  # the half file has stayed unchanged longer than ``stable``, so it has been looked at
+        # the half file stayed unchanged longer than ``stable``: the watcher looked at it and waits for its end
+        _wait_until(lambda: any("incoming.pdf" in x for x in told), "the watcher waiting for the half file")
+        assert lines == []
         (inbox / "incoming.pdf").write_bytes(data)
         (inbox / ".hidden.pdf").write_bytes(data)
-        _wait_until(lambda: len(lines) >= 5)
+        _wait_until(lambda: len(lines) >= 5, "the five pages of the finished file")
         # a later file is read after it: by then the first one, unchanged, has been polled many times
         _blank_png(inbox / "later.png", 255)
-        _wait_until(lambda: len(lines) >= 6)
+        _wait_until(lambda: len(lines) >= 6, "the later file's page")
     finally:
         stop.set()
         t.join(timeout=60)
@@ -399,7 +404,7 @@ def test_watch_reads_each_finished_file_once(omr_home, stack, tmp_path):
     t2.start()
     try:
         _blank_png(inbox / "newer.png", 250)
-        _wait_until(lambda: len(again) >= 1)
+        _wait_until(lambda: len(again) >= 1, "the newer file's page")
     finally:
         stop2.set()
         t2.join(timeout=60)
