@@ -284,7 +284,7 @@ def register_print(sub) -> None:
 
 def _scan(args) -> int:
     from omr import queue
-    from omr.services import ingest, survey_period
+    from omr.services import ingest, survey_period, watched_folder
     from omr.vocab_counts import PAGE_STATUS as STATUS_LABELS  # the words the web and the exports use
     from omr.vocab_counts import from_scan_lines
 
@@ -334,8 +334,8 @@ def _scan(args) -> int:
         if args.watch and not stop.is_set():
             _stop_on_signals()
             print(f"Đang theo dõi {args.watch} (Ctrl-C để dừng)…", file=sys.stderr, flush=True)
-            stable = args.stable if args.stable is not None else ingest.stable_seconds()
-            watching = ingest.watch(
+            stable = args.stable if args.stable is not None else watched_folder.stable_seconds()
+            watching = watched_folder.watch(
                 Path(args.watch),
                 interval=args.interval,
                 stable=stable,

@@ -9,7 +9,7 @@ With no ``OMR_BROKER_URL`` this is exactly ``omr.services.ingest.scan``. With it
 ``OMR_HOME/spool/<batch>/<sha256><ext>`` and a task naming a few consecutive such files is sent. A
 worker on any machine that mounts the same OMR_HOME reads the task's pages with ``ingest.read_job`` and
 stores them together with ``storing.store_pages``, the same code the in-process path uses (on a
-redelivery, one at a time with ``ingest.ingest_page``). The scanning process waits for the
+redelivery, one at a time with ``readers.ingest_page``). The scanning process waits for the
 results in input order and prints them as the contract says; progress is ``ScanBatch.done_pages`` in
 the database, so every machine sees the same.
 
@@ -47,7 +47,7 @@ from db import session as dbs
 from db.models import DUPLICATE, SCAN_DONE, SCAN_FAILED, SCAN_RUNNING, Page, ScanBatch
 from omr import config
 from omr.detect.sources import RawPage, iter_pages
-from omr.services import ingest, running, storing
+from omr.services import ingest, readers, running, storing
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -80,7 +80,7 @@ NO_WORKER_WARNING = 10.0  # seconds without any result before checking that a wo
 RESEND_AFTER = 600.0
 # A page delivered this many times after a worker died under it is taken to be what killed it (an image
 # that crashes the decoder, the out-of-memory killer): it becomes one error line instead of a loop of
-# dying workers, as in process (ingest._Readers).
+# dying workers, as in process (readers._Readers).
 MAX_TRIES = 3
 TRIES_KEY = "omr:tries:"
 # A worker says it is alive every HEARTBEAT_EVERY seconds in a Redis key that lives WORKER_TTL seconds,
@@ -217,7 +217,7 @@ def _make_app(url: str, backend: str, vt: int) -> Celery:
         # nor outlive the worker that forked it (kill -9 of ``omr worker``), like the scan's own readers.
         # The solo pool sends this signal in the worker itself, which must not die with whoever started it.
         if _worker_pid not in (None, os.getpid()):
-            ingest.die_with_parent(os.getppid())
+            readers.die_with_parent(os.getppid())
 
     return celery
 
@@ -311,7 +311,7 @@ def _run_pages(pages: list[dict], batch_id: int | None, key: bytes) -> list[dict
     for i, page in enumerate(pages):
         raw = _spooled(page)
         if raw is not None:
-            read.append((i, raw, ingest.read_job(raw, key)))
+            read.append((i, raw, readers.read_job(raw, key)))
     stored = storing.store_pages(dbs.engine(), [(raw, r) for _, raw, r in read], batch_id)
     for (i, _, _), line in zip(read, stored, strict=True):
         lines[i] = _own_line(pages[i], batch_id, line)
@@ -328,8 +328,8 @@ def _run_page(page: dict, batch_id: int | None, key: bytes, redelivered: bool, t
             return mine  # an earlier run stored it (and counted it): report that, count nothing
         if tries is not None and tries(page["sha"]) >= MAX_TRIES:
             crashed = RawPage(page["source"], page["page"], None, page["ext"], error=CRASHED)
-            return ingest.ingest_page(crashed, key, batch_id)  # the error line, counted and noted
-    return _own_line(page, batch_id, ingest.ingest_page(raw, key, batch_id))
+            return readers.ingest_page(crashed, key, batch_id)  # the error line, counted and noted
+    return _own_line(page, batch_id, readers.ingest_page(raw, key, batch_id))
 
 
 def _spooled(page: dict) -> RawPage | None:
@@ -486,7 +486,7 @@ class _Run:
     def submit(self, raw: RawPage) -> _Slot:
         slot = _Slot(raw)
         if raw.error or raw.data is None:
-            slot.line = ingest.ingest_page(raw, self.key, self.batch_id)  # the error line, counted
+            slot.line = readers.ingest_page(raw, self.key, self.batch_id)  # the error line, counted
             return slot
         sha = hashlib.sha256(raw.data).hexdigest()
         if sha in self.shas:
@@ -497,7 +497,7 @@ class _Run:
             known = conn.execute(select(Page.id).where(Page.sha256 == sha)).first()
         if known is not None:
             # a page stored before (a stack scanned again): answered from the database, no reading
-            slot.line = ingest.ingest_page(raw, self.key, self.batch_id)
+            slot.line = readers.ingest_page(raw, self.key, self.batch_id)
             return slot
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         spool = self.spool_dir / f"{sha}{raw.ext if raw.ext.startswith('.') else '.bin'}"
@@ -541,7 +541,7 @@ class _Run:
         elif slot.twin:
             # the first copy came earlier in the input, so it has been answered already: this one is a
             # duplicate of it (or, if that one could not be read, is read here, in this process)
-            line = ingest.ingest_page(slot.raw, self.key, self.batch_id)
+            line = readers.ingest_page(slot.raw, self.key, self.batch_id)
         else:
             chunk = slot.chunk
             assert chunk is not None

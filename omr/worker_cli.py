@@ -62,7 +62,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _prepare_readers() -> None:
     """Celery forks its worker processes from this one: set them up as the scan's own readers."""
-    from omr.services import ingest
+    from omr.services import readers
 
-    ingest.before_forking_readers()
-    ingest.keep_freed_memory()
+    readers.before_forking_readers()
+    readers.keep_freed_memory()

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from db.models import Answer, Page, ReviewItem, ScanBatch, TextArea
 from db.session import session, transaction
 from omr import config
-from omr.services import ingest, storing
+from omr.services import ingest, readers, storing, watched_folder
 from omr.services.units import add_unit
 from printing.render import UnitHeading, render
 
@@ -218,7 +218,7 @@ def test_pages_of_one_sheet_stored_in_one_group_are_compared(omr_home, printed, 
 
 _FAULTS = """
 import sys, resource, numpy as np
-from omr.services.ingest import keep_freed_memory
+from omr.services.readers import keep_freed_memory
 if sys.argv[1] == "keep":
     keep_freed_memory()
 np.ones(20_000_000, np.uint8).sum()  # a page's worth of large arrays, made and freed
@@ -327,7 +327,7 @@ def test_window_bounds_pages_in_flight(omr_home, printed, scan_tools, tmp_path, 
             yield raw
 
     monkeypatch.setattr(ingest, "iter_pages", counting)
-    window = ingest.WINDOW_PER_CORE * ingest.worker_count(2)
+    window = readers.WINDOW_PER_CORE * readers.worker_count(2)
     out = 0
     for line in ingest.scan([path], workers=2):
         out += 1
@@ -370,7 +370,7 @@ def test_watch_reads_each_finished_file_once(omr_home, stack, tmp_path):
     told: list[str] = []
 
     def run():
-        for line in ingest.watch(inbox, interval=0.05, stable=0.2, stop=stop, workers=1, notify=told.append):
+        for line in watched_folder.watch(inbox, interval=0.05, stable=0.2, stop=stop, workers=1, notify=told.append):
             lines.append(line)
 
     t = threading.Thread(target=run)
@@ -399,7 +399,7 @@ def test_watch_reads_each_finished_file_once(omr_home, stack, tmp_path):
     stop2 = threading.Event()
     again: list[dict] = []
     t2 = threading.Thread(
-        target=lambda: again.extend(ingest.watch(inbox, interval=0.05, stable=0.2, stop=stop2, workers=1))
+        target=lambda: again.extend(watched_folder.watch(inbox, interval=0.05, stable=0.2, stop=stop2, workers=1))
     )
     t2.start()
     try:

@@ -29,7 +29,7 @@ from db import session as dbs
 from db.models import Page, ScanBatch
 from db.session import session
 from omr import config
-from omr.services import ingest
+from omr.services import ingest, watched_folder
 
 REPO = Path(__file__).resolve().parents[1]
 FORM, UNIT = "kien-hung-2020", "09552"
@@ -331,7 +331,7 @@ def test_watch_waits_for_a_writer_that_pauses_half_way(omr_home, sheet_images, s
     told: list[str] = []
     watcher = threading.Thread(
         target=lambda: lines.extend(
-            ingest.watch(inbox, interval=0.05, stable=stable, stop=stop, workers=1, notify=told.append)
+            watched_folder.watch(inbox, interval=0.05, stable=stable, stop=stop, workers=1, notify=told.append)
         )
     )
     writer = threading.Thread(target=write)

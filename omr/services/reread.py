@@ -5,7 +5,7 @@ their stored measurements, and storing what changed.
         if outcome.changed:
             print(outcome.json(version.READER_VERSION))
 
-Each stored page image is read again by the scan's own reader processes (``omr.services.ingest``'s
+Each stored page image is read again by the scan's own reader processes (``omr.services.readers``'s
 pool): a page whose identity is known (its signed QR was read, or a person named it) with
 ``read_known`` under that identity, any other page from scratch like a new scan. The machine's side
 of every answer (``machine_*``, ``confidence``, ``reason``, ``reader_version``) takes the new reading;
@@ -281,7 +281,7 @@ def _read_all(
     tasks: Iterable[StoredPage], workers: int | None, key: bytes
 ) -> Iterator[tuple[StoredPage, R.PageRead | str | None]]:
     """Each task with its new reading, in order, read by the scan's reader processes."""
-    from omr.services.ingest import WINDOW_PER_CORE, _default_reader, _Readers, _Slot, worker_count
+    from omr.services.readers import WINDOW_PER_CORE, _default_reader, _Readers, _Slot, worker_count
 
     n = worker_count(workers)
     readers = _Readers(n, _default_reader, key, job=reread_job)
