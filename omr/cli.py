@@ -337,6 +337,7 @@ def _scan(args) -> int:
             stable = args.stable if args.stable is not None else watched_folder.stable_seconds()
             watching = watched_folder.watch(
                 Path(args.watch),
+                scan=queue.scan,  # through the workers' queue when OMR_BROKER_URL is set
                 interval=args.interval,
                 stable=stable,
                 stop=stop,

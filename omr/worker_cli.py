@@ -7,7 +7,6 @@ worker starts, so the other commands work without the "scale" extra installed.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 
@@ -21,6 +20,7 @@ def register(sub) -> None:
 def _worker(args: argparse.Namespace) -> int:
     from db import session as dbs
     from omr import config, queue
+    from omr.services import readers
 
     if args.concurrency is not None and args.concurrency < 1:
         from omr.cli import UserError
@@ -32,8 +32,9 @@ def _worker(args: argparse.Namespace) -> int:
     config.pages_dir()
     queue.purge_stale_spool()
     dbs.dispose()  # the pool processes fork from here and open their own connections
-    _prepare_readers()
-    n = args.concurrency or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    readers.before_forking_readers()  # Celery forks its worker processes from this one: the scan's own readers
+    readers.keep_freed_memory()
+    n = args.concurrency or readers.cores()
     argv = [
         "worker",
         f"--concurrency={n}",
@@ -58,11 +59,3 @@ def _worker(args: argparse.Namespace) -> int:
     finally:
         queue.stop_heartbeat(celery, queue.node_name())
     return int(code or 0)
-
-
-def _prepare_readers() -> None:
-    """Celery forks its worker processes from this one: set them up as the scan's own readers."""
-    from omr.services import readers
-
-    readers.before_forking_readers()
-    readers.keep_freed_memory()

@@ -370,7 +370,9 @@ def test_watch_reads_each_finished_file_once(omr_home, stack, tmp_path):
     told: list[str] = []
 
     def run():
-        for line in watched_folder.watch(inbox, interval=0.05, stable=0.2, stop=stop, workers=1, notify=told.append):
+        for line in watched_folder.watch(
+            inbox, scan=ingest.scan, interval=0.05, stable=0.2, stop=stop, workers=1, notify=told.append
+        ):
             lines.append(line)
 
     t = threading.Thread(target=run)
@@ -399,7 +401,9 @@ def test_watch_reads_each_finished_file_once(omr_home, stack, tmp_path):
     stop2 = threading.Event()
     again: list[dict] = []
     t2 = threading.Thread(
-        target=lambda: again.extend(watched_folder.watch(inbox, interval=0.05, stable=0.2, stop=stop2, workers=1))
+        target=lambda: again.extend(
+            watched_folder.watch(inbox, scan=ingest.scan, interval=0.05, stable=0.2, stop=stop2, workers=1)
+        )
     )
     t2.start()
     try:

@@ -331,7 +331,9 @@ def test_watch_waits_for_a_writer_that_pauses_half_way(omr_home, sheet_images, s
     told: list[str] = []
     watcher = threading.Thread(
         target=lambda: lines.extend(
-            watched_folder.watch(inbox, interval=0.05, stable=stable, stop=stop, workers=1, notify=told.append)
+            watched_folder.watch(
+                inbox, scan=ingest.scan, interval=0.05, stable=stable, stop=stop, workers=1, notify=told.append
+            )
         )
     )
     writer = threading.Thread(target=write)

@@ -3,13 +3,14 @@
     for line in scan([Path("stack.pdf")]):      # lines in input order, each once its page is stored
         print(json.dumps(line, ensure_ascii=False))
 
-Pages stream from ``omr.detect.sources.iter_pages`` by reference (file and page number) to reader
-processes, with at most ``WINDOW_PER_CORE`` pages per core in flight, so a 1,000-page PDF is never
-all in memory. A reader loads its page, reads it and writes the image and comment crops (atomically,
-named by sha256); this process then stores the rows (``omr.services.storing``), half the window at a
-time in one transaction. The page's sha256 is UNIQUE in the database, which is what makes a stack
-re-scannable after an interruption and two scanners of the same stack safe: a page already stored is
-reported ``duplicate`` and nothing new is written.
+One pipeline (``run``): pages stream from ``omr.detect.sources.iter_pages`` to a runner, which reads
+and stores them (``omr.services.storing``) and hands their lines back in input order, while the
+pipeline keeps the scan batch and the progress bar. Two runners: ``LocalRunner`` here (this machine's
+reader processes, ``omr.services.readers``; ``scan``) and ``omr.queue``'s (Celery workers on any
+machine). At most a window of pages is in flight, so a 1,000-page PDF is never all in memory. The
+page's sha256 is UNIQUE in the database, which is what makes a stack re-scannable after an
+interruption and two scanners of the same stack safe: a page already stored is reported
+``duplicate`` and nothing new is written.
 
 Statuses (CONTRACT.md): blank, unidentified (kept and queued for a person), invalid (bad signature,
 a serial this installation never issued, or a code that does not match the issued sheet), duplicate
@@ -26,9 +27,9 @@ import zipfile
 from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy import update
-from sqlalchemy.engine import Engine
 
 from db import session as dbs
 from db.models import (
@@ -39,9 +40,9 @@ from db.models import (
 )
 from db.session import transaction
 from omr import config
-from omr.detect.sources import close_open_file, display_name, iter_pages
+from omr.detect.sources import RawPage, close_open_file, display_name, iter_pages
 from omr.services import running
-from omr.services.readers import WINDOW_PER_CORE, Reader, _default_reader, _Readers, _Slot, worker_count
+from omr.services.readers import WINDOW_PER_CORE, InFlight, Reader, Readers, default_reader, worker_count
 from omr.services.storing import store_pages
 
 # --------------------------------------------------------------------------- whole stacks
@@ -121,7 +122,156 @@ def _count_file(f: Path) -> int:
     return 1
 
 
+# --------------------------------------------------------------------------- progress
+
+
+class NoBar:
+    """Stands in for the progress bar when none is shown; what would be written above it goes to stderr."""
+
+    n, total = 0, None
+
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def write(self, s: str) -> None:
+        print(s, file=sys.stderr)
+
+
+def progress_bar(total: int | None, enabled: bool, desc: str) -> Any:
+    """The scan's progress bar on stderr (``NoBar`` unless ``enabled``), ``total`` pages if known."""
+    if not enabled:
+        return NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="trang", desc=desc, file=sys.stderr, dynamic_ncols=True, leave=True)
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+class Runner(Protocol):
+    """Who reads and stores the pipeline's pages: ``LocalRunner`` (reader processes on this machine) or
+    ``omr.queue.QueueRunner`` (workers on any machine, through Celery)."""
+
+    window: int  # pages taken from the stack ahead of the output at most
+    by_reference: bool  # pages handed on as file and page number, loaded where they are read
+
+    def start(self, batch_id: int, bar: Any) -> None:
+        """Before the first page: the batch the pages are counted in, and the progress bar."""
+
+    def submit(self, raw: RawPage) -> Any:
+        """Set a page on its way; what is returned stands for it in the pipeline's queue."""
+
+    def take(self, pending: deque) -> list[dict]:
+        """Take one or more pages off the front of ``pending`` once stored; their lines, in order."""
+
+    def end_of_input(self) -> None:
+        """The stack has no more pages: send on whatever waits for more."""
+
+    def close(self, done: bool) -> None:
+        """After the last page or on an early stop (``done`` false)."""
+
+
+def run(
+    paths: Sequence[Path],
+    runner: Runner,
+    *,
+    created_by: str | None = None,
+    label: str | None = None,
+    batch_id: int | None = None,
+    progress: bool = False,
+    desc: str = "Đọc phiếu",
+) -> Iterator[dict]:
+    """Pages from the stack to ``runner`` and their contract lines out, in input order, with the scan
+    batch recorded and a progress bar (``desc``) if ``progress``. ``batch_id``: an existing scan batch
+    to report progress in (else one is made)."""
+    paths = [Path(p) for p in paths]
+    estimate = count_pages(paths)
+    batch_id = _open_batch(paths, estimate, batch_id, label, created_by)
+    bar = progress_bar(estimate, progress, desc)
+    runner.start(batch_id, bar)
+    pending: deque = deque()
+    outcome, note = SCAN_FAILED, "bị dừng giữa chừng"
+    try:
+        for raw in iter_pages(paths, by_reference=runner.by_reference):
+            pending.append(runner.submit(raw))
+            while len(pending) >= runner.window:
+                yield from runner.take(pending)
+        runner.end_of_input()
+        while pending:
+            yield from runner.take(pending)
+        outcome, note = SCAN_DONE, None
+    finally:
+        # also on an early stop (generator closed, Ctrl-C): pages not yet stored are simply not stored;
+        # scanning the stack again stores them, and reports the others as duplicates
+        runner.close(outcome == SCAN_DONE)
+        bar.close()
+        finish_batch(batch_id, outcome, note)
+
+
+def _open_batch(
+    paths: Sequence[Path], estimate: int | None, batch_id: int | None, label: str | None, created_by: str | None
+) -> int:
+    """The scan batch the stack's pages are counted in: a new one, or ``batch_id`` started elsewhere (a
+    web upload), claimed by this process and told the stack's size."""
+    if batch_id is None:
+        return start_batch(label or ", ".join(display_name(p.name) for p in paths)[:300], created_by, estimate or 0)
+    running.claim(batch_id)  # started elsewhere in this process (a web upload), or by another one
+    if estimate:
+        with transaction() as s:
+            s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(total_pages=estimate))
+    return batch_id
+
+
+# --------------------------------------------------------------------------- the local runner
+
 GROUP_MAX = 32  # pages stored in one transaction at most
+
+
+class LocalRunner:
+    """Pages read by this machine's reader processes (``omr.services.readers``), handed to them by
+    reference, at most ``WINDOW_PER_CORE`` per reader in flight; this process stores the rows, the
+    oldest half of the pages in flight at a time in one transaction."""
+
+    by_reference = True  # a page in flight costs a few bytes until its reader loads it
+
+    def __init__(self, workers: int | None = None, key: bytes | None = None, reader: Reader | None = None):
+        self.key = key or config.secret_key()
+        self.reader = reader or default_reader
+        self.workers = worker_count(workers)
+        self.window = WINDOW_PER_CORE * self.workers
+
+    def start(self, batch_id: int, bar: Any) -> None:
+        self.batch_id, self.bar = batch_id, bar
+        self.engine = dbs.engine()
+        self.readers = Readers(self.workers, self.reader, self.key)
+
+    def submit(self, raw: RawPage) -> InFlight:
+        return InFlight(raw, None if raw.error else self.readers.submit(raw))
+
+    def take(self, pending: deque[InFlight]) -> list[dict]:
+        """Store the oldest half of the pages in flight, in one transaction, once they are read: the pages
+        share the transaction's cost, and the readers still have the other half to work on meanwhile."""
+        group = [pending.popleft() for _ in range(max(1, min(len(pending), GROUP_MAX, len(pending) // 2)))]
+        outcomes = []
+        for i, page in enumerate(group):
+            if page.future is None:
+                outcomes.append((page.raw, page.raw.error or "trang rỗng"))
+            else:
+                outcomes.append((page.raw, self.readers.result(page, [*group[i + 1 :], *pending])))
+        lines = store_pages(self.engine, outcomes, self.batch_id)
+        self.bar.update(len(lines))
+        return lines
+
+    def end_of_input(self) -> None:
+        pass  # every page was handed to a reader as it came
+
+    def close(self, done: bool) -> None:
+        self.readers.shutdown()
+        close_open_file()  # pages read in this thread (one reader: no pool)
 
 
 def scan(
@@ -135,75 +285,11 @@ def scan(
     progress: bool = False,
     reader: Reader | None = None,
 ) -> Iterator[dict]:
-    """Read and store a stack; yields one contract line per page, in input order, each once stored.
+    """Read and store a stack on this machine; yields one contract line per page, in input order, each
+    once stored.
 
     ``batch_id``: an existing scan batch to report progress in (else one is made). ``reader`` must be a
     module-level function when ``workers`` > 1 (it is sent to worker processes).
     """
-    paths = [Path(p) for p in paths]
-    key = key or config.secret_key()
-    reader = reader or _default_reader
-    n_workers = worker_count(workers)
-    window = WINDOW_PER_CORE * n_workers
-    estimate = count_pages(paths)
-    if batch_id is None:
-        batch_id = start_batch(label or ", ".join(display_name(p.name) for p in paths)[:300], created_by, estimate or 0)
-    else:
-        running.claim(batch_id)  # started elsewhere in this process (a web upload), or by another one
-        if estimate:
-            with transaction() as s:
-                s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(total_pages=estimate))
-    engine = dbs.engine()
-    bar = _progress(estimate, progress)
-    readers = _Readers(n_workers, reader, key)
-    pending: deque[_Slot] = deque()
-    outcome, note = SCAN_FAILED, "bị dừng giữa chừng"
-    try:
-        for raw in iter_pages(paths, by_reference=True):
-            pending.append(_Slot(raw, None if raw.error else readers.submit(raw)))
-            while len(pending) >= window:
-                yield from _store_ready(pending, readers, engine, batch_id, bar)
-        while pending:
-            yield from _store_ready(pending, readers, engine, batch_id, bar)
-        outcome, note = SCAN_DONE, None
-    finally:
-        # also on an early stop (generator closed, Ctrl-C): pages not yet stored are simply not stored;
-        # scanning the stack again stores them, and reports the others as duplicates
-        readers.shutdown()
-        close_open_file()  # pages read in this thread (one reader: no pool)
-        bar.close()
-        finish_batch(batch_id, outcome, note)
-
-
-def _store_ready(pending: deque[_Slot], readers: _Readers, engine: Engine, batch_id: int, bar) -> list[dict]:
-    """Store the oldest half of the pages in flight, in one transaction, once they are read: the pages
-    share the transaction's cost, and the readers still have the other half to work on meanwhile."""
-    group = [pending.popleft() for _ in range(max(1, min(len(pending), GROUP_MAX, len(pending) // 2)))]
-    outcomes = []
-    for i, slot in enumerate(group):
-        if slot.future is None:
-            outcomes.append((slot.raw, slot.raw.error or "trang rỗng"))
-        else:
-            outcomes.append((slot.raw, readers.result(slot, [*group[i + 1 :], *pending])))
-    lines = store_pages(engine, outcomes, batch_id)
-    bar.update(len(lines))
-    return lines
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def write(self, s: str) -> None:
-        print(s, file=sys.stderr)
-
-
-def _progress(total: int | None, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="trang", desc="Đọc phiếu", file=sys.stderr, dynamic_ncols=True, leave=True)
+    runner = LocalRunner(workers, key, reader)
+    yield from run(paths, runner, created_by=created_by, label=label, batch_id=batch_id, progress=progress)

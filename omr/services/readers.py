@@ -33,7 +33,7 @@ WINDOW_PER_CORE = 16  # pages in flight: handed out by reference, a page in flig
 Reader = Callable[[bytes, bytes], R.PageRead]
 
 
-def _default_reader(data: bytes, key: bytes) -> R.PageRead:
+def default_reader(data: bytes, key: bytes) -> R.PageRead:
     from omr.detect.read import read_page_bytes
 
     return read_page_bytes(data, key)
@@ -111,7 +111,7 @@ def read_job(raw: RawPage, key: bytes, reader: Reader | None = None) -> Reading 
     if raw.error or raw.data is None:
         return raw.error or "trang rỗng"
     try:
-        read = (reader or _default_reader)(raw.data, key)
+        read = (reader or default_reader)(raw.data, key)
     except UndecodableImage as e:  # says what is wrong with the image itself
         return str(e)
     except Exception as e:  # one bad page must never stop the stack: report it and go on
@@ -134,13 +134,19 @@ class _Inline:
         pass
 
 
+def cores() -> int:
+    """The cores this process may run on: one reader process each, by default."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def worker_count(workers: int | None = None) -> int:
+    """How many reader processes a scan runs: ``workers`` if given, else ``OMR_SCAN_WORKERS``, else ``cores()``."""
     if workers:
         return max(1, workers)
     env = os.environ.get("OMR_SCAN_WORKERS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores()
 
 
 def before_forking_readers() -> None:
@@ -171,7 +177,7 @@ def _pool(workers: int):
     )
 
 
-class _Readers:
+class Readers:
     """The reading pool, restarted when a worker dies under it (a page that crashes the image decoder,
     the kernel's out-of-memory killer), so that one such page becomes one error line, not a lost stack."""
 
@@ -191,7 +197,7 @@ class _Readers:
             failed.set_exception(e)
             return failed
 
-    def result(self, slot: _Slot, in_flight: Iterable[_Slot]) -> Reading | str:
+    def result(self, slot: InFlight, in_flight: Iterable[InFlight]) -> Reading | str:
         assert slot.future is not None
         try:
             return slot.future.result()
@@ -242,6 +248,8 @@ def ingest_page(
 
 
 @dataclass
-class _Slot:
+class InFlight:
+    """A page handed to the readers, and its reading to come."""
+
     raw: RawPage
     future: Future | None = None  # None: the page could not even be had (``raw.error``)

@@ -281,14 +281,14 @@ def _read_all(
     tasks: Iterable[StoredPage], workers: int | None, key: bytes
 ) -> Iterator[tuple[StoredPage, R.PageRead | str | None]]:
     """Each task with its new reading, in order, read by the scan's reader processes."""
-    from omr.services.readers import WINDOW_PER_CORE, _default_reader, _Readers, _Slot, worker_count
+    from omr.services.readers import WINDOW_PER_CORE, InFlight, Readers, default_reader, worker_count
 
     n = worker_count(workers)
-    readers = _Readers(n, _default_reader, key, job=reread_job)
-    pending: deque[_Slot] = deque()
+    readers = Readers(n, default_reader, key, job=reread_job)
+    pending: deque[InFlight] = deque()
     try:
         for task in tasks:
-            pending.append(_Slot(task, None if task.kept else readers.submit(task)))
+            pending.append(InFlight(task, None if task.kept else readers.submit(task)))
             while len(pending) >= WINDOW_PER_CORE * n or (pending and pending[0].future is None):
                 slot = pending.popleft()
                 yield slot.raw, None if slot.future is None else readers.result(slot, pending)

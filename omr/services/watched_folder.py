@@ -1,4 +1,5 @@
-"""The watched folder (``omr watch``): every stack file that appears in it is scanned once, when whole."""
+"""The watched folder (``omr scan --watch``): every stack file that appears in it is scanned once, when
+whole, by the scan the caller hands it (in process, or through the queue: ``omr.queue.scan``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from omr.services.readers import Reader
 STABLE_ENV = "OMR_WATCH_STABLE"
 DEFAULT_STABLE = 5.0  # seconds a file's size and time must stay the same: a scanner's pause between pages
 _PARTIAL_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".filepart")
+# what reads a stack: ``omr.services.ingest.scan``, or ``omr.queue.scan`` to go through the queue when set up
+Scan = Callable[..., Iterator[dict]]
 
 
 def stable_seconds() -> float:
@@ -65,6 +68,7 @@ def _mark_processed(path: Path, size: int, mtime_ns: int, batch_id: int | None) 
 def watch(
     directory: Path,
     *,
+    scan: Scan,
     interval: float = 2.0,
     stable: float | None = None,
     stop: Event | None = None,
@@ -75,7 +79,8 @@ def watch(
     reader: Reader | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> Iterator[dict]:
-    """Read every stack file that appears in ``directory``, each once and only once fully written.
+    """Read every stack file that appears in ``directory`` with ``scan``, each once and only once fully
+    written (``workers``, ``key``, ``progress`` and ``reader`` are passed on to ``scan``).
 
     A file is taken when its size and modification time have stayed the same for ``stable`` seconds
     (default ``stable_seconds()``) and it is whole to its end (``completeness.complete``); until then it
@@ -111,10 +116,7 @@ def watch(
                     notify(f"Chờ tệp {path.name} ghi xong: cỡ không đổi {stable:g} giây nhưng chưa đến cuối tệp")
                 continue
             batch_id = start_batch(path.name, created_by)
-            # through the queue when a broker is configured, like any other scan
-            from omr import queue
-
-            yield from queue.scan([path], batch_id=batch_id, workers=workers, key=key, progress=progress, reader=reader)
+            yield from scan([path], batch_id=batch_id, workers=workers, key=key, progress=progress, reader=reader)
             _mark_processed(path, size, mtime, batch_id)
             if stop.is_set():
                 break
