@@ -47,7 +47,7 @@ from db import session as dbs
 from db.models import DUPLICATE, SCAN_RUNNING, Page, ScanBatch
 from omr import config
 from omr.detect.sources import RawPage
-from omr.services import ingest, readers, storing
+from omr.services import ingest, readers, scan_lines, storing
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -592,7 +592,7 @@ class QueueRunner:
             line = lines[i] if lines is not None else None
             if not isinstance(line, dict) or line.get("stale"):
                 reason = _first(value) if failed else "máy đọc không trả kết quả"
-                line = storing.error_json(slot.raw.source, slot.raw.page, f"máy đọc báo lỗi: {reason}")
+                line = scan_lines.error_json(slot.raw.source, slot.raw.page, f"máy đọc báo lỗi: {reason}")
             out.append(line)
         return out
 

@@ -26,7 +26,8 @@ from omr import config
 from omr.detect import result as R
 from omr.detect.images import UndecodableImage
 from omr.detect.sources import RawPage, load
-from omr.services.storing import Reading, count_done, duplicate_json, error_json, store_pages, write_files
+from omr.services.scan_lines import error_json
+from omr.services.storing import Reading, count_done, duplicate_json, store_pages, write_files
 
 WINDOW_PER_CORE = 16  # pages in flight: handed out by reference, a page in flight costs a few bytes until read
 
