@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from omr.detect.result import READ, PageRead
 from omr.services import decisions
+from omr.services.scan_lines import answer_json, texts_json
 
 REVIEW_STATES = ("multiple", "uncertain")
 ACCEPT_STATES = ("marked", "blank")
@@ -195,6 +196,6 @@ def reader_row(read: PageRead, source: str, page: int) -> dict:
         status = decisions.page_status(decisions.waits_for_person(a.state for a in read.answers))
     else:
         status = read.status
-    answers = {a.field: {**a.contract_json(), "reason": a.reason} for a in read.answers}
-    texts = {t.field: "written" if t.written else "blank" for t in read.texts}
+    answers = {a.field: {**answer_json(a.value, a.state, a.confidence), "reason": a.reason} for a in read.answers}
+    texts = texts_json((t.field, t.written) for t in read.texts)
     return {"source": source, "page": page, "status": status, "note": read.note, "answers": answers, "texts": texts}

@@ -58,9 +58,6 @@ class AnswerRead:
     reason: str | None = None  # why a person should look: multiple, faint, stray, correction, circled, ...
     boxes: dict[str, BoxMeasure] = field(default_factory=dict)  # option value -> measurement
 
-    def contract_json(self) -> dict:
-        return {"value": self.value, "state": self.state, "confidence": round(self.confidence, 3)}
-
 
 @dataclass(frozen=True)
 class TextAreaRead:

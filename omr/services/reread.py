@@ -64,6 +64,7 @@ from omr.detect import version
 from omr.detect.sources import RawPage
 from omr.identity import SheetIdentity
 from omr.services import decisions, storing
+from omr.services.scan_lines import EMPTY, WRITTEN
 
 # statuses whose stored identity was verified (the QR's signature, or a person): read under it
 IDENTIFIED = (*COUNTED_STATUSES, DUPLICATE, CONFLICT)
@@ -141,7 +142,7 @@ class Outcome:
 
 
 def _written(w: bool | None) -> str | None:
-    return None if w is None else "written" if w else "blank"
+    return None if w is None else WRITTEN if w else EMPTY
 
 
 @dataclass

@@ -52,7 +52,7 @@ from omr.detect import result as R
 from omr.detect import version
 from omr.detect.sources import RawPage
 from omr.services import decisions
-from omr.services.scan_lines import ERROR, answers_json, error_json, page_json, texts_json
+from omr.services.scan_lines import ERROR, answers_json, error_json, page_json, reading_json, texts_json
 from omr.services.survey_period import batch_period, survey_day
 from omr.services.units import within
 
@@ -399,18 +399,7 @@ def insert_pages(
             rows.insert(s, earlier)  # the same sheet page twice in the group: the second is compared with the first
         status, note, other = _classify(read, sheets, earlier, outside)
         rows.add(raw, sha, read, rel, crops, status, note, other)
-        ident = read.identity
-        first[sha] = {
-            "source": raw.source,
-            "page": raw.page,
-            "status": status,
-            "form": ident.form if ident else None,
-            "unit": ident.unit if ident else None,
-            "serial": ident.serial if ident else None,
-            "sheet_page": ident.page if ident else None,
-            "answers": {a.field: a.contract_json() for a in read.answers},
-            "texts": texts_json((t.field, t.written) for t in read.texts),
-        }
+        first[sha] = reading_json(raw.source, raw.page, status, read)
         lines.append(first[sha])
     rows.insert(s, earlier)
     return lines
