@@ -44,10 +44,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from db import session as dbs
-from db.models import DUPLICATE, SCAN_RUNNING, Page, ScanBatch
+from db.models import DUPLICATE, Page, ScanBatch
 from omr import config
 from omr.detect.sources import RawPage
 from omr.services import ingest, readers, scan_lines, storing
+from omr.services.spool import batch_dir as spool_dir
+from omr.services.spool import stale as stale_spools
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -60,7 +62,6 @@ WINDOW_ENV = "OMR_QUEUE_WINDOW"
 CHUNK_ENV = "OMR_QUEUE_CHUNK"
 QUEUE = "omr-pages"
 TASK = "omr.read_pages"
-SPOOL = "spool"
 # A page takes well under a second to read; a task unacknowledged this long belonged to a worker that
 # died. Shorter brings a lost machine's pages back sooner, at the price of reading a page twice when a
 # worker is merely slow (harmless: storage is exactly once).
@@ -460,7 +461,7 @@ class QueueRunner:
     def start(self, batch_id: int, bar: Any) -> None:
         self.batch_id, self.bar = batch_id, bar
         self.interactive = not isinstance(bar, ingest.NoBar)
-        self.spool_dir = config.home() / SPOOL / str(batch_id)
+        self.spool_dir = spool_dir(batch_id)
 
     def take(self, pending: deque[_Queued]) -> list[dict]:
         return [self.finish(pending.popleft())]
@@ -686,14 +687,5 @@ def node_name() -> str:
 
 def purge_stale_spool() -> None:
     """Remove spool folders of scans that are no longer running (their scanner was killed)."""
-    root = config.home() / SPOOL
-    if not root.is_dir():
-        return
-    ids = [int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()]
-    if not ids:
-        return
-    with dbs.session() as s:
-        running = set(s.scalars(select(ScanBatch.id).where(ScanBatch.id.in_(ids), ScanBatch.status == SCAN_RUNNING)))
-    for i in ids:
-        if i not in running:
-            shutil.rmtree(root / str(i), ignore_errors=True)
+    for folder in stale_spools():
+        shutil.rmtree(folder, ignore_errors=True)
