@@ -201,7 +201,7 @@ def _make_app(url: str, backend: str, vt: int) -> Celery:
     def read_pages(task: Any, job: dict) -> list[dict]:
         # kombu marks a task put back on the queue (its worker died, or the visibility timeout passed)
         redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
-        return run_job(job, redelivered, tries=_tries_in(task.app) if redelivered else None)
+        return run_job(job, redelivered, tries=delivery_counter(task.app) if redelivered else None)
 
     @task_received.connect(weak=False)
     def _held(request: Any = None, **_: Any) -> None:
@@ -238,7 +238,7 @@ def home_id(key: bytes) -> str:
 Tries = Callable[[str], int]
 
 
-def _tries_in(celery: Celery) -> Tries | None:
+def delivery_counter(celery: Celery) -> Tries | None:
     """Counts deliveries of a page (by sha256) in the result backend's Redis, kept for a day."""
     client = getattr(celery.backend, "client", None)
     if client is None:
