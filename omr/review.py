@@ -718,13 +718,8 @@ def resolve_conflict(username: str, scope: Scope, item_id: int, keep_page_id: in
             else:
                 p.status = CONFLICT
                 # its open questions no longer matter: the other scan is the one counted
-                w.execute(
-                    update(ReviewItem)
-                    .where(
-                        ReviewItem.page_id == p.id, ReviewItem.kind == REVIEW_ANSWER, ReviewItem.status == REVIEW_OPEN
-                    )
-                    .values(status=REVIEW_DONE, resolved_by=username, resolved_at=now)
-                    .execution_options(synchronize_session=False)
+                decisions.close_items(
+                    w, and_(ReviewItem.page_id == p.id, ReviewItem.kind == REVIEW_ANSWER), username, now
                 )
         w.add(
             AuditLog(
@@ -752,13 +747,7 @@ def _queue_undecided(w: Session, page: Page) -> None:
                 final.decided_at,
             )
             continue
-        exists = w.scalar(
-            select(func.count())
-            .select_from(ReviewItem)
-            .where(ReviewItem.answer_id == ans.id, ReviewItem.status == REVIEW_OPEN)
-        )
-        if not exists:
-            w.add(ReviewItem(page_id=page.id, answer_id=ans.id, kind=REVIEW_ANSWER, status=REVIEW_OPEN))
+        decisions.ask_person(w, page.id, ans.id, REVIEW_ANSWER, utcnow())
     w.flush()
     waiting = w.scalar(
         select(func.count()).select_from(Answer).where(Answer.page_id == page.id, Answer.final_state.is_(None))

@@ -48,7 +48,6 @@ from db.models import (
     REVIEW_ANSWER,
     REVIEW_CONFLICT,
     REVIEW_DONE,
-    REVIEW_OPEN,
     REVIEW_UNIDENTIFIED,
     UNIDENTIFIED,
     Answer,
@@ -434,18 +433,18 @@ class _Run:
             # a page that does not count has no final answers and nothing for a person to decide
             ans.final_value = ans.final_state = ans.decided_by = ans.decided_at = None
             if waited:
-                self._close_items(s, ReviewItem.answer_id == ans.id)
+                decisions.close_items(s, ReviewItem.answer_id == ans.id, MACHINE, self.now)
             effect = NOT_COUNTED
         elif not decisions.machine_decides(new.state):
             ans.final_value = ans.final_state = ans.decided_by = ans.decided_at = None
-            self._open_item(s, page.id, ans.id, REVIEW_ANSWER)
+            decisions.ask_person(s, page.id, ans.id, REVIEW_ANSWER, self.now)
             effect = STILL_REVIEW if waited else TO_REVIEW
         else:
             if old_final != (new.value, new.state):
                 ans.final_value, ans.final_state = new.value, new.state
                 ans.decided_by, ans.decided_at = MACHINE, self.now
             if waited:
-                self._close_items(s, ReviewItem.answer_id == ans.id)
+                decisions.close_items(s, ReviewItem.answer_id == ans.id, MACHINE, self.now)
             effect = ACCEPTED_NOW if waited else CHANGED
         final_changed = old_final != (ans.final_value, ans.final_state)
         if not (machine_changed or final_changed):
@@ -484,24 +483,11 @@ class _Run:
         if old == status:
             return
         if old == CONFLICT:  # the readings now agree (or the page counts): nothing left to choose
-            self._close_items(s, and_(ReviewItem.page_id == page.id, ReviewItem.kind == REVIEW_CONFLICT))
+            decisions.close_items(
+                s, and_(ReviewItem.page_id == page.id, ReviewItem.kind == REVIEW_CONFLICT), MACHINE, self.now
+            )
         if status == CONFLICT:
-            self._open_item(s, page.id, None, REVIEW_CONFLICT)
-
-    def _open_item(self, s: Session, page_id: int, answer_id: int | None, kind: str) -> None:
-        where = [ReviewItem.page_id == page_id, ReviewItem.kind == kind, ReviewItem.status == REVIEW_OPEN]
-        if answer_id is not None:
-            where.append(ReviewItem.answer_id == answer_id)
-        if not s.scalar(select(func.count()).select_from(ReviewItem).where(*where)):
-            s.add(ReviewItem(page_id=page_id, answer_id=answer_id, kind=kind, status=REVIEW_OPEN, created_at=self.now))
-
-    def _close_items(self, s: Session, which) -> None:
-        s.execute(
-            update(ReviewItem)
-            .where(which, ReviewItem.status == REVIEW_OPEN)
-            .values(status=REVIEW_DONE, resolved_by=MACHINE, resolved_at=self.now)
-            .execution_options(synchronize_session=False)
-        )
+            decisions.ask_person(s, page.id, None, REVIEW_CONFLICT, self.now)
 
     # ----------------------------------------------------------------- pages not identified before
 
@@ -536,7 +522,9 @@ class _Run:
         o.status, o.serial, o.sheet_page = new.status, new.serial, new.sheet_page
         o.new_page_id = None if self.dry_run else new_id
         if new.status != UNIDENTIFIED:  # a person no longer needs to name it
-            self._close_items(s, and_(ReviewItem.page_id == new_id, ReviewItem.kind == REVIEW_UNIDENTIFIED))
+            decisions.close_items(
+                s, and_(ReviewItem.page_id == new_id, ReviewItem.kind == REVIEW_UNIDENTIFIED), MACHINE, self.now
+            )
         o.answers = [
             AnswerChange(a.field, None, (a.value, a.state), a.confidence, self._first_effect(new.status, a))
             for a in read.answers
