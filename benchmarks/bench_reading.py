@@ -6,7 +6,7 @@ On a generated 200-dpi JPEG-in-PDF stack (kien-hung-2020, light scanner damage, 
 pages), one thread, medians per page, each comparison's two sides in the same run:
 
 - reading a page (decode to decision), in a fresh process: glibc's default memory handling against
-  ``ingest.keep_freed_memory`` (CPU ms and page faults per page), and OpenCV's own threads against one;
+  ``readers.keep_freed_memory`` (CPU ms and page faults per page), and OpenCV's own threads against one;
 - finding the markers on a 500-px copy of the page (``thresholds.MARKER_WORK_LONG_SIDE``) against 700 px;
 - resampling the question band with the homography's affine fit against ``warpPerspective``;
 - a black-and-white (CCITT G4) page out of the PDF: whole in a TIFF header by pikepdf, decoded by
@@ -60,7 +60,7 @@ def _child_read(stack: Path, keep_memory: bool, one_thread: bool) -> dict:
 
     from omr.detect import sources
     from omr.detect.read import read_page_bytes, warm
-    from omr.services.ingest import keep_freed_memory
+    from omr.services.readers import keep_freed_memory
 
     if keep_memory:
         keep_freed_memory()

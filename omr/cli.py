@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "omr.reports.cli",  # omr export (tallies and reports)
     "web.cli",  # omr serve
     "omr.worker_cli",  # omr worker (queue workers)
+    "omr.backup_cli",  # omr backup, omr restore (the data directory in one archive)
     "omr.period_cli",  # omr batches (survey period of scan batches), omr reports (issued reports)
     "omr.reread_cli",  # omr reread (stored pages read again by the current reader)
     "omr.doctor",  # omr doctor (checks and repairs the data directory)
@@ -283,7 +284,7 @@ def register_print(sub) -> None:
 
 def _scan(args) -> int:
     from omr import queue
-    from omr.services import ingest, survey_period
+    from omr.services import ingest, survey_period, watched_folder
     from omr.vocab_counts import PAGE_STATUS as STATUS_LABELS  # the words the web and the exports use
     from omr.vocab_counts import from_scan_lines
 
@@ -333,9 +334,10 @@ def _scan(args) -> int:
         if args.watch and not stop.is_set():
             _stop_on_signals()
             print(f"Đang theo dõi {args.watch} (Ctrl-C để dừng)…", file=sys.stderr, flush=True)
-            stable = args.stable if args.stable is not None else ingest.stable_seconds()
-            watching = ingest.watch(
+            stable = args.stable if args.stable is not None else watched_folder.stable_seconds()
+            watching = watched_folder.watch(
                 Path(args.watch),
+                scan=queue.scan,  # through the workers' queue when OMR_BROKER_URL is set
                 interval=args.interval,
                 stable=stable,
                 stop=stop,

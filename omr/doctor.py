@@ -233,32 +233,10 @@ def check_orphans(repair: bool, min_age: float = ORPHAN_MIN_AGE) -> Iterator[Fin
         yield Finding("orphans", what + note, repairable=True, repaired=done, items=[str(p) for p in found])
 
 
-def stale_spools() -> list[Path]:
-    from sqlalchemy import select
-
-    from db import session as dbs
-    from db.models import SCAN_RUNNING, ScanBatch
-    from omr.queue import SPOOL
-
-    root = config.home() / SPOOL
-    if not root.is_dir():
-        return []
-    dirs = [p for p in root.iterdir() if p.is_dir() and p.name.isdigit()]
-    if not dirs:
-        return []
-    with dbs.session() as s:
-        live = set(
-            s.scalars(
-                select(ScanBatch.id).where(
-                    ScanBatch.id.in_([int(p.name) for p in dirs]), ScanBatch.status == SCAN_RUNNING
-                )
-            )
-        )
-    return sorted(p for p in dirs if int(p.name) not in live)
-
-
 def check_spool(repair: bool) -> Iterator[Finding]:
-    found = stale_spools()
+    from omr.services import spool
+
+    found = spool.stale()
     if not found:
         return
     if repair:

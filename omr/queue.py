@@ -7,9 +7,9 @@
 With no ``OMR_BROKER_URL`` this is exactly ``omr.services.ingest.scan``. With it, the process that scans
 (``omr scan``, a web upload) only splits the stack into pages: each page's bytes are written to
 ``OMR_HOME/spool/<batch>/<sha256><ext>`` and a task naming a few consecutive such files is sent. A
-worker on any machine that mounts the same OMR_HOME reads the task's pages with ``ingest.read_job`` and
+worker on any machine that mounts the same OMR_HOME reads the task's pages with ``readers.read_job`` and
 stores them together with ``storing.store_pages``, the same code the in-process path uses (on a
-redelivery, one at a time with ``ingest.ingest_page``). The scanning process waits for the
+redelivery, one at a time with ``readers.ingest_page``). The scanning process waits for the
 results in input order and prints them as the contract says; progress is ``ScanBatch.done_pages`` in
 the database, so every machine sees the same.
 
@@ -44,10 +44,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from db import session as dbs
-from db.models import DUPLICATE, SCAN_DONE, SCAN_FAILED, SCAN_RUNNING, Page, ScanBatch
+from db.models import DUPLICATE, Page, ScanBatch
 from omr import config
-from omr.detect.sources import RawPage, iter_pages
-from omr.services import ingest, running, storing
+from omr.detect.sources import RawPage
+from omr.services import ingest, readers, scan_lines, storing
+from omr.services.spool import batch_dir as spool_dir
+from omr.services.spool import stale as stale_spools
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -60,7 +62,6 @@ WINDOW_ENV = "OMR_QUEUE_WINDOW"
 CHUNK_ENV = "OMR_QUEUE_CHUNK"
 QUEUE = "omr-pages"
 TASK = "omr.read_pages"
-SPOOL = "spool"
 # A page takes well under a second to read; a task unacknowledged this long belonged to a worker that
 # died. Shorter brings a lost machine's pages back sooner, at the price of reading a page twice when a
 # worker is merely slow (harmless: storage is exactly once).
@@ -80,7 +81,7 @@ NO_WORKER_WARNING = 10.0  # seconds without any result before checking that a wo
 RESEND_AFTER = 600.0
 # A page delivered this many times after a worker died under it is taken to be what killed it (an image
 # that crashes the decoder, the out-of-memory killer): it becomes one error line instead of a loop of
-# dying workers, as in process (ingest._Readers).
+# dying workers, as in process (readers.Readers).
 MAX_TRIES = 3
 TRIES_KEY = "omr:tries:"
 # A worker says it is alive every HEARTBEAT_EVERY seconds in a Redis key that lives WORKER_TTL seconds,
@@ -200,7 +201,7 @@ def _make_app(url: str, backend: str, vt: int) -> Celery:
     def read_pages(task: Any, job: dict) -> list[dict]:
         # kombu marks a task put back on the queue (its worker died, or the visibility timeout passed)
         redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
-        return run_job(job, redelivered, tries=_tries_in(task.app) if redelivered else None)
+        return run_job(job, redelivered, tries=delivery_counter(task.app) if redelivered else None)
 
     @task_received.connect(weak=False)
     def _held(request: Any = None, **_: Any) -> None:
@@ -217,7 +218,7 @@ def _make_app(url: str, backend: str, vt: int) -> Celery:
         # nor outlive the worker that forked it (kill -9 of ``omr worker``), like the scan's own readers.
         # The solo pool sends this signal in the worker itself, which must not die with whoever started it.
         if _worker_pid not in (None, os.getpid()):
-            ingest.die_with_parent(os.getppid())
+            readers.die_with_parent(os.getppid())
 
     return celery
 
@@ -237,7 +238,7 @@ def home_id(key: bytes) -> str:
 Tries = Callable[[str], int]
 
 
-def _tries_in(celery: Celery) -> Tries | None:
+def delivery_counter(celery: Celery) -> Tries | None:
     """Counts deliveries of a page (by sha256) in the result backend's Redis, kept for a day."""
     client = getattr(celery.backend, "client", None)
     if client is None:
@@ -311,7 +312,7 @@ def _run_pages(pages: list[dict], batch_id: int | None, key: bytes) -> list[dict
     for i, page in enumerate(pages):
         raw = _spooled(page)
         if raw is not None:
-            read.append((i, raw, ingest.read_job(raw, key)))
+            read.append((i, raw, readers.read_job(raw, key)))
     stored = storing.store_pages(dbs.engine(), [(raw, r) for _, raw, r in read], batch_id)
     for (i, _, _), line in zip(read, stored, strict=True):
         lines[i] = _own_line(pages[i], batch_id, line)
@@ -328,8 +329,8 @@ def _run_page(page: dict, batch_id: int | None, key: bytes, redelivered: bool, t
             return mine  # an earlier run stored it (and counted it): report that, count nothing
         if tries is not None and tries(page["sha"]) >= MAX_TRIES:
             crashed = RawPage(page["source"], page["page"], None, page["ext"], error=CRASHED)
-            return ingest.ingest_page(crashed, key, batch_id)  # the error line, counted and noted
-    return _own_line(page, batch_id, ingest.ingest_page(raw, key, batch_id))
+            return readers.ingest_page(crashed, key, batch_id)  # the error line, counted and noted
+    return _own_line(page, batch_id, readers.ingest_page(raw, key, batch_id))
 
 
 def _spooled(page: dict) -> RawPage | None:
@@ -383,7 +384,9 @@ def scan(paths: Sequence[Path], **kwargs: Any) -> Iterator[dict]:
 
 
 @dataclass
-class _Slot:
+class _Queued:
+    """A page of the stack on its way through the queue."""
+
     raw: RawPage
     line: dict | None = None  # answered without a worker
     chunk: _Chunk | None = None  # or by the task holding this page
@@ -395,7 +398,7 @@ class _Chunk:
     """Consecutive new pages of a scan sent as one task: the queue's cost per task is shared by them."""
 
     pages: list[dict] = field(default_factory=list)
-    slots: list[_Slot] = field(default_factory=list)
+    slots: list[_Queued] = field(default_factory=list)
     spools: list[Path] = field(default_factory=list)
     result: AsyncResult | None = None
     sent_at: float = 0.0
@@ -412,48 +415,16 @@ def distributed_scan(
     progress: bool = False,
 ) -> Iterator[dict]:
     """Send a stack's pages to the workers; yields one contract line per page, in input order."""
-    paths = [Path(p) for p in paths]
-    celery = app()
-    _check_broker(celery)
-    key = key or config.secret_key()
-    estimate = ingest.count_pages(paths)
-    if batch_id is None:
-        batch_id = ingest.start_batch(label or ", ".join(p.name for p in paths)[:300], created_by, estimate or 0)
-    else:
-        running.claim(batch_id)
-        if estimate:
-            with dbs.transaction() as s:
-                s.execute(update(ScanBatch).where(ScanBatch.id == batch_id).values(total_pages=estimate))
-    run = _Run(celery, batch_id, key, _bar(estimate, progress), progress)
-    window = _int_env(WINDOW_ENV, DEFAULT_WINDOW)
-    pending: deque[_Slot] = deque()
-    outcome, note = SCAN_FAILED, "bị dừng giữa chừng"
-    try:
-        for raw in iter_pages(paths):
-            pending.append(run.submit(raw))
-            while len(pending) >= window:
-                yield run.finish(pending.popleft())
-        run.flush()
-        while pending:
-            yield run.finish(pending.popleft())
-        outcome, note = SCAN_DONE, None
-    finally:
-        # Also on an early stop: with the spool gone, the workers skip this batch's pages still queued.
-        shutil.rmtree(run.spool_dir, ignore_errors=True)
-        if not isinstance(run.bar, _NoBar):
-            run.bar.n = max(run.bar.n, run.emitted)
-            run.bar.refresh()
-        run.bar.close()
-        if outcome == SCAN_DONE:
-            # The workers counted as they went; a task run twice may have counted twice. The scan knows
-            # the exact number of pages now.
-            with dbs.transaction() as s:
-                s.execute(
-                    update(ScanBatch)
-                    .where(ScanBatch.id == batch_id)
-                    .values(done_pages=run.emitted, total_pages=run.emitted)
-                )
-        ingest.finish_batch(batch_id, outcome, note)
+    runner = QueueRunner(key)
+    yield from ingest.run(
+        paths,
+        runner,
+        created_by=created_by,
+        label=label,
+        batch_id=batch_id,
+        progress=progress,
+        desc="Đọc phiếu (hàng đợi)",
+    )
 
 
 def _check_broker(celery: Celery) -> None:
@@ -465,17 +436,21 @@ def _check_broker(celery: Celery) -> None:
         raise QueueUnavailable(f"không kết nối được hàng đợi {shown_url(broker_url() or '')}: {_first(e)}") from e
 
 
-class _Run:
-    """One stack going through the queue: spooling and sending pages, collecting results in order."""
+class QueueRunner:
+    """The pipeline's runner through the queue (``ingest.run``): spooling and sending pages, collecting
+    results in order."""
 
-    def __init__(self, celery: Celery, batch_id: int, key: bytes, bar: Any, interactive: bool):
-        self.celery, self.batch_id, self.key, self.bar = celery, batch_id, key, bar
-        self.interactive = interactive
-        self.task = celery.tasks[TASK]
-        self.home = home_id(key)
+    by_reference = False  # the pages' bytes go to the spool, for workers on any machine
+
+    def __init__(self, key: bytes | None = None):
+        self.celery = app()
+        _check_broker(self.celery)  # before a scan batch is recorded
+        self.key = key or config.secret_key()
+        self.window = _int_env(WINDOW_ENV, DEFAULT_WINDOW)
+        self.task = self.celery.tasks[TASK]
+        self.home = home_id(self.key)
         self.chunk_size = _int_env(CHUNK_ENV, DEFAULT_CHUNK)
         self.open: _Chunk | None = None
-        self.spool_dir = config.home() / SPOOL / str(batch_id)
         self.shas: set[str] = set()
         self.emitted = 0
         self.warned = False
@@ -483,10 +458,37 @@ class _Run:
         self.checked_at = 0.0
         self.lost: set[str] = set()  # workers found dead, said once each
 
-    def submit(self, raw: RawPage) -> _Slot:
-        slot = _Slot(raw)
+    def start(self, batch_id: int, bar: Any) -> None:
+        self.batch_id, self.bar = batch_id, bar
+        self.interactive = not isinstance(bar, ingest.NoBar)
+        self.spool_dir = spool_dir(batch_id)
+
+    def take(self, pending: deque[_Queued]) -> list[dict]:
+        return [self.finish(pending.popleft())]
+
+    def end_of_input(self) -> None:
+        self.flush()
+
+    def close(self, done: bool) -> None:
+        # Also on an early stop: with the spool gone, the workers skip this batch's pages still queued.
+        shutil.rmtree(self.spool_dir, ignore_errors=True)
+        if self.interactive:
+            self.bar.n = max(self.bar.n, self.emitted)
+            self.bar.refresh()
+        if done:
+            # The workers counted as they went; a task run twice may have counted twice. The scan knows
+            # the exact number of pages now.
+            with dbs.transaction() as s:
+                s.execute(
+                    update(ScanBatch)
+                    .where(ScanBatch.id == self.batch_id)
+                    .values(done_pages=self.emitted, total_pages=self.emitted)
+                )
+
+    def submit(self, raw: RawPage) -> _Queued:
+        slot = _Queued(raw)
         if raw.error or raw.data is None:
-            slot.line = ingest.ingest_page(raw, self.key, self.batch_id)  # the error line, counted
+            slot.line = readers.ingest_page(raw, self.key, self.batch_id)  # the error line, counted
             return slot
         sha = hashlib.sha256(raw.data).hexdigest()
         if sha in self.shas:
@@ -497,7 +499,7 @@ class _Run:
             known = conn.execute(select(Page.id).where(Page.sha256 == sha)).first()
         if known is not None:
             # a page stored before (a stack scanned again): answered from the database, no reading
-            slot.line = ingest.ingest_page(raw, self.key, self.batch_id)
+            slot.line = readers.ingest_page(raw, self.key, self.batch_id)
             return slot
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         spool = self.spool_dir / f"{sha}{raw.ext if raw.ext.startswith('.') else '.bin'}"
@@ -535,13 +537,13 @@ class _Run:
             raise QueueUnavailable(f"không gửi được việc vào hàng đợi {where}: {_first(e)}") from e
         chunk.sent_at = time.monotonic()
 
-    def finish(self, slot: _Slot) -> dict:
+    def finish(self, slot: _Queued) -> dict:
         if slot.line is not None:
             line = slot.line
         elif slot.twin:
             # the first copy came earlier in the input, so it has been answered already: this one is a
             # duplicate of it (or, if that one could not be read, is read here, in this process)
-            line = ingest.ingest_page(slot.raw, self.key, self.batch_id)
+            line = readers.ingest_page(slot.raw, self.key, self.batch_id)
         else:
             chunk = slot.chunk
             assert chunk is not None
@@ -591,7 +593,7 @@ class _Run:
             line = lines[i] if lines is not None else None
             if not isinstance(line, dict) or line.get("stale"):
                 reason = _first(value) if failed else "máy đọc không trả kết quả"
-                line = storing.error_json(slot.raw.source, slot.raw.page, f"máy đọc báo lỗi: {reason}")
+                line = scan_lines.error_json(slot.raw.source, slot.raw.page, f"máy đọc báo lỗi: {reason}")
             out.append(line)
         return out
 
@@ -627,7 +629,7 @@ class _Run:
         return holder
 
     def _wait_note(self, text: str) -> None:
-        if not isinstance(self.bar, _NoBar):
+        if self.interactive:
             self.bar.set_postfix_str(text, refresh=True)
 
     def _say_lost(self, worker: str) -> None:
@@ -657,7 +659,7 @@ class _Run:
     def _show(self, emitted: int) -> None:
         """The bar shows what the workers have stored, not only what has been printed in order."""
         now = time.monotonic()
-        if isinstance(self.bar, _NoBar) or now - self.shown_at < 0.2:
+        if not self.interactive or now - self.shown_at < 0.2:
             return
         self.shown_at = now
         with dbs.engine().connect() as conn:
@@ -675,24 +677,6 @@ def _first(e: object) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
-class _NoBar:
-    n, total = 0, None
-
-    def close(self) -> None:
-        pass
-
-    def write(self, s: str) -> None:
-        print(s, file=sys.stderr)
-
-
-def _bar(total: int | None, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="trang", desc="Đọc phiếu (hàng đợi)", file=sys.stderr, dynamic_ncols=True)
-
-
 # --------------------------------------------------------------------------- for `omr worker`
 
 
@@ -703,14 +687,5 @@ def node_name() -> str:
 
 def purge_stale_spool() -> None:
     """Remove spool folders of scans that are no longer running (their scanner was killed)."""
-    root = config.home() / SPOOL
-    if not root.is_dir():
-        return
-    ids = [int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()]
-    if not ids:
-        return
-    with dbs.session() as s:
-        running = set(s.scalars(select(ScanBatch.id).where(ScanBatch.id.in_(ids), ScanBatch.status == SCAN_RUNNING)))
-    for i in ids:
-        if i not in running:
-            shutil.rmtree(root / str(i), ignore_errors=True)
+    for folder in stale_spools():
+        shutil.rmtree(folder, ignore_errors=True)

@@ -31,12 +31,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import (
-    ACCEPTED,
     BLANK,
     CONFLICT,
     COUNTED_STATUSES,
     INVALID,
-    NEEDS_REVIEW,
     REVIEW_ANSWER,
     REVIEW_CONFLICT,
     REVIEW_DONE,
@@ -56,7 +54,7 @@ from db.models import (
 from db.session import session as open_session
 from db.session import transaction
 from omr import config
-from omr.services import NotFound, ServiceError
+from omr.services import NotFound, ServiceError, decisions
 
 STALE = timedelta(minutes=5)  # a claimed item nobody decided is handed out again after this
 MAX_HELD = 3  # the item on screen and the two prefetched behind it
@@ -716,21 +714,12 @@ def resolve_conflict(username: str, scope: Scope, item_id: int, keep_page_id: in
         old = {"statuses": {str(p.id): p.status for p in pages.values()}}
         for p in pages.values():
             if p.id == keep_page_id:
-                waiting = w.scalar(
-                    select(func.count()).select_from(Answer).where(Answer.page_id == p.id, Answer.final_state.is_(None))
-                )
-                p.status = NEEDS_REVIEW if waiting else ACCEPTED
                 _queue_undecided(w, p)
             else:
                 p.status = CONFLICT
                 # its open questions no longer matter: the other scan is the one counted
-                w.execute(
-                    update(ReviewItem)
-                    .where(
-                        ReviewItem.page_id == p.id, ReviewItem.kind == REVIEW_ANSWER, ReviewItem.status == REVIEW_OPEN
-                    )
-                    .values(status=REVIEW_DONE, resolved_by=username, resolved_at=now)
-                    .execution_options(synchronize_session=False)
+                decisions.close_items(
+                    w, and_(ReviewItem.page_id == p.id, ReviewItem.kind == REVIEW_ANSWER), username, now
                 )
         w.add(
             AuditLog(
@@ -744,34 +733,26 @@ def resolve_conflict(username: str, scope: Scope, item_id: int, keep_page_id: in
 
 
 def _queue_undecided(w: Session, page: Page) -> None:
-    """A page that starts counting gets a review item for each answer nobody has decided yet."""
+    """A page that starts counting: the answers nobody has decided yet are decided as on a first scan
+    (the machine's where it decides them, else a review item each), and the page's status follows."""
     w.flush()
     undecided = list(w.scalars(select(Answer).where(Answer.page_id == page.id, Answer.final_state.is_(None))))
     for ans in undecided:
-        if ans.machine_state in ("marked", "blank"):
-            # the machine decided it (the reader's own rule, omr.detect.decide): its reading stands,
-            # as it would have on a first scan
+        final = decisions.machine_final(ans.machine_value, ans.machine_state, utcnow())
+        if final.state is not None:
             ans.final_value, ans.final_state, ans.decided_by, ans.decided_at = (
-                ans.machine_value,
-                ans.machine_state,
-                "machine",
-                utcnow(),
+                final.value,
+                final.state,
+                final.decided_by,
+                final.decided_at,
             )
             continue
-        exists = w.scalar(
-            select(func.count())
-            .select_from(ReviewItem)
-            .where(ReviewItem.answer_id == ans.id, ReviewItem.status == REVIEW_OPEN)
-        )
-        if not exists:
-            w.add(ReviewItem(page_id=page.id, answer_id=ans.id, kind=REVIEW_ANSWER, status=REVIEW_OPEN))
+        decisions.ask_person(w, page.id, ans.id, REVIEW_ANSWER, utcnow())
     w.flush()
-    if not w.scalar(
+    waiting = w.scalar(
         select(func.count()).select_from(Answer).where(Answer.page_id == page.id, Answer.final_state.is_(None))
-    ):
-        page.status = ACCEPTED
-    else:
-        page.status = NEEDS_REVIEW
+    )
+    page.status = decisions.page_status(bool(waiting))
 
 
 # --------------------------------------------------------------------------- unidentified pages

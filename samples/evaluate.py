@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from omr.detect.result import READ, PageRead
+from omr.services import decisions
+from omr.services.scan_lines import answer_json, texts_json
 
 REVIEW_STATES = ("multiple", "uncertain")
 ACCEPT_STATES = ("marked", "blank")
@@ -190,7 +192,10 @@ def score(truth: dict, rows: list[dict]) -> Score:
 def reader_row(read: PageRead, source: str, page: int) -> dict:
     """A page's row as ``omr scan --json`` gives it, as far as scoring needs, from the reader alone (no
     database: no duplicates or conflicts)."""
-    status = ("needs_review" if read.needs_review else "accepted") if read.status == READ else read.status
-    answers = {a.field: {**a.contract_json(), "reason": a.reason} for a in read.answers}
-    texts = {t.field: "written" if t.written else "blank" for t in read.texts}
+    if read.status == READ:
+        status = decisions.page_status(decisions.waits_for_person(a.state for a in read.answers))
+    else:
+        status = read.status
+    answers = {a.field: {**answer_json(a.value, a.state, a.confidence), "reason": a.reason} for a in read.answers}
+    texts = texts_json((t.field, t.written) for t in read.texts)
     return {"source": source, "page": page, "status": status, "note": read.note, "answers": answers, "texts": texts}

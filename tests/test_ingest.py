@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from db.models import Answer, Page, ReviewItem, ScanBatch, TextArea
 from db.session import session, transaction
 from omr import config
-from omr.services import ingest, storing
+from omr.services import ingest, readers, storing, watched_folder
 from omr.services.units import add_unit
 from printing.render import UnitHeading, render
 
@@ -218,7 +218,7 @@ def test_pages_of_one_sheet_stored_in_one_group_are_compared(omr_home, printed, 
 
 _FAULTS = """
 import sys, resource, numpy as np
-from omr.services.ingest import keep_freed_memory
+from omr.services.readers import keep_freed_memory
 if sys.argv[1] == "keep":
     keep_freed_memory()
 np.ones(20_000_000, np.uint8).sum()  # a page's worth of large arrays, made and freed
@@ -327,7 +327,7 @@ def test_window_bounds_pages_in_flight(omr_home, printed, scan_tools, tmp_path, 
             yield raw
 
     monkeypatch.setattr(ingest, "iter_pages", counting)
-    window = ingest.WINDOW_PER_CORE * ingest.worker_count(2)
+    window = readers.WINDOW_PER_CORE * readers.worker_count(2)
     out = 0
     for line in ingest.scan([path], workers=2):
         out += 1
@@ -351,9 +351,11 @@ def _blank_png(path: Path, shade: int) -> None:
     Image.new("L", (800, 1100), shade).save(path)
 
 
-def _wait_until(condition, timeout: float = 60) -> None:
+def _wait_until(condition, what: str, timeout: float = 60) -> None:
+    """Poll ``condition`` until it holds; fail, saying ``what`` was waited for, once ``timeout`` passes."""
     deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
         time.sleep(0.05)
 
 
@@ -365,21 +367,26 @@ def test_watch_reads_each_finished_file_once(omr_home, stack, tmp_path):
     (inbox / "incoming.pdf").write_bytes(data[: len(data) // 2])  # the scanner is still writing
     stop = threading.Event()
     lines: list[dict] = []
+    told: list[str] = []
 
     def run():
-        for line in ingest.watch(inbox, interval=0.05, stable=0.2, stop=stop, workers=1):
+        for line in watched_folder.watch(
+            inbox, scan=ingest.scan, interval=0.05, stable=0.2, stop=stop, workers=1, notify=told.append
+        ):
             lines.append(line)
 
     t = threading.Thread(target=run)
     t.start()
     try:
-        time.sleep(0.5)  # the half file has stayed unchanged longer than ``stable``, so it has been looked at
+        # the half file stayed unchanged longer than ``stable``: the watcher looked at it and waits for its end
+        _wait_until(lambda: any("incoming.pdf" in x for x in told), "the watcher waiting for the half file")
+        assert lines == []
         (inbox / "incoming.pdf").write_bytes(data)
         (inbox / ".hidden.pdf").write_bytes(data)
-        _wait_until(lambda: len(lines) >= 5)
+        _wait_until(lambda: len(lines) >= 5, "the five pages of the finished file")
         # a later file is read after it: by then the first one, unchanged, has been polled many times
         _blank_png(inbox / "later.png", 255)
-        _wait_until(lambda: len(lines) >= 6)
+        _wait_until(lambda: len(lines) >= 6, "the later file's page")
     finally:
         stop.set()
         t.join(timeout=60)
@@ -394,12 +401,14 @@ def test_watch_reads_each_finished_file_once(omr_home, stack, tmp_path):
     stop2 = threading.Event()
     again: list[dict] = []
     t2 = threading.Thread(
-        target=lambda: again.extend(ingest.watch(inbox, interval=0.05, stable=0.2, stop=stop2, workers=1))
+        target=lambda: again.extend(
+            watched_folder.watch(inbox, scan=ingest.scan, interval=0.05, stable=0.2, stop=stop2, workers=1)
+        )
     )
     t2.start()
     try:
         _blank_png(inbox / "newer.png", 250)
-        _wait_until(lambda: len(again) >= 1)
+        _wait_until(lambda: len(again) >= 1, "the newer file's page")
     finally:
         stop2.set()
         t2.join(timeout=60)

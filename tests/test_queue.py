@@ -467,7 +467,7 @@ def test_spool_gone_means_nothing_to_do(cluster):
     spool.parent.mkdir(parents=True)
     spool.write_bytes(b"\xff\xd8\xff not really a JPEG")
     poison = {**page, "sha": "f" * 64, "spool": spool.relative_to(cluster.home).as_posix()}
-    tries = queue._tries_in(queue.app())
+    tries = queue.delivery_counter(queue.app())
     assert tries is not None
     for _ in range(queue.MAX_TRIES - 1):
         tries(poison["sha"])  # the deliveries that died with their worker

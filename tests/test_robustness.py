@@ -29,7 +29,7 @@ from db import session as dbs
 from db.models import Page, ScanBatch
 from db.session import session
 from omr import config
-from omr.services import ingest
+from omr.services import ingest, watched_folder
 
 REPO = Path(__file__).resolve().parents[1]
 FORM, UNIT = "kien-hung-2020", "09552"
@@ -130,7 +130,7 @@ def test_a_lost_key_is_not_replaced_when_the_postgresql_database_has_pages(omr_h
 
 
 def test_an_empty_or_missing_database_beside_stored_pages_is_refused(omr_home, stack_of, tmp_path):
-    from omr.worker_cli import backup
+    from omr.services.backup import backup
 
     path = stack_of(2)
     assert len(list(ingest.scan([path], workers=1))) == 2
@@ -331,7 +331,9 @@ def test_watch_waits_for_a_writer_that_pauses_half_way(omr_home, sheet_images, s
     told: list[str] = []
     watcher = threading.Thread(
         target=lambda: lines.extend(
-            ingest.watch(inbox, interval=0.05, stable=stable, stop=stop, workers=1, notify=told.append)
+            watched_folder.watch(
+                inbox, scan=ingest.scan, interval=0.05, stable=stable, stop=stop, workers=1, notify=told.append
+            )
         )
     )
     writer = threading.Thread(target=write)

@@ -58,13 +58,6 @@ class AnswerRead:
     reason: str | None = None  # why a person should look: multiple, faint, stray, correction, circled, ...
     boxes: dict[str, BoxMeasure] = field(default_factory=dict)  # option value -> measurement
 
-    @property
-    def needs_review(self) -> bool:
-        return self.state in (MULTIPLE, UNCERTAIN)
-
-    def contract_json(self) -> dict:
-        return {"value": self.value, "state": self.state, "confidence": round(self.confidence, 3)}
-
 
 @dataclass(frozen=True)
 class TextAreaRead:
@@ -85,10 +78,6 @@ class PageRead:
     rotation: int = 0  # 0/90/180/270: how the page lay in the scan
     note: str | None = None  # a one-line explanation for a person (why unidentified / invalid)
     image_size: tuple[int, int] = (0, 0)
-
-    @property
-    def needs_review(self) -> bool:
-        return self.status != READ or any(a.needs_review for a in self.answers)
 
     def measurements(self) -> dict:
         return {a.field: {v: m.as_list() for v, m in a.boxes.items()} for a in self.answers}

@@ -5,7 +5,7 @@ their stored measurements, and storing what changed.
         if outcome.changed:
             print(outcome.json(version.READER_VERSION))
 
-Each stored page image is read again by the scan's own reader processes (``omr.services.ingest``'s
+Each stored page image is read again by the scan's own reader processes (``omr.services.readers``'s
 pool): a page whose identity is known (its signed QR was read, or a person named it) with
 ``read_known`` under that identity, any other page from scratch like a new scan. The machine's side
 of every answer (``machine_*``, ``confidence``, ``reason``, ``reader_version``) takes the new reading;
@@ -48,7 +48,6 @@ from db.models import (
     REVIEW_ANSWER,
     REVIEW_CONFLICT,
     REVIEW_DONE,
-    REVIEW_OPEN,
     REVIEW_UNIDENTIFIED,
     UNIDENTIFIED,
     Answer,
@@ -63,7 +62,8 @@ from omr.detect import result as R
 from omr.detect import version
 from omr.detect.sources import RawPage
 from omr.identity import SheetIdentity
-from omr.services import storing
+from omr.services import decisions, storing
+from omr.services.scan_lines import EMPTY, WRITTEN
 
 # statuses whose stored identity was verified (the QR's signature, or a person): read under it
 IDENTIFIED = (*COUNTED_STATUSES, DUPLICATE, CONFLICT)
@@ -141,7 +141,7 @@ class Outcome:
 
 
 def _written(w: bool | None) -> str | None:
-    return None if w is None else "written" if w else "blank"
+    return None if w is None else WRITTEN if w else EMPTY
 
 
 @dataclass
@@ -281,14 +281,14 @@ def _read_all(
     tasks: Iterable[StoredPage], workers: int | None, key: bytes
 ) -> Iterator[tuple[StoredPage, R.PageRead | str | None]]:
     """Each task with its new reading, in order, read by the scan's reader processes."""
-    from omr.services.ingest import WINDOW_PER_CORE, _default_reader, _Readers, _Slot, worker_count
+    from omr.services.readers import WINDOW_PER_CORE, InFlight, Readers, default_reader, worker_count
 
     n = worker_count(workers)
-    readers = _Readers(n, _default_reader, key, job=reread_job)
-    pending: deque[_Slot] = deque()
+    readers = Readers(n, default_reader, key, job=reread_job)
+    pending: deque[InFlight] = deque()
     try:
         for task in tasks:
-            pending.append(_Slot(task, None if task.kept else readers.submit(task)))
+            pending.append(InFlight(task, None if task.kept else readers.submit(task)))
             while len(pending) >= WINDOW_PER_CORE * n or (pending and pending[0].future is None):
                 slot = pending.popleft()
                 yield slot.raw, None if slot.future is None else readers.result(slot, pending)
@@ -433,18 +433,18 @@ class _Run:
             # a page that does not count has no final answers and nothing for a person to decide
             ans.final_value = ans.final_state = ans.decided_by = ans.decided_at = None
             if waited:
-                self._close_items(s, ReviewItem.answer_id == ans.id)
+                decisions.close_items(s, ReviewItem.answer_id == ans.id, MACHINE, self.now)
             effect = NOT_COUNTED
-        elif new.needs_review:
+        elif not decisions.machine_decides(new.state):
             ans.final_value = ans.final_state = ans.decided_by = ans.decided_at = None
-            self._open_item(s, page.id, ans.id, REVIEW_ANSWER)
+            decisions.ask_person(s, page.id, ans.id, REVIEW_ANSWER, self.now)
             effect = STILL_REVIEW if waited else TO_REVIEW
         else:
             if old_final != (new.value, new.state):
                 ans.final_value, ans.final_state = new.value, new.state
                 ans.decided_by, ans.decided_at = MACHINE, self.now
             if waited:
-                self._close_items(s, ReviewItem.answer_id == ans.id)
+                decisions.close_items(s, ReviewItem.answer_id == ans.id, MACHINE, self.now)
             effect = ACCEPTED_NOW if waited else CHANGED
         final_changed = old_final != (ans.final_value, ans.final_state)
         if not (machine_changed or final_changed):
@@ -483,24 +483,11 @@ class _Run:
         if old == status:
             return
         if old == CONFLICT:  # the readings now agree (or the page counts): nothing left to choose
-            self._close_items(s, and_(ReviewItem.page_id == page.id, ReviewItem.kind == REVIEW_CONFLICT))
+            decisions.close_items(
+                s, and_(ReviewItem.page_id == page.id, ReviewItem.kind == REVIEW_CONFLICT), MACHINE, self.now
+            )
         if status == CONFLICT:
-            self._open_item(s, page.id, None, REVIEW_CONFLICT)
-
-    def _open_item(self, s: Session, page_id: int, answer_id: int | None, kind: str) -> None:
-        where = [ReviewItem.page_id == page_id, ReviewItem.kind == kind, ReviewItem.status == REVIEW_OPEN]
-        if answer_id is not None:
-            where.append(ReviewItem.answer_id == answer_id)
-        if not s.scalar(select(func.count()).select_from(ReviewItem).where(*where)):
-            s.add(ReviewItem(page_id=page_id, answer_id=answer_id, kind=kind, status=REVIEW_OPEN, created_at=self.now))
-
-    def _close_items(self, s: Session, which) -> None:
-        s.execute(
-            update(ReviewItem)
-            .where(which, ReviewItem.status == REVIEW_OPEN)
-            .values(status=REVIEW_DONE, resolved_by=MACHINE, resolved_at=self.now)
-            .execution_options(synchronize_session=False)
-        )
+            decisions.ask_person(s, page.id, None, REVIEW_CONFLICT, self.now)
 
     # ----------------------------------------------------------------- pages not identified before
 
@@ -535,7 +522,9 @@ class _Run:
         o.status, o.serial, o.sheet_page = new.status, new.serial, new.sheet_page
         o.new_page_id = None if self.dry_run else new_id
         if new.status != UNIDENTIFIED:  # a person no longer needs to name it
-            self._close_items(s, and_(ReviewItem.page_id == new_id, ReviewItem.kind == REVIEW_UNIDENTIFIED))
+            decisions.close_items(
+                s, and_(ReviewItem.page_id == new_id, ReviewItem.kind == REVIEW_UNIDENTIFIED), MACHINE, self.now
+            )
         o.answers = [
             AnswerChange(a.field, None, (a.value, a.state), a.confidence, self._first_effect(new.status, a))
             for a in read.answers
@@ -550,7 +539,7 @@ class _Run:
     def _first_effect(status: str, a: R.AnswerRead) -> str:
         if status not in COUNTED_STATUSES:
             return NOT_COUNTED
-        return TO_REVIEW if a.needs_review else ACCEPTED_NOW
+        return ACCEPTED_NOW if decisions.machine_decides(a.state) else TO_REVIEW
 
     def _dry_id(self, s: Session) -> int:
         """Dry run: an id after every stored page's, as a page stored again would get (ids of rows rolled

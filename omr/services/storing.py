@@ -30,7 +30,6 @@ from db.models import (
     CONFLICT,
     DUPLICATE,
     INVALID,
-    MACHINE,
     NEEDS_REVIEW,
     REVIEW_ANSWER,
     REVIEW_CONFLICT,
@@ -52,11 +51,11 @@ from omr import config
 from omr.detect import result as R
 from omr.detect import version
 from omr.detect.sources import RawPage
+from omr.services import decisions
+from omr.services.scan_lines import ERROR, answers_json, error_json, page_json, reading_json, texts_json
 from omr.services.survey_period import batch_period, survey_day
 from omr.services.units import within
 
-ERROR = "error"  # a page that could not be read at all: no page row, a PageError row (CONTRACT.md)
-WRITTEN, EMPTY = "written", "blank"  # the ``texts`` object's values (CONTRACT.md)
 # statuses of earlier pages a new scan of the same sheet page is compared with
 COMPARABLE = (ACCEPTED, NEEDS_REVIEW, CONFLICT)
 # a sheet of a unit the uploader does not work for: kept for a person of that unit to place, never
@@ -107,55 +106,6 @@ def write_files(sha: str, ext: str, data: bytes, read: R.PageRead) -> tuple[str,
         crops[t.field] = crop_relpath(sha, t.field)
         _write_atomic(home / crops[t.field], t.jpeg)
     return rel, crops
-
-
-def answers_json(rows: Iterable[Answer]) -> dict[str, dict]:
-    """The contract's ``answers`` object from stored rows (the machine's reading)."""
-    return {
-        a.field: {"value": a.machine_value, "state": a.machine_state, "confidence": round(a.confidence, 3)}
-        for a in rows
-    }
-
-
-def texts_json(texts: Iterable[tuple[str, bool]]) -> dict[str, str]:
-    """The contract's ``texts`` object: for each free-text field of the page, written or blank."""
-    return {field: WRITTEN if written else EMPTY for field, written in texts}
-
-
-def page_json(
-    page: Page,
-    answers: dict[str, dict],
-    source: str | None = None,
-    number: int | None = None,
-    texts: dict[str, str] | None = None,
-) -> dict:
-    """One ``omr scan --json`` line (CONTRACT.md) for a stored page."""
-    return {
-        "source": page.source if source is None else source,
-        "page": page.source_page if number is None else number,
-        "status": page.status,
-        "form": page.form_id,
-        "unit": page.unit_code,
-        "serial": page.serial,
-        "sheet_page": page.sheet_page,
-        "answers": answers,
-        "texts": texts or {},
-    }
-
-
-def error_json(source: str, number: int, message: str) -> dict:
-    return {
-        "source": source,
-        "page": number,
-        "status": ERROR,
-        "form": None,
-        "unit": None,
-        "serial": None,
-        "sheet_page": None,
-        "answers": {},
-        "texts": {},
-        "error": message,
-    }
 
 
 def stored_json(s: Session | Connection, page_id: int, source: str, number: int) -> dict:
@@ -299,9 +249,7 @@ def _classify(
                 return DUPLICATE, f"trùng với trang đã lưu #{pid}", pid
         first = before[0][0]
         return CONFLICT, f"phiếu {ident.serial} trang {ident.page} đã lưu (#{first}) với câu trả lời khác", first
-    if any(a.needs_review for a in read.answers):
-        return NEEDS_REVIEW, read.note, None
-    return ACCEPTED, read.note, None
+    return decisions.page_status(decisions.waits_for_person(a.state for a in read.answers)), read.note, None
 
 
 # a read page to store: its source, image sha256, reading, and image and crop paths under OMR_HOME
@@ -368,8 +316,10 @@ class _Rows:
             status = row["status"]
             counted = status in (ACCEPTED, NEEDS_REVIEW)
             for a in read.answers:
-                final = counted and not a.needs_review
-                if counted and a.needs_review:  # the machine is unsure on a page that counts: a person decides
+                # a page that does not count has nothing to decide; on one that counts, what the
+                # machine does not decide a person does
+                final = decisions.machine_final(a.value, a.state, self.now) if counted else decisions.UNDECIDED
+                if counted and final.state is None:
                     reviews.append((pid, len(answers), REVIEW_ANSWER))
                 answers.append(
                     {
@@ -379,10 +329,10 @@ class _Rows:
                         "machine_state": a.state,
                         "confidence": float(a.confidence),
                         "reason": a.reason,
-                        "final_value": a.value if final else None,
-                        "final_state": a.state if final else None,
-                        "decided_by": MACHINE if final else None,
-                        "decided_at": self.now if final else None,
+                        "final_value": final.value,
+                        "final_state": final.state,
+                        "decided_by": final.decided_by,
+                        "decided_at": final.decided_at,
                         "reader_version": version.READER_VERSION,
                     }
                 )
@@ -449,18 +399,7 @@ def insert_pages(
             rows.insert(s, earlier)  # the same sheet page twice in the group: the second is compared with the first
         status, note, other = _classify(read, sheets, earlier, outside)
         rows.add(raw, sha, read, rel, crops, status, note, other)
-        ident = read.identity
-        first[sha] = {
-            "source": raw.source,
-            "page": raw.page,
-            "status": status,
-            "form": ident.form if ident else None,
-            "unit": ident.unit if ident else None,
-            "serial": ident.serial if ident else None,
-            "sheet_page": ident.page if ident else None,
-            "answers": {a.field: a.contract_json() for a in read.answers},
-            "texts": texts_json((t.field, t.written) for t in read.texts),
-        }
+        first[sha] = reading_json(raw.source, raw.page, status, read)
         lines.append(first[sha])
     rows.insert(s, earlier)
     return lines
