@@ -92,9 +92,10 @@ def _line_profiles(table: np.ndarray, start: np.ndarray, length: int, lo: np.nda
     return np.where(inside, s, 0).astype(np.float64)
 
 
-def _best_edges(prof: np.ndarray, size: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (within ±reach) that put two printed lines ``size`` apart on the profile's dark lines,
-    and the contrast found there (line minus the paper just outside it, both lines summed).
+def _best_edges(prof: np.ndarray, size: np.ndarray, reach: int, slack: int) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (within ±reach) that put two printed lines ``size`` (± ``slack``) apart on the
+    profile's dark lines, and the contrast found there (line minus the paper just outside it, both
+    lines summed).
 
     ``prof[i, j]`` is line ``start_i + j`` with start_i = expected first line - reach - pad."""
     pad = T.LOCATE_PAD_PX
@@ -110,12 +111,20 @@ def _best_edges(prof: np.ndarray, size: np.ndarray, reach: int) -> tuple[np.ndar
     def at(idx: np.ndarray) -> np.ndarray:
         return two[rows, np.clip(idx, 0, last)]
 
-    score = (at(first) - at(first - out)) + (at(second) - at(second + out))
+    # the second line a few pixels nearer or further: a border printed bold (a fax, a dark copy)
+    # moves each line's outer edge out by a pixel or two, paper squeezed along a fold brings them in
+    near = at(first) - at(first - out)
+    apart = np.arange(-slack, slack + 1)
+    far = np.stack([at(second + e) - at(second + e + out) for e in apart])  # (E, N, D)
+    wider = np.argmax(far, axis=0)
+    score = near + np.take_along_axis(far, wider[None], axis=0)[0]
     best = np.argmax(score, axis=1)
-    return d[best], score[np.arange(len(best)), best]
+    pick = np.arange(len(best))
+    # the box's middle, between the two lines as found
+    return d[best] + apart[wider[pick, best]] // 2, score[pick, best]
 
 
-def _search(ink: InkMap, p: np.ndarray, guess: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+def _search(ink: InkMap, p: np.ndarray, guess: np.ndarray, reach: int, slack: int) -> tuple[np.ndarray, np.ndarray]:
     """One-dimensional searches for N boxes at pixel rects ``p`` around pixel offsets ``guess``:
     columns for the left and right borders, then rows for the top and bottom, each over the other's
     current estimate, twice. Returns (N, 2) pixel offsets and (N,) border contrast (0..1 per side)."""
@@ -131,9 +140,9 @@ def _search(ink: InkMap, p: np.ndarray, guess: np.ndarray, reach: int) -> tuple[
     qy, qx = h // 4, w // 4  # the middle half of the other side: clear of the corners
     for _ in range(T.LOCATE_ROUNDS):
         prof = _line_profiles(sums, x0 - reach - pad - 1, span_x, y0 + dy + qy, y0 + dy + h - qy)
-        dx, cx = _best_edges(prof, w, reach)
+        dx, cx = _best_edges(prof, w, reach, slack)
         prof = _line_profiles(sums.T, y0 - reach - pad - 1, span_y, x0 + dx + qx, x0 + dx + w - qx)
-        dy, cy = _best_edges(prof, h, reach)
+        dy, cy = _best_edges(prof, h, reach, slack)
     # as a share of black: the two lines were summed over 2 px and two sides
     contrast = np.minimum(cx / (np.maximum(1, h - 2 * qy) * 255.0 * 4), cy / (np.maximum(1, w - 2 * qx) * 255.0 * 4))
     return guess + np.stack([dx, dy], axis=1), contrast
@@ -178,11 +187,12 @@ def border_lines(ink: InkMap, rects_mm: np.ndarray, shift_mm: np.ndarray) -> tup
     r, pad = T.BEND_REACH_PX, T.LOCATE_PAD_PX
     sums = ink.dark_sum
     m = T.BEND_CORNER_PX  # keep clear of the corners, where the other borders run
+    s = T.LOCATE_SIZE_SLACK_PX
     span_x, span_y = int(w.max()) + 2 * (r + pad) + 3, int(h.max()) + 2 * (r + pad) + 3
-    top, _ = _best_edges(_line_profiles(sums, x0 - r - pad - 1, span_x, y0 + m, y0 + h // 2), w, r)
-    bottom, _ = _best_edges(_line_profiles(sums, x0 - r - pad - 1, span_x, y0 + h // 2, y0 + h - m), w, r)
-    left, _ = _best_edges(_line_profiles(sums.T, y0 - r - pad - 1, span_y, x0 + m, x0 + w // 2), h, r)
-    right, _ = _best_edges(_line_profiles(sums.T, y0 - r - pad - 1, span_y, x0 + w // 2, x0 + w - m), h, r)
+    top, _ = _best_edges(_line_profiles(sums, x0 - r - pad - 1, span_x, y0 + m, y0 + h // 2), w, r, s)
+    bottom, _ = _best_edges(_line_profiles(sums, x0 - r - pad - 1, span_x, y0 + h // 2, y0 + h - m), w, r, s)
+    left, _ = _best_edges(_line_profiles(sums.T, y0 - r - pad - 1, span_y, x0 + m, x0 + w // 2), h, r, s)
+    right, _ = _best_edges(_line_profiles(sums.T, y0 - r - pad - 1, span_y, x0 + w // 2, x0 + w - m), h, r, s)
     lx, rx = _each_edge(_line_profiles(sums, x0 - r - pad - 1, span_x, y0 + m, y0 + h - m), w, r)
     ty, by = _each_edge(_line_profiles(sums.T, y0 - r - pad - 1, span_y, x0 + m, x0 + w - m), h, r)
     lines = np.stack(
@@ -198,7 +208,7 @@ def border_lines(ink: InkMap, rects_mm: np.ndarray, shift_mm: np.ndarray) -> tup
     return lines, np.maximum(kink, size_error - T.BEND_SIZE_SLACK_PX) / k
 
 
-def locate(ink: InkMap, rects_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def locate(ink: InkMap, rects_mm: np.ndarray, slack: int = T.LOCATE_SIZE_SLACK_PX) -> tuple[np.ndarray, np.ndarray]:
     """Where each printed box really is: (N, 2) offsets in mm from where the layout puts it, and
     (N,) the contrast of its border there relative to the page's clear borders (1: as clear as they
     are; a border not found is near 0).
@@ -210,7 +220,14 @@ def locate(ink: InkMap, rects_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     k = ink.k
     p = ink.px(rects_mm)
     reach = round(T.LOCATE_REACH_MM * k)
-    offset, contrast = _search(ink, p, np.zeros((len(p), 2), np.intp), reach)
+    offset, contrast = _search(ink, p, np.zeros((len(p), 2), np.intp), reach, slack)
+    # a best found at the very edge of the search may lie beyond it (a fold moves a whole region
+    # further than the reach): look once more from there
+    edge = np.flatnonzero((np.abs(offset) >= reach).any(axis=1))
+    if len(edge):
+        again, c = _search(ink, p[edge], offset[edge], reach, slack)
+        better = c > contrast[edge]
+        offset[edge[better]], contrast[edge[better]] = again[better], c[better]
     ref = float(np.percentile(contrast, T.BORDER_REF_PERCENTILE)) if len(p) else 0.0
     if ref <= 0:
         return offset / k, np.zeros(len(p))
@@ -222,7 +239,7 @@ def locate(ink: InkMap, rects_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = np.hypot(*(rects_mm[bad, None, :2] - rects_mm[None, good, :2]).transpose(2, 0, 1))
         nearest = np.argsort(d, axis=1)[:, : T.LOCATE_NEIGHBOURS]
         guess = np.rint(np.median(offset[good][nearest], axis=1)).astype(np.intp)
-        again, c = _search(ink, p[bad], guess, reach)
+        again, c = _search(ink, p[bad], guess, reach, slack)
         better = c > contrast[bad]
         offset[bad[better]], contrast[bad[better]] = again[better], c[better]
     return offset / k, contrast / ref
@@ -367,7 +384,9 @@ def text_ink(ink: InkMap, area: Rect) -> float:
     writing: strokes of a pen, not specks (a copier's grain) and not straight lines running along
     the area (a crease, a border pushed inside by a fold)."""
     r = _rects([area])
-    shift, _ = locate(ink, r)
+    # an area's dotted border is not printed bold, and allowing for it moved empty areas onto ink
+    # (held-out folded pages: 92.6 % of empty areas called empty with the slack, 96.3 % without)
+    shift, _ = locate(ink, r, slack=0)
     x0, y0, x1, y1 = ink._bounds(_inset(_moved(r, shift), T.TEXT_INSET_MM))[0]
     crop = ink.ink[y0:y1, x0:x1]
     if crop.size == 0:

@@ -28,6 +28,10 @@ BAND_MARGIN_MM = 3.0
 LOCATE_REACH_MM = 2.0
 LOCATE_PASSES = 3  # boxes not found clearly are looked for again around their neighbours' shift
 LOCATE_NEIGHBOURS = 4  # the clearly found boxes whose median shift guides a second look
+# A box's two opposite borders are looked for this many pixels nearer or further apart than printed:
+# a fax or a dark copy prints a 0.3 mm border up to 0.6 mm bold, widening the box by up to 2 px
+# outside; paper squeezed along a fold narrows it by as much.
+LOCATE_SIZE_SLACK_PX = 2
 LOCATE_PAD_PX = 3  # the paper compared with a border line lies 2-3 px outside it
 LOCATE_ROUNDS = 2  # columns then rows, twice: the second round searches over the first's estimate
 # A box's border contrast is taken relative to this percentile of the page's boxes (most borders

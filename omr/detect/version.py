@@ -5,4 +5,6 @@ registration, measurement, the deciding rules, any threshold, QR reading — so 
 say which reader made them and ``omr reread`` reports which reader decided each changed answer.
 """
 
-READER_VERSION = "2"  # 2: boxes found again by their borders, ink against local paper (issue 9)
+READER_VERSION = "3"  # 2: boxes found again by their borders, ink against local paper (issue 9)
+# 3: a box's opposite borders found up to 2 px nearer or further apart than printed (bold fax
+# borders, paper squeezed along a fold), a search that ends at its reach looked at once more
