@@ -140,7 +140,7 @@ def test_web_issue_download_and_warning_on_the_results_page(tmp_path: Path) -> N
     page of that unit and period warns, and the register marks it changed."""
     from test_tally import build_fixture
 
-    from web.testing import Home, app_for_tests, csrf_from, login, make_users
+    from tests.support.web import Home, app_for_tests, csrf_from, login, make_users
 
     with Home(tmp_path / "home") as home:
         build_fixture(home)

@@ -169,7 +169,7 @@ def test_web_upload_month_field_and_correction(tmp_path: Path) -> None:
     is the batch's, and staff move a batch to another month from its page (audited)."""
     import io
 
-    from web.testing import Home, app_for_tests, csrf_from, fill_clear, login, make_users, print_sheets, save_pdf
+    from tests.support.web import Home, app_for_tests, csrf_from, fill_clear, login, make_users, print_sheets, save_pdf
 
     with Home(tmp_path / "home"):
         make_users({"staff": ("staff", "09552")})

@@ -16,7 +16,7 @@ from db.models import (
     TextArea,
 )
 from db.session import session
-from web.testing import OTHER_UNIT, UNIT, Home, app_for_tests, build, login
+from tests.support.web import OTHER_UNIT, UNIT, Home, app_for_tests, build, login
 
 
 @pytest.fixture(scope="module")
@@ -204,8 +204,8 @@ def test_uploads_are_limited_to_the_uploaders_units(tmp_path):
 
     from db.models import ACCEPTED, UNIDENTIFIED, Answer
     from omr.services.storing import OUT_OF_SCOPE
+    from tests.support.web import cross, csrf_from, fill_clear, make_users, print_sheets, save_pdf, scan
     from web.labels import sentence
-    from web.testing import cross, csrf_from, fill_clear, make_users, print_sheets, save_pdf, scan
 
     with Home(tmp_path / "home"):
         make_users({"staff": ("staff", UNIT), "other_reviewer": ("reviewer", OTHER_UNIT)})

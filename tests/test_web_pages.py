@@ -10,7 +10,17 @@ from sqlalchemy import func, select
 
 from db.models import AuditLog, PrintBatch, ScanBatch, Sheet, Unit, User
 from db.session import session
-from web.testing import UNIT, Home, app_for_tests, csrf_from, fill_clear, login, make_users, print_sheets, save_pdf
+from tests.support.web import (
+    UNIT,
+    Home,
+    app_for_tests,
+    csrf_from,
+    fill_clear,
+    login,
+    make_users,
+    print_sheets,
+    save_pdf,
+)
 
 
 @pytest.fixture
@@ -272,8 +282,8 @@ def test_one_vocabulary_for_received_and_waiting(home):
     import sys
 
     from omr import tally, vocab_counts
+    from tests.support.web import cross, faint_dot
     from web.tallies import this_month
-    from web.testing import cross, faint_dot
 
     _, pages = print_sheets(home, 4, name="vocab.pdf", by="staff")
     for p in pages:

@@ -12,7 +12,7 @@ from db.models import Answer, AuditLog, Page, ReviewItem
 from db.session import session
 from omr import review as svc
 from omr import tally
-from web.testing import UNIT, Home, app_for_tests, build, csrf_from, login
+from tests.support.web import UNIT, Home, app_for_tests, build, csrf_from, login
 
 
 @pytest.fixture
@@ -220,7 +220,7 @@ def _synthetic_queue(per_unit: int) -> dict[str, list[int]]:
     from db.models import REVIEW_OPEN
     from db.session import transaction
     from omr.templates import get_form
-    from web.testing import FORM, OTHER_UNIT
+    from tests.support.web import FORM, OTHER_UNIT
 
     version = get_form(FORM).version
     ids: dict[str, list[int]] = {UNIT: [], OTHER_UNIT: []}
@@ -426,7 +426,7 @@ def test_login_does_not_hold_up_reviewers(tmp_path):
 
     from db.models import User
     from omr import config
-    from web.testing import PASSWORD, make_users
+    from tests.support.web import PASSWORD, make_users
 
     with Home(tmp_path / "home"):
         make_users({"reviewer": ("reviewer", UNIT)})

@@ -40,8 +40,7 @@ from db.models import (
 )
 from db.session import session, transaction
 from omr.services import issued_reports, users
-from web.access import BALLOT_ENDPOINTS, CAN_SEE_BALLOTS
-from web.testing import (
+from tests.support.web import (
     FORM,
     OTHER_UNIT,
     PASSWORD,
@@ -58,6 +57,7 @@ from web.testing import (
     save_pdf,
     scan,
 )
+from web.access import BALLOT_ENDPOINTS, CAN_SEE_BALLOTS
 
 SIBLING = "00070"  # Phường Hoàn Kiếm: another ward of Hà Nội, the province of UNIT
 ROLES = ("admin", "staff", "reviewer", "viewer")
