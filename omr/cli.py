@@ -284,7 +284,7 @@ def register_print(sub) -> None:
 def _scan(args) -> int:
     from omr import queue
     from omr.services import ingest, survey_period
-    from omr.vocab_counts import PAGE_STATUS as STATUS_LABELS  # the words the web and the exports use
+    from omr.vocab import PAGE_STATUS as STATUS_LABELS  # the words the web and the exports use
     from omr.vocab_counts import from_scan_lines
 
     if not args.paths and not args.watch:
@@ -529,7 +529,7 @@ def _users_unlock(args) -> int:
 
 
 def register_users(sub) -> None:
-    from db.models import ROLES
+    from omr.vocab import ROLES
 
     p = sub.add_parser("users", help="người dùng ứng dụng web")
     us = p.add_subparsers(dest="users_cmd", required=True, metavar="{add,disable,enable,unlock}", parser_class=_Parser)

@@ -44,10 +44,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from db import session as dbs
-from db.models import DUPLICATE, SCAN_DONE, SCAN_FAILED, SCAN_RUNNING, Page, ScanBatch
+from db.models import Page, ScanBatch
 from omr import config
 from omr.detect.sources import RawPage, iter_pages
 from omr.services import ingest, running, storing
+from omr.vocab import DUPLICATE, SCAN_DONE, SCAN_FAILED, SCAN_RUNNING
 
 if TYPE_CHECKING:
     from celery import Celery

@@ -30,9 +30,13 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, updat
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.models import (
+from db.models import Answer, AuditLog, Page, ReviewItem, ScanBatch, Sheet, TextArea, User, utcnow
+from db.session import session as open_session
+from db.session import transaction
+from omr import config
+from omr.services import NotFound, ServiceError
+from omr.vocab import (
     ACCEPTED,
-    BLANK,
     CONFLICT,
     COUNTED_STATUSES,
     INVALID,
@@ -43,20 +47,8 @@ from db.models import (
     REVIEW_OPEN,
     REVIEW_UNIDENTIFIED,
     UNIDENTIFIED,
-    Answer,
-    AuditLog,
-    Page,
-    ReviewItem,
-    ScanBatch,
-    Sheet,
-    TextArea,
-    User,
-    utcnow,
 )
-from db.session import session as open_session
-from db.session import transaction
-from omr import config
-from omr.services import NotFound, ServiceError
+from omr.vocab import BLANK_PAGE as BLANK
 
 STALE = timedelta(minutes=5)  # a claimed item nobody decided is handed out again after this
 MAX_HELD = 3  # the item on screen and the two prefetched behind it

@@ -44,20 +44,10 @@ from typing import Any
 from sqlalchemy import Select, String, and_, case, cast, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from db.models import (
-    COUNTED_STATUSES,
-    NEEDS_REVIEW,
-    VN_TZ,
-    Answer,
-    Page,
-    PrintBatch,
-    TextArea,
-    Unit,
-    local_date,
-    local_today,
-)
+from db.models import Answer, Page, PrintBatch, TextArea, Unit, local_date, local_today
 from omr.services import ServiceError
 from omr.templates import Field, Form, Option, UnknownForm, Variant, all_forms, get_form
+from omr.vocab import COUNTED_STATUSES, NEEDS_REVIEW, VN_TZ
 
 DEFAULT_TARGET = 0.90  # seed 000: "Chỉ số Hài lòng ... đạt từ 90% trở lên"
 # seed 002: 420 sheets a year per commune/ward/town, 200 for the district's one-stop office; a unit of
@@ -68,10 +58,9 @@ QUOTAS = {"ward": 420, "commune": 420, "special": 420, "office": 200}
 BREAKDOWN_FIELDS = ("q_area", "q_counter")
 TREND_MONTHS = 12
 SCORE = 1000  # breakdown score per page: SCORE × satisfied + answered (a page has far fewer questions)
-PENDING_LABEL = "đang chờ duyệt"
 
-# answer classes
-ANSWERED, BLANK, PENDING = "answered", "blank", "pending"
+# answer classes (an answer counted as given, left blank, or still waiting; not answer states)
+CLASS_ANSWERED, CLASS_BLANK, CLASS_PENDING = "answered", "blank", "pending"
 
 
 class TallyError(ServiceError):
@@ -489,9 +478,9 @@ def _counted(p, start: date, end: date, form_id: str | None) -> list:
 
 def _answer_class(a):
     return case(
-        (a.c.final_state.is_(None), PENDING),
-        (or_(a.c.final_value.is_(None), a.c.final_value == ""), BLANK),
-        else_=ANSWERED,
+        (a.c.final_state.is_(None), CLASS_PENDING),
+        (or_(a.c.final_value.is_(None), a.c.final_value == ""), CLASS_BLANK),
+        else_=CLASS_ANSWERED,
     )
 
 
@@ -861,7 +850,7 @@ def _collect(ctx: _Ctx, main: _Window, before: _Window | None, after: _Window | 
     d = _Data()
     for bucket, branch, fid, fld, value, cls, n in _answer_groups(ctx, main):
         d.classes[(fid, fld)][cls] += n
-        if cls == ANSWERED:
+        if cls == CLASS_ANSWERED:
             d.values[(fid, fld)][value] += n
             d.by_branch[(branch, fid)].append((fld, value, n))
             if fld in index_fields:
@@ -1057,11 +1046,11 @@ def _form_tally(
     for f in _choice_fields(form):
         values = d.values.get((fid, f.id), {})
         cls = d.classes.get((fid, f.id), {})
-        answered, pending = cls.get(ANSWERED, 0), cls.get(PENDING, 0)
+        answered, pending = cls.get(CLASS_ANSWERED, 0), cls.get(CLASS_PENDING, 0)
         on_page = d.pages.get((fid, f.page), 0)
         # pages with no row at all for the question (never read) count as blank, so the three
         # numbers always add up to the sheets that carry the question
-        blank = max(on_page - answered - pending, cls.get(BLANK, 0))
+        blank = max(on_page - answered - pending, cls.get(CLASS_BLANK, 0))
         counts: dict[str, int] = defaultdict(int)
         for v, n in values.items():
             for part in _split(f, v):

@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from db import session as dbs
-from db.models import REVIEW_ANSWER, REVIEW_OPEN, Answer, AuditLog, IssuedReport, Page, ReviewItem
+from db.models import Answer, AuditLog, IssuedReport, Page, ReviewItem
 from omr import review
 from omr.services import ServiceError, issued_reports
+from omr.vocab import REVIEW_ANSWER, REVIEW_OPEN
 
 
 @pytest.fixture

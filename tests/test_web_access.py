@@ -5,17 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from db.models import (
-    REVIEW_ANSWER,
-    REVIEW_CONFLICT,
-    REVIEW_UNIDENTIFIED,
-    Page,
-    PrintBatch,
-    ReviewItem,
-    ScanBatch,
-    TextArea,
-)
+from db.models import Page, PrintBatch, ReviewItem, ScanBatch, TextArea
 from db.session import session
+from omr.vocab import REVIEW_ANSWER, REVIEW_CONFLICT, REVIEW_UNIDENTIFIED
 from tests.support.web import OTHER_UNIT, UNIT, Home, app_for_tests, build, login
 
 
@@ -202,8 +194,9 @@ def test_uploads_are_limited_to_the_uploaders_units(tmp_path):
     own people find it among their pages to place; ``omr scan`` (no uploader) still reads every unit."""
     import io
 
-    from db.models import ACCEPTED, UNIDENTIFIED, Answer
+    from db.models import Answer
     from omr.services.storing import OUT_OF_SCOPE
+    from omr.vocab import ACCEPTED, UNIDENTIFIED
     from tests.support.web import cross, csrf_from, fill_clear, make_users, print_sheets, save_pdf, scan
     from web.labels import sentence
 

@@ -319,7 +319,7 @@ def test_every_message_has_an_english_translation():
     import re
     from pathlib import Path
 
-    from omr import vocab_counts
+    from omr import vocab
     from web import audit_log, auth, crops, labels
 
     web = Path(__file__).resolve().parents[1] / "web"
@@ -334,6 +334,6 @@ def test_every_message_has_an_english_translation():
         words |= set(table.values())
     words |= set(crops.READING_NAMES.values()) | {crops.FINAL_NAME}
     words |= set(auth._MESSAGES.values())  # the login's refusals, translated where shown
-    words |= {vocab_counts.RECEIVED, vocab_counts.WAITING_ANSWERS, vocab_counts.WAITING_SHEETS}
+    words |= {vocab.RECEIVED, vocab.WAITING_ANSWERS, vocab.WAITING_SHEETS}
     missing = sorted(w for w in words if w not in en)
     assert not missing, missing

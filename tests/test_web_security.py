@@ -23,23 +23,10 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from db.models import (
-    REVIEW_ANSWER,
-    REVIEW_CONFLICT,
-    REVIEW_UNIDENTIFIED,
-    AuditLog,
-    IssuedReport,
-    Page,
-    PrintBatch,
-    ReviewItem,
-    ScanBatch,
-    TextArea,
-    Unit,
-    User,
-    local_today,
-)
+from db.models import AuditLog, IssuedReport, Page, PrintBatch, ReviewItem, ScanBatch, TextArea, Unit, User, local_today
 from db.session import session, transaction
 from omr.services import issued_reports, users
+from omr.vocab import REVIEW_ANSWER, REVIEW_CONFLICT, REVIEW_UNIDENTIFIED
 from tests.support.web import (
     FORM,
     OTHER_UNIT,

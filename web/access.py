@@ -19,10 +19,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from db.models import Unit
+from omr.vocab import ADMIN, REVIEWER, STAFF, VIEWER
 from web.database import db
-
-ADMIN, STAFF, REVIEWER, VIEWER = "admin", "staff", "reviewer", "viewer"
-ROLE_LABELS = {ADMIN: "Quản trị viên", STAFF: "Cán bộ", REVIEWER: "Người duyệt", VIEWER: "Người xem"}
 
 # what each role may do (the "Users, roles and access")
 CAN_PRINT = (ADMIN, STAFF)

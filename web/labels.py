@@ -9,11 +9,11 @@ from db.models import Answer, Page
 from omr.layout import layout_for
 from omr.services import survey_period
 from omr.templates import UnknownForm, Variant
-from omr.vocab_counts import PAGE_STATUS
+from omr.vocab import ANSWER_STATE, PAGE_STATUS
 from web.i18n import _, catalogue, lang
 
 STATUS = {code: words[:1].upper() + words[1:] for code, words in PAGE_STATUS.items()}
-STATE = {"marked": "Đã đánh dấu", "blank": "Không trả lời", "multiple": "Nhiều ô", "uncertain": "Không chắc"}
+STATE = ANSWER_STATE
 
 
 MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July")

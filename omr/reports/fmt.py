@@ -6,12 +6,10 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from xml.sax.saxutils import escape
 
-from db.models import COUNTED_STATUSES
 from omr.templates import Field
+from omr.vocab import COUNTED_STATUSES, PENDING_TEXT
 
-PENDING_TEXT = "đang chờ duyệt"
 NO_DATA = "–"
-RESPONSE_STATUS = {"accepted": "đã nhận", "reviewed": "đã duyệt", "pending": "còn câu đang chờ duyệt"}
 PAGE_STATUS_TEXT = {
     "accepted": "đã nhận",
     "needs_review": "cần duyệt",

@@ -52,6 +52,7 @@ from omr.reports import settings as report_settings
 from omr.reports.fmt import NO_DATA, PAGE_STATUS_TEXT, long_date, markup, num, pct, points
 from omr.reports.settings import ADMIN_KINDS, ReportSettings
 from omr.tally import FormTally, Index, QuestionTally, TallyResult
+from omr.vocab import VN_TZ
 from printing.fonts import serif_name, text_width
 
 PAGE_W, PAGE_H = A4
@@ -711,7 +712,7 @@ def write_pdf(
     settings, read from the database when None."""
     s = _Styles()
     cfg = settings or report_settings.load(session, result.unit.code if result.unit else None)
-    day = report_date or datetime.now(tally.VN_TZ).date()
+    day = report_date or datetime.now(VN_TZ).date()
     forms = rollup.ordered_forms(result, cfg.main_form)
     n = _numbers()
     story: list[Flowable] = []

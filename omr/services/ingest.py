@@ -41,14 +41,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from db import session as dbs
-from db.models import (
-    SCAN_DONE,
-    SCAN_FAILED,
-    SCAN_RUNNING,
-    Page,
-    ScanBatch,
-    WatchedFile,
-)
+from db.models import Page, ScanBatch, WatchedFile
 from db.session import session as open_session
 from db.session import transaction
 from omr import config
@@ -57,6 +50,7 @@ from omr.detect.images import UndecodableImage
 from omr.detect.sources import STACK_EXTS, RawPage, close_open_file, display_name, iter_pages, load
 from omr.services import running
 from omr.services.storing import Reading, count_done, duplicate_json, error_json, store_pages, write_files
+from omr.vocab import SCAN_DONE, SCAN_FAILED, SCAN_RUNNING
 
 WINDOW_PER_CORE = 16  # pages in flight: handed out by reference, a page in flight costs a few bytes until read
 

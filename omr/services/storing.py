@@ -24,9 +24,16 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.models import (
+from db.models import Answer, Page, PageError, ReviewItem, ScanBatch, Sheet, TextArea, local_date, utcnow
+from db.session import transaction
+from omr import config
+from omr.detect import result as R
+from omr.detect import version
+from omr.detect.sources import RawPage
+from omr.services.survey_period import batch_period, survey_day
+from omr.services.units import within
+from omr.vocab import (
     ACCEPTED,
-    BLANK,
     CONFLICT,
     DUPLICATE,
     INVALID,
@@ -37,23 +44,8 @@ from db.models import (
     REVIEW_OPEN,
     REVIEW_UNIDENTIFIED,
     UNIDENTIFIED,
-    Answer,
-    Page,
-    PageError,
-    ReviewItem,
-    ScanBatch,
-    Sheet,
-    TextArea,
-    local_date,
-    utcnow,
 )
-from db.session import transaction
-from omr import config
-from omr.detect import result as R
-from omr.detect import version
-from omr.detect.sources import RawPage
-from omr.services.survey_period import batch_period, survey_day
-from omr.services.units import within
+from omr.vocab import BLANK_PAGE as BLANK
 
 ERROR = "error"  # a page that could not be read at all: no page row, a PageError row (CONTRACT.md)
 WRITTEN, EMPTY = "written", "blank"  # the ``texts`` object's values (CONTRACT.md)

@@ -9,11 +9,12 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from db.models import Sheet
-from omr import tally, vocab_counts
+from omr import tally, vocab, vocab_counts
+from omr.vocab import VN_TZ
 from web import tallies
 from web.access import chosen_unit, unit_name, unit_tree
 from web.database import db
-from web.i18n import LANGS, VN_TZ
+from web.i18n import LANGS
 from web.pickers import unit_options
 
 bp = Blueprint("home", __name__)
@@ -36,7 +37,7 @@ def index():
         choices=unit_options(unit),
         printed=printed,
         counts=counts,
-        vocab=vocab_counts,
+        vocab=vocab,
         period=period,
         month=month,
         target=month.target if month else tally.DEFAULT_TARGET,

@@ -10,11 +10,12 @@ from flask_login import current_user
 from sqlalchemy import select, update
 from werkzeug.utils import secure_filename
 
-from db.models import SCAN_RUNNING, Page, ScanBatch, User
+from db.models import Page, ScanBatch, User
 from omr.detect.sources import STACK_EXTS, _sniff
 from omr.review import page_visible
 from omr.services import ServiceError, ingest, survey_period
 from omr.services.storing import OUT_OF_SCOPE
+from omr.vocab import SCAN_RUNNING
 from web import jobs
 from web.access import CAN_UPLOAD, roles
 from web.database import after_write, db, transaction
