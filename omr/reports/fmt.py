@@ -7,18 +7,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from xml.sax.saxutils import escape
 
 from omr.templates import Field
-from omr.vocab import COUNTED_STATUSES, PENDING_TEXT
+from omr.vocab import COUNTED_STATUSES, PAGE_STATUS, PENDING_TEXT
 
 NO_DATA = "–"
-PAGE_STATUS_TEXT = {
-    "accepted": "đã nhận",
-    "needs_review": "cần duyệt",
-    "unidentified": "không nhận dạng được",
-    "duplicate": "trùng",
-    "conflict": "xung đột",
-    "invalid": "mã không hợp lệ",
-    "blank": "trang trắng",
-}
 
 
 def percent_number(x: float, digits: int = 1, sign: bool = False) -> str:
@@ -97,5 +88,5 @@ def answer_label(f: Field, value: str | None, pending: bool) -> str:
 
 def page_status_line(status: str) -> str:
     """A row label for the count of scanned pages with this status, saying whether they count."""
-    label = PAGE_STATUS_TEXT.get(status, status)
+    label = PAGE_STATUS.get(status, status)
     return f"Trang quét {label}" + ("" if status in COUNTED_STATUSES else " (không tính)")
