@@ -485,7 +485,7 @@ def _check_value(view_options: list[tuple[str, str]], kind: str, value: str | No
         raise ReviewError(f"Lựa chọn không có trong câu hỏi: {value!r}")
     if kind != "multi" and len(parts) != 1:
         raise ReviewError("Câu hỏi này chỉ chọn một")
-    from omr.detect.decide import join_values
+    from omr.values import join_values
 
     return join_values(sorted(set(parts)))
 
