@@ -35,6 +35,7 @@ from db.session import session as open_session
 from db.session import transaction
 from omr import config
 from omr.services import NotFound, ServiceError
+from omr.values import join_values, split_values
 from omr.vocab import (
     ACCEPTED,
     CONFLICT,
@@ -467,7 +468,7 @@ def _differences(s: Session, a: Page, b: Page, fl) -> list[dict]:
         def words(v: str | None, labels: dict[str, str] = labels) -> str:
             if not v:
                 return "—"
-            return ", ".join(labels.get(x, x) for x in v.split(","))
+            return ", ".join(labels.get(x, x) for x in split_values(v))
 
         out.append({"field": f, "question": label, "left": words(left), "right": words(right)})
     return out
@@ -480,13 +481,11 @@ def _check_value(view_options: list[tuple[str, str]], kind: str, value: str | No
     if value in (None, ""):
         return None
     values = [v for v, _ in view_options]
-    parts = [p for p in str(value).split(",") if p]
+    parts = split_values(str(value))
     if any(p not in values for p in parts) or not parts:
         raise ReviewError(f"Lựa chọn không có trong câu hỏi: {value!r}")
     if kind != "multi" and len(parts) != 1:
         raise ReviewError("Câu hỏi này chỉ chọn một")
-    from omr.values import join_values
-
     return join_values(sorted(set(parts)))
 
 

@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 from db.models import Answer, Page, PrintBatch, TextArea, Unit, local_date, local_today
 from omr.services import ServiceError
 from omr.templates import Field, Form, Option, UnknownForm, Variant, all_forms, get_form
+from omr.values import split_values
 from omr.vocab import COUNTED_STATUSES, NEEDS_REVIEW, VN_TZ
 
 DEFAULT_TARGET = 0.90  # seed 000: "Chỉ số Hài lòng ... đạt từ 90% trở lên"
@@ -726,7 +727,7 @@ def _options_for(f: Field, seen: Iterable[str]) -> list[Option]:
 
 
 def _split(f: Field, value: str) -> list[str]:
-    return [v for v in value.split(",") if v] if f.kind == "multi" else [value]
+    return split_values(value) if f.kind == "multi" else [value]
 
 
 def _choice_fields(form: Form) -> list[Field]:

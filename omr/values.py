@@ -11,3 +11,8 @@ from collections.abc import Iterable
 def join_values(values: Iterable[str]) -> str | None:
     """A multi field's value: option values in natural order ("2" before "10"), comma-joined; none: None."""
     return ",".join(sorted(values, key=lambda v: (len(v), v))) or None
+
+
+def split_values(value: str | None) -> list[str]:
+    """The option values of a stored value ("" or None: none)."""
+    return [v for v in (value or "").split(",") if v]

@@ -12,6 +12,7 @@ from sqlalchemy import Select, or_, select
 from db.models import Answer, AuditLog, Page, ReviewItem, User
 from omr.layout import layout_for
 from omr.templates import UnknownForm, Variant
+from omr.values import split_values
 from omr.vocab import ROLE_LABELS, VN_TZ
 from web.access import unit_name
 from web.i18n import _
@@ -229,7 +230,7 @@ def _value(key: str, v, options: dict[str, str]) -> str:
     if isinstance(v, bool):
         return _("có") if v else _("không")
     if key == "final_value":
-        return ", ".join(options.get(x, x) for x in str(v).split(","))
+        return ", ".join(options.get(x, x) for x in split_values(str(v)))
     if key == "final_state":
         return _(STATE.get(v, v))
     if key == "role":

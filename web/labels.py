@@ -9,6 +9,7 @@ from db.models import Answer, Page
 from omr.layout import layout_for
 from omr.services import survey_period
 from omr.templates import UnknownForm, Variant
+from omr.values import split_values
 from omr.vocab import ANSWER_STATE, PAGE_STATUS
 from web.i18n import _, catalogue, lang
 
@@ -151,7 +152,7 @@ class AnswerRow:
 def _fmt(value: str | None, labels: dict[str, str]) -> str:
     if not value:
         return "—"
-    return ", ".join(labels.get(v, v) for v in value.split(","))
+    return ", ".join(labels.get(v, v) for v in split_values(value))
 
 
 def answer_words(page: Page, a: Answer) -> AnswerRow:

@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from xml.sax.saxutils import escape
 
 from omr.templates import Field
+from omr.values import split_values
 from omr.vocab import COUNTED_STATUSES, PAGE_STATUS, PENDING_TEXT
 
 NO_DATA = "–"
@@ -82,7 +83,7 @@ def answer_label(f: Field, value: str | None, pending: bool) -> str:
     if not value:
         return ""
     labels = {o.value: o.label for o in f.options}
-    parts = value.split(",") if f.kind == "multi" else [value]
+    parts = split_values(value) if f.kind == "multi" else [value]
     return "; ".join(labels.get(v, f"Quầy {v}" if f.options_from == "counters" else v) for v in parts)
 
 
