@@ -94,6 +94,24 @@ def quiet(fn: Callable[P, T]) -> Callable[P, T]:
     return run
 
 
+def sniff(head: bytes) -> str | None:
+    """A file's kind from its first bytes (at least 4): the extension of what it is (".pdf", ".jpg", ".png",
+    ".tif", ".zip", ".bmp"), or None."""
+    if head.startswith(b"%PDF"):
+        return ".pdf"
+    if head.startswith(b"\xff\xd8\xff"):
+        return ".jpg"
+    if head.startswith(b"\x89PNG"):
+        return ".png"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return ".tif"
+    if head.startswith(b"PK\x03\x04"):
+        return ".zip"
+    if head.startswith(b"BM"):
+        return ".bmp"
+    return None
+
+
 UNDECODABLE = "Ảnh hỏng hoặc bị cắt cụt, không giải mã được"
 
 

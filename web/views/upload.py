@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 from werkzeug.utils import secure_filename
 
 from db.models import Page, ScanBatch, User
-from omr.detect.sources import STACK_EXTS, _sniff
+from omr.detect.images import sniff
+from omr.detect.sources import STACK_EXTS
 from omr.review import page_visible
 from omr.services import ServiceError, ingest, survey_period
 from omr.services.storing import OUT_OF_SCOPE
@@ -129,7 +130,7 @@ def create():
             rejected.append({"file": f.filename, "reason": "type"})
         elif not head:
             rejected.append({"file": f.filename, "reason": "empty"})
-        elif _sniff(head) is None:
+        elif sniff(head) is None:
             rejected.append({"file": f.filename, "reason": "content"})
         else:
             path = folder / stored_name(n, name)
