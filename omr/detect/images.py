@@ -118,7 +118,8 @@ UNDECODABLE = "Ảnh hỏng hoặc bị cắt cụt, không giải mã được"
 @quiet
 def decode(data: bytes) -> np.ndarray:
     """Encoded page image (JPEG, PNG, TIFF incl. CCITT G4) to 8-bit grey."""
-    if data[:3] == b"\xff\xd8\xff":
+    kind = sniff(data)
+    if kind == ".jpg":
         # Decoding is the largest single cost of reading a page. simplejpeg's libjpeg-turbo with its
         # fast integer IDCT decodes a 200-dpi page in about 3.9 ms against OpenCV's 4.7
         # (benchmarks/bench_libraries.py); the IDCT's rounding is far below what a mark changes.
@@ -126,7 +127,7 @@ def decode(data: bytes) -> np.ndarray:
             return simplejpeg.decode_jpeg(data, colorspace="GRAY", fastdct=True)[:, :, 0]
         except ValueError:
             pass  # a JPEG variant libjpeg-turbo's fast path refuses (e.g. arithmetic coding): OpenCV below
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
+    if kind == ".tif":
         # a fax page (CCITT G4 in a TIFF header): Pillow's libtiff decodes it in half OpenCV's
         # time (benchmarks/bench_reading.py)
         try:
