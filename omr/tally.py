@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Answer, Page, PrintBatch, TextArea, Unit, local_date, local_today
 from omr.services import ServiceError
+from omr.services.units import scope_cte
 from omr.templates import Field, Form, Option, UnknownForm, Variant, all_forms, get_form
 from omr.values import split_values
 from omr.vocab import COUNTED_STATUSES, NEEDS_REVIEW, VN_TZ
@@ -424,22 +425,6 @@ _answers = Answer.__table__
 _units = Unit.__table__
 
 
-def _scope(root: str | None):
-    """Recursive CTE (code, branch): every unit under ``root`` (root included), and which unit
-    directly under the root it belongs to (``branch``; the root's own pages have branch = root).
-    Without a root: every unit, each under its top-level ancestor. UNION, not UNION ALL, so a
-    mistaken cycle in parent links ends instead of looping."""
-    u = _units
-    if root is None:
-        anchor = select(u.c.code.label("code"), u.c.code.label("branch")).where(u.c.parent_code.is_(None))
-    else:
-        anchor = select(u.c.code.label("code"), u.c.code.label("branch")).where(u.c.code == root)
-    scope = anchor.cte("scope", recursive=True)
-    child = u.alias("child")
-    branch = scope.c.branch if root is None else case((scope.c.code == root, child.c.code), else_=scope.c.branch)
-    return scope.union(select(child.c.code, branch).where(child.c.parent_code == scope.c.code))
-
-
 def _first_of_its_kind(p):
     """No counted page with the same serial and sheet page was stored before this one (any period)."""
     earlier = _pages.alias("earlier")
@@ -520,7 +505,7 @@ class _Ctx:
     form_id: str | None
 
     def scope(self):
-        return _scope(self.root)
+        return scope_cte(self.root)
 
     def rows(self, stmt: Select) -> list[tuple]:
         return [tuple(r) for r in self.session.execute(stmt)]
@@ -1180,7 +1165,7 @@ def counted_pages(
     created_at, branch, survey_date): the exports read the raw answers through it, so they list exactly
     the sheets the tally counted (pass the result's ``period.as_of`` for a period not yet over)."""
     start, end = Period.parse(period).span(as_of)
-    scope, p = _scope(unit_code), _pages
+    scope, p = scope_cte(unit_code), _pages
     return (
         select(
             p.c.id,
@@ -1215,7 +1200,7 @@ class Comment:
 
 def _comment_stmt(period: Period, unit_code: str | None, form_id: str | None, as_of: date | None):
     start, end = period.span(as_of)
-    scope, p, t = _scope(unit_code), _pages, TextArea.__table__
+    scope, p, t = scope_cte(unit_code), _pages, TextArea.__table__
     return (
         select(p.c.id, p.c.serial, p.c.unit_code, p.c.form_id, t.c.field, t.c.image_path, p.c.created_at)
         .select_from(t.join(p, t.c.page_id == p.c.id).join(scope, scope.c.code == p.c.unit_code))

@@ -23,8 +23,7 @@ def site(tmp_path):
 
 
 def scope() -> svc.Scope:
-    from web.access import UnitTree  # noqa: F401  (scope of 09552: itself and its service points)
-
+    # the scope of 09552: itself and its service points
     return svc.Scope(frozenset({UNIT}))
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -19,6 +18,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from db.models import Unit
+from omr.services.units import UnitTree
 from omr.vocab import ADMIN, REVIEWER, STAFF, VIEWER
 from web.database import db
 
@@ -36,22 +36,6 @@ BALLOT_ENDPOINTS = frozenset(
 )
 
 _TREE_TTL = 30.0  # s: units are added rarely (and maybe by `omr units add` in another process)
-
-
-@dataclass(frozen=True)
-class UnitTree:
-    names: dict[str, str]
-    parents: dict[str, str | None]
-    children: dict[str | None, tuple[str, ...]]
-
-    def below(self, code: str) -> frozenset[str]:
-        out, todo = {code}, [code]
-        while todo:
-            for c in self.children.get(todo.pop(), ()):
-                if c not in out:
-                    out.add(c)
-                    todo.append(c)
-        return frozenset(out)
 
 
 _tree_lock = threading.Lock()

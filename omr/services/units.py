@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,38 @@ def get_unit(session: Session, code: str) -> Unit:
 def variant_of(unit: Unit) -> Variant:
     """What this unit's sheets look like: its number of counters, personal-data areas or not."""
     return Variant(counters=unit.counters, personal=unit.personal_fields)
+
+
+@dataclass(frozen=True)
+class UnitTree:
+    names: dict[str, str]
+    parents: dict[str, str | None]
+    children: dict[str | None, tuple[str, ...]]
+
+    def below(self, code: str) -> frozenset[str]:
+        out, todo = {code}, [code]
+        while todo:
+            for c in self.children.get(todo.pop(), ()):
+                if c not in out:
+                    out.add(c)
+                    todo.append(c)
+        return frozenset(out)
+
+
+def scope_cte(root: str | None):
+    """Recursive CTE (code, branch): every unit under ``root`` (root included), and which unit
+    directly under the root it belongs to (``branch``; the root's own pages have branch = root).
+    Without a root: every unit, each under its top-level ancestor. UNION, not UNION ALL, so a
+    mistaken cycle in parent links ends instead of looping."""
+    u = Unit.__table__
+    if root is None:
+        anchor = select(u.c.code.label("code"), u.c.code.label("branch")).where(u.c.parent_code.is_(None))
+    else:
+        anchor = select(u.c.code.label("code"), u.c.code.label("branch")).where(u.c.code == root)
+    scope = anchor.cte("scope", recursive=True)
+    child = u.alias("child")
+    branch = scope.c.branch if root is None else case((scope.c.code == root, child.c.code), else_=scope.c.branch)
+    return scope.union(select(child.c.code, branch).where(child.c.parent_code == scope.c.code))
 
 
 def list_units(session: Session, province: str | None = None) -> list[Unit]:
