@@ -15,10 +15,9 @@ from typing import Any
 
 from flask import Flask, abort, request
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
-from db.models import Unit
 from omr.services.units import UnitTree
+from omr.services.units import unit_tree as load_tree
 from omr.vocab import ADMIN, REVIEWER, STAFF, VIEWER
 from web.database import db
 
@@ -51,15 +50,7 @@ def unit_tree(force: bool = False) -> UnitTree:
         c = _tree_cache
         if not force and c is not None and c[1] == url and time.monotonic() - c[0] < _TREE_TTL:
             return c[2]
-    rows = db().execute(select(Unit.code, Unit.name, Unit.parent_code)).all()
-    children: dict[str | None, list[str]] = {}
-    for code, _name, parent in rows:
-        children.setdefault(parent, []).append(code)
-    tree = UnitTree(
-        {r[0]: r[1] for r in rows},
-        {r[0]: r[2] for r in rows},
-        {k: tuple(sorted(v)) for k, v in children.items()},
-    )
+    tree = load_tree(db())
     with _tree_lock:
         _tree_cache = (time.monotonic(), url, tree)
     return tree

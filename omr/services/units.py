@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import case, select
@@ -33,11 +34,28 @@ def variant_of(unit: Unit) -> Variant:
 
 @dataclass(frozen=True)
 class UnitTree:
+    """The units' parent links, read once: who is under whom, and each unit's name. The tally walks the
+    same links in SQL (``scope_cte``), so its counting stays one query per figure."""
+
     names: dict[str, str]
     parents: dict[str, str | None]
     children: dict[str | None, tuple[str, ...]]
 
+    @classmethod
+    def of(cls, rows: Iterable[tuple[str, str, str | None]]) -> UnitTree:
+        """The tree of (code, name, parent code) rows."""
+        rows = list(rows)
+        children: dict[str | None, list[str]] = {}
+        for code, _name, parent in rows:
+            children.setdefault(parent, []).append(code)
+        return cls(
+            {code: name for code, name, _ in rows},
+            {code: parent for code, _, parent in rows},
+            {k: tuple(sorted(v)) for k, v in children.items()},
+        )
+
     def below(self, code: str) -> frozenset[str]:
+        """The unit's code and every unit under it."""
         out, todo = {code}, [code]
         while todo:
             for c in self.children.get(todo.pop(), ()):
@@ -45,6 +63,11 @@ class UnitTree:
                     out.add(c)
                     todo.append(c)
         return frozenset(out)
+
+
+def unit_tree(s: Session | Connection) -> UnitTree:
+    """Every unit's place in the tree, from the database."""
+    return UnitTree.of(s.execute(select(Unit.code, Unit.name, Unit.parent_code)).tuples())
 
 
 def scope_cte(root: str | None):
@@ -70,16 +93,7 @@ def list_units(session: Session, province: str | None = None) -> list[Unit]:
     if province is None:
         return units
     get_unit(session, province)
-    keep = {province}
-    children: dict[str | None, list[Unit]] = {}
-    for u in units:
-        children.setdefault(u.parent_code, []).append(u)
-    todo = [province]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child.code not in keep:
-                keep.add(child.code)
-                todo.append(child.code)
+    keep = UnitTree.of((u.code, u.name, u.parent_code) for u in units).below(province)
     return [u for u in units if u.code in keep]
 
 
