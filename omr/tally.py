@@ -44,7 +44,8 @@ from typing import Any
 from sqlalchemy import Select, String, and_, case, cast, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from db.models import Answer, Page, PrintBatch, TextArea, Unit, local_date, local_today
+from db.models import Answer, Page, PrintBatch, Sheet, TextArea, Unit, local_date, local_today
+from omr import vocab_counts
 from omr.services import ServiceError
 from omr.services.units import scope_cte
 from omr.templates import Field, Form, Option, UnknownForm, Variant, all_forms, get_form
@@ -855,6 +856,21 @@ def _collect(ctx: _Ctx, main: _Window, before: _Window | None, after: _Window | 
         for bucket, branch, n in _history_responses(ctx, w):
             d.segment_responses[w.key(bucket)][branch] += n
     return d
+
+
+@dataclass(frozen=True)
+class Overview:
+    """A start page's figures over all time (the backlog does not wait for a month to end)."""
+
+    printed: int  # sheets printed for the units
+    counts: vocab_counts.Counts  # sheets received, answers and sheets waiting
+
+
+def overview(session: Session, units: Iterable[str]) -> Overview:
+    """The all-time figures of ``units`` (a unit with everything under it: ``UnitTree.below``)."""
+    units = sorted(set(units))
+    printed = session.scalar(select(func.count()).select_from(Sheet).where(Sheet.unit_code.in_(units))) or 0
+    return Overview(printed, vocab_counts.counts(session, units))
 
 
 def compute(

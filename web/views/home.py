@@ -1,16 +1,12 @@
-"""The start page of a unit: sheets printed and received, the review backlog, this month's index."""
+"""The start page of a unit: sheets printed and received, the review backlog, this month's index, all
+from ``omr.tally``."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
-from db.models import Sheet
-from omr import tally, vocab, vocab_counts
-from omr.vocab import VN_TZ
+from omr import tally, vocab
 from web import tallies
 from web.access import chosen_unit, unit_name, unit_tree
 from web.database import db
@@ -24,19 +20,17 @@ bp = Blueprint("home", __name__)
 @login_required
 def index():
     unit = chosen_unit(request.args.get("unit"))
-    units = sorted(unit_tree().below(unit))
     s = db()
-    printed = s.scalar(select(func.count()).select_from(Sheet).where(Sheet.unit_code.in_(units))) or 0
-    counts = vocab_counts.counts(s, units)  # all time: the backlog does not wait for a month to end
-    period = datetime.now(VN_TZ).strftime("%Y-%m")
+    figures = tally.overview(s, unit_tree().below(unit))
+    period = tallies.this_month()
     month = tallies.summary(s, period, unit)
     return render_template(
         "home.html",
         unit=unit,
         unit_label=unit_name(unit),
         choices=unit_options(unit),
-        printed=printed,
-        counts=counts,
+        printed=figures.printed,
+        counts=figures.counts,
         vocab=vocab,
         period=period,
         month=month,
