@@ -163,11 +163,11 @@ def _units_list(args) -> int:
 def _units_add(args) -> int:
     from db.session import transaction
     from omr.services.units import add_unit
-    from omr.services.users import audit
 
     with transaction() as s:
-        unit = add_unit(s, args.code, args.name, args.parent, args.counters, args.personal, args.quota, args.kind)
-        audit(s, args.by, "unit.add", f"unit:{unit.code}", None, _unit_json(unit))
+        unit = add_unit(
+            s, args.code, args.name, args.parent, args.counters, args.personal, args.quota, args.kind, by=args.by
+        )
         data = _unit_json(unit)
     if args.json:
         _out(data)
@@ -181,25 +181,19 @@ def _units_add(args) -> int:
 def _units_set(args) -> int:
     from db.session import transaction
     from omr.reports import settings as report_settings
-    from omr.services import ServiceError
-    from omr.services.units import get_unit
+    from omr.services.units import update_unit
     from omr.services.users import audit
-    from omr.templates import MAX_COUNTERS
 
     with transaction() as s:
-        unit = get_unit(s, args.code)
-        old = _unit_json(unit)
-        if args.counters is not None:
-            if not 1 <= args.counters <= MAX_COUNTERS:
-                raise ServiceError(f"số quầy phải từ 1 đến {MAX_COUNTERS}")
-            unit.counters = args.counters
-        if args.personal is not None:
-            unit.personal_fields = args.personal
-        if args.quota is not None:
-            unit.yearly_quota = args.quota or None
-        if args.name:
-            unit.name = args.name.strip()
-        audit(s, args.by, "unit.set", f"unit:{unit.code}", old, _unit_json(unit))
+        unit = update_unit(
+            s,
+            args.code,
+            args.by,
+            name=args.name or None,  # an empty --name leaves the name as it is
+            counters=args.counters,
+            personal_fields=args.personal,
+            yearly_quota=args.quota,
+        )
         if (report := report_settings.apply_options(s, unit, args)) is not None:
             audit(s, args.by, "unit.report_settings", f"unit:{unit.code}", report["old"], report["new"])
         data = _unit_json(unit)

@@ -124,8 +124,10 @@ def add_unit(
     personal_fields: bool = False,
     yearly_quota: int | None = None,
     kind: str = "service_point",
+    by: str | None = None,
 ) -> Unit:
-    """Add a service point (school, clinic, land-registry branch…) or an office; the caller commits."""
+    """Add a service point (school, clinic, land-registry branch…) or an office and audit it as
+    ``unit.add`` (by ``by``); the caller commits."""
     code, name = code.strip(), name.strip()
     if not CODE_RE.fullmatch(code):
         raise ServiceError(f"mã đơn vị không hợp lệ: {code!r} (chữ, số, dấu - _ . ; tối đa 32 ký tự)")
@@ -152,6 +154,9 @@ def add_unit(
     )
     session.add(unit)
     session.flush()
+    from omr.services.users import audit
+
+    audit(session, by, "unit.add", f"unit:{unit.code}", None, unit_facts(unit))
     return unit
 
 
@@ -176,10 +181,12 @@ def update_unit(
     name: str | None = None,
     counters: int | None = None,
     personal_fields: bool | None = None,
+    yearly_quota: int | None = None,
     usual_form: str | None = None,
     retired: bool | None = None,
 ) -> Unit:
-    """Change a unit (only what is given; ``usual_form=""`` clears it) and audit it as ``unit.set`` with
+    """Change a unit (only what is given; ``usual_form=""`` and ``yearly_quota=0`` clear it) and audit it
+    as ``unit.set`` with
     the old and new values; the caller commits. A retired unit keeps its sheets, pages and results."""
     from omr.services.users import audit
     from omr.templates import all_forms
@@ -196,6 +203,8 @@ def update_unit(
         unit.counters = counters
     if personal_fields is not None:
         unit.personal_fields = personal_fields
+    if yearly_quota is not None:
+        unit.yearly_quota = yearly_quota or None
     if usual_form is not None:
         if usual_form and usual_form not in all_forms():
             raise ServiceError(f"Không có mẫu phiếu {usual_form!r}")
