@@ -401,21 +401,30 @@ def test_undo_restores_the_answer_it_undoes(omr_home, later_page):
 
 def test_claim_walks_the_queue_index(omr_home):
     """The claim reads the queue in index order and stops at the first free item: no sort of every
-    open item on each claim (migration 0003)."""
-    from sqlalchemy.dialects import sqlite
+    open item on each claim (migration 0003). Every statement a claim runs that orders review items
+    is asked for SQLite's plan."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
 
     from db.session import engine
 
     _synthetic_queue(3)
-    stmt = svc._pick_stmt(False, False)
-    compiled = stmt.compile(dialect=sqlite.dialect())
-    params = {"q_kind": "answer", "q_stale": svc._now(), "q_exclude": [1], "scope_units": [UNIT]}
-    params["scope_uploader_units"] = [UNIT]
-    expanded = compiled.construct_expanded_state(params)
-    values = tuple(expanded.parameters[k] for k in expanded.positiontup)
+    ordered: list[tuple[str, tuple]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if "review_items" in statement and "ORDER BY" in statement:
+            ordered.append((statement, tuple(parameters)))
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        assert svc.claim_next("r1", scope()) is not None
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert ordered
     with engine().connect() as conn:
-        plan = " / ".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + expanded.statement, values))
-    assert "ix_review_items_queue" in plan and "TEMP B-TREE" not in plan, plan
+        for statement, values in ordered:
+            plan = " / ".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, values))
+            assert "ix_review_items_queue" in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_login_does_not_hold_up_reviewers(tmp_path):
