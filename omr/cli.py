@@ -690,7 +690,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as e:
         # a fault of ours, not the user's: still one line, with the way to get the details
-        if os.environ.get("OMR_DEBUG"):
+        from omr import config
+
+        if config.debug():
             raise
         print(
             f"omr {args.command}: Lỗi không mong đợi ({type(e).__name__}: {_message(e)}); "
