@@ -45,7 +45,7 @@ SEEN_MS = 100  # a decision less than this after its item appeared was not made 
 
 def prepare(home: Path, items: int) -> None:
     from tests.browser.queue_data import clone_queue, scan_models
-    from web.testing import Home, make_users
+    from tests.support.web import Home, make_users
 
     with Home(home):
         make_users({"reviewer": ("reviewer", "09552"), "admin": ("admin", "09552")})
@@ -69,7 +69,7 @@ def cpu_name() -> str:
 def drive(port: int, items: int, doubles: float, seed: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from web.testing import PASSWORD
+    from tests.support.web import PASSWORD
 
     rng = random.Random(seed)
     seen: list[int] = []

@@ -55,7 +55,7 @@ def free_port() -> int:
 
 
 def prepare(home: Path, sheets: int, reviewers: int) -> None:
-    from web.testing import cross, faint_dot, fill_clear, make_users, print_sheets, save_pdf
+    from tests.support.web import cross, faint_dot, fill_clear, make_users, print_sheets, save_pdf
 
     make_users({f"r{i:02d}": ("reviewer", "09552") for i in range(reviewers)} | {"admin": ("admin", "09552")})
     done = 0
@@ -307,7 +307,7 @@ def main() -> int:
     os.environ["OMR_HOME"] = str(template)
     os.environ.pop("OMR_DATABASE_URL", None)
     from db import session as dbs
-    from web.testing import PASSWORD
+    from tests.support.web import PASSWORD
 
     t0 = time.perf_counter()
     if args.prepared:

@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from db import session as dbs  # noqa: E402
-from db.models import ACCEPTED, MACHINE, NEEDS_REVIEW, Answer, Page, PrintBatch, Sheet, Unit, local_date  # noqa: E402
+from db.models import Answer, Page, PrintBatch, Sheet, Unit, local_date  # noqa: E402
+from omr.vocab import ACCEPTED, MACHINE, NEEDS_REVIEW
 
 PROVINCE = "BENCH"
 WARDS = 60

@@ -7,7 +7,7 @@ decisions sit side by side in ``answers`` and neither overwrites the other.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from typing import overload
 
 from sqlalchemy import (
@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from omr.vocab import REVIEW_OPEN, SCAN_RUNNING, VN_TZ
+
 # Constraint names fixed by convention: migrations (and SQLite batch mode) need named constraints.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -36,25 +38,6 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-# unit kinds: the official divisions come built in; offices (a district-level one-stop office, a
-# public administration centre) and service points (schools, clinics, branches) are added by users
-UNIT_KINDS = ("province", "ward", "commune", "special", "office", "service_point")
-ROLES = ("admin", "staff", "reviewer", "viewer")
-SCAN_RUNNING, SCAN_DONE, SCAN_FAILED = "running", "done", "failed"
-# page statuses (CONTRACT.md)
-ACCEPTED, NEEDS_REVIEW, UNIDENTIFIED = "accepted", "needs_review", "unidentified"
-DUPLICATE, CONFLICT, INVALID, BLANK = "duplicate", "conflict", "invalid", "blank"
-PAGE_STATUSES = (ACCEPTED, NEEDS_REVIEW, UNIDENTIFIED, DUPLICATE, CONFLICT, INVALID, BLANK)
-# pages whose answers count in tallies (through answers.final_value, set by the machine or a reviewer)
-COUNTED_STATUSES = (ACCEPTED, NEEDS_REVIEW)
-# review item kinds and states
-REVIEW_ANSWER, REVIEW_UNIDENTIFIED, REVIEW_CONFLICT = "answer", "unidentified", "conflict"
-REVIEW_OPEN, REVIEW_DONE = "open", "done"
-MACHINE = "machine"  # answers.decided_by when the machine's decision was accepted as final
-
-
-VN_TZ = timezone(timedelta(hours=7), "ICT")  # reports follow the Vietnamese calendar day, not UTC
 
 
 def utcnow() -> datetime:
@@ -355,6 +338,7 @@ class IssuedReport(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     changes: Mapped[list | None] = mapped_column(JSON)  # the last check's differences; [] = unchanged
+
 
 class UnitReportSettings(Base):
     """How a unit signs and sends its PDF report (Nghị định 30/2020/NĐ-CP): set with ``omr units set``.

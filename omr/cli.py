@@ -164,11 +164,11 @@ def _units_list(args) -> int:
 def _units_add(args) -> int:
     from db.session import transaction
     from omr.services.units import add_unit
-    from omr.services.users import audit
 
     with transaction() as s:
-        unit = add_unit(s, args.code, args.name, args.parent, args.counters, args.personal, args.quota, args.kind)
-        audit(s, args.by, "unit.add", f"unit:{unit.code}", None, _unit_json(unit))
+        unit = add_unit(
+            s, args.code, args.name, args.parent, args.counters, args.personal, args.quota, args.kind, by=args.by
+        )
         data = _unit_json(unit)
     if args.json:
         _out(data)
@@ -182,25 +182,19 @@ def _units_add(args) -> int:
 def _units_set(args) -> int:
     from db.session import transaction
     from omr.reports import settings as report_settings
-    from omr.services import ServiceError
-    from omr.services.units import get_unit
+    from omr.services.units import update_unit
     from omr.services.users import audit
-    from omr.templates import MAX_COUNTERS
 
     with transaction() as s:
-        unit = get_unit(s, args.code)
-        old = _unit_json(unit)
-        if args.counters is not None:
-            if not 1 <= args.counters <= MAX_COUNTERS:
-                raise ServiceError(f"số quầy phải từ 1 đến {MAX_COUNTERS}")
-            unit.counters = args.counters
-        if args.personal is not None:
-            unit.personal_fields = args.personal
-        if args.quota is not None:
-            unit.yearly_quota = args.quota or None
-        if args.name:
-            unit.name = args.name.strip()
-        audit(s, args.by, "unit.set", f"unit:{unit.code}", old, _unit_json(unit))
+        unit = update_unit(
+            s,
+            args.code,
+            args.by,
+            name=args.name or None,  # an empty --name leaves the name as it is
+            counters=args.counters,
+            personal_fields=args.personal,
+            yearly_quota=args.quota,
+        )
         if (report := report_settings.apply_options(s, unit, args)) is not None:
             audit(s, args.by, "unit.report_settings", f"unit:{unit.code}", report["old"], report["new"])
         data = _unit_json(unit)
@@ -285,7 +279,7 @@ def register_print(sub) -> None:
 def _scan(args) -> int:
     from omr import queue
     from omr.services import ingest, survey_period, watched_folder
-    from omr.vocab_counts import PAGE_STATUS as STATUS_LABELS  # the words the web and the exports use
+    from omr.vocab import PAGE_STATUS as STATUS_LABELS  # the words the web and the exports use
     from omr.vocab_counts import from_scan_lines
 
     if not args.paths and not args.watch:
@@ -531,7 +525,7 @@ def _users_unlock(args) -> int:
 
 
 def register_users(sub) -> None:
-    from db.models import ROLES
+    from omr.vocab import ROLES
 
     p = sub.add_parser("users", help="người dùng ứng dụng web")
     us = p.add_subparsers(dest="users_cmd", required=True, metavar="{add,disable,enable,unlock}", parser_class=_Parser)
@@ -698,7 +692,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as e:
         # a fault of ours, not the user's: still one line, with the way to get the details
-        if os.environ.get("OMR_DEBUG"):
+        from omr import config
+
+        if config.debug():
             raise
         print(
             f"omr {args.command}: Lỗi không mong đợi ({type(e).__name__}: {_message(e)}); "

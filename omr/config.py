@@ -1,4 +1,4 @@
-"""Where this installation keeps its state: one data directory, read from the environment.
+"""Where this installation keeps its state, and how it runs: the settings read from the environment.
 
 Everything is looked up when asked (not at import), so a test or a long-running process that changes
 ``OMR_HOME`` sees the new directory. Directories are created on demand: no separate init step.
@@ -120,6 +120,27 @@ def database_url() -> str:
     db = home() / DB_FILE
     _check_database_file(db)
     return f"sqlite:///{db}"
+
+
+def max_upload_mb() -> int:
+    """The largest upload the web accepts, in MB (``OMR_MAX_UPLOAD_MB``, default 1024)."""
+    return int(os.environ.get("OMR_MAX_UPLOAD_MB", "1024"))
+
+
+def insecure_cookies() -> bool:
+    """Whether the web's session cookie may travel over plain HTTP (``OMR_INSECURE_COOKIES``: a LAN
+    served without HTTPS)."""
+    return os.environ.get("OMR_INSECURE_COOKIES", "") in ("1", "true", "yes")
+
+
+def trusted_proxies() -> int:
+    """How many reverse proxies stand in front of the web (``OMR_TRUSTED_PROXIES``, default 0)."""
+    return int(os.environ.get("OMR_TRUSTED_PROXIES", "0") or 0)
+
+
+def debug() -> bool:
+    """Whether an unexpected error shows its traceback (``OMR_DEBUG``)."""
+    return bool(os.environ.get("OMR_DEBUG"))
 
 
 def pages_dir() -> Path:

@@ -82,10 +82,11 @@ def _verify_stored_codes(key: bytes) -> tuple[int, int]:
     from sqlalchemy import select
 
     from db import session as dbs
-    from db.models import ACCEPTED, CONFLICT, NEEDS_REVIEW, Page
+    from db.models import Page
     from omr import identity
     from omr.detect.qr import read_qr
     from omr.detect.read import decode
+    from omr.vocab import ACCEPTED, CONFLICT, NEEDS_REVIEW
 
     with dbs.session() as s:
         rows = s.execute(
@@ -140,8 +141,9 @@ def interrupted_batches() -> list[tuple[int, str]]:
     from sqlalchemy import select
 
     from db import session as dbs
-    from db.models import SCAN_RUNNING, ScanBatch
+    from db.models import ScanBatch
     from omr.services import running
+    from omr.vocab import SCAN_RUNNING
 
     with dbs.session() as s:
         ids = list(s.scalars(select(ScanBatch.id).where(ScanBatch.status == SCAN_RUNNING).order_by(ScanBatch.id)))
@@ -157,8 +159,9 @@ def mark_interrupted(batches: list[tuple[int, str]]) -> None:
     from sqlalchemy import update
 
     from db import session as dbs
-    from db.models import SCAN_FAILED, SCAN_RUNNING, ScanBatch
+    from db.models import ScanBatch
     from omr.services import running
+    from omr.vocab import SCAN_FAILED, SCAN_RUNNING
 
     for batch_id, who in batches:
         with dbs.transaction() as s:

@@ -44,12 +44,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from db import session as dbs
-from db.models import DUPLICATE, Page, ScanBatch
+from db.models import Page, ScanBatch
 from omr import config
 from omr.detect.sources import RawPage
 from omr.services import ingest, readers, scan_lines, storing
 from omr.services.spool import batch_dir as spool_dir
 from omr.services.spool import stale as stale_spools
+from omr.vocab import DUPLICATE
 
 if TYPE_CHECKING:
     from celery import Celery

@@ -144,7 +144,7 @@ def _value(v: tuple[str | None, str] | None) -> str:
 
 
 def _line(o: rr.Outcome) -> str:
-    from omr.vocab_counts import PAGE_STATUS as STATUS_LABELS
+    from omr.vocab import PAGE_STATUS as STATUS_LABELS
 
     ident = f" (phiếu {o.serial}, trang {o.sheet_page})" if o.serial else ""
     parts = []
@@ -156,7 +156,7 @@ def _line(o: rr.Outcome) -> str:
 
 
 def _summary(s: rr.Summary) -> str:
-    from omr.vocab_counts import PAGE_STATUS as STATUS_LABELS
+    from omr.vocab import PAGE_STATUS as STATUS_LABELS
 
     how = "quyết định lại từ số đo đã lưu" if s.from_measurements else "đọc lại"
     head = f"Đã {how} {s.pages} trang bằng trình đọc phiên bản {s.reader_version}"

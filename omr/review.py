@@ -30,8 +30,14 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, updat
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.models import (
-    BLANK,
+from db.models import Answer, AuditLog, Page, ReviewItem, ScanBatch, Sheet, TextArea, User, utcnow
+from db.session import session as open_session
+from db.session import transaction
+from omr import config
+from omr.services import NotFound, ServiceError, decisions
+from omr.values import join_values, split_values
+from omr.vocab import BLANK_PAGE as BLANK
+from omr.vocab import (
     CONFLICT,
     COUNTED_STATUSES,
     INVALID,
@@ -41,20 +47,7 @@ from db.models import (
     REVIEW_OPEN,
     REVIEW_UNIDENTIFIED,
     UNIDENTIFIED,
-    Answer,
-    AuditLog,
-    Page,
-    ReviewItem,
-    ScanBatch,
-    Sheet,
-    TextArea,
-    User,
-    utcnow,
 )
-from db.session import session as open_session
-from db.session import transaction
-from omr import config
-from omr.services import NotFound, ServiceError, decisions
 
 STALE = timedelta(minutes=5)  # a claimed item nobody decided is handed out again after this
 MAX_HELD = 3  # the item on screen and the two prefetched behind it
@@ -473,7 +466,7 @@ def _differences(s: Session, a: Page, b: Page, fl) -> list[dict]:
         def words(v: str | None, labels: dict[str, str] = labels) -> str:
             if not v:
                 return "—"
-            return ", ".join(labels.get(x, x) for x in v.split(","))
+            return ", ".join(labels.get(x, x) for x in split_values(v))
 
         out.append({"field": f, "question": label, "left": words(left), "right": words(right)})
     return out
@@ -486,13 +479,11 @@ def _check_value(view_options: list[tuple[str, str]], kind: str, value: str | No
     if value in (None, ""):
         return None
     values = [v for v, _ in view_options]
-    parts = [p for p in str(value).split(",") if p]
+    parts = split_values(str(value))
     if any(p not in values for p in parts) or not parts:
         raise ReviewError(f"Lựa chọn không có trong câu hỏi: {value!r}")
     if kind != "multi" and len(parts) != 1:
         raise ReviewError("Câu hỏi này chỉ chọn một")
-    from omr.detect.decide import join_values
-
     return join_values(sorted(set(parts)))
 
 

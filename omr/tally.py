@@ -44,20 +44,13 @@ from typing import Any
 from sqlalchemy import Select, String, and_, case, cast, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from db.models import (
-    COUNTED_STATUSES,
-    NEEDS_REVIEW,
-    VN_TZ,
-    Answer,
-    Page,
-    PrintBatch,
-    TextArea,
-    Unit,
-    local_date,
-    local_today,
-)
+from db.models import Answer, Page, PrintBatch, Sheet, TextArea, Unit, local_date, local_today
+from omr import vocab_counts
 from omr.services import ServiceError
+from omr.services.units import scope_cte
 from omr.templates import Field, Form, Option, UnknownForm, Variant, all_forms, get_form
+from omr.values import split_values
+from omr.vocab import COUNTED_STATUSES, NEEDS_REVIEW, VN_TZ
 
 DEFAULT_TARGET = 0.90  # seed 000: "Chỉ số Hài lòng ... đạt từ 90% trở lên"
 # seed 002: 420 sheets a year per commune/ward/town, 200 for the district's one-stop office; a unit of
@@ -68,10 +61,9 @@ QUOTAS = {"ward": 420, "commune": 420, "special": 420, "office": 200}
 BREAKDOWN_FIELDS = ("q_area", "q_counter")
 TREND_MONTHS = 12
 SCORE = 1000  # breakdown score per page: SCORE × satisfied + answered (a page has far fewer questions)
-PENDING_LABEL = "đang chờ duyệt"
 
-# answer classes
-ANSWERED, BLANK, PENDING = "answered", "blank", "pending"
+# answer classes (an answer counted as given, left blank, or still waiting; not answer states)
+CLASS_ANSWERED, CLASS_BLANK, CLASS_PENDING = "answered", "blank", "pending"
 
 
 class TallyError(ServiceError):
@@ -434,22 +426,6 @@ _answers = Answer.__table__
 _units = Unit.__table__
 
 
-def _scope(root: str | None):
-    """Recursive CTE (code, branch): every unit under ``root`` (root included), and which unit
-    directly under the root it belongs to (``branch``; the root's own pages have branch = root).
-    Without a root: every unit, each under its top-level ancestor. UNION, not UNION ALL, so a
-    mistaken cycle in parent links ends instead of looping."""
-    u = _units
-    if root is None:
-        anchor = select(u.c.code.label("code"), u.c.code.label("branch")).where(u.c.parent_code.is_(None))
-    else:
-        anchor = select(u.c.code.label("code"), u.c.code.label("branch")).where(u.c.code == root)
-    scope = anchor.cte("scope", recursive=True)
-    child = u.alias("child")
-    branch = scope.c.branch if root is None else case((scope.c.code == root, child.c.code), else_=scope.c.branch)
-    return scope.union(select(child.c.code, branch).where(child.c.parent_code == scope.c.code))
-
-
 def _first_of_its_kind(p):
     """No counted page with the same serial and sheet page was stored before this one (any period)."""
     earlier = _pages.alias("earlier")
@@ -489,9 +465,9 @@ def _counted(p, start: date, end: date, form_id: str | None) -> list:
 
 def _answer_class(a):
     return case(
-        (a.c.final_state.is_(None), PENDING),
-        (or_(a.c.final_value.is_(None), a.c.final_value == ""), BLANK),
-        else_=ANSWERED,
+        (a.c.final_state.is_(None), CLASS_PENDING),
+        (or_(a.c.final_value.is_(None), a.c.final_value == ""), CLASS_BLANK),
+        else_=CLASS_ANSWERED,
     )
 
 
@@ -530,7 +506,7 @@ class _Ctx:
     form_id: str | None
 
     def scope(self):
-        return _scope(self.root)
+        return scope_cte(self.root)
 
     def rows(self, stmt: Select) -> list[tuple]:
         return [tuple(r) for r in self.session.execute(stmt)]
@@ -737,7 +713,7 @@ def _options_for(f: Field, seen: Iterable[str]) -> list[Option]:
 
 
 def _split(f: Field, value: str) -> list[str]:
-    return [v for v in value.split(",") if v] if f.kind == "multi" else [value]
+    return split_values(value) if f.kind == "multi" else [value]
 
 
 def _choice_fields(form: Form) -> list[Field]:
@@ -861,7 +837,7 @@ def _collect(ctx: _Ctx, main: _Window, before: _Window | None, after: _Window | 
     d = _Data()
     for bucket, branch, fid, fld, value, cls, n in _answer_groups(ctx, main):
         d.classes[(fid, fld)][cls] += n
-        if cls == ANSWERED:
+        if cls == CLASS_ANSWERED:
             d.values[(fid, fld)][value] += n
             d.by_branch[(branch, fid)].append((fld, value, n))
             if fld in index_fields:
@@ -880,6 +856,21 @@ def _collect(ctx: _Ctx, main: _Window, before: _Window | None, after: _Window | 
         for bucket, branch, n in _history_responses(ctx, w):
             d.segment_responses[w.key(bucket)][branch] += n
     return d
+
+
+@dataclass(frozen=True)
+class Overview:
+    """A start page's figures over all time (the backlog does not wait for a month to end)."""
+
+    printed: int  # sheets printed for the units
+    counts: vocab_counts.Counts  # sheets received, answers and sheets waiting
+
+
+def overview(session: Session, units: Iterable[str]) -> Overview:
+    """The all-time figures of ``units`` (a unit with everything under it: ``UnitTree.below``)."""
+    units = sorted(set(units))
+    printed = session.scalar(select(func.count()).select_from(Sheet).where(Sheet.unit_code.in_(units))) or 0
+    return Overview(printed, vocab_counts.counts(session, units))
 
 
 def compute(
@@ -1057,11 +1048,11 @@ def _form_tally(
     for f in _choice_fields(form):
         values = d.values.get((fid, f.id), {})
         cls = d.classes.get((fid, f.id), {})
-        answered, pending = cls.get(ANSWERED, 0), cls.get(PENDING, 0)
+        answered, pending = cls.get(CLASS_ANSWERED, 0), cls.get(CLASS_PENDING, 0)
         on_page = d.pages.get((fid, f.page), 0)
         # pages with no row at all for the question (never read) count as blank, so the three
         # numbers always add up to the sheets that carry the question
-        blank = max(on_page - answered - pending, cls.get(BLANK, 0))
+        blank = max(on_page - answered - pending, cls.get(CLASS_BLANK, 0))
         counts: dict[str, int] = defaultdict(int)
         for v, n in values.items():
             for part in _split(f, v):
@@ -1190,7 +1181,7 @@ def counted_pages(
     created_at, branch, survey_date): the exports read the raw answers through it, so they list exactly
     the sheets the tally counted (pass the result's ``period.as_of`` for a period not yet over)."""
     start, end = Period.parse(period).span(as_of)
-    scope, p = _scope(unit_code), _pages
+    scope, p = scope_cte(unit_code), _pages
     return (
         select(
             p.c.id,
@@ -1225,7 +1216,7 @@ class Comment:
 
 def _comment_stmt(period: Period, unit_code: str | None, form_id: str | None, as_of: date | None):
     start, end = period.span(as_of)
-    scope, p, t = _scope(unit_code), _pages, TextArea.__table__
+    scope, p, t = scope_cte(unit_code), _pages, TextArea.__table__
     return (
         select(p.c.id, p.c.serial, p.c.unit_code, p.c.form_id, t.c.field, t.c.image_path, p.c.created_at)
         .select_from(t.join(p, t.c.page_id == p.c.id).join(scope, scope.c.code == p.c.unit_code))

@@ -7,8 +7,7 @@
   was unsure and no person has looked): the review queue's answers.
 - **phiếu còn câu chờ duyệt** (sheets waiting): sheets received with at least one answer waiting.
 
-Page statuses get words of their own that none of these words reuse: an ``accepted`` page is "đọc
-xong" (every answer decided by the machine), not "đã nhận", which is the sheets' word.
+The words are in ``omr.vocab``, with the page statuses' words, which none of these reuse.
 
 The command line (``omr scan``'s summary), the start page and the results page use these; the tally
 (``omr.tally``) counts ``responses`` and ``pending_responses`` by the same definitions, which
@@ -24,22 +23,8 @@ from datetime import datetime
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from db.models import COUNTED_STATUSES, Answer, Page
-
-RECEIVED = "phiếu đã nhận"
-WAITING_ANSWERS = "câu chờ duyệt"
-WAITING_SHEETS = "phiếu còn câu chờ duyệt"
-PAGE_STATUS = {
-    "accepted": "đọc xong",
-    "needs_review": "còn câu chờ duyệt",
-    "unidentified": "chưa nhận dạng",
-    "duplicate": "trùng",
-    "conflict": "trùng số, khác câu trả lời",
-    "invalid": "không hợp lệ",
-    "blank": "trang trắng",
-    "error": "lỗi đọc",
-}
-WAITING_STATES = ("multiple", "uncertain")  # a scan line's answer states a person must decide
+from db.models import Answer, Page
+from omr.vocab import COUNTED_STATUSES, RECEIVED, WAITING_ANSWERS, WAITING_SHEETS, WAITING_STATES
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from omr.detect.decide import join_values  # the truth is written in the reader's own order
 from omr.layout import FieldPlacement, Rect
 from omr.templates import Field
+from omr.values import join_values  # the truth is written in the reader's own order
 from samples.ink import Canvas, Tool, faint_pencil, felt_pen, pen, pencil, smooth, wobble
 
 EXPECT = {

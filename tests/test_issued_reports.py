@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from db import session as dbs
-from db.models import REVIEW_ANSWER, REVIEW_OPEN, Answer, AuditLog, IssuedReport, Page, ReviewItem
+from db.models import Answer, AuditLog, IssuedReport, Page, ReviewItem
 from omr import review
 from omr.services import ServiceError, issued_reports
+from omr.vocab import REVIEW_ANSWER, REVIEW_OPEN
 
 
 @pytest.fixture
@@ -140,7 +141,7 @@ def test_web_issue_download_and_warning_on_the_results_page(tmp_path: Path) -> N
     page of that unit and period warns, and the register marks it changed."""
     from test_tally import build_fixture
 
-    from web.testing import Home, app_for_tests, csrf_from, login, make_users
+    from tests.support.web import Home, app_for_tests, csrf_from, login, make_users
 
     with Home(tmp_path / "home") as home:
         build_fixture(home)

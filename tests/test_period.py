@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from db import session as dbs
-from db.models import ACCEPTED, MACHINE, SCAN_DONE, Answer, AuditLog, Page, ScanBatch, Unit, local_date
+from db.models import Answer, AuditLog, Page, ScanBatch, Unit, local_date
 from omr.services import ServiceError, survey_period
 from omr.tally import compute
+from omr.vocab import ACCEPTED, MACHINE, SCAN_DONE
 
 FORM = "kien-hung-2020"
 BATCHES = {  # name: (period, scanned at UTC, sheets)
@@ -169,7 +170,7 @@ def test_web_upload_month_field_and_correction(tmp_path: Path) -> None:
     is the batch's, and staff move a batch to another month from its page (audited)."""
     import io
 
-    from web.testing import Home, app_for_tests, csrf_from, fill_clear, login, make_users, print_sheets, save_pdf
+    from tests.support.web import Home, app_for_tests, csrf_from, fill_clear, login, make_users, print_sheets, save_pdf
 
     with Home(tmp_path / "home"):
         make_users({"staff": ("staff", "09552")})

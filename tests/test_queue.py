@@ -249,8 +249,8 @@ def test_scan_through_two_workers_on_postgresql(cluster):
 def test_web_upload_goes_through_the_queue(cluster, tmp_path, monkeypatch):
     import io
 
-    from web.testing import UNIT as WEB_UNIT
-    from web.testing import app_for_tests, csrf_from, fill_clear, login, make_users, print_sheets, save_pdf
+    from tests.support.web import UNIT as WEB_UNIT
+    from tests.support.web import app_for_tests, csrf_from, fill_clear, login, make_users, print_sheets, save_pdf
 
     make_users({"staff": ("staff", WEB_UNIT)})
     _, pages = print_sheets(tmp_path, 4, name="up.pdf", by="staff")

@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from db import session as dbs
-from db.models import MACHINE, Answer, Page, ReviewItem, TextArea
+from db.models import Answer, Page, ReviewItem, TextArea
 from db.session import session, transaction
 from omr import cli, config
 from omr.detect import result as R
 from omr.detect import thresholds, version
 from omr.services import reread as rr
+from omr.vocab import MACHINE
 
 FORM = "kien-hung-2020"
 WARD, SCHOOL, OTHER_WARD = "09552", "TRUONG-A", "00004"  # the school is a service point under the ward

@@ -123,12 +123,19 @@ def test_every_tiff_variant_reads_with_its_page_numbers_directly_and_inside_a_zi
     assert zipped == expected
 
 
-def test_a_sixteen_bit_page_keeps_its_grey_levels():
+def _pages_of(folder: Path, name: str, data: bytes) -> list[sources.RawPage]:
+    """The pages the reader gets from a file of these bytes."""
+    path = folder / name
+    path.write_bytes(data)
+    return list(iter_pages([path]))
+
+
+def test_a_sixteen_bit_page_keeps_its_grey_levels(tmp_path):
     """Pillow's conversion clips 16-bit samples at 255: a whole 16-bit scan would come out white."""
     levels = np.tile(np.arange(0, 65536, 257, dtype=np.uint16), (4, 1))
     buf = io.BytesIO()
     Image.fromarray(levels).save(buf, "TIFF", compression="tiff_lzw")
-    (page,) = sources._tiff_pages(buf.getvalue(), "x.tif")
+    (page,) = _pages_of(tmp_path, "x.tif", buf.getvalue())
     decoded = np.asarray(Image.open(io.BytesIO(page.data)))
     assert np.array_equal(decoded[0], np.arange(256, dtype=np.uint8))
 
@@ -297,13 +304,13 @@ def test_folders_skip_what_is_not_a_file_with_a_word(tmp_path, caplog):
         assert "Bỏ qua thư mục locked: không có quyền đọc" in said
 
 
-def test_a_png_cut_short_or_damaged_is_refused_before_decoding():
+def test_a_png_cut_short_or_damaged_is_refused_before_decoding(tmp_path):
     good = _png_of(7)
-    assert sources._image_page(good, "a.png", ".png").error is None
-    assert sources._image_page(good[:-20], "a.png", ".png").error == sources.TRUNCATED_PNG
     flipped = bytearray(good)
     flipped[45] ^= 0x10
-    assert sources._image_page(bytes(flipped), "a.png", ".png").error == sources.TRUNCATED_PNG
+    assert [p.error for p in _pages_of(tmp_path, "a.png", good)] == [None]
+    assert [p.error for p in _pages_of(tmp_path, "b.png", good[:-20])] == [sources.TRUNCATED_PNG]
+    assert [p.error for p in _pages_of(tmp_path, "c.png", bytes(flipped))] == [sources.TRUNCATED_PNG]
 
 
 def test_errors_of_pages_inside_a_zip_name_the_zip(tmp_path):

@@ -26,22 +26,10 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from db import session as dbs
-from db.models import (
-    ACCEPTED,
-    CONFLICT,
-    DUPLICATE,
-    INVALID,
-    MACHINE,
-    NEEDS_REVIEW,
-    Answer,
-    Page,
-    PrintBatch,
-    Sheet,
-    TextArea,
-    Unit,
-)
+from db.models import Answer, Page, PrintBatch, Sheet, TextArea, Unit
 from omr import tally
 from omr.tally import Period, TallyError, compute
+from omr.vocab import ACCEPTED, CONFLICT, DUPLICATE, INVALID, MACHINE, NEEDS_REVIEW
 
 FORM = "kien-hung-2020"
 NOV = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)

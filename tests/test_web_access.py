@@ -5,18 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from db.models import (
-    REVIEW_ANSWER,
-    REVIEW_CONFLICT,
-    REVIEW_UNIDENTIFIED,
-    Page,
-    PrintBatch,
-    ReviewItem,
-    ScanBatch,
-    TextArea,
-)
+from db.models import Page, PrintBatch, ReviewItem, ScanBatch, TextArea
 from db.session import session
-from web.testing import OTHER_UNIT, UNIT, Home, app_for_tests, build, login
+from omr.vocab import REVIEW_ANSWER, REVIEW_CONFLICT, REVIEW_UNIDENTIFIED
+from tests.support.web import OTHER_UNIT, UNIT, Home, app_for_tests, build, login
 
 
 @pytest.fixture(scope="module")
@@ -202,10 +194,11 @@ def test_uploads_are_limited_to_the_uploaders_units(tmp_path):
     own people find it among their pages to place; ``omr scan`` (no uploader) still reads every unit."""
     import io
 
-    from db.models import ACCEPTED, UNIDENTIFIED, Answer
+    from db.models import Answer
     from omr.services.storing import OUT_OF_SCOPE
+    from omr.vocab import ACCEPTED, UNIDENTIFIED
+    from tests.support.web import cross, csrf_from, fill_clear, make_users, print_sheets, save_pdf, scan
     from web.labels import sentence
-    from web.testing import cross, csrf_from, fill_clear, make_users, print_sheets, save_pdf, scan
 
     with Home(tmp_path / "home"):
         make_users({"staff": ("staff", UNIT), "other_reviewer": ("reviewer", OTHER_UNIT)})

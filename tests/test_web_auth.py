@@ -12,7 +12,7 @@ from sqlalchemy import select
 from db.models import LoginThrottle, utcnow
 from db.session import transaction
 from omr.services import users
-from web.testing import PASSWORD, Home, app_for_tests, csrf_from, login, make_users
+from tests.support.web import PASSWORD, Home, app_for_tests, csrf_from, login, make_users
 
 
 @pytest.fixture

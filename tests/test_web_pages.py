@@ -10,7 +10,17 @@ from sqlalchemy import func, select
 
 from db.models import AuditLog, PrintBatch, ScanBatch, Sheet, Unit, User
 from db.session import session
-from web.testing import UNIT, Home, app_for_tests, csrf_from, fill_clear, login, make_users, print_sheets, save_pdf
+from tests.support.web import (
+    UNIT,
+    Home,
+    app_for_tests,
+    csrf_from,
+    fill_clear,
+    login,
+    make_users,
+    print_sheets,
+    save_pdf,
+)
 
 
 @pytest.fixture
@@ -272,8 +282,8 @@ def test_one_vocabulary_for_received_and_waiting(home):
     import sys
 
     from omr import tally, vocab_counts
+    from tests.support.web import cross, faint_dot
     from web.tallies import this_month
-    from web.testing import cross, faint_dot
 
     _, pages = print_sheets(home, 4, name="vocab.pdf", by="staff")
     for p in pages:
@@ -309,7 +319,7 @@ def test_every_message_has_an_english_translation():
     import re
     from pathlib import Path
 
-    from omr import vocab_counts
+    from omr import vocab
     from web import audit_log, auth, crops, labels
 
     web = Path(__file__).resolve().parents[1] / "web"
@@ -324,6 +334,6 @@ def test_every_message_has_an_english_translation():
         words |= set(table.values())
     words |= set(crops.READING_NAMES.values()) | {crops.FINAL_NAME}
     words |= set(auth._MESSAGES.values())  # the login's refusals, translated where shown
-    words |= {vocab_counts.RECEIVED, vocab_counts.WAITING_ANSWERS, vocab_counts.WAITING_SHEETS}
+    words |= {vocab.RECEIVED, vocab.WAITING_ANSWERS, vocab.WAITING_SHEETS}
     missing = sorted(w for w in words if w not in en)
     assert not missing, missing

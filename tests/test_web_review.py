@@ -12,7 +12,7 @@ from db.models import Answer, AuditLog, Page, ReviewItem
 from db.session import session
 from omr import review as svc
 from omr import tally
-from web.testing import UNIT, Home, app_for_tests, build, csrf_from, login
+from tests.support.web import UNIT, Home, app_for_tests, build, csrf_from, login
 
 
 @pytest.fixture
@@ -23,8 +23,7 @@ def site(tmp_path):
 
 
 def scope() -> svc.Scope:
-    from web.access import UnitTree  # noqa: F401  (scope of 09552: itself and its service points)
-
+    # the scope of 09552: itself and its service points
     return svc.Scope(frozenset({UNIT}))
 
 
@@ -217,10 +216,10 @@ def test_throughput_rate_only_when_enough_items_back_it():
 def _synthetic_queue(per_unit: int) -> dict[str, list[int]]:
     """``per_unit`` open answer items on pages of UNIT and as many of another unit (straight into the
     database: the claim and decide code does not care how a page was read)."""
-    from db.models import REVIEW_OPEN
     from db.session import transaction
     from omr.templates import get_form
-    from web.testing import FORM, OTHER_UNIT
+    from omr.vocab import REVIEW_OPEN
+    from tests.support.web import FORM, OTHER_UNIT
 
     version = get_form(FORM).version
     ids: dict[str, list[int]] = {UNIT: [], OTHER_UNIT: []}
@@ -402,21 +401,30 @@ def test_undo_restores_the_answer_it_undoes(omr_home, later_page):
 
 def test_claim_walks_the_queue_index(omr_home):
     """The claim reads the queue in index order and stops at the first free item: no sort of every
-    open item on each claim (migration 0003)."""
-    from sqlalchemy.dialects import sqlite
+    open item on each claim (migration 0003). Every statement a claim runs that orders review items
+    is asked for SQLite's plan."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
 
     from db.session import engine
 
     _synthetic_queue(3)
-    stmt = svc._pick_stmt(False, False)
-    compiled = stmt.compile(dialect=sqlite.dialect())
-    params = {"q_kind": "answer", "q_stale": svc._now(), "q_exclude": [1], "scope_units": [UNIT]}
-    params["scope_uploader_units"] = [UNIT]
-    expanded = compiled.construct_expanded_state(params)
-    values = tuple(expanded.parameters[k] for k in expanded.positiontup)
+    ordered: list[tuple[str, tuple]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if "review_items" in statement and "ORDER BY" in statement:
+            ordered.append((statement, tuple(parameters)))
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        assert svc.claim_next("r1", scope()) is not None
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert ordered
     with engine().connect() as conn:
-        plan = " / ".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + expanded.statement, values))
-    assert "ix_review_items_queue" in plan and "TEMP B-TREE" not in plan, plan
+        for statement, values in ordered:
+            plan = " / ".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, values))
+            assert "ix_review_items_queue" in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_login_does_not_hold_up_reviewers(tmp_path):
@@ -426,7 +434,7 @@ def test_login_does_not_hold_up_reviewers(tmp_path):
 
     from db.models import User
     from omr import config
-    from web.testing import PASSWORD, make_users
+    from tests.support.web import PASSWORD, make_users
 
     with Home(tmp_path / "home"):
         make_users({"reviewer": ("reviewer", UNIT)})

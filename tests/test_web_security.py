@@ -23,25 +23,11 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from db.models import (
-    REVIEW_ANSWER,
-    REVIEW_CONFLICT,
-    REVIEW_UNIDENTIFIED,
-    AuditLog,
-    IssuedReport,
-    Page,
-    PrintBatch,
-    ReviewItem,
-    ScanBatch,
-    TextArea,
-    Unit,
-    User,
-    local_today,
-)
+from db.models import AuditLog, IssuedReport, Page, PrintBatch, ReviewItem, ScanBatch, TextArea, Unit, User, local_today
 from db.session import session, transaction
 from omr.services import issued_reports, users
-from web.access import BALLOT_ENDPOINTS, CAN_SEE_BALLOTS
-from web.testing import (
+from omr.vocab import REVIEW_ANSWER, REVIEW_CONFLICT, REVIEW_UNIDENTIFIED
+from tests.support.web import (
     FORM,
     OTHER_UNIT,
     PASSWORD,
@@ -58,6 +44,7 @@ from web.testing import (
     save_pdf,
     scan,
 )
+from web.access import BALLOT_ENDPOINTS, CAN_SEE_BALLOTS
 
 SIBLING = "00070"  # Phường Hoàn Kiếm: another ward of Hà Nội, the province of UNIT
 ROLES = ("admin", "staff", "reviewer", "viewer")

@@ -16,8 +16,6 @@ from flask import Flask
 from omr import config as omr_config
 from omr.services.users import SESSION_LIFETIME
 
-MAX_UPLOAD_MB = int(os.environ.get("OMR_MAX_UPLOAD_MB", "1024"))
-
 
 def _secret_key() -> bytes:
     """The session-signing key, made once per data directory (separate from the sheet-signing key).
@@ -49,13 +47,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # serves plain HTTP on a LAN (OMR_INSECURE_COOKIES=1); browsers treat loopback as secure
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("OMR_INSECURE_COOKIES", "") not in ("1", "true", "yes"),
+        SESSION_COOKIE_SECURE=not omr_config.insecure_cookies(),
         SESSION_COOKIE_NAME="omr_session",
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,  # the server ends it then too, however used (web/auth.py)
-        MAX_CONTENT_LENGTH=MAX_UPLOAD_MB * 1024 * 1024,
+        MAX_CONTENT_LENGTH=omr_config.max_upload_mb() * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=int(SESSION_LIFETIME.total_seconds()),
         # background reading of uploads: a thread in this process (tests may run it inline)
         SCAN_INLINE=False,
@@ -64,7 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _secret_key()
-    proxies = int(os.environ.get("OMR_TRUSTED_PROXIES", "0") or 0)
+    proxies = omr_config.trusted_proxies()
     if proxies > 0:
         # behind that many reverse proxies (HTTPS in front): the client's own address, which failed
         # logins are throttled by, is in X-Forwarded-For; without this every user has the proxy's address

@@ -10,19 +10,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
 from flask import Flask, abort, request
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
-from db.models import Unit
+from omr.services.units import UnitTree
+from omr.services.units import unit_tree as load_tree
+from omr.vocab import ADMIN, REVIEWER, STAFF, VIEWER
 from web.database import db
-
-ADMIN, STAFF, REVIEWER, VIEWER = "admin", "staff", "reviewer", "viewer"
-ROLE_LABELS = {ADMIN: "Quản trị viên", STAFF: "Cán bộ", REVIEWER: "Người duyệt", VIEWER: "Người xem"}
 
 # what each role may do (the "Users, roles and access")
 CAN_PRINT = (ADMIN, STAFF)
@@ -40,22 +37,6 @@ BALLOT_ENDPOINTS = frozenset(
 _TREE_TTL = 30.0  # s: units are added rarely (and maybe by `omr units add` in another process)
 
 
-@dataclass(frozen=True)
-class UnitTree:
-    names: dict[str, str]
-    parents: dict[str, str | None]
-    children: dict[str | None, tuple[str, ...]]
-
-    def below(self, code: str) -> frozenset[str]:
-        out, todo = {code}, [code]
-        while todo:
-            for c in self.children.get(todo.pop(), ()):
-                if c not in out:
-                    out.add(c)
-                    todo.append(c)
-        return frozenset(out)
-
-
 _tree_lock = threading.Lock()
 _tree_cache: tuple[float, str, UnitTree] | None = None
 
@@ -69,15 +50,7 @@ def unit_tree(force: bool = False) -> UnitTree:
         c = _tree_cache
         if not force and c is not None and c[1] == url and time.monotonic() - c[0] < _TREE_TTL:
             return c[2]
-    rows = db().execute(select(Unit.code, Unit.name, Unit.parent_code)).all()
-    children: dict[str | None, list[str]] = {}
-    for code, _name, parent in rows:
-        children.setdefault(parent, []).append(code)
-    tree = UnitTree(
-        {r[0]: r[1] for r in rows},
-        {r[0]: r[2] for r in rows},
-        {k: tuple(sorted(v)) for k, v in children.items()},
-    )
+    tree = load_tree(db())
     with _tree_lock:
         _tree_cache = (time.monotonic(), url, tree)
     return tree

@@ -12,8 +12,10 @@ from sqlalchemy import Select, or_, select
 from db.models import Answer, AuditLog, Page, ReviewItem, User
 from omr.layout import layout_for
 from omr.templates import UnknownForm, Variant
-from web.access import ROLE_LABELS, unit_name
-from web.i18n import VN_TZ, _
+from omr.values import split_values
+from omr.vocab import ROLE_LABELS, VN_TZ
+from web.access import unit_name
+from web.i18n import _
 from web.labels import STATE, STATUS
 
 ACTIONS = {
@@ -57,7 +59,6 @@ FIELDS = {
     "kept": "Trang được tính",
 }
 HIDDEN = {"item", "machine_value", "accepted_machine"}  # bookkeeping for undo, not a change
-STATES = STATE | {"marked": "Đã đánh dấu", "blank": "Không trả lời"}
 
 
 @dataclass
@@ -229,9 +230,9 @@ def _value(key: str, v, options: dict[str, str]) -> str:
     if isinstance(v, bool):
         return _("có") if v else _("không")
     if key == "final_value":
-        return ", ".join(options.get(x, x) for x in str(v).split(","))
+        return ", ".join(options.get(x, x) for x in split_values(str(v)))
     if key == "final_state":
-        return _(STATES.get(v, v))
+        return _(STATE.get(v, v))
     if key == "role":
         return _(ROLE_LABELS.get(v, v))
     if key in ("unit", "parent"):

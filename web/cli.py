@@ -184,7 +184,7 @@ def _demo(args) -> int:
         for line in ingest.scan(stacks, created_by="admin", label="Tập phiếu mẫu (demo)"):
             counts[line["status"]] = counts.get(line["status"], 0) + 1
         marker.write_text("ok\n")
-        from omr.vocab_counts import PAGE_STATUS as STATUS_LABELS
+        from omr.vocab import PAGE_STATUS as STATUS_LABELS
 
         summary = ", ".join(f"{STATUS_LABELS.get(k, k)}: {v}" for k, v in sorted(counts.items()))
         print(f"Đã quét tập phiếu mẫu: {summary}")

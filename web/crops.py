@@ -19,6 +19,7 @@ from omr.detect.register import warp
 from omr.detect.result import BoxMeasure
 from omr.layout import PAGE_H, PAGE_W, Rect, layout_for
 from omr.templates import Variant
+from omr.values import split_values
 
 # The question crop is the question's options, cut from the scan one by one (box and printed label)
 # and laid out in a grid as wide as a review screen shows without shrinking: a 4.5 mm box comes out
@@ -111,7 +112,7 @@ def question_crop(
     gray = _load(image_path)
     h = np.array(transform, dtype=np.float64)
     read = {v: Box[name] for v, name in readings}
-    chosen = set((final or "").split(",")) - {""}
+    chosen = set(split_values(final))
     tiles = []
     for opt in fp.options:
         b = opt.box

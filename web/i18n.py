@@ -8,15 +8,16 @@ saving), whatever the server's zone.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 
 from flask import Flask, has_request_context, session
 
+from omr.vocab import VN_TZ
+
 LANGS = ("vi", "en")
 DEFAULT_LANG = "vi"
-VN_TZ = timezone(timedelta(hours=7), "ICT")
 CATALOGUE_DIR = Path(__file__).parent / "translations"
 
 

@@ -15,9 +15,9 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from db.models import SCAN_FAILED
 from omr import config, queue
 from omr.services import ingest
+from omr.vocab import SCAN_FAILED
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,12 @@ from db.models import Answer, Page
 from omr.layout import layout_for
 from omr.services import survey_period
 from omr.templates import UnknownForm, Variant
-from omr.vocab_counts import PAGE_STATUS
+from omr.values import split_values
+from omr.vocab import ANSWER_STATE, PAGE_STATUS
 from web.i18n import _, catalogue, lang
 
 STATUS = {code: words[:1].upper() + words[1:] for code, words in PAGE_STATUS.items()}
-STATE = {"marked": "Đã đánh dấu", "blank": "Không trả lời", "multiple": "Nhiều ô", "uncertain": "Không chắc"}
+STATE = ANSWER_STATE
 
 
 MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July")
@@ -151,7 +152,7 @@ class AnswerRow:
 def _fmt(value: str | None, labels: dict[str, str]) -> str:
     if not value:
         return "—"
-    return ", ".join(labels.get(v, v) for v in value.split(","))
+    return ", ".join(labels.get(v, v) for v in split_values(value))
 
 
 def answer_words(page: Page, a: Answer) -> AnswerRow:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from omr import tally
-from web.i18n import VN_TZ
+from omr.vocab import VN_TZ
 
 log = logging.getLogger(__name__)
 

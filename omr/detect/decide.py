@@ -18,6 +18,7 @@ import numpy as np
 from omr.detect import thresholds as T
 from omr.detect.result import BLANK, MARKED, MULTIPLE, UNCERTAIN, AnswerRead, BoxMeasure
 from omr.templates import Field
+from omr.values import join_values
 
 
 class Box(Enum):
@@ -101,11 +102,6 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
     if stray:
         return answer(None, UNCERTAIN, T.CONF_PERSON, "stray")
     return answer(None, BLANK, certainty)
-
-
-def join_values(values: list[str]) -> str | None:
-    """A multi field's value: option values in natural order ("2" before "10"), comma-joined."""
-    return ",".join(sorted(values, key=lambda v: (len(v), v))) or None
 
 
 def _decide_multi(field, boxes, marks, filled, weak, circled, stray, certainty, answer) -> AnswerRead:

@@ -94,13 +94,32 @@ def quiet(fn: Callable[P, T]) -> Callable[P, T]:
     return run
 
 
+def sniff(head: bytes) -> str | None:
+    """A file's kind from its first bytes (at least 4): the extension of what it is (".pdf", ".jpg", ".png",
+    ".tif", ".zip", ".bmp"), or None."""
+    if head.startswith(b"%PDF"):
+        return ".pdf"
+    if head.startswith(b"\xff\xd8\xff"):
+        return ".jpg"
+    if head.startswith(b"\x89PNG"):
+        return ".png"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return ".tif"
+    if head.startswith(b"PK\x03\x04"):
+        return ".zip"
+    if head.startswith(b"BM"):
+        return ".bmp"
+    return None
+
+
 UNDECODABLE = "Ảnh hỏng hoặc bị cắt cụt, không giải mã được"
 
 
 @quiet
 def decode(data: bytes) -> np.ndarray:
     """Encoded page image (JPEG, PNG, TIFF incl. CCITT G4) to 8-bit grey."""
-    if data[:3] == b"\xff\xd8\xff":
+    kind = sniff(data)
+    if kind == ".jpg":
         # Decoding is the largest single cost of reading a page. simplejpeg's libjpeg-turbo with its
         # fast integer IDCT decodes a 200-dpi page in about 3.9 ms against OpenCV's 4.7
         # (benchmarks/bench_libraries.py); the IDCT's rounding is far below what a mark changes.
@@ -108,7 +127,7 @@ def decode(data: bytes) -> np.ndarray:
             return simplejpeg.decode_jpeg(data, colorspace="GRAY", fastdct=True)[:, :, 0]
         except ValueError:
             pass  # a JPEG variant libjpeg-turbo's fast path refuses (e.g. arithmetic coding): OpenCV below
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
+    if kind == ".tif":
         # a fax page (CCITT G4 in a TIFF header): Pillow's libtiff decodes it in half OpenCV's
         # time (benchmarks/bench_reading.py)
         try:

@@ -9,11 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from omr.identity import SheetIdentity
+from omr.vocab import BLANK_ANSWER, BLANK_PAGE
+from omr.vocab import INVALID as INVALID
+from omr.vocab import MARKED as MARKED
+from omr.vocab import MULTIPLE as MULTIPLE
+from omr.vocab import UNCERTAIN as UNCERTAIN
+from omr.vocab import UNIDENTIFIED as UNIDENTIFIED
 
-# answer states (CONTRACT.md)
-MARKED, BLANK, MULTIPLE, UNCERTAIN = "marked", "blank", "multiple", "uncertain"
-# page outcomes the reader itself can tell; duplicate / conflict are for storage to decide
-READ, UNIDENTIFIED, INVALID, EMPTY_PAGE = "read", "unidentified", "invalid", "blank"
+# the reader's names for omr.vocab's codes (CONTRACT.md): answer states, and the page outcomes the
+# reader itself can tell (duplicate / conflict are for storage to decide), "read" its own
+BLANK, EMPTY_PAGE = BLANK_ANSWER, BLANK_PAGE
+READ = "read"
 
 
 @dataclass(frozen=True)

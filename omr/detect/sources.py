@@ -40,7 +40,7 @@ import pikepdf
 import pypdfium2 as pdfium
 from PIL import Image
 
-from omr.detect.images import native_quiet, quiet
+from omr.detect.images import native_quiet, quiet, sniff
 
 log = logging.getLogger("omr.sources")
 
@@ -119,26 +119,10 @@ def os_reason(e: OSError) -> str:
     return reasons.get(e.errno or 0, f"lỗi hệ thống (mã {e.errno})")
 
 
-def _sniff(head: bytes) -> str | None:
-    if head.startswith(b"%PDF"):
-        return ".pdf"
-    if head.startswith(b"\xff\xd8\xff"):
-        return ".jpg"
-    if head.startswith(b"\x89PNG"):
-        return ".png"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return ".tif"
-    if head.startswith(b"PK\x03\x04"):
-        return ".zip"
-    if head.startswith(b"BM"):
-        return ".bmp"
-    return None
-
-
 def _kind(head: bytes, path: Path | None = None, data: bytes | None = None) -> str | None:
     """The file's kind from its first bytes; else a PDF with junk before its header, or a ZIP with data
     before the archive (a self-extracting one): readers of both find what follows."""
-    kind = _sniff(head)
+    kind = sniff(head)
     if kind is not None:
         return kind
     if path is not None:

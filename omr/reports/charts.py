@@ -20,7 +20,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from omr.reports.fmt import num, pct  # noqa: E402
-from omr.tally import TallyResult, TrendPoint  # noqa: E402
+from omr.tally import DEFAULT_TARGET, TallyResult, TrendPoint  # noqa: E402
 from printing.fonts import FONT_DIR  # noqa: E402
 
 OK_COLOR, LOW_COLOR, TARGET_COLOR, LINE_COLOR = "#2e7d32", "#ef6c00", "#c62828", "#1565c0"
@@ -120,7 +120,7 @@ def trend_chart_png(
         points = list(trend.trend)
     else:
         points = list(trend)
-    target = 0.9 if target is None else target
+    target = DEFAULT_TARGET if target is None else target
     _setup()
     fig = Figure(figsize=(width_in, 2.9), layout="constrained")
     ax = fig.add_subplot()

@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 
 from omr.reports import responses as resp
 from omr.reports import rollup
-from omr.reports.fmt import PENDING_TEXT, RESPONSE_STATUS, CodeCell, neutral_cell, page_status_line, percent_number
+from omr.reports.fmt import CodeCell, neutral_cell, page_status_line, percent_number
 from omr.tally import Index, TallyResult
+from omr.vocab import PENDING_TEXT, RESPONSE_STATUS
 
 BOM = "\ufeff"
 RESPONSE_HEAD = ["Mã phiếu", "Mã đơn vị", "Đơn vị", "Mẫu phiếu", "Ngày quét", "Trạng thái"]

@@ -6,21 +6,11 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from xml.sax.saxutils import escape
 
-from db.models import COUNTED_STATUSES
 from omr.templates import Field
+from omr.values import split_values
+from omr.vocab import COUNTED_STATUSES, PAGE_STATUS, PENDING_TEXT
 
-PENDING_TEXT = "đang chờ duyệt"
 NO_DATA = "–"
-RESPONSE_STATUS = {"accepted": "đã nhận", "reviewed": "đã duyệt", "pending": "còn câu đang chờ duyệt"}
-PAGE_STATUS_TEXT = {
-    "accepted": "đã nhận",
-    "needs_review": "cần duyệt",
-    "unidentified": "không nhận dạng được",
-    "duplicate": "trùng",
-    "conflict": "xung đột",
-    "invalid": "mã không hợp lệ",
-    "blank": "trang trắng",
-}
 
 
 def percent_number(x: float, digits: int = 1, sign: bool = False) -> str:
@@ -93,11 +83,11 @@ def answer_label(f: Field, value: str | None, pending: bool) -> str:
     if not value:
         return ""
     labels = {o.value: o.label for o in f.options}
-    parts = value.split(",") if f.kind == "multi" else [value]
+    parts = split_values(value) if f.kind == "multi" else [value]
     return "; ".join(labels.get(v, f"Quầy {v}" if f.options_from == "counters" else v) for v in parts)
 
 
 def page_status_line(status: str) -> str:
     """A row label for the count of scanned pages with this status, saying whether they count."""
-    label = PAGE_STATUS_TEXT.get(status, status)
+    label = PAGE_STATUS.get(status, status)
     return f"Trang quét {label}" + ("" if status in COUNTED_STATUSES else " (không tính)")

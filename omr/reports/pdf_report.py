@@ -49,9 +49,10 @@ from sqlalchemy.orm import Session
 from omr import config, tally
 from omr.reports import rollup
 from omr.reports import settings as report_settings
-from omr.reports.fmt import NO_DATA, PAGE_STATUS_TEXT, long_date, markup, num, pct, points
+from omr.reports.fmt import NO_DATA, long_date, markup, num, pct, points
 from omr.reports.settings import ADMIN_KINDS, ReportSettings
 from omr.tally import FormTally, Index, QuestionTally, TallyResult
+from omr.vocab import COUNTED_STATUSES, PAGE_STATUS, VN_TZ
 from printing.fonts import serif_name, text_width
 
 PAGE_W, PAGE_H = A4
@@ -382,9 +383,9 @@ def _overview(result: TallyResult, s: _Styles, number: str) -> list[Flowable]:
             f"Còn <b>{num(result.pending_responses)}</b> phiếu có câu trả lời <b>đang chờ duyệt</b>; các câu này "
             "chưa được tính và sẽ được tính khi người duyệt quyết định."
         )
-    left_out = {k: v for k, v in result.pages_by_status.items() if k not in ("accepted", "needs_review") and v}
+    left_out = {k: v for k, v in result.pages_by_status.items() if k not in COUNTED_STATUSES and v}
     if left_out:
-        parts = ", ".join(f"{num(n)} trang {PAGE_STATUS_TEXT.get(k, k)}" for k, n in left_out.items())
+        parts = ", ".join(f"{num(n)} trang {PAGE_STATUS.get(k, k)}" for k, n in left_out.items())
         notes.append(f"Không tính vào kết quả: {parts}.")
     for w in result.warnings:
         notes.append(f"Lưu ý: {markup(w)}.")
@@ -711,7 +712,7 @@ def write_pdf(
     settings, read from the database when None."""
     s = _Styles()
     cfg = settings or report_settings.load(session, result.unit.code if result.unit else None)
-    day = report_date or datetime.now(tally.VN_TZ).date()
+    day = report_date or datetime.now(VN_TZ).date()
     forms = rollup.ordered_forms(result, cfg.main_form)
     n = _numbers()
     story: list[Flowable] = []

@@ -33,6 +33,7 @@ from db.models import Page, Unit
 from omr import config, tally
 from omr.reports.fmt import markup, num
 from omr.tally import TallyResult
+from omr.vocab import VN_TZ
 
 A4_W, A4_H = 595.2756, 841.8898  # points
 LIST_NAME = "danh-sach-phieu.csv"
@@ -116,7 +117,7 @@ def _cover(
 
     s = pdf_report._Styles()
     cfg = pdf_report.report_settings.load(session, result.unit.code if result.unit else None)
-    day = report_date or datetime.now(tally.VN_TZ).date()
+    day = report_date or datetime.now(VN_TZ).date()
     sheets, pages = sum(c.sheets for c in counts), sum(c.pages for c in counts)
     story = [
         Paragraph("PHỤ LỤC", s.title),

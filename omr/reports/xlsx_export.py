@@ -28,8 +28,9 @@ from omr.reports import responses as resp
 from omr.reports import rollup
 from omr.reports import settings as report_settings
 from omr.reports.csv_export import codebook_rows
-from omr.reports.fmt import FORMULA_START, PENDING_TEXT, RESPONSE_STATUS, answer_label, page_status_line
+from omr.reports.fmt import FORMULA_START, answer_label, page_status_line
 from omr.tally import Index, TallyResult
+from omr.vocab import PENDING_TEXT, RESPONSE_STATUS
 
 PCT = "0.0%"
 THIN = Side(style="thin", color="BDBDBD")

@@ -32,18 +32,14 @@ from typing import Any, Protocol
 from sqlalchemy import update
 
 from db import session as dbs
-from db.models import (
-    SCAN_DONE,
-    SCAN_FAILED,
-    SCAN_RUNNING,
-    ScanBatch,
-)
+from db.models import ScanBatch
 from db.session import transaction
 from omr import config
 from omr.detect.sources import RawPage, close_open_file, display_name, iter_pages
 from omr.services import running
 from omr.services.readers import WINDOW_PER_CORE, InFlight, Reader, Readers, default_reader, worker_count
 from omr.services.storing import store_pages
+from omr.vocab import SCAN_DONE, SCAN_FAILED, SCAN_RUNNING
 
 # --------------------------------------------------------------------------- whole stacks
 

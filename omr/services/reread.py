@@ -39,7 +39,15 @@ from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from db import session as dbs
-from db.models import (
+from db.models import Answer, AuditLog, Page, ReviewItem, TextArea, utcnow
+from omr import config
+from omr.detect import result as R
+from omr.detect import version
+from omr.detect.sources import RawPage
+from omr.identity import SheetIdentity
+from omr.services import decisions, storing
+from omr.services.scan_lines import EMPTY, WRITTEN
+from omr.vocab import (
     CONFLICT,
     COUNTED_STATUSES,
     DUPLICATE,
@@ -50,20 +58,7 @@ from db.models import (
     REVIEW_DONE,
     REVIEW_UNIDENTIFIED,
     UNIDENTIFIED,
-    Answer,
-    AuditLog,
-    Page,
-    ReviewItem,
-    TextArea,
-    utcnow,
 )
-from omr import config
-from omr.detect import result as R
-from omr.detect import version
-from omr.detect.sources import RawPage
-from omr.identity import SheetIdentity
-from omr.services import decisions, storing
-from omr.services.scan_lines import EMPTY, WRITTEN
 
 # statuses whose stored identity was verified (the QR's signature, or a person): read under it
 IDENTIFIED = (*COUNTED_STATUSES, DUPLICATE, CONFLICT)
@@ -234,7 +229,7 @@ def _selection(unit: str | None, since: date | None):
         # a unit's pages, and the unidentified pages its people uploaded: what its reviewers see
         q = q.where(visible(Scope(frozenset(units))))
     if since is not None:
-        from omr.tally import VN_TZ
+        from omr.vocab import VN_TZ
 
         q = q.where(Page.created_at >= datetime(since.year, since.month, since.day, tzinfo=VN_TZ).astimezone(UTC))
     return q.order_by(Page.id)

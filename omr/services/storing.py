@@ -24,28 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.models import (
-    ACCEPTED,
-    BLANK,
-    CONFLICT,
-    DUPLICATE,
-    INVALID,
-    NEEDS_REVIEW,
-    REVIEW_ANSWER,
-    REVIEW_CONFLICT,
-    REVIEW_OPEN,
-    REVIEW_UNIDENTIFIED,
-    UNIDENTIFIED,
-    Answer,
-    Page,
-    PageError,
-    ReviewItem,
-    ScanBatch,
-    Sheet,
-    TextArea,
-    local_date,
-    utcnow,
-)
+from db.models import Answer, Page, PageError, ReviewItem, ScanBatch, Sheet, TextArea, local_date, utcnow
 from db.session import transaction
 from omr import config
 from omr.detect import result as R
@@ -55,6 +34,19 @@ from omr.services import decisions
 from omr.services.scan_lines import ERROR, answers_json, error_json, page_json, reading_json, texts_json
 from omr.services.survey_period import batch_period, survey_day
 from omr.services.units import within
+from omr.vocab import (
+    ACCEPTED,
+    CONFLICT,
+    DUPLICATE,
+    INVALID,
+    NEEDS_REVIEW,
+    REVIEW_ANSWER,
+    REVIEW_CONFLICT,
+    REVIEW_OPEN,
+    REVIEW_UNIDENTIFIED,
+    UNIDENTIFIED,
+)
+from omr.vocab import BLANK_PAGE as BLANK
 
 # statuses of earlier pages a new scan of the same sheet page is compared with
 COMPARABLE = (ACCEPTED, NEEDS_REVIEW, CONFLICT)

@@ -21,9 +21,10 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from db.models import SCAN_RUNNING, Page, ScanBatch, local_date, local_today
+from db.models import Page, ScanBatch, local_date, local_today
 from omr.services import NotFound, ServiceError
 from omr.services.users import audit
+from omr.vocab import SCAN_RUNNING
 
 # The first days of a month, when a stack is most likely the box of the month before: the box is
 # emptied on the last working day and scanned within the first week or so (seed 002: reports go up by

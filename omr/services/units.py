@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -30,6 +32,60 @@ def variant_of(unit: Unit) -> Variant:
     return Variant(counters=unit.counters, personal=unit.personal_fields)
 
 
+@dataclass(frozen=True)
+class UnitTree:
+    """The units' parent links, read once: who is under whom, and each unit's name. The tally walks the
+    same links in SQL (``scope_cte``), so its counting stays one query per figure."""
+
+    names: dict[str, str]
+    parents: dict[str, str | None]
+    children: dict[str | None, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[str, str, str | None]]) -> UnitTree:
+        """The tree of (code, name, parent code) rows."""
+        rows = list(rows)
+        children: dict[str | None, list[str]] = {}
+        for code, _name, parent in rows:
+            children.setdefault(parent, []).append(code)
+        return cls(
+            {code: name for code, name, _ in rows},
+            {code: parent for code, _, parent in rows},
+            {k: tuple(sorted(v)) for k, v in children.items()},
+        )
+
+    def below(self, code: str) -> frozenset[str]:
+        """The unit's code and every unit under it."""
+        out, todo = {code}, [code]
+        while todo:
+            for c in self.children.get(todo.pop(), ()):
+                if c not in out:
+                    out.add(c)
+                    todo.append(c)
+        return frozenset(out)
+
+
+def unit_tree(s: Session | Connection) -> UnitTree:
+    """Every unit's place in the tree, from the database."""
+    return UnitTree.of(s.execute(select(Unit.code, Unit.name, Unit.parent_code)).tuples())
+
+
+def scope_cte(root: str | None):
+    """Recursive CTE (code, branch): every unit under ``root`` (root included), and which unit
+    directly under the root it belongs to (``branch``; the root's own pages have branch = root).
+    Without a root: every unit, each under its top-level ancestor. UNION, not UNION ALL, so a
+    mistaken cycle in parent links ends instead of looping."""
+    u = Unit.__table__
+    if root is None:
+        anchor = select(u.c.code.label("code"), u.c.code.label("branch")).where(u.c.parent_code.is_(None))
+    else:
+        anchor = select(u.c.code.label("code"), u.c.code.label("branch")).where(u.c.code == root)
+    scope = anchor.cte("scope", recursive=True)
+    child = u.alias("child")
+    branch = scope.c.branch if root is None else case((scope.c.code == root, child.c.code), else_=scope.c.branch)
+    return scope.union(select(child.c.code, branch).where(child.c.parent_code == scope.c.code))
+
+
 def list_units(session: Session, province: str | None = None) -> list[Unit]:
     """Every unit, or a province with everything under it (wards, communes, their service points)."""
     # provinces first, then everything else by code: a province heads the list of its own units
@@ -37,16 +93,7 @@ def list_units(session: Session, province: str | None = None) -> list[Unit]:
     if province is None:
         return units
     get_unit(session, province)
-    keep = {province}
-    children: dict[str | None, list[Unit]] = {}
-    for u in units:
-        children.setdefault(u.parent_code, []).append(u)
-    todo = [province]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child.code not in keep:
-                keep.add(child.code)
-                todo.append(child.code)
+    keep = UnitTree.of((u.code, u.name, u.parent_code) for u in units).below(province)
     return [u for u in units if u.code in keep]
 
 
@@ -77,8 +124,10 @@ def add_unit(
     personal_fields: bool = False,
     yearly_quota: int | None = None,
     kind: str = "service_point",
+    by: str | None = None,
 ) -> Unit:
-    """Add a service point (school, clinic, land-registry branch…) or an office; the caller commits."""
+    """Add a service point (school, clinic, land-registry branch…) or an office and audit it as
+    ``unit.add`` (by ``by``); the caller commits."""
     code, name = code.strip(), name.strip()
     if not CODE_RE.fullmatch(code):
         raise ServiceError(f"mã đơn vị không hợp lệ: {code!r} (chữ, số, dấu - _ . ; tối đa 32 ký tự)")
@@ -105,6 +154,9 @@ def add_unit(
     )
     session.add(unit)
     session.flush()
+    from omr.services.users import audit
+
+    audit(session, by, "unit.add", f"unit:{unit.code}", None, unit_facts(unit))
     return unit
 
 
@@ -129,10 +181,12 @@ def update_unit(
     name: str | None = None,
     counters: int | None = None,
     personal_fields: bool | None = None,
+    yearly_quota: int | None = None,
     usual_form: str | None = None,
     retired: bool | None = None,
 ) -> Unit:
-    """Change a unit (only what is given; ``usual_form=""`` clears it) and audit it as ``unit.set`` with
+    """Change a unit (only what is given; ``usual_form=""`` and ``yearly_quota=0`` clear it) and audit it
+    as ``unit.set`` with
     the old and new values; the caller commits. A retired unit keeps its sheets, pages and results."""
     from omr.services.users import audit
     from omr.templates import all_forms
@@ -149,6 +203,8 @@ def update_unit(
         unit.counters = counters
     if personal_fields is not None:
         unit.personal_fields = personal_fields
+    if yearly_quota is not None:
+        unit.yearly_quota = yearly_quota or None
     if usual_form is not None:
         if usual_form and usual_form not in all_forms():
             raise ServiceError(f"Không có mẫu phiếu {usual_form!r}")

@@ -19,9 +19,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from db.models import ROLES, AuditLog, EndedSession, LoginThrottle, User, utcnow
+from db.models import AuditLog, EndedSession, LoginThrottle, User, utcnow
 from omr.services import NotFound, ServiceError
 from omr.services.units import get_unit
+from omr.vocab import ROLES
 
 MIN_PASSWORD = 8
 MAX_FAILED_LOGINS = 5  # wrong passwords for one name from one address, then that pair waits LOCKOUT

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from web.testing import Home, app_for_tests
+from tests.support.web import Home, app_for_tests
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from web.testing import cross, faint_dot, fill_clear, print_sheets, save_pdf, scan
+from tests.support.web import cross, faint_dot, fill_clear, print_sheets, save_pdf, scan
 
 # what each printed sheet carries, by field: a double mark (no machine guess), a faint dot (a guess),
 # ten-option areas with a faint second area (a multi-choice guess)

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import shot
 from tests.browser.test_browser_flow import log_in
-from web.testing import UNIT, make_users
+from tests.support.web import UNIT, make_users
 
 pytestmark = pytest.mark.browser
 

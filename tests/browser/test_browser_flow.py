@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import shot
+from tests.support.web import PASSWORD, UNIT, cross, faint_dot, fill_clear, make_users, print_sheets, save_pdf
 from web.tallies import this_month
-from web.testing import PASSWORD, UNIT, cross, faint_dot, fill_clear, make_users, print_sheets, save_pdf
 
 pytestmark = pytest.mark.browser
 

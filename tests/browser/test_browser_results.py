@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import shot
 from tests.browser.test_browser_flow import log_in
-from web.testing import FORM, UNIT, fill_clear, make_users, print_sheets, px, save_pdf, scan
+from tests.support.web import FORM, UNIT, fill_clear, make_users, print_sheets, px, save_pdf, scan
 
 pytestmark = pytest.mark.browser
 

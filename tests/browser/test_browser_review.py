@@ -18,8 +18,8 @@ from omr import review as svc
 from tests.browser.conftest import shot
 from tests.browser.queue_data import clone_queue, close_queue, scan_models
 from tests.browser.test_browser_flow import log_in
+from tests.support.web import UNIT, make_users
 from web.crops import CROP_PX_PER_MM, READING_COLOURS
-from web.testing import UNIT, make_users
 
 pytestmark = pytest.mark.browser
 

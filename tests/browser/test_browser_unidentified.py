@@ -13,7 +13,7 @@ from db.models import ReviewItem
 from db.session import session
 from tests.browser.conftest import shot
 from tests.browser.test_browser_flow import log_in
-from web.testing import UNIT, fill_clear, hide_qr, make_users, print_sheets, save_pdf, scan
+from tests.support.web import UNIT, fill_clear, hide_qr, make_users, print_sheets, save_pdf, scan
 
 pytestmark = pytest.mark.browser
 

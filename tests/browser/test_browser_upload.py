@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import shot
 from tests.browser.test_browser_flow import log_in
-from web.testing import UNIT, fill_clear, make_users, print_sheets, save_pdf
+from tests.support.web import UNIT, fill_clear, make_users, print_sheets, save_pdf
 
 pytestmark = pytest.mark.browser
 

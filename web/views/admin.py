@@ -11,26 +11,16 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from db.models import ROLES, AuditLog, Unit, User
+from db.models import AuditLog, Unit, User
 from omr import review as review_service
 from omr.services import ServiceError
 from omr.services import users as user_service
-from omr.services.units import add_unit, unit_facts
+from omr.services.units import add_unit
 from omr.services.units import update_unit as update_unit_service
-from omr.services.users import audit as write_audit
 from omr.templates import MAX_COUNTERS, all_forms
+from omr.vocab import ADMIN, ROLE_LABELS, ROLES, VIEWER
 from web import audit_log
-from web.access import (
-    ADMIN,
-    ROLE_LABELS,
-    VIEWER,
-    invalidate_units,
-    require_unit,
-    roles,
-    unit_choices,
-    unit_name,
-    unit_tree,
-)
+from web.access import invalidate_units, require_unit, roles, unit_choices, unit_name, unit_tree
 from web.database import db, transaction
 from web.i18n import _
 from web.labels import message
@@ -200,8 +190,8 @@ def create_unit():
                 parent,
                 counters=counters,
                 personal_fields=f.get("personal") == "1",
+                by=current_user.username,
             )
-            write_audit(s, current_user.username, "unit.add", f"unit:{unit.code}", None, unit_facts(unit))
     except ServiceError as e:
         flash(message(str(e)), "error")
         return redirect(url_for("admin.units"))

@@ -1,19 +1,16 @@
-"""The start page of a unit: sheets printed and received, the review backlog, this month's index."""
+"""The start page of a unit: sheets printed and received, the review backlog, this month's index, all
+from ``omr.tally``."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
-from db.models import Sheet
-from omr import tally, vocab_counts
+from omr import tally, vocab
 from web import tallies
 from web.access import chosen_unit, unit_name, unit_tree
 from web.database import db
-from web.i18n import LANGS, VN_TZ
+from web.i18n import LANGS
 from web.pickers import unit_options
 
 bp = Blueprint("home", __name__)
@@ -23,20 +20,18 @@ bp = Blueprint("home", __name__)
 @login_required
 def index():
     unit = chosen_unit(request.args.get("unit"))
-    units = sorted(unit_tree().below(unit))
     s = db()
-    printed = s.scalar(select(func.count()).select_from(Sheet).where(Sheet.unit_code.in_(units))) or 0
-    counts = vocab_counts.counts(s, units)  # all time: the backlog does not wait for a month to end
-    period = datetime.now(VN_TZ).strftime("%Y-%m")
+    figures = tally.overview(s, unit_tree().below(unit))
+    period = tallies.this_month()
     month = tallies.summary(s, period, unit)
     return render_template(
         "home.html",
         unit=unit,
         unit_label=unit_name(unit),
         choices=unit_options(unit),
-        printed=printed,
-        counts=counts,
-        vocab=vocab_counts,
+        printed=figures.printed,
+        counts=figures.counts,
+        vocab=vocab,
         period=period,
         month=month,
         target=month.target if month else tally.DEFAULT_TARGET,

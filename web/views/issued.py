@@ -14,7 +14,8 @@ from db.session import transaction
 from omr import tally
 from omr.services import ServiceError, issued_reports
 from omr.templates import all_forms
-from web.access import ADMIN, CAN_RESULTS, STAFF, chosen_unit, require_unit, roles, unit_choices, unit_name
+from omr.vocab import ADMIN, STAFF
+from web.access import CAN_RESULTS, chosen_unit, require_unit, roles, unit_choices, unit_name
 from web.database import after_write, db
 from web.i18n import _
 from web.tallies import this_month

@@ -13,9 +13,10 @@ from db.models import PrintBatch
 from omr.services import ServiceError
 from omr.services.print_runs import print_sheets, render_batch
 from omr.templates import UnknownForm
+from omr.vocab import VN_TZ
 from web.access import CAN_PRINT, chosen_unit, require_unit, roles, unit_name
 from web.database import db
-from web.i18n import VN_TZ, _
+from web.i18n import _
 from web.labels import message
 from web.pickers import form_options, retired_units, unit_options, usual_form
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 
-from omr import reports, tally, vocab_counts
+from omr import reports, tally, vocab
 from omr.templates import all_forms
 from web.access import CAN_RESULTS, can_see_ballots, chosen_unit, roles, unit_name
 from web.database import db
@@ -61,7 +61,7 @@ def index():
         forms=[(f.id, f.full_title) for f in all_forms().values()],
         comments=notes,
         periods=period_choices(period),
-        vocab=vocab_counts,
+        vocab=vocab,
         waiting_answers=sum(q.pending for f in result.forms for q in f.questions) if result else 0,
         short_label=short_label,
         exports=True,

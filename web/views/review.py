@@ -6,10 +6,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from db.models import REVIEW_ANSWER, REVIEW_CONFLICT, REVIEW_OPEN, REVIEW_UNIDENTIFIED, Page, ScanBatch
+from db.models import Page, ScanBatch
 from omr import review as svc
 from omr.services import NotFound
 from omr.templates import all_forms
+from omr.vocab import REVIEW_ANSWER, REVIEW_CONFLICT, REVIEW_OPEN, REVIEW_UNIDENTIFIED
 from web.access import CAN_REVIEW, roles, unit_name
 from web.crops import ImageUnavailable, as_key, box_readings, question_crop, reading_legend
 from web.database import after_write, db

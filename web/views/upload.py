@@ -10,11 +10,13 @@ from flask_login import current_user
 from sqlalchemy import select, update
 from werkzeug.utils import secure_filename
 
-from db.models import SCAN_RUNNING, Page, ScanBatch, User
-from omr.detect.sources import STACK_EXTS, _sniff
+from db.models import Page, ScanBatch, User
+from omr.detect.images import sniff
+from omr.detect.sources import STACK_EXTS
 from omr.review import page_visible
 from omr.services import ServiceError, ingest, survey_period
 from omr.services.storing import OUT_OF_SCOPE
+from omr.vocab import SCAN_RUNNING
 from web import jobs
 from web.access import CAN_UPLOAD, roles
 from web.database import after_write, db, transaction
@@ -128,7 +130,7 @@ def create():
             rejected.append({"file": f.filename, "reason": "type"})
         elif not head:
             rejected.append({"file": f.filename, "reason": "empty"})
-        elif _sniff(head) is None:
+        elif sniff(head) is None:
             rejected.append({"file": f.filename, "reason": "content"})
         else:
             path = folder / stored_name(n, name)
