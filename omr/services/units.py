@@ -67,7 +67,7 @@ class UnitTree:
 
 def unit_tree(s: Session | Connection) -> UnitTree:
     """Every unit's place in the tree, from the database."""
-    return UnitTree.of(s.execute(select(Unit.code, Unit.name, Unit.parent_code)).tuples())
+    return UnitTree.of(s.execute(select(Unit.code, Unit.name, Unit.parent_code)).all())
 
 
 def scope_cte(root: str | None):

@@ -33,8 +33,19 @@ def test_batch_page_keeps_its_facts_in_the_page_language(server, home, page):
     log_in(page, server, "staff")
     page.goto(f"{server}/upload/")
     page.set_input_files("#files", [str(good), str(broken), str(notes), str(empty)])
+    # the server's answer to the upload is held until the transfer's progress has been seen: on
+    # loopback a few small files are sent and answered before a check could look
+    held: list = []
+    page.route("**/upload/**", lambda r: held.append(r) if r.request.method == "POST" else r.continue_())
     page.click("#upload-button")
     expect(page.locator("#transfer")).to_be_visible()  # the transfer's own progress
+    for _ in range(200):  # the request reaches the route within 10 s
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the upload was never sent"
+    held[0].continue_()
+    page.unroute("**/upload/**")
     expect(page.locator("#batch")).to_be_visible(timeout=30_000)
     expect(page.locator(".flash-ok")).to_contain_text("Đã nhận 2 tệp")
     shot(page, "upload-batch-reading")
