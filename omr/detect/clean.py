@@ -79,4 +79,4 @@ def local_paper(canon: np.ndarray, px_per_mm: float) -> np.ndarray:
     brightest = cv2.dilate(small, kernel)
     smooth = cv2.blur(brightest, (2 * r + 1, 2 * r + 1))
     paper = cv2.resize(smooth, (w, h), interpolation=cv2.INTER_LINEAR)
-    return cv2.max(paper, T.PAPER_MIN_GREY)
+    return cv2.max(paper, T.PAPER_MIN_GREY)  # type: ignore[call-overload]  # a scalar is accepted; the stub lists arrays only
