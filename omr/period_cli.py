@@ -16,6 +16,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 
 def _out(obj: object) -> None:
@@ -41,7 +42,7 @@ def _batches_list(args) -> int:
 
     with session() as s:
         batches = list(s.scalars(select(ScanBatch).order_by(ScanBatch.id.desc()).limit(args.limit)))
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": b.id,
                 "created_at": b.created_at.isoformat(),

@@ -25,8 +25,9 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import cast
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -127,9 +128,10 @@ def page_visible(s: Session, page: Page, scope: Scope) -> bool:
 # with bound parameters, rather than on every request: building a SQLAlchemy statement costs more
 # Python than SQLite takes to run it.
 
-_RI = ReviewItem.__table__
-_ANS = Answer.__table__
-_AUDIT = AuditLog.__table__
+# a declarative model's __table__ is a Table (typed as the more general FromClause)
+_RI = cast(Table, ReviewItem.__table__)
+_ANS = cast(Table, Answer.__table__)
+_AUDIT = cast(Table, AuditLog.__table__)
 
 
 def _scope_params(scope: Scope) -> dict:
@@ -279,10 +281,13 @@ def claim_next(
     mine = [i for i in held if i not in exclude]
     if mine:
         with transaction(url) as w:  # keep it fresh: it is still on this reviewer's screen
-            kept = w.execute(
-                update(_RI)
-                .where(_RI.c.id == mine[0], _RI.c.assigned_to == username, _RI.c.status == REVIEW_OPEN)
-                .values(assigned_at=now)
+            kept = cast(
+                CursorResult,
+                w.execute(
+                    update(_RI)
+                    .where(_RI.c.id == mine[0], _RI.c.assigned_to == username, _RI.c.status == REVIEW_OPEN)
+                    .values(assigned_at=now)
+                ),
             ).rowcount
         if kept == 1:
             return mine[0]
@@ -501,11 +506,14 @@ def _mark_done(w: Session, item_id: int, username: str, is_admin: bool, now: dat
     ]
     if page_id is not None:
         where.append(_RI.c.page_id == page_id)
-    won = w.execute(
-        update(_RI)
-        .where(*where)
-        .values(status=REVIEW_DONE, resolved_by=username, resolved_at=now, assigned_to=username)
-        .execution_options(synchronize_session=False)
+    won = cast(
+        CursorResult,
+        w.execute(
+            update(_RI)
+            .where(*where)
+            .values(status=REVIEW_DONE, resolved_by=username, resolved_at=now, assigned_to=username)
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     if won == 1:
         return
@@ -890,6 +898,7 @@ def throughput(s: Session, usernames: Iterable[str], since: datetime) -> list[Th
     ).all()
     per: dict[str, list[datetime]] = {}
     for who, at in rows:
+        assert who is not None and at is not None  # the WHERE compares both: NULL rows are not selected
         per.setdefault(who, []).append(at)
     out = []
     for who, times in per.items():

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, and_, case, cast, exists, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, String, and_, case, cast, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from db.models import Answer, Page, PrintBatch, Sheet, TextArea, Unit, local_date, local_today
@@ -619,7 +619,7 @@ def _breakdown_groups(ctx: _Ctx, w: _Window, form: Form, by: list[Field]) -> lis
         by_sets[f.satisfied].append(f.id)
     happy = or_(*[and_(a.c.field.in_(ids), a.c.final_value.in_(sorted(s))) for s, ids in by_sets.items()])
     score = func.coalesce(func.sum(case((and_(given, happy), SCORE + 1), (given, 1), else_=0)), 0)
-    key = None
+    key: ColumnElement[str] | None = None
     for f in by:
         part = func.coalesce(func.max(case((a.c.field == f.id, a.c.final_value))), "")
         key = part if key is None else key.concat("|").concat(part)

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import ColumnElement, distinct, func, select
 from sqlalchemy.orm import Session
 
 from db.models import Answer, Page
@@ -44,7 +44,7 @@ def counts(
     s: Session, units: Iterable[str] | None = None, start: datetime | None = None, end: datetime | None = None
 ) -> Counts:
     """The three counts over the pages of ``units`` (None: all) stored in [start, end)."""
-    where = [Page.status.in_(COUNTED_STATUSES), Page.serial.is_not(None)]
+    where: list[ColumnElement[bool]] = [Page.status.in_(COUNTED_STATUSES), Page.serial.is_not(None)]
     if units is not None:
         where.append(Page.unit_code.in_(sorted(set(units))))
     if start is not None:

@@ -44,6 +44,7 @@ case "$job" in
     ;;
   test)
     ruff check .
+    mypy  # omr/ and web/, with pyproject.toml's settings
     # -n 2: both cores; the browser and server tests start their own processes on loopback
     exec python -m pytest -n 2 --dist loadgroup "${@:2}"
     ;;

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from omr import config as omr_config
 from omr.services.users import SESSION_LIFETIME
@@ -74,7 +75,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from web.database import init_db
     from web.views import admin, home, images, issued, printing, results, review, upload
 
-    app.json.ensure_ascii = False  # Vietnamese stays readable in JSON and audit-log views
+    # Flask's own JSON provider: Vietnamese stays readable in JSON and audit-log views
+    cast(DefaultJSONProvider, app.json).ensure_ascii = False
     init_db(app)
     security.init_app(app)
     i18n.init_app(app)

@@ -240,7 +240,8 @@ def _value(key: str, v, options: dict[str, str]) -> str:
     if key == "status":
         return _(STATUS.get(v, v))
     if key == "statuses" and isinstance(v, dict):
-        return ", ".join(f"#{p}: {_(STATUS.get(st, st))}" for p, st in v.items())
+        statuses: dict[str, str] = v  # page id -> status code
+        return ", ".join(f"#{p}: {_(STATUS.get(st, st))}" for p, st in statuses.items())
     if key == "decided_by" and v == "machine":
         return _("máy")
     if isinstance(v, dict | list):

@@ -94,7 +94,7 @@ def _load_user(user_id: str) -> WebUser | None:
     # time (a changed password, role or unit, a disabled or deleted user, takes effect on the next request)
     u = db().execute(_USER_ROW, {"uid": int(uid), "sha": users.token_sha(session_id)}).first()
     ok = u is not None and _token(u) == token and u.session_generation == int(generation)
-    web_user = load(u, session_id, int(started)) if ok else None
+    web_user = load(u, session_id, int(started)) if ok and u is not None else None
     # give the connection back to the pool at once: a view that then writes uses a second connection,
     # and requests each holding one while waiting for another could exhaust the pool
     db().commit()

@@ -17,7 +17,7 @@ STATUS = {code: words[:1].upper() + words[1:] for code, words in PAGE_STATUS.ite
 STATE = ANSWER_STATE
 
 
-MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July")
+MONTHS_EN: tuple[str, ...] = ("January", "February", "March", "April", "May", "June", "July")
 MONTHS_EN += ("August", "September", "October", "November", "December")
 
 

@@ -56,13 +56,17 @@ def _conf(margin: float, full: float) -> float:
 
 def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
     floor = BoxMeasure(*np.min([m.as_list() for m in boxes.values()], axis=0)) if boxes else None
-    read = {v: classify(m, floor) for v, m in boxes.items()}
+    read = {v: classify(m, floor) for v, m in boxes.items()} if floor is not None else {}
     order = [o.value for o in field.options if o.value in read]
     marks = [v for v in order if read[v][0] is Box.MARK]
     filled = [v for v in order if read[v][0] is Box.FILLED]
     weak = [v for v in order if read[v][0] is Box.WEAK]
     lost = [v for v in order if read[v][0] is Box.LOST]
-    circled = [v for v in order if read[v][0] is Box.EMPTY and boxes[v].label - floor.label >= T.CIRCLE_INK_MIN]
+    circled = [
+        v
+        for v in order
+        if read[v][0] is Box.EMPTY and floor is not None and boxes[v].label - floor.label >= T.CIRCLE_INK_MIN
+    ]
     stray = [v for v in order if read[v][0] is Box.EMPTY and boxes[v].spill >= T.STRAY_SPILL_MIN]
     # beside a clear mark, a weak box far lighter than it is a slip of the pen, a speck that was no
     # speck or a streak's remains, not a second answer: the mark stands (less surely)

@@ -12,7 +12,7 @@ from omr.layout import qr_rect
 
 
 def _decode(img: np.ndarray) -> str | None:
-    for res in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode):
+    for res in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode):  # type: ignore[arg-type]  # one format is accepted as well
         if res.valid and res.text:
             return res.text
     return None

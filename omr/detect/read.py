@@ -129,7 +129,7 @@ def _thin_marks_kept(gray: np.ndarray) -> np.ndarray:
     black pixels that resampling to the reading resolution would grey away: widen black by one pixel
     first (a 2 x 2 minimum), which leaves a lone speck still a speck."""
     sample = gray[:: T.BILEVEL_SAMPLE_STEP, :: T.BILEVEL_SAMPLE_STEP]
-    if cv2.countNonZero((sample > 0) & (sample < 255)):
+    if cv2.countNonZero((sample > 0) & (sample < 255)):  # type: ignore[arg-type]  # a bool array is taken as 8-bit
         return gray
     return cv2.erode(gray, np.ones((2, 2), np.uint8))
 

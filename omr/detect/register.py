@@ -155,7 +155,7 @@ def _plausible(img: np.ndarray) -> bool:
     ratio = min(a, b) / max(a, b)
     centres = markers().centers
     expect = (centres[1][0] - centres[0][0]) / (centres[3][1] - centres[0][1])
-    return abs(ratio - expect) < T.PAGE_RATIO_TOLERANCE
+    return bool(abs(ratio - expect) < T.PAGE_RATIO_TOLERANCE)
 
 
 def page_to_image(H: np.ndarray, pts_mm: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ page can be re-decided later with other thresholds (``omr.detect.decide``) witho
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field, fields
 
 from omr.identity import SheetIdentity
@@ -62,7 +63,8 @@ class AnswerRead:
     state: str  # marked | blank | multiple | uncertain
     confidence: float
     reason: str | None = None  # why a person should look: multiple, faint, stray, correction, circled, ...
-    boxes: dict[str, BoxMeasure] = field(default_factory=dict)  # option value -> measurement
+    # dataclasses.field: the name ``field`` is this class's first attribute
+    boxes: dict[str, BoxMeasure] = dataclasses.field(default_factory=dict)  # option value -> measurement
 
 
 @dataclass(frozen=True)

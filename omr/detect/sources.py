@@ -32,7 +32,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -591,7 +591,8 @@ class _Pdf:
             images = list(self._pike.pages[index].get_images().values())
             if len(images) != 1 or any(k in images[0] for k in _FAX_ALTERED_BY):
                 return None
-            if pikepdf.PdfImage(images[0]).extract_to(stream=buf) != ".tif":
+            image = cast(pikepdf.Stream, images[0])  # an image XObject is a stream
+            if pikepdf.PdfImage(image).extract_to(stream=buf) != ".tif":
                 return None
         except (pikepdf.PdfError, pikepdf.UnsupportedImageTypeError, NotImplementedError, ValueError):
             return None  # pdfium decodes it, as any other image

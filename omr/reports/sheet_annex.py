@@ -190,6 +190,7 @@ def _png_passthrough(data: bytes) -> _Img | None:
 
 def _image(data: bytes) -> _Img:
     """The page image as a PDF image object; raises OSError/ValueError for an unreadable image."""
+    im: PILImage.Image  # as opened, then as converted
     if data[:3] == b"\xff\xd8\xff":
         with PILImage.open(io.BytesIO(data)) as im:
             if im.mode in ("L", "RGB"):

@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, cast
 
 # An archive holds ``manifest.json``, the database under ``database/`` and the files of the data directory
 # under ``home/`` (signing keys, page images and crops, web upload results). The database is copied
@@ -237,9 +237,11 @@ class _ArchiveWriter:
         if kind == "zip":
             self.zf = zipfile.ZipFile(path, "w", allowZip64=True)
         else:
-            mode = "w:gz" if kind == "tar.gz" else "w"
             # kept open across add() calls and closed in __exit__
-            self.tf = tarfile.open(path, mode, **({"compresslevel": 6} if kind == "tar.gz" else {}))  # noqa: SIM115
+            if kind == "tar.gz":
+                self.tf = tarfile.open(path, "w:gz", compresslevel=6)  # noqa: SIM115
+            else:
+                self.tf = tarfile.open(path, "w")  # noqa: SIM115
 
     def add(self, path: Path, arcname: str, compress: bool = True) -> None:
         if self.kind == "zip":
@@ -273,7 +275,9 @@ class _ArchiveReader:
             if zipfile.is_zipfile(path):
                 self.zf: zipfile.ZipFile | None = zipfile.ZipFile(path)
                 self.tf: tarfile.TarFile | None = None
-                self.names = {i.filename: i for i in self.zf.infolist() if not i.is_dir()}
+                self.names: dict[str, zipfile.ZipInfo | tarfile.TarInfo] = {
+                    i.filename: i for i in self.zf.infolist() if not i.is_dir()
+                }
             else:
                 self.zf, self.tf = None, tarfile.open(path, "r:*")  # noqa: SIM115  (closed by close())
                 self.names = {m.name: m for m in self.tf.getmembers() if m.isfile()}
@@ -287,9 +291,9 @@ class _ArchiveReader:
     def open(self, name: str) -> IO[bytes]:
         member = self.names[name]
         if self.zf is not None:
-            return self.zf.open(member)
+            return self.zf.open(cast(zipfile.ZipInfo, member))  # a zip's names are its ZipInfos
         assert self.tf is not None
-        f = self.tf.extractfile(member)
+        f = self.tf.extractfile(cast(tarfile.TarInfo, member))
         assert f is not None
         return f
 

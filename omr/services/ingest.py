@@ -38,7 +38,7 @@ from omr import config
 from omr.detect.sources import RawPage, close_open_file, display_name, iter_pages
 from omr.services import running
 from omr.services.readers import WINDOW_PER_CORE, InFlight, Reader, Readers, default_reader, worker_count
-from omr.services.storing import store_pages
+from omr.services.storing import Reading, store_pages
 from omr.vocab import SCAN_DONE, SCAN_FAILED, SCAN_RUNNING
 
 # --------------------------------------------------------------------------- whole stacks
@@ -190,6 +190,7 @@ def run(
     bar = progress_bar(estimate, progress, desc)
     runner.start(batch_id, bar)
     pending: deque = deque()
+    note: str | None
     outcome, note = SCAN_FAILED, "bị dừng giữa chừng"
     try:
         for raw in iter_pages(paths, by_reference=runner.by_reference):
@@ -252,7 +253,7 @@ class LocalRunner:
         """Store the oldest half of the pages in flight, in one transaction, once they are read: the pages
         share the transaction's cost, and the readers still have the other half to work on meanwhile."""
         group = [pending.popleft() for _ in range(max(1, min(len(pending), GROUP_MAX, len(pending) // 2)))]
-        outcomes = []
+        outcomes: list[tuple[RawPage, Reading | str]] = []
         for i, page in enumerate(group):
             if page.future is None:
                 outcomes.append((page.raw, page.raw.error or "trang rỗng"))

@@ -114,6 +114,7 @@ def _flatten(d: Any, key: tuple[str, ...] = (), name: tuple[str, ...] = ()) -> d
     """key -> (figure in words, value) for every figure of a tally's ``as_dict``, in reading order."""
     out: dict[str, tuple[str, Any]] = {}
     if isinstance(d, dict):
+        k: str  # an as_dict's keys are names
         for k, v in d.items():
             if k in _NOT_FIGURES or k in _NAMES or (k in _IDS and isinstance(v, str)):
                 continue

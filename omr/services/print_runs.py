@@ -10,9 +10,9 @@ leaves unused serials behind, which costs nothing.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,8 +35,9 @@ def format_serial(n: int) -> str:
 
 def allocate_serials(session: Session, count: int) -> list[str]:
     """``count`` serials never handed out before. Runs inside the caller's transaction."""
-    bumped = session.execute(
-        update(Counter).where(Counter.name == SERIAL_COUNTER).values(value=Counter.value + count)
+    bumped = cast(  # an UPDATE's result is a CursorResult
+        CursorResult,
+        session.execute(update(Counter).where(Counter.name == SERIAL_COUNTER).values(value=Counter.value + count)),
     ).rowcount
     if not bumped:
         # first print run ever: create the row; a concurrent creator makes one of us fail on the

@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -281,15 +282,19 @@ def _read_all(
     n = worker_count(workers)
     readers = Readers(n, default_reader, key, job=reread_job)
     pending: deque[InFlight] = deque()
+
+    def done(slot: InFlight) -> tuple[StoredPage, R.PageRead | str | None]:
+        # this pool's pages are StoredPages, read by reread_job into PageReads
+        task = cast(StoredPage, slot.raw)
+        return task, None if slot.future is None else cast("R.PageRead | str", readers.result(slot, pending))
+
     try:
         for task in tasks:
             pending.append(InFlight(task, None if task.kept else readers.submit(task)))
             while len(pending) >= WINDOW_PER_CORE * n or (pending and pending[0].future is None):
-                slot = pending.popleft()
-                yield slot.raw, None if slot.future is None else readers.result(slot, pending)
+                yield done(pending.popleft())
         while pending:
-            slot = pending.popleft()
-            yield slot.raw, None if slot.future is None else readers.result(slot, pending)
+            yield done(pending.popleft())
     finally:
         readers.shutdown()
 
@@ -383,8 +388,9 @@ class _Run:
     # ----------------------------------------------------------------- identified pages
 
     def _identified(self, s: Session, g: _Group, page: Page, read: R.PageRead, o: Outcome) -> None:
-        key = (page.serial, page.sheet_page)
-        assert key[0] is not None and key[1] is not None
+        serial, sheet_page = page.serial, page.sheet_page
+        assert serial is not None and sheet_page is not None
+        key = (serial, sheet_page)
         if key in g.settled:
             # a person chose which scan of this sheet page counts: that stays; the counted one may
             # still move between accepted and needs_review with its answers
@@ -525,6 +531,7 @@ class _Run:
             for a in read.answers
         ]
         if self.dry_run and new.serial is not None and new.status in storing.COMPARABLE:
+            assert new.sheet_page is not None  # stored with its serial, from the same identity
             key = (new.serial, new.sheet_page)
             self.would_be.setdefault(key, {})[self._dry_id(s)] = {a.field: (a.value, a.state) for a in read.answers}
         o.texts = {t.field: (None, t.written) for t in read.texts}

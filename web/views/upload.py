@@ -226,7 +226,9 @@ def _rows(batch: ScanBatch) -> list[dict]:
     """One row per page of the stack; pages of units outside the user's scope show no details."""
     s = db()
     scope = user_scope()
-    by_key = {(p.source, p.source_page): p for p in s.scalars(select(Page).where(Page.scan_batch_id == batch.id))}
+    by_key: dict[tuple[str | None, int | None], Page] = {
+        (p.source, p.source_page): p for p in s.scalars(select(Page).where(Page.scan_batch_id == batch.id))
+    }
     out = []
     for line in jobs.results(batch.id):
         p = by_key.get((line.get("source"), line.get("page")))
