@@ -34,6 +34,7 @@ from omr.services import decisions
 from omr.services.scan_lines import ERROR, answers_json, error_json, page_json, reading_json, texts_json
 from omr.services.survey_period import batch_period, survey_day
 from omr.services.units import within
+from omr.values import split_values
 from omr.vocab import (
     ACCEPTED,
     CONFLICT,
@@ -131,10 +132,6 @@ def _machine(answers: Iterable[tuple[str, str | None, str]]) -> dict[str, tuple[
     return {f: (v, st) for f, v, st in answers}
 
 
-def _values(value: str | None) -> frozenset[str]:
-    return frozenset(value.split(",")) if value else frozenset()
-
-
 def _same_answer(a: tuple[str | None, str], b: tuple[str | None, str]) -> bool:
     """Whether two machine readings of one question can be the same marks on paper.
 
@@ -147,7 +144,7 @@ def _same_answer(a: tuple[str | None, str], b: tuple[str | None, str]) -> bool:
         return True
     if R.UNCERTAIN not in (a[1], b[1]):
         return False
-    va, vb = _values(a[0]), _values(b[0])
+    va, vb = frozenset(split_values(a[0])), frozenset(split_values(b[0]))
     return not va or not vb or va <= vb or vb <= va
 
 
