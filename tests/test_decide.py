@@ -6,6 +6,8 @@ what a question with such boxes becomes) fails here."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from omr.detect import thresholds as T
@@ -20,7 +22,7 @@ FILL = BoxMeasure(ink=0.95, core=0.99, darkness=0.9, spill=0.1, label=0.0, reach
 
 
 def _box(**changes: float) -> BoxMeasure:
-    return BoxMeasure(**{**EMPTY.__dict__, **changes})
+    return replace(EMPTY, **changes)
 
 
 def _field(kind: str = "single", n: int = 5) -> Field:
@@ -83,7 +85,7 @@ def test_the_filled_limits_need_ink_and_core_together():
 
 
 def test_a_fill_is_a_fill_even_where_its_border_is_not_found():
-    assert classify(_box(**{**FILL.__dict__, "border": 0.0}), EMPTY)[0] is Box.FILLED
+    assert classify(replace(FILL, border=0.0), EMPTY)[0] is Box.FILLED
 
 
 @pytest.mark.parametrize(
@@ -96,7 +98,7 @@ def test_a_fill_is_a_fill_even_where_its_border_is_not_found():
     ],
 )
 def test_a_box_not_found_or_bent_is_lost(border, bend, expected):
-    box = BoxMeasure(**{**TICK.__dict__, "border": border, "bend": bend})
+    box = replace(TICK, border=border, bend=bend)
     assert classify(box, EMPTY)[0] is expected
 
 
@@ -174,7 +176,7 @@ def test_a_faint_box_alone_is_sent_to_a_person_with_its_guess():
 
 
 def test_a_lost_box_is_never_accepted_even_beside_a_clear_mark():
-    lost = BoxMeasure(**{**EMPTY.__dict__, "border": 0.0})
+    lost = _box(border=0.0)
     a = _decide(o1=TICK, o4=lost)
     assert (a.value, a.state, a.reason) == ("1", UNCERTAIN, "unregistered")
 
