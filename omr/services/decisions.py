@@ -18,9 +18,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.models import REVIEW_OPEN, ReviewItem
+from db.models import ReviewItem
 from omr.detect import result as R
-from omr.vocab import ACCEPTED, MACHINE, NEEDS_REVIEW, REVIEW_DONE
+from omr.vocab import ACCEPTED, MACHINE, NEEDS_REVIEW, REVIEW_DONE, REVIEW_OPEN
 
 MACHINE_STATES = (R.MARKED, R.BLANK)  # the answer states the machine's reading stands with
 
