@@ -182,8 +182,8 @@ def _units_add(args) -> int:
 def _units_set(args) -> int:
     from db.session import transaction
     from omr.reports import settings as report_settings
+    from omr.services import audit
     from omr.services.units import update_unit
-    from omr.services.users import audit
 
     with transaction() as s:
         unit = update_unit(
@@ -196,7 +196,7 @@ def _units_set(args) -> int:
             yearly_quota=args.quota,
         )
         if (report := report_settings.apply_options(s, unit, args)) is not None:
-            audit(s, args.by, "unit.report_settings", f"unit:{unit.code}", report["old"], report["new"])
+            audit.record(s, args.by, "unit.report_settings", f"unit:{unit.code}", report["old"], report["new"])
         data = _unit_json(unit)
     if args.json:
         _out(data)
@@ -560,9 +560,10 @@ def _init(args) -> int:
     from db.models import Unit
     from db.session import engine
     from omr import config
+    from omr.services import signing_key
 
     home = config.home()
-    config.secret_key()
+    signing_key.secret_key()
     config.pages_dir()
     eng = engine()
     with _session() as s:

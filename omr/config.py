@@ -3,19 +3,17 @@
 Everything is looked up when asked (not at import), so a test or a long-running process that changes
 ``OMR_HOME`` sees the new directory. Directories are created on demand: no separate init step.
 
-What cannot be made again is never made again silently: a signing key is created only for an
-installation that has signed nothing yet (no printed sheet, no stored page), and a SQLite database that
-is missing or empty beside stored page images is refused rather than started afresh. Either way the
-message says what is missing and how to restore it (``omr restore``, docs/DEPLOYMENT.md).
+A SQLite database that is missing or empty beside stored page images is refused rather than started
+afresh: the message says what is missing and how to restore it (``omr restore``, docs/DEPLOYMENT.md).
+The signing key is made by ``omr.services.signing_key``, which must ask the database whether anything
+was signed yet; this module only says where the key lives.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -152,66 +150,3 @@ def pages_dir() -> Path:
 
 def key_path() -> Path:
     return home() / KEY_FILE
-
-
-def signed_so_far() -> str | None:
-    """What this installation has made with its key (printed sheets, stored pages), or None if nothing:
-    only then may a missing key be created."""
-    from sqlalchemy import func, select
-
-    from db import session as dbs
-    from db.models import Page, Sheet
-
-    with dbs.engine().connect() as conn:
-        sheets = conn.scalar(select(func.count()).select_from(Sheet)) or 0
-        pages = conn.scalar(select(func.count()).select_from(Page)) or 0
-    found = [f"{n} {what}" for n, what in ((sheets, "phiếu đã in"), (pages, "trang đã quét")) if n]
-    if not found and has_stored_images():
-        found = ["ảnh các trang đã quét"]
-    return ", ".join(found) or None
-
-
-def secret_key() -> bytes:
-    """This installation's signing key for sheet QR codes, made on first use.
-
-    Made only while the installation has signed nothing: once sheets are printed or pages stored, a
-    missing key is lost, not new, and a new one would make every genuine sheet ``invalid``.
-
-    The key is created with ``O_EXCL`` so two processes starting at once agree on one key: the loser of
-    the race reads the winner's file instead of writing its own.
-    """
-    path = key_path()
-    for _ in range(50):
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            data = None
-        except OSError as e:
-            raise ConfigError(f"không đọc được khóa ký {path}: {e.strerror or e}") from e
-        if data is not None:
-            if len(data) == KEY_BYTES:
-                return data
-            if data:
-                raise ConfigError(f"khóa ký {path} hỏng (cần đúng {KEY_BYTES} byte)")
-            # empty: another process has created it and is writing right now
-        else:
-            signed = signed_so_far()
-            if signed is not None:
-                raise ConfigError(
-                    f"thiếu khóa ký {path} trong khi dữ liệu đã có {signed}: {KEY_RESTORE_HINT} hoặc đặt đúng "
-                    "OMR_HOME; không tạo khóa mới vì mọi phiếu đã in sẽ thành không hợp lệ"
-                )
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                continue
-            except OSError as e:
-                raise ConfigError(f"không tạo được khóa ký {path}: {e.strerror or e}") from e
-            key = secrets.token_bytes(KEY_BYTES)
-            with os.fdopen(fd, "wb") as f:
-                f.write(key)
-                f.flush()
-                os.fsync(f.fileno())
-            return key
-        time.sleep(0.02)
-    raise ConfigError(f"khóa ký {path} rỗng; xóa tệp này nếu chưa in phiếu nào")

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from omr import config
+from omr.services import signing_key
 
 ORPHAN_MIN_AGE = 60.0  # seconds: a file younger than this may belong to a page being stored right now
 KEY_SAMPLE = 5  # stored sheets whose QR code is verified with the key
@@ -54,7 +55,7 @@ def check_key_present(database_opens: bool) -> Iterator[Finding]:
         key = path.read_bytes()
     except FileNotFoundError:
         # a new installation makes its key on first use; one that has signed something has lost it
-        signed = config.signed_so_far() if database_opens else None
+        signed = signing_key.signed_so_far() if database_opens else None
         if signed or not database_opens:
             yield Finding(
                 "key",

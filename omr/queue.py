@@ -47,7 +47,7 @@ from db import session as dbs
 from db.models import Page, ScanBatch
 from omr import config
 from omr.detect.sources import RawPage
-from omr.services import ingest, readers, scan_lines, storing
+from omr.services import ingest, readers, scan_lines, signing_key, storing
 from omr.services.spool import batch_dir as spool_dir
 from omr.services.spool import stale as stale_spools
 from omr.vocab import DUPLICATE
@@ -292,7 +292,7 @@ def run_job(job: dict, redelivered: bool = True, tries: Tries | None = None) -> 
     """Read and store a task's spooled pages; one contract line per page (``{"stale": true}`` for a page
     whose scan already has its answer or was stopped). ``redelivered``: this task may have run before;
     ``tries``: counts a page's deliveries, to give up on one that keeps killing its worker."""
-    key = config.secret_key()
+    key = signing_key.secret_key()
     if job["home"] != home_id(key):
         # checked first: with another OMR_HOME every spool file would look gone and the pages be skipped
         raise WrongHome(
@@ -446,7 +446,7 @@ class QueueRunner:
     def __init__(self, key: bytes | None = None):
         self.celery = app()
         _check_broker(self.celery)  # before a scan batch is recorded
-        self.key = key or config.secret_key()
+        self.key = key or signing_key.secret_key()
         self.window = _int_env(WINDOW_ENV, DEFAULT_WINDOW)
         self.task = self.celery.tasks[TASK]
         self.home = home_id(self.key)

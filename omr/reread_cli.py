@@ -10,6 +10,7 @@ import sys
 from datetime import date
 
 from omr.services import reread as rr
+from omr.vocab import ANSWER_STATE, MARKED
 
 # what happened to an answer, in words that fit both a page's line and the summary ("3 được máy nhận")
 EFFECT_WORDS = {
@@ -20,7 +21,6 @@ EFFECT_WORDS = {
     rr.REVIEWER_KEPT: "giữ quyết định của người duyệt",
     rr.NOT_COUNTED: "ở trang không được tính",
 }
-STATE_WORDS = {"blank": "bỏ trống", "multiple": "nhiều ô", "uncertain": "không chắc"}
 
 HELP = """\
 Đọc lại ảnh các trang đã lưu bằng trình đọc hiện tại và lưu những gì thay đổi: câu trả lời được máy
@@ -137,9 +137,9 @@ def _value(v: tuple[str | None, str] | None) -> str:
     if v is None:
         return "chưa có"
     value, state = v
-    if state == "marked":
+    if state == MARKED:
         return value or "—"
-    word = STATE_WORDS.get(state, state)
+    word = ANSWER_STATE.get(state, state).lower()
     return f"{word} ({value})" if value else word
 
 

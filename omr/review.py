@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import cast
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -35,19 +35,19 @@ from db.models import Answer, AuditLog, Page, ReviewItem, ScanBatch, Sheet, Text
 from db.session import session as open_session
 from db.session import transaction
 from omr import config
-from omr.services import NotFound, ServiceError, decisions
+from omr.services import NotFound, ServiceError, audit, decisions
 from omr.values import join_values, split_values
-from omr.vocab import BLANK_PAGE as BLANK
 from omr.vocab import (
+    BLANK_ANSWER,
     CONFLICT,
     COUNTED_STATUSES,
     INVALID,
+    MARKED,
     REVIEW_ANSWER,
     REVIEW_CONFLICT,
     REVIEW_DONE,
     REVIEW_OPEN,
     REVIEW_UNIDENTIFIED,
-    UNIDENTIFIED,
 )
 
 STALE = timedelta(minutes=5)  # a claimed item nobody decided is handed out again after this
@@ -131,7 +131,6 @@ def page_visible(s: Session, page: Page, scope: Scope) -> bool:
 # a declarative model's __table__ is a Table (typed as the more general FromClause)
 _RI = cast(Table, ReviewItem.__table__)
 _ANS = cast(Table, Answer.__table__)
-_AUDIT = cast(Table, AuditLog.__table__)
 
 
 def _scope_params(scope: Scope) -> dict:
@@ -569,7 +568,7 @@ def decide_answer(
         value = view.machine_value
     value = _check_value([(o.value, o.label) for o in view.options], view.field_kind or "single", value)
     answer_id, page_id = item.answer_id, page.id
-    state = "marked" if value else "blank"
+    state = MARKED if value else BLANK_ANSWER
     with transaction(url) as w:
         _mark_done(w, item_id, username, is_admin, now, page_id)
         a = _ANS.c
@@ -581,21 +580,20 @@ def decide_answer(
             .where(_ANS.c.id == answer_id)
             .values(final_value=value, final_state=state, decided_by=username, decided_at=now)
         )
-        w.execute(
-            insert(_AUDIT).values(
-                user=username,
-                action="review.answer",
-                object=_answer_object(page_id, ans.field),
-                old={"final_value": ans.final_value, "final_state": ans.final_state, "decided_by": ans.decided_by},
-                new={
-                    "final_value": value,
-                    "final_state": state,
-                    "decided_by": username,
-                    "item": item_id,
-                    "machine_value": ans.machine_value,
-                    "accepted_machine": accept_machine,
-                },
-            )
+        audit.record(
+            w,
+            username,
+            "review.answer",
+            _answer_object(page_id, ans.field),
+            old={"final_value": ans.final_value, "final_state": ans.final_state, "decided_by": ans.decided_by},
+            new={
+                "final_value": value,
+                "final_state": state,
+                "decided_by": username,
+                "item": item_id,
+                "machine_value": ans.machine_value,
+                "accepted_machine": accept_machine,
+            },
         )
 
 
@@ -651,14 +649,13 @@ def undo_last(username: str, scope: Scope) -> int | None:
             _reopen(w, item, username, now)
         else:
             raise ReviewError("Không hoàn tác được việc gán phiếu cho trang chưa nhận dạng; hãy sửa trên trang phiếu")
-        w.add(
-            AuditLog(
-                user=username,
-                action="review.undo",
-                object=f"item:{item.id}",
-                old=restored,
-                new=(entry.old if entry else None),
-            )
+        audit.record(
+            w,
+            username,
+            "review.undo",
+            f"item:{item.id}",
+            old=restored,
+            new=(entry.old if entry else None),
         )
     return item_id
 
@@ -720,14 +717,13 @@ def resolve_conflict(username: str, scope: Scope, item_id: int, keep_page_id: in
                 decisions.close_items(
                     w, and_(ReviewItem.page_id == p.id, ReviewItem.kind == REVIEW_ANSWER), username, now
                 )
-        w.add(
-            AuditLog(
-                user=username,
-                action="review.conflict",
-                object=f"item:{item.id}",
-                old=old,
-                new={"statuses": {str(p.id): p.status for p in pages.values()}, "kept": keep_page_id},
-            )
+        audit.record(
+            w,
+            username,
+            "review.conflict",
+            f"item:{item.id}",
+            old=old,
+            new={"statuses": {str(p.id): p.status for p in pages.values()}, "kept": keep_page_id},
         )
 
 
@@ -766,14 +762,13 @@ def not_a_sheet(username: str, scope: Scope, item_id: int, *, is_admin: bool = F
         _take(w, item_id, username, is_admin, now)
         old = {"status": page.status, "note": page.note}
         page.status, page.note = INVALID, "không phải phiếu khảo sát (người duyệt xác nhận)"
-        w.add(
-            AuditLog(
-                user=username,
-                action="review.not_a_sheet",
-                object=f"page:{page.id}",
-                old=old,
-                new={"status": page.status, "note": page.note},
-            )
+        audit.record(
+            w,
+            username,
+            "review.not_a_sheet",
+            f"page:{page.id}",
+            old=old,
+            new={"status": page.status, "note": page.note},
         )
 
 
@@ -845,21 +840,20 @@ def assign_identity(
         w.execute(update(ReviewItem).where(ReviewItem.page_id == old["page_id"]).values(page_id=new_page.id))
         w.execute(delete(TextArea).where(TextArea.page_id == old["page_id"]))
         w.execute(delete(Page).where(Page.id == old["page_id"]))
-        w.add(
-            AuditLog(
-                user=username,
-                action="review.identify",
-                object=f"page:{new_page.id}",
-                old=old,
-                new={
-                    "page_id": new_page.id,
-                    "status": line["status"],
-                    "serial": sheet.serial,
-                    "sheet_page": sheet_page,
-                    "form": sheet.form_id,
-                    "unit": sheet.unit_code,
-                },
-            )
+        audit.record(
+            w,
+            username,
+            "review.identify",
+            f"page:{new_page.id}",
+            old=old,
+            new={
+                "page_id": new_page.id,
+                "status": line["status"],
+                "serial": sheet.serial,
+                "sheet_page": sheet_page,
+                "form": sheet.form_id,
+                "unit": sheet.unit_code,
+            },
         )
         return new_page.id
 
@@ -913,8 +907,6 @@ def throughput(s: Session, usernames: Iterable[str], since: datetime) -> list[Th
 
 
 __all__ = [
-    "BLANK",
-    "UNIDENTIFIED",
     "ReviewError",
     "Scope",
     "Taken",

@@ -20,7 +20,7 @@ def register(sub) -> None:
 def _worker(args: argparse.Namespace) -> int:
     from db import session as dbs
     from omr import config, queue
-    from omr.services import readers
+    from omr.services import readers, signing_key
 
     if args.concurrency is not None and args.concurrency < 1:
         from omr.cli import UserError
@@ -28,7 +28,7 @@ def _worker(args: argparse.Namespace) -> int:
         raise UserError("--concurrency phải từ 1 trở lên")
     celery = queue.app()  # says so in one line if OMR_BROKER_URL is missing or Celery is not installed
     dbs.engine()  # create or migrate the database now: a worker that cannot open it says so at once
-    config.secret_key()
+    signing_key.secret_key()
     config.pages_dir()
     queue.purge_stale_spool()
     dbs.dispose()  # the pool processes fork from here and open their own connections

@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.key_file:
             key = args.key_file.read_bytes()
         else:
-            from omr.config import secret_key
+            from omr.services.signing_key import secret_key
 
             key = secret_key()
         truth = generate_stack(

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, func, inspect, select
 from db import session as dbs
 from db.models import Base, Counter, Unit
 from omr import config
+from omr.services import signing_key
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -124,8 +125,8 @@ def test_several_processes_starting_at_once_migrate_once(omr_home):
 
 
 def test_secret_key_is_made_once_and_private(omr_home):
-    key = config.secret_key()
-    assert len(key) == 32 and config.secret_key() == key
+    key = signing_key.secret_key()
+    assert len(key) == 32 and signing_key.secret_key() == key
     mode = stat.S_IMODE(config.key_path().stat().st_mode)
     assert mode == 0o600
 

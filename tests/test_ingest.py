@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from db.models import Answer, Page, ReviewItem, ScanBatch, TextArea
 from db.session import session, transaction
 from omr import config
-from omr.services import ingest, readers, storing, watched_folder
+from omr.services import ingest, readers, signing_key, storing, watched_folder
 from omr.services.units import add_unit
 from printing.render import UnitHeading, render
 
@@ -200,7 +200,7 @@ def test_pages_of_one_sheet_stored_in_one_group_are_compared(omr_home, printed, 
     raws[2] = next(iter_pages([photocopy]))  # other bytes, same marks
     items = []
     for raw in raws:
-        read = read_page_bytes(raw.data, config.secret_key())
+        read = read_page_bytes(raw.data, signing_key.secret_key())
         sha = hashlib.sha256(raw.data).hexdigest()
         rel, crops = storing.write_files(sha, raw.ext, raw.data, read)
         items.append((RawPage(raw.source, raw.page, raw.data, raw.ext), sha, read, rel, crops))
@@ -248,7 +248,7 @@ def _foreign_sheet(tmp_path: Path, scan_tools, serial: str, unit: str, key: byte
 
 def test_codes_this_installation_did_not_issue_are_invalid(omr_home, printed, scan_tools, tmp_path):
     manifest, _ = printed(FORM, "09552", 1)
-    key = config.secret_key()
+    key = signing_key.secret_key()
     never_issued = _foreign_sheet(tmp_path, scan_tools, "999999", "09552", key, "unissued")
     wrong_unit = _foreign_sheet(tmp_path, scan_tools, manifest[0]["serial"], "00004", key, "mismatch")
     forged = _foreign_sheet(tmp_path, scan_tools, manifest[0]["serial"], "09552", b"k" * 32, "forged")

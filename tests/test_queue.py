@@ -484,14 +484,15 @@ def test_spool_gone_means_nothing_to_do(cluster):
 def _spooled_job(home: Path, data: bytes, batch_id: int) -> dict:
     import hashlib
 
-    from omr import config, queue
+    from omr import queue
+    from omr.services import signing_key
 
     sha = hashlib.sha256(data).hexdigest()
     spool = home / "spool" / str(batch_id) / f"{sha}.jpg"
     spool.parent.mkdir(parents=True, exist_ok=True)
     spool.write_bytes(data)
     page = {"source": "stack.pdf", "page": 3, "ext": ".jpg", "sha": sha, "spool": spool.relative_to(home).as_posix()}
-    return {"home": queue.home_id(config.secret_key()), "batch": batch_id, "pages": [page]}
+    return {"home": queue.home_id(signing_key.secret_key()), "batch": batch_id, "pages": [page]}
 
 
 def test_a_task_run_twice_stores_once_and_reports_what_it_stored(omr_home, printed, scan_tools):

@@ -22,6 +22,7 @@ from omr import cli, config
 from omr.detect import result as R
 from omr.detect import thresholds, version
 from omr.services import reread as rr
+from omr.services import signing_key
 from omr.vocab import MACHINE
 
 FORM = "kien-hung-2020"
@@ -78,7 +79,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 form_id=FORM,
                 unit=unit,
                 serials=serials,
-                key=config.secret_key(),
+                key=signing_key.secret_key(),
                 dpi=200,
                 seed=n,
                 hard_case_rate=0.15,
@@ -533,7 +534,7 @@ def test_on_postgresql(omr_home, pg_url, tmp_path, monkeypatch):
         form_id=FORM,
         unit=WARD,
         serials=serials,
-        key=config.secret_key(),
+        key=signing_key.secret_key(),
         dpi=200,
         seed=3,
         hard_case_rate=0.3,

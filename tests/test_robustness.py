@@ -29,7 +29,7 @@ from db import session as dbs
 from db.models import Page, ScanBatch
 from db.session import session
 from omr import config
-from omr.services import ingest, watched_folder
+from omr.services import ingest, signing_key, watched_folder
 
 REPO = Path(__file__).resolve().parents[1]
 FORM, UNIT = "kien-hung-2020", "09552"
@@ -107,12 +107,12 @@ def test_a_lost_key_is_not_replaced_once_sheets_are_printed(omr_home, printed):
     assert line.startswith("omr print: Thiếu khóa ký")
     assert not key.exists()  # nothing was written in its place
     with pytest.raises(config.ConfigError, match="thiếu khóa ký"):
-        config.secret_key()
+        signing_key.secret_key()
 
 
 def test_a_new_installation_gets_its_key(omr_home):
     assert not config.key_path().exists()
-    key = config.secret_key()
+    key = signing_key.secret_key()
     assert len(key) == config.KEY_BYTES and config.key_path().read_bytes() == key
 
 
@@ -125,7 +125,7 @@ def test_a_lost_key_is_not_replaced_when_the_postgresql_database_has_pages(omr_h
         if p.is_file():
             p.unlink()  # the images are elsewhere (another machine): the database alone tells
     with pytest.raises(config.ConfigError, match="1 trang đã quét"):
-        config.secret_key()
+        signing_key.secret_key()
     assert not config.key_path().exists()
 
 

@@ -18,10 +18,10 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from omr import config
 from omr.detect import sources
 from omr.detect.read import read_page_bytes
 from omr.detect.sources import iter_pages, load
+from omr.services import signing_key
 
 FORM = "kien-hung-2020"
 MARKED = ("5", "3")  # q_result crossed on the first and on the second sheet
@@ -86,7 +86,7 @@ def _read(raw) -> tuple[int, str | None, str | None, str | None]:
     page = load(raw)
     if page.error:
         return page.page, None, None, page.error
-    read = read_page_bytes(page.data, config.secret_key())
+    read = read_page_bytes(page.data, signing_key.secret_key())
     value = next((a.value for a in read.answers if a.field == "q_result"), None)
     return page.page, read.identity.serial if read.identity else None, value, None
 

@@ -12,11 +12,10 @@ from sqlalchemy import select
 
 from db.models import Page, PageError, ReviewItem, ScanBatch
 from db.session import engine, session
-from omr import config
 from omr.detect import result as R
 from omr.detect.read import read_page_bytes
 from omr.detect.sources import RawPage, iter_pages
-from omr.services import ingest, storing
+from omr.services import ingest, signing_key, storing
 from omr.services.storing import same_marks
 
 FORM = "kien-hung-2020"
@@ -53,7 +52,7 @@ def test_readings_of_one_page_compare_every_question():
 
 
 def _read(raw: RawPage) -> tuple:
-    read = read_page_bytes(raw.data, config.secret_key())
+    read = read_page_bytes(raw.data, signing_key.secret_key())
     sha = hashlib.sha256(raw.data).hexdigest()
     rel, crops = storing.write_files(sha, raw.ext, raw.data, read)
     return raw, sha, read, rel, crops

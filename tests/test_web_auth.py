@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from db.models import LoginThrottle, utcnow
+from db.models import AuditLog, LoginThrottle, User, utcnow
 from db.session import transaction
 from omr.services import users
 from tests.support.web import PASSWORD, Home, app_for_tests, csrf_from, login, make_users
@@ -145,6 +145,28 @@ def test_the_throttle_passes(app):
     r = subprocess.run(["omr", "users", "unlock", "admin"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert login(c, "admin", PASSWORD).status_code == 302
+
+
+def test_an_administrator_lifts_a_lock_out_from_the_users_page(app):
+    """The users page shows who is locked out, and its unlock lifts the lock-out that logins are
+    refused by (the same service and audit entry as ``omr users unlock``)."""
+    v = from_address(app, "10.7.7.7")
+    for _ in range(users.MAX_FAILED_LOGINS):
+        login(v, "viewer", "sai-mat-khau")
+    assert login(v, "viewer", PASSWORD).status_code == 401
+    a = from_address(app, "10.1.1.1")
+    assert login(a, "admin").status_code == 302
+    page = a.get("/admin/users").get_data(as_text=True)
+    with transaction() as s:
+        viewer_id = s.scalar(select(User.id).where(User.username == "viewer"))
+    assert 'value="unlock"' in page  # the viewer's row offers the unlock
+    r = a.post(f"/admin/users/{viewer_id}", data={"action": "unlock", "csrf_token": csrf_from(page)})
+    assert r.status_code == 302
+    assert login(v, "viewer", PASSWORD).status_code == 302
+    assert 'value="unlock"' not in a.get("/admin/users").get_data(as_text=True)
+    with transaction() as s:
+        entry = s.scalar(select(AuditLog).where(AuditLog.action == "user.unlock"))
+        assert entry is not None and (entry.user, entry.object) == ("admin", "user:viewer")
 
 
 def session_cookie(c) -> str:

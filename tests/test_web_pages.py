@@ -312,6 +312,23 @@ def test_one_vocabulary_for_received_and_waiting(home):
     assert re.search(r'id="result-waiting-sheets">thuộc 2 phiếu còn câu chờ duyệt<', results)
 
 
+def test_every_audit_action_written_has_a_label():
+    """The audit page names each action in words: every action the product writes (the second
+    argument of ``audit.record`` anywhere in omr/ and web/) is in web.audit_log.ACTIONS."""
+    import re
+    from pathlib import Path
+
+    from web import audit_log
+
+    root = Path(__file__).resolve().parents[1]
+    call = re.compile(r"audit\.record\(\s*[^,]+,\s*[^,]+,\s*\"([^\"]+)\"")
+    written = set()
+    for path in [*(root / "omr").rglob("*.py"), *(root / "web").rglob("*.py")]:
+        written |= set(call.findall(path.read_text(encoding="utf-8")))
+    assert {"review.answer", "user.unlock", "unit.add", "reread"} <= written  # the pattern finds them
+    assert sorted(written - set(audit_log.ACTIONS)) == []
+
+
 def test_every_message_has_an_english_translation():
     """Every message the web application words (templates, views, labels) is in en.json, so the English
     pages are English throughout."""

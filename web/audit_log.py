@@ -28,11 +28,18 @@ ACTIONS = {
     "user.role": "Đổi vai trò, đơn vị",
     "user.password": "Đặt lại mật khẩu",
     "user.unlock": "Mở khóa người dùng",
-    "user.locked": "Khóa do đăng nhập sai nhiều lần",
+    "user.disable": "Khóa tài khoản",
+    "user.enable": "Mở lại tài khoản",
+    "login.throttled": "Chặn đăng nhập sai nhiều lần",
     "unit.add": "Thêm đơn vị",
     "unit.create": "Thêm đơn vị",  # entries written before the web used the command line's names
     "unit.set": "Sửa đơn vị",
     "unit.update": "Sửa đơn vị",
+    "unit.report_settings": "Sửa thông tin báo cáo của đơn vị",
+    "batch.period": "Đổi kỳ khảo sát của xấp phiếu",
+    "report.issue": "Phát hành báo cáo",
+    "reread": "Đọc lại các trang đã lưu",
+    "reread.store_again": "Lưu lại trang sau khi đọc lại",
 }
 FIELDS = {
     "final_value": "Câu trả lời",

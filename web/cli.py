@@ -158,7 +158,7 @@ def _demo(args) -> int:
     from db.models import User
     from db.session import session, transaction
     from omr import config
-    from omr.services import ingest
+    from omr.services import ingest, signing_key
     from omr.services.print_runs import print_sheets
     from omr.services.users import add_user
 
@@ -178,7 +178,7 @@ def _demo(args) -> int:
             manifest = print_sheets(s, DEMO_FORM, DEMO_UNIT, args.sheets, pdf, created_by="admin")
         serials = sorted({m["serial"] for m in manifest})
         print(f"Đã in {len(serials)} phiếu mẫu: {pdf}")
-        make_demo_stack(demo_dir, serials, config.secret_key())
+        make_demo_stack(demo_dir, serials, signing_key.secret_key())
         stacks = sorted(p for p in demo_dir.glob("demo-stack*") if p.suffix.lower() in (".pdf", ".tif", ".zip"))
         counts: dict[str, int] = {}
         for line in ingest.scan(stacks, created_by="admin", label="Tập phiếu mẫu (demo)"):

@@ -34,9 +34,8 @@ from sqlalchemy import update
 from db import session as dbs
 from db.models import ScanBatch
 from db.session import transaction
-from omr import config
 from omr.detect.sources import RawPage, close_open_file, display_name, iter_pages
-from omr.services import running
+from omr.services import running, signing_key
 from omr.services.readers import WINDOW_PER_CORE, InFlight, Reader, Readers, default_reader, worker_count
 from omr.services.storing import Reading, store_pages
 from omr.vocab import SCAN_DONE, SCAN_FAILED, SCAN_RUNNING
@@ -236,7 +235,7 @@ class LocalRunner:
     by_reference = True  # a page in flight costs a few bytes until its reader loads it
 
     def __init__(self, workers: int | None = None, key: bytes | None = None, reader: Reader | None = None):
-        self.key = key or config.secret_key()
+        self.key = key or signing_key.secret_key()
         self.reader = reader or default_reader
         self.workers = worker_count(workers)
         self.window = WINDOW_PER_CORE * self.workers

@@ -24,8 +24,7 @@ from sqlalchemy.orm import Session
 
 from db.models import IssuedReport, Unit, local_today, utcnow
 from omr import config, tally
-from omr.services import NotFound, ServiceError
-from omr.services.users import audit
+from omr.services import NotFound, ServiceError, audit
 
 ISSUE_FORMATS = ("pdf", "xlsx")
 ISSUED_DIR = "issued"
@@ -252,7 +251,7 @@ def issue(
     )
     session.add(report)
     session.flush()
-    audit(session, user, "report.issue", f"issued_report:{report.id}", None, _summary(report))
+    audit.record(session, user, "report.issue", f"issued_report:{report.id}", None, _summary(report))
     return report
 
 

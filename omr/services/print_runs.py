@@ -17,9 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import Counter, PrintBatch, Sheet, Unit
-from omr import config
 from omr.layout import LayoutError, layout
-from omr.services import NotFound, ServiceError
+from omr.services import NotFound, ServiceError, signing_key
 from omr.services.units import get_unit, variant_of
 from omr.templates import Form, UnknownForm, Variant, get_form
 from printing.render import UnitHeading, render
@@ -131,7 +130,7 @@ def render_batch(session: Session, batch: PrintBatch, out: Path | BinaryIO, key:
     unit = get_unit(session, batch.unit_code)
     fl = layout(form, Variant.parse(batch.variant))
     serials = batch_serials(session, batch)
-    render(out, fl, unit.code, serials, key or config.secret_key(), unit_heading(session, unit))
+    render(out, fl, unit.code, serials, key or signing_key.secret_key(), unit_heading(session, unit))
     manifest = []
     n = 0
     for serial in serials:
@@ -155,7 +154,7 @@ def print_sheets(
     open is rolled back first). Returns one dict per PDF page:
     ``{"pdf_page", "form", "unit", "serial", "sheet_page"}`` (CONTRACT.md ``omr print --json``).
     """
-    key = config.secret_key()
+    key = signing_key.secret_key()
     if isinstance(out_path, Path) and out_path.parent and not out_path.parent.is_dir():
         raise ServiceError(f"không có thư mục {out_path.parent} để ghi tệp PDF")
     batch = record_batch(session, form_id, unit_code, count, created_by)

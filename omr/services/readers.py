@@ -22,10 +22,10 @@ from sqlalchemy import select
 
 from db import session as dbs
 from db.models import Page
-from omr import config
 from omr.detect import result as R
 from omr.detect.images import UndecodableImage
 from omr.detect.sources import RawPage, load
+from omr.services import signing_key
 from omr.services.scan_lines import error_json
 from omr.services.storing import Reading, count_done, duplicate_json, store_pages, write_files
 
@@ -244,7 +244,7 @@ def ingest_page(
     if dup is not None:
         count_done(batch_id)
         return dup
-    read = read_job(raw, key or config.secret_key(), reader)
+    read = read_job(raw, key or signing_key.secret_key(), reader)
     return store_pages(dbs.engine(), [(raw, read)], batch_id)[0]
 
 

@@ -40,13 +40,13 @@ from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from db import session as dbs
-from db.models import Answer, AuditLog, Page, ReviewItem, TextArea, utcnow
+from db.models import Answer, Page, ReviewItem, TextArea, utcnow
 from omr import config
 from omr.detect import result as R
 from omr.detect import version
 from omr.detect.sources import RawPage
 from omr.identity import SheetIdentity
-from omr.services import decisions, storing
+from omr.services import audit, decisions, signing_key, storing
 from omr.services.scan_lines import EMPTY, WRITTEN
 from omr.vocab import (
     CONFLICT,
@@ -506,19 +506,18 @@ class _Run:
         new_id = self._store_again(s, page, read)
         new = s.get(Page, new_id)
         assert new is not None
-        s.add(
-            AuditLog(
-                user=self.by,
-                action="reread.store_again",
-                object=f"page:{new_id}",
-                old=old,
-                new={
-                    "page_id": new_id,
-                    "status": new.status,
-                    "serial": new.serial,
-                    "reader_version": version.READER_VERSION,
-                },
-            )
+        audit.record(
+            s,
+            self.by,
+            "reread.store_again",
+            f"page:{new_id}",
+            old=old,
+            new={
+                "page_id": new_id,
+                "status": new.status,
+                "serial": new.serial,
+                "reader_version": version.READER_VERSION,
+            },
         )
         o.status, o.serial, o.sheet_page = new.status, new.serial, new.sheet_page
         o.new_page_id = None if self.dry_run else new_id
@@ -665,7 +664,7 @@ def reread(
     if from_measurements:
         readings: Iterator[tuple[StoredPage, R.PageRead | str | None]] = ((t, None) for t in tasks)
     else:
-        readings = _read_all(tasks, workers, key or config.secret_key())
+        readings = _read_all(tasks, workers, key or signing_key.secret_key())
     summary = summary or Summary()
     summary.dry_run, summary.from_measurements = dry_run, from_measurements
     group: list[tuple[StoredPage, R.PageRead | str | None]] = []
@@ -678,11 +677,7 @@ def reread(
         yield from _stored(run, group, summary, progress)
     if not dry_run and summary.pages:
         with dbs.transaction() as s:
-            s.add(
-                AuditLog(
-                    user=by, action="reread", object=f"reader:{version.READER_VERSION}", new=summary.json()["summary"]
-                )
-            )
+            audit.record(s, by, "reread", f"reader:{version.READER_VERSION}", new=summary.json()["summary"])
 
 
 def _stored(run: _Run, group: list, summary: Summary, progress: Callable[[int], object] | None) -> Iterator[Outcome]:

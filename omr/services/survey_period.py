@@ -22,8 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from db.models import Page, ScanBatch, local_date, local_today
-from omr.services import NotFound, ServiceError
-from omr.services.users import audit
+from omr.services import NotFound, ServiceError, audit
 from omr.vocab import SCAN_RUNNING
 
 # The first days of a month, when a stack is most likely the box of the month before: the box is
@@ -126,5 +125,7 @@ def set_period(session: Session, batch_id: int, period: str, user: str | None) -
             session.execute(update(Page).where(Page.id.in_(ids[i : i + _CHUNK])).values(survey_date=day))
     batch.period = period
     moved = sum(len(ids) for ids in by_day.values())
-    audit(session, user, "batch.period", f"scan_batch:{batch_id}", {"period": old}, {"period": period, "pages": moved})
+    audit.record(
+        session, user, "batch.period", f"scan_batch:{batch_id}", {"period": old}, {"period": period, "pages": moved}
+    )
     return {"batch": batch_id, "old": old, "new": period, "pages": moved}

@@ -154,9 +154,9 @@ def add_unit(
     )
     session.add(unit)
     session.flush()
-    from omr.services.users import audit
+    from omr.services import audit
 
-    audit(session, by, "unit.add", f"unit:{unit.code}", None, unit_facts(unit))
+    audit.record(session, by, "unit.add", f"unit:{unit.code}", None, unit_facts(unit))
     return unit
 
 
@@ -188,7 +188,7 @@ def update_unit(
     """Change a unit (only what is given; ``usual_form=""`` and ``yearly_quota=0`` clear it) and audit it
     as ``unit.set`` with
     the old and new values; the caller commits. A retired unit keeps its sheets, pages and results."""
-    from omr.services.users import audit
+    from omr.services import audit
     from omr.templates import all_forms
 
     unit = get_unit(session, code)
@@ -213,7 +213,7 @@ def update_unit(
         unit.retired = retired
     new = unit_facts(unit)
     if new != old:
-        audit(
+        audit.record(
             session,
             by,
             "unit.set",

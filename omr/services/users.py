@@ -19,10 +19,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from db.models import AuditLog, EndedSession, LoginThrottle, User, utcnow
-from omr.services import NotFound, ServiceError
+from db.models import EndedSession, LoginThrottle, User, utcnow
+from omr.services import NotFound, ServiceError, audit
 from omr.services.units import get_unit
-from omr.vocab import ROLES
+from omr.vocab import ADMIN, ROLES
 
 MIN_PASSWORD = 8
 MAX_FAILED_LOGINS = 5  # wrong passwords for one name from one address, then that pair waits LOCKOUT
@@ -35,13 +35,6 @@ WRONG, THROTTLED, DISABLED = "wrong", "throttled", "disabled"
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{1,79}")
 
 _hasher = PasswordHasher()
-
-
-def audit(
-    session: Session, user: str | None, action: str, obj: str | None, old: dict | None = None, new: dict | None = None
-) -> None:
-    """Write one audit-log entry (who, what, on which object, old and new values); the caller commits."""
-    session.add(AuditLog(user=user, action=action, object=obj, old=old, new=new))
 
 
 def check_password(password: str) -> None:
@@ -67,7 +60,7 @@ def add_user(session: Session, username: str, password: str, role: str, unit_cod
     user = User(username=username, password_hash=hash_password(password), role=role, unit_code=unit_code)
     session.add(user)
     session.flush()
-    audit(session, by, "user.add", f"user:{username}", None, {"role": role, "unit": unit_code})
+    audit.record(session, by, "user.add", f"user:{username}", None, {"role": role, "unit": unit_code})
     return user
 
 
@@ -89,7 +82,21 @@ def set_password(session: Session, username: str, password: str, by: str | None 
     user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until = 0, None
     _end_sessions(user)
-    audit(session, by, "user.password", f"user:{username}")
+    audit.record(session, by, "user.password", f"user:{username}")
+
+
+def set_role(session: Session, username: str, role: str, unit_code: str, by: str | None = None) -> None:
+    """Give a user another role or unit (the caller commits). An administrator cannot take away their
+    own administration: nobody would be left to give it back."""
+    if role not in ROLES:
+        raise ServiceError(f"vai trò {role!r} không hợp lệ (chọn: {', '.join(ROLES)})")
+    get_unit(session, unit_code)
+    user = get_user(session, username)
+    if by == username and user.role == ADMIN and role != ADMIN:
+        raise ServiceError("không thể tự bỏ quyền quản trị của mình")
+    old = {"role": user.role, "unit": user.unit_code}
+    user.role, user.unit_code = role, unit_code
+    audit.record(session, by, "user.role", f"user:{username}", old, {"role": role, "unit": unit_code})
 
 
 def set_disabled(session: Session, username: str, disabled: bool, by: str | None = None) -> None:
@@ -99,7 +106,7 @@ def set_disabled(session: Session, username: str, disabled: bool, by: str | None
     user.disabled_at = utcnow() if disabled else None
     if disabled:
         _end_sessions(user)
-    audit(
+    audit.record(
         session,
         by,
         "user.disable" if disabled else "user.enable",
@@ -232,7 +239,9 @@ def record(session: Session, v: Verdict) -> str | None:
         locked = _count_failure(session, pair, MAX_FAILED_LOGINS, now)
         locked = _count_failure(session, addr, MAX_FAILED_PER_ADDRESS, now) or locked
         if locked:
-            audit(session, None, "login.throttled", f"address:{_address_key(v.address)}", None, {"name": v.username})
+            audit.record(
+                session, None, "login.throttled", f"address:{_address_key(v.address)}", None, {"name": v.username}
+            )
         return THROTTLED if locked else WRONG
     if v.disabled:
         return DISABLED
@@ -260,10 +269,17 @@ def is_locked(user: User, address: str = LOCAL) -> bool:
     return _throttled(session, _throttle_keys(user.username, address), utcnow())
 
 
+def locked_out(session: Session, username: str) -> bool:
+    """Whether logins as ``username`` wait for the throttle from some address (what an unlock lifts)."""
+    rows = session.scalars(select(LoginThrottle.locked_until).where(LoginThrottle.key.like(f"{_name_key(username)}@%")))
+    now = utcnow()
+    return any((u := _aware(t)) is not None and u > now for t in rows)
+
+
 def unlock(session: Session, username: str, by: str | None = None) -> None:
     """Forget the failed logins for ``username`` from every address (an administrator's unlock)."""
     session.execute(delete(LoginThrottle).where(LoginThrottle.key.like(f"{_name_key(username)}@%")))
-    audit(session, by, "user.unlock", f"user:{username}")
+    audit.record(session, by, "user.unlock", f"user:{username}")
 
 
 # --------------------------------------------------------------------------- sessions
