@@ -554,7 +554,7 @@ def _check_stored_once(lines: list[dict], n: int) -> None:
 
 
 def _check_bookkeeping(home: Path, killed: int) -> None:
-    from omr import doctor
+    from omr.services import doctor
 
     batches = _batches()
     assert batches[-1].status == "done"

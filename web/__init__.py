@@ -1,6 +1,6 @@
 """The web application: print sheets, upload scanned stacks, work the review queue, read results.
 
-``create_app(config)`` builds the Flask app; ``omr serve`` (web/cli.py) runs it. Every page reads and
+``create_app(config)`` builds the Flask app; ``omr serve`` (omr/cli/serve.py) runs it. Every page reads and
 writes through the same database models and services as the command line: no logic lives twice.
 """
 

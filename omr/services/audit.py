@@ -19,7 +19,12 @@ _AUDIT = cast(Table, AuditLog.__table__)
 
 
 def record(
-    session: Session, user: str | None, action: str, obj: str | None, old: dict | None = None, new: dict | None = None
+    session: Session,
+    user: str | None,
+    action: str,
+    obj: str | None,
+    old: dict | list | None = None,
+    new: dict | list | None = None,
 ) -> None:
     """Write one audit-log entry in ``session``'s transaction; the caller commits.
 

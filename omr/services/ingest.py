@@ -50,7 +50,7 @@ def start_batch(
     this process until ``finish_batch``; its survey month is ``period`` (checked by
     ``survey_period.parse_month``), else the month of the scan. Batches a killed scan left running are
     repaired first."""
-    from omr import doctor
+    from omr.services import doctor
     from omr.services.survey_period import current_month
 
     doctor.recover_interrupted()

@@ -1,7 +1,4 @@
-"""``omr reread``: read the stored pages again with the current reader (omr.services.reread).
-
-Registered by omr/cli.py's extension list (``register(subparsers)``).
-"""
+"""``omr reread``: read the stored pages again with the current reader (omr.services.reread)."""
 
 from __future__ import annotations
 
@@ -77,7 +74,7 @@ def register(sub) -> None:
 
 
 def _day(text: str) -> date:
-    from omr.cli import UserError
+    from omr.cli.common import UserError
 
     try:
         return date.fromisoformat(text)
@@ -86,7 +83,7 @@ def _day(text: str) -> date:
 
 
 def _reread(args) -> int:
-    from omr.cli import _out, _plain_write, _tqdm_write
+    from omr.cli.common import plain_write, print_json, tqdm_write
     from omr.services.units import get_unit
 
     if args.unit:
@@ -97,7 +94,7 @@ def _reread(args) -> int:
     tasks = rr.stored_pages(args.unit, _day(args.since) if args.since else None, args.from_measurements)
     progress = not args.json or sys.stderr.isatty()
     bar = _bar(len(tasks), progress)
-    write = _tqdm_write if progress else _plain_write
+    write = tqdm_write if progress else plain_write
     summary = rr.Summary()
     try:
         for o in rr.reread(
@@ -112,14 +109,14 @@ def _reread(args) -> int:
             if o.error:
                 write(f"lỗi: {o.source} trang {o.page} (#{o.page_id}): {o.error}", sys.stderr)
             if args.json and (o.changed or o.error):
-                _out(o.json(summary.reader_version))
+                print_json(o.json(summary.reader_version))
             elif not args.json and o.changed:
                 write(_line(o))
     finally:
         if bar:
             bar.close()
     if args.json:
-        _out(summary.json())
+        print_json(summary.json())
     else:
         print(_summary(summary))
     return 1 if summary.errors else 0

@@ -1,7 +1,7 @@
 """``omr worker``: a Celery worker reading pages from the queue (omr/queue.py).
 
-Registered by omr/cli.py's extension list (``register(subparsers)``). Celery is imported only when a
-worker starts, so the other commands work without the "scale" extra installed.
+Celery is imported only when a worker starts, so the other commands work without the "scale" extra
+installed.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def _worker(args: argparse.Namespace) -> int:
     from omr.services import readers, signing_key
 
     if args.concurrency is not None and args.concurrency < 1:
-        from omr.cli import UserError
+        from omr.cli.common import UserError
 
         raise UserError("--concurrency phải từ 1 trở lên")
     celery = queue.app()  # says so in one line if OMR_BROKER_URL is missing or Celery is not installed

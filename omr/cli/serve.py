@@ -1,7 +1,4 @@
-"""``omr serve`` (the web application) and ``omr demo`` (sample data, demo logins, then serve).
-
-Registered by omr/cli.py's extension list (``register(subparsers)``).
-"""
+"""``omr serve`` (the web application) and ``omr demo`` (sample data, demo logins, then serve)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``omr doctor``: check the data directory, and with ``--repair`` put right what can be put right.
+"""The checks of ``omr doctor`` (omr.cli.doctor): the data directory, and with ``repair`` what can be put right.
 
 Checks, each giving at most one line (a finding) in the report:
 
@@ -19,14 +19,11 @@ that nothing is left behind even if nobody runs the doctor. The report is one li
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from omr import config
@@ -304,30 +301,3 @@ def recover_interrupted() -> int:
         list(check_orphans(repair=True))
         list(check_spool(repair=True))
     return len(stuck)
-
-
-# --------------------------------------------------------------------------- omr doctor
-
-
-def register(sub) -> None:
-    p = sub.add_parser("doctor", help="kiểm tra thư mục dữ liệu (khóa ký, cơ sở dữ liệu, đợt quét, tệp thừa)")
-    p.add_argument("--repair", action="store_true", help="sửa những gì sửa được (mặc định: chỉ báo cáo)")
-    p.add_argument("--json", action="store_true", help="mỗi vấn đề một dòng JSON")
-    p.set_defaults(func=_doctor)
-
-
-def _doctor(args: argparse.Namespace) -> int:
-    findings = diagnose(repair=args.repair)
-    for f in findings:
-        if args.json:
-            print(json.dumps(asdict(f), ensure_ascii=False), flush=True)
-        else:
-            mark = "đã sửa" if f.repaired else ("sửa được" if f.repairable else "lỗi")
-            print(f"{mark}: {f.message}", flush=True)
-    left = [f for f in findings if not f.repaired]
-    if not args.json:
-        if not findings:
-            print(f"Không thấy vấn đề gì trong {config.home()}")
-        elif left and any(f.repairable for f in left):
-            print("Chạy omr doctor --repair để sửa những gì sửa được.", file=sys.stderr)
-    return 1 if left else 0

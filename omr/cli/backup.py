@@ -1,7 +1,4 @@
-"""``omr backup`` and ``omr restore``: the commands over ``omr.services.backup``.
-
-Registered by omr/cli.py's extension list (``register(subparsers)``).
-"""
+"""``omr backup`` and ``omr restore``: the commands over ``omr.services.backup``."""
 
 from __future__ import annotations
 

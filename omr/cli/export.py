@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from omr.tally import DEFAULT_TARGET
@@ -92,4 +93,21 @@ def run(args: argparse.Namespace) -> int:
         )
     for path in paths:
         print(path)
+    _notices(args.period, args.unit)
     return 0
+
+
+def _notices(period: str, unit_code: str | None) -> None:
+    """One line on stderr for each report issued for this unit and period whose figures have changed
+    since it was sent (nothing when none)."""
+    from db.session import session, transaction
+    from omr.services import issued_reports
+
+    if unit_code is None:
+        return
+    with session() as s:
+        if not issued_reports.listed(s, {unit_code}, period):
+            return  # nothing issued: no write transaction
+    with transaction() as s:
+        for report, changes in issued_reports.changed(s, period, unit_code):
+            print(f"Lưu ý: {issued_reports.summary_line(report, changes)}", file=sys.stderr)

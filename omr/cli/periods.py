@@ -12,15 +12,11 @@ omr reports download ID --out FILE
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-
-def _out(obj: object) -> None:
-    print(json.dumps(obj, ensure_ascii=False), flush=True)
+from omr.cli.common import print_json
 
 
 def _day(text: str) -> date:
@@ -56,7 +52,7 @@ def _batches_list(args) -> int:
         ]
     if args.json:
         for r in rows:
-            _out(r)
+            print_json(r)
         return 0
     for r in rows:
         period = month_label(r["period"]) if r["period"] else "tháng quét"
@@ -71,7 +67,7 @@ def _batches_period(args) -> int:
     with transaction() as s:
         moved = set_period(s, args.batch_id, args.period, args.by)
     if args.json:
-        _out(moved)
+        print_json(moved)
     else:
         print(
             f"Đợt quét #{moved['batch']}: kỳ khảo sát {month_label(moved['old'])} → {month_label(moved['new'])} "
@@ -125,7 +121,7 @@ def _reports_issue(args) -> int:
     if args.out:
         Path(args.out).write_bytes(data)
     if args.json:
-        _out(info)
+        print_json(info)
     else:
         print(f"Đã ban hành báo cáo số {info['number']} (#{info['id']}, kỳ {info['period']}, đơn vị {info['unit']})")
         if args.out:
@@ -144,7 +140,7 @@ def _reports_list(args) -> int:
         ]
     for r in rows:
         if args.json:
-            _out(r)
+            print_json(r)
         else:
             flag = "ĐÃ THAY ĐỔI" if r["changed"] else "khớp"
             print(f"#{r['id']:<4} số {r['number']:<16} {r['issued_on']}  {r['unit']:<8} kỳ {r['period']:<8} {flag}")
@@ -160,7 +156,7 @@ def _reports_show(args) -> int:
         changes = issued_reports.check(s, report)
         info = _report_json(report, changes)
     if args.json:
-        _out(info)
+        print_json(info)
         return 0
     print(
         f"Báo cáo số {info['number']} ngày {info['issued_on']}, người ký {info['signer']}, đơn vị {info['unit']}, "
@@ -185,11 +181,11 @@ def _reports_download(args) -> int:
 
 
 def register(subparsers) -> None:
-    from omr.cli import _Parser
+    from omr.cli.common import Parser
     from omr.services.issued_reports import ISSUE_FORMATS
 
     b = subparsers.add_parser("batches", help="các đợt quét và kỳ khảo sát của chúng")
-    bs = b.add_subparsers(dest="batches_cmd", required=True, metavar="{list,period}", parser_class=_Parser)
+    bs = b.add_subparsers(dest="batches_cmd", required=True, metavar="{list,period}", parser_class=Parser)
     ls = bs.add_parser("list", help="các đợt quét gần đây")
     ls.add_argument("--limit", type=int, default=50)
     ls.add_argument("--json", action="store_true", help="một dòng JSON cho mỗi đợt")
@@ -202,7 +198,7 @@ def register(subparsers) -> None:
     pe.set_defaults(func=_batches_period)
 
     r = subparsers.add_parser("reports", help="sổ báo cáo đã ban hành")
-    rs = r.add_subparsers(dest="reports_cmd", required=True, metavar="{issue,list,show,download}", parser_class=_Parser)
+    rs = r.add_subparsers(dest="reports_cmd", required=True, metavar="{issue,list,show,download}", parser_class=Parser)
     iss = rs.add_parser("issue", help="ban hành một báo cáo: ghi số, ngày, người ký và mọi số liệu")
     iss.add_argument("--period", required=True, help="kỳ báo cáo: 2026-11, 2026-Q4, 2026…")
     iss.add_argument("--unit", required=True, metavar="CODE", help="đơn vị ban hành")
@@ -229,34 +225,3 @@ def register(subparsers) -> None:
     dl.add_argument("report_id", type=int, metavar="ID")
     dl.add_argument("--out", required=True, type=Path)
     dl.set_defaults(func=_reports_download)
-
-    # ``omr export`` (omr.reports.cli, registered before this module) says when a report already
-    # issued for the unit and period it exports no longer has the figures it was sent with
-    if (export := subparsers.choices.get("export")) is not None:
-        export.set_defaults(func=_with_notices(export.get_default("func")))
-
-
-def _with_notices(run):
-    def run_then_notice(args) -> int:
-        status = run(args)
-        if status == 0:
-            export_notices(args.period, args.unit)
-        return status
-
-    return run_then_notice
-
-
-def export_notices(period: str, unit_code: str | None) -> None:
-    """For ``omr export``: one line on stderr for each report issued for this unit and period whose
-    figures have changed since (nothing when none)."""
-    from db.session import session, transaction
-    from omr.services import issued_reports
-
-    if unit_code is None:
-        return
-    with session() as s:
-        if not issued_reports.listed(s, {unit_code}, period):
-            return  # nothing issued: no write transaction
-    with transaction() as s:
-        for report, changes in issued_reports.changed(s, period, unit_code):
-            print(f"Lưu ý: {issued_reports.summary_line(report, changes)}", file=sys.stderr)

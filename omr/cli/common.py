@@ -1,0 +1,75 @@
+"""What every ``omr`` command shares: its errors, its parser class, JSON output, a database session.
+
+A user's mistake is a ``UserError`` (one line, exit status 2); ``omr.cli.main`` turns it and the
+product's own errors into that line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+_ARGPARSE_VI = (
+    ("the following arguments are required", "thiếu tham số bắt buộc"),
+    ("unrecognized arguments", "tham số không hiểu được"),
+    ("invalid choice", "lựa chọn không hợp lệ"),
+    ("choose from", "chọn một trong"),
+    ("invalid int value", "không phải số nguyên"),
+    ("invalid float value", "không phải số"),
+    ("expected one argument", "cần một giá trị"),
+    ("not allowed with argument", "không dùng chung được với"),
+    ("one of the arguments", "cần một trong các tham số"),
+    ("is required", "là bắt buộc"),
+)
+
+
+class UserError(Exception):
+    """A mistake in the command line itself; printed as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its complaints on one line, in Vietnamese, and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        for en, vi in _ARGPARSE_VI:
+            message = message.replace(en, vi)
+        self.exit(EXIT_USAGE, f"{self.prog}: lỗi: {message} (xem {self.prog} --help)\n")
+
+
+def print_json(obj: object) -> None:
+    """One JSON value on one line of standard output (CONTRACT.md's lines)."""
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+def session():
+    from db.session import session
+
+    return session()
+
+
+def message(e: BaseException) -> str:
+    """An error as the one line a person reads."""
+    if isinstance(e, OSError):
+        where = f"{e.filename}: " if e.filename else ""
+        return sentence(f"{where}{e.strerror or e}")
+    text = str(e).strip() or type(e).__name__
+    return sentence(text.splitlines()[0])
+
+
+def sentence(text: str) -> str:
+    """Every message a person reads starts with a capital letter."""
+    return text[:1].upper() + text[1:]
+
+
+def plain_write(text: str, file=None) -> None:
+    print(text, file=file or sys.stdout, flush=True)
+
+
+def tqdm_write(text: str, file=None) -> None:
+    """A line written above a progress bar, which stays below it."""
+    from tqdm import tqdm
+
+    tqdm.write(text, file=file or sys.stdout)
