@@ -25,8 +25,8 @@ from PIL import Image
 from omr.detect.qr import read_qr
 from omr.detect.read import decode
 from omr.detect.register import register
-from omr.layout import layout_for
-from printing.render import UnitHeading, render
+from omr.sheet.layout import layout_for
+from omr.sheet.render import UnitHeading, render
 
 KEY = b"bench-key-00000000000000000000000"
 

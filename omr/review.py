@@ -382,8 +382,8 @@ class ItemView:
 
 
 def describe(s: Session, item: ReviewItem, page: Page) -> ItemView:
-    from omr.layout import layout_for
-    from omr.templates import UnknownForm, Variant
+    from omr.sheet.layout import layout_for
+    from omr.sheet.templates import UnknownForm, Variant
 
     title = None
     fl = None
@@ -793,9 +793,9 @@ def assign_identity(
     from omr.detect.read import decode, read_known
     from omr.detect.result import READ
     from omr.detect.sources import RawPage
-    from omr.identity import SheetIdentity
     from omr.services import storing
-    from omr.templates import get_form
+    from omr.sheet.identity import SheetIdentity
+    from omr.sheet.templates import get_form
 
     serial = serial.strip()
     now = _now()

@@ -48,7 +48,7 @@ from db.models import Answer, Page, PrintBatch, Sheet, TextArea, Unit, local_dat
 from omr import vocab_counts
 from omr.services import ServiceError
 from omr.services.units import scope_cte
-from omr.templates import Field, Form, Option, UnknownForm, Variant, all_forms, get_form
+from omr.sheet.templates import Field, Form, Option, UnknownForm, Variant, all_forms, get_form
 from omr.values import split_values
 from omr.vocab import COUNTED_STATUSES, NEEDS_REVIEW, VN_TZ
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from omr.templates import Variant
+from omr.sheet.templates import Variant
 from samples.degrade import FULL
 from samples.generate import generate_stack
 

@@ -1,6 +1,6 @@
 """People filling in a sheet: what they answer, how they mark it, and the truth about each field.
 
-Every position comes from the placements of ``omr.layout`` (option boxes, option labels, free-text
+Every position comes from the placements of ``omr.sheet.layout`` (option boxes, option labels, free-text
 areas). Each field gets one *kind* of answer, which is its truth label:
 
 ========== ====================================================== ========== ==========================
@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from omr.layout import FieldPlacement, Rect
-from omr.templates import Field
+from omr.sheet.layout import FieldPlacement, Rect
+from omr.sheet.templates import Field
 from omr.values import join_values  # the truth is written in the reader's own order
 from samples.ink import Canvas, Tool, faint_pencil, felt_pen, pen, pencil, smooth, wobble
 
@@ -364,7 +364,7 @@ class Hand:
     def circle(self, printed: Rect) -> None:
         """A loop round an option's label (in a table, round its box) instead of a mark in the box."""
         r = self.rng
-        # just clear of the printed matter, inside the band omr.layout keeps free round it
+        # just clear of the printed matter, inside the band omr.sheet.layout keeps free round it
         a = printed.w / 2 + r.uniform(0.35, 0.8)
         b = printed.h / 2 + r.uniform(0.35, 0.8)
         cx = printed.center[0] + r.uniform(-0.1, 0.1)

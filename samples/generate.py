@@ -45,9 +45,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from omr.layout import layout
-from omr.templates import Form, Variant, get_form
-from printing.render import UnitHeading
+from omr.sheet.layout import layout
+from omr.sheet.render import UnitHeading
+from omr.sheet.templates import Form, Variant, get_form
 from samples import augment as au
 from samples import degrade as dg
 from samples import photo as ph

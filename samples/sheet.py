@@ -2,7 +2,7 @@
 
 Rendering the renderer's actual PDF (not a re-drawing of it) keeps the generated pages true to what
 is printed; only what differs from sheet to sheet — the signed QR code and the serial digits — is
-painted per sheet, into the places ``omr.layout`` and the renderer put them.
+painted per sheet, into the places ``omr.sheet.layout`` and the renderer put them.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import numpy as np
 import pypdfium2 as pdfium
 from PIL import Image, ImageDraw, ImageFont
 
-from omr import identity
-from omr.layout import PAGE_H, PAGE_W, FormLayout, Rect, layout, qr_rect
-from omr.templates import Form, Variant
-from printing.fonts import FONT_DIR
-from printing.render import UnitHeading, qr_modules, render
+from omr.sheet import identity
+from omr.sheet.fonts import FONT_DIR
+from omr.sheet.layout import PAGE_H, PAGE_W, FormLayout, Rect, layout, qr_rect
+from omr.sheet.render import UnitHeading, qr_modules, render
+from omr.sheet.templates import Form, Variant
 
 MASTER_DPI = 300  # marks are painted at this resolution, then the "scanner" resamples
 SERIAL_PT = 8  # the renderer's serial label size (only used to redraw the digits)

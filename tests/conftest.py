@@ -38,8 +38,8 @@ def render_pdf_pages(pdf_path: Path, dpi: int = SCAN_DPI) -> list[np.ndarray]:
 
 def mark_cross(img: np.ndarray, form_id: str, field: str, value: str, variant_code: str = "c6p0", dpi: int = SCAN_DPI):
     """Draw a pen cross in an option's box, where the layout says the box is."""
-    from omr.layout import layout_for
-    from omr.templates import Variant
+    from omr.sheet.layout import layout_for
+    from omr.sheet.templates import Variant
 
     fl = layout_for(form_id, variant=Variant.parse(variant_code))
     box = next(o.box for o in fl.placement(field).options if o.value == value)

@@ -13,7 +13,7 @@ import pytest
 from omr.detect import thresholds as T
 from omr.detect.decide import Box, classify, decide_field
 from omr.detect.result import BLANK, MARKED, MULTIPLE, UNCERTAIN, BoxMeasure
-from omr.templates import Field, Option
+from omr.sheet.templates import Field, Option
 
 EPS = 1e-4
 EMPTY = BoxMeasure(ink=0.0, core=0.0, darkness=0.0, spill=0.0, label=0.0, stroke=0.0)

@@ -16,9 +16,9 @@ from omr.detect import sources
 from omr.detect.decide import decide_field
 from omr.detect.read import decode, read_page, read_page_bytes
 from omr.detect.result import BLANK, EMPTY_PAGE, INVALID, MARKED, MULTIPLE, READ, UNCERTAIN, UNIDENTIFIED, BoxMeasure
-from omr.layout import FormLayout, layout_for
-from omr.templates import Variant
-from printing.render import UnitHeading, render
+from omr.sheet.layout import FormLayout, layout_for
+from omr.sheet.render import UnitHeading, render
+from omr.sheet.templates import Variant
 
 KEY = b"test-key-0123456789abcdef0123456"
 DPI = 200

@@ -1,4 +1,4 @@
-"""The sample-stack generator: deterministic, truthful, marks where omr.layout says, files that open."""
+"""The sample-stack generator: deterministic, truthful, marks where omr.sheet.layout says, files that open."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from omr import identity
-from omr.layout import MARKER_SIZE, Rect, layout
-from omr.templates import Variant, get_form
+from omr.sheet import identity
+from omr.sheet.layout import MARKER_SIZE, Rect, layout
+from omr.sheet.templates import Variant, get_form
 from samples import STACK_DIR
 from samples import augment as au
 from samples import degrade as dg

@@ -23,7 +23,7 @@ from db.session import session, transaction
 from omr import config
 from omr.services import ingest, readers, signing_key, storing, watched_folder
 from omr.services.units import add_unit
-from printing.render import UnitHeading, render
+from omr.sheet.render import UnitHeading, render
 
 REPO = Path(__file__).resolve().parents[1]
 FORM = "kien-hung-2020"
@@ -239,7 +239,7 @@ def test_reader_processes_reuse_freed_memory_instead_of_faulting_it_in_again():
 
 
 def _foreign_sheet(tmp_path: Path, scan_tools, serial: str, unit: str, key: bytes, name: str) -> Path:
-    from omr.layout import layout_for
+    from omr.sheet.layout import layout_for
 
     pdf = tmp_path / f"{name}-printed.pdf"
     render(pdf, layout_for(FORM), unit, [serial], key, UnitHeading("Phường Kiến Hưng", "Thành phố Hà Nội"))

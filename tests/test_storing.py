@@ -108,7 +108,7 @@ def _write(img, area, dpi: int = 200) -> None:
 
 
 def test_each_line_says_which_comment_areas_hold_writing_also_for_duplicates(omr_home, printed, scan_tools, tmp_path):
-    from omr.layout import layout_for
+    from omr.sheet.layout import layout_for
 
     _, imgs = printed(FORM, "09552", 1)
     scan_tools.cross(imgs[0], FORM, "q_result", "5")

@@ -49,7 +49,7 @@ class Resp:
 
 
 def _font(size: int) -> ImageFont.ImageFont:
-    from printing.fonts import FONT_DIR
+    from omr.sheet.fonts import FONT_DIR
 
     return ImageFont.truetype(str(FONT_DIR / "NotoSans-Regular.ttf"), size)
 
@@ -192,7 +192,7 @@ TWO_PAGE = {"T1": {1: "4", 2: "4"}, "T2": {1: "2"}, "T3": {2: "5"}}
 
 
 def _two_page_sheets(s, batch_id: int) -> None:
-    from omr.templates import get_form
+    from omr.sheet.templates import get_form
 
     form = get_form(SIPAS)
     for serial, pages in TWO_PAGE.items():

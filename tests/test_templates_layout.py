@@ -10,9 +10,9 @@ import numpy as np
 import pypdfium2 as pdfium
 import pytest
 
-from omr.layout import BODY_BOTTOM, LayoutError, layout, layout_json, markers, qr_rect
-from omr.templates import TemplateError, Variant, all_forms, load_form
-from printing.render import UnitHeading, render
+from omr.sheet.layout import BODY_BOTTOM, LayoutError, layout, layout_json, markers, qr_rect
+from omr.sheet.render import UnitHeading, render
+from omr.sheet.templates import TemplateError, Variant, all_forms, load_form
 
 BUILT_IN = (
     "kien-hung-2020",

@@ -217,7 +217,7 @@ def _synthetic_queue(per_unit: int) -> dict[str, list[int]]:
     """``per_unit`` open answer items on pages of UNIT and as many of another unit (straight into the
     database: the claim and decide code does not care how a page was read)."""
     from db.session import transaction
-    from omr.templates import get_form
+    from omr.sheet.templates import get_form
     from omr.vocab import REVIEW_OPEN
     from tests.support.web import FORM, OTHER_UNIT
 

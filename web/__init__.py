@@ -97,8 +97,8 @@ def warm_up() -> None:
     """
     from db.session import session
     from omr import review
-    from omr.layout import layout_for
-    from omr.templates import all_forms
+    from omr.sheet.layout import layout_for
+    from omr.sheet.templates import all_forms
 
     for form in all_forms().values():
         layout_for(form.id, form.version)

@@ -10,8 +10,8 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import Select, or_, select
 
 from db.models import Answer, AuditLog, Page, ReviewItem, User
-from omr.layout import layout_for
-from omr.templates import UnknownForm, Variant
+from omr.sheet.layout import layout_for
+from omr.sheet.templates import UnknownForm, Variant
 from omr.values import split_values
 from omr.vocab import ROLE_LABELS, VN_TZ
 from web.access import unit_name

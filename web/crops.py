@@ -2,7 +2,7 @@
 
 Crops are made by warping the stored scan with the page's homography (page mm -> image px), so the
 question comes out upright whatever the scan's rotation or skew, and every box is drawn where
-``omr.layout`` says it is — the same positions the reader measured.
+``omr.sheet.layout`` says it is — the same positions the reader measured.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from omr.detect.decide import Box, classify
 from omr.detect.read import decode
 from omr.detect.register import warp
 from omr.detect.result import BoxMeasure
-from omr.layout import PAGE_H, PAGE_W, Rect, layout_for
-from omr.templates import Variant
+from omr.sheet.layout import PAGE_H, PAGE_W, Rect, layout_for
+from omr.sheet.templates import Variant
 from omr.values import split_values
 
 # The question crop is the question's options, cut from the scan one by one (box and printed label)

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 
 from db.models import Answer, Page
-from omr.layout import layout_for
 from omr.services import survey_period
-from omr.templates import UnknownForm, Variant
+from omr.sheet.layout import layout_for
+from omr.sheet.templates import UnknownForm, Variant
 from omr.values import split_values
 from omr.vocab import ANSWER_STATE, PAGE_STATUS
 from web.i18n import _, catalogue, lang

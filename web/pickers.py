@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from db.models import PrintBatch, Unit
-from omr.templates import all_forms
+from omr.sheet.templates import all_forms
 from web.access import unit_choices
 from web.database import db
 

@@ -11,7 +11,7 @@ from omr.cli.common import (
 
 
 def _forms_list(args) -> int:
-    from omr.templates import all_forms
+    from omr.sheet.templates import all_forms
 
     forms = list(all_forms().values())
     if args.json:
@@ -24,8 +24,8 @@ def _forms_list(args) -> int:
 
 
 def _forms_layout(args) -> int:
-    from omr.layout import layout_for, layout_json
-    from omr.templates import Variant
+    from omr.sheet.layout import layout_for, layout_json
+    from omr.sheet.templates import Variant
 
     variant = Variant(counters=args.counters, personal=args.personal)
     if args.unit:

@@ -81,9 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from db.session import DatabaseError
     from omr.config import ConfigError
-    from omr.layout import LayoutError
     from omr.services import ServiceError
-    from omr.templates import TemplateError, UnknownForm
+    from omr.sheet.layout import LayoutError
+    from omr.sheet.templates import TemplateError, UnknownForm
 
     argv = sys.argv[1:] if argv is None else list(argv)
     # ``omr`` itself takes no option but --help, so a command line that runs a command begins with it

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from omr.detect import thresholds as T
-from omr.layout import PAGE_H
+from omr.sheet.layout import PAGE_H
 
 
 def _streak_lines(gray: np.ndarray, axis: int) -> np.ndarray:

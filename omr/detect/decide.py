@@ -17,7 +17,7 @@ import numpy as np
 
 from omr.detect import thresholds as T
 from omr.detect.result import BLANK, MARKED, MULTIPLE, UNCERTAIN, AnswerRead, BoxMeasure
-from omr.templates import Field
+from omr.sheet.templates import Field
 from omr.values import join_values
 
 

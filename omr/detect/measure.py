@@ -1,6 +1,6 @@
 """Raw measurements of ink in each box, its surroundings and each free-text area.
 
-All zones are rectangles in page millimetres from ``omr.layout``, measured on the page warped
+All zones are rectangles in page millimetres from ``omr.sheet.layout``, measured on the page warped
 upright at ``PX_PER_MM``. Three things make the measurements hold on pages nobody tuned them on:
 
 - ink is judged against the paper under it (``clean.local_paper``), not one grey for the page;
@@ -19,7 +19,7 @@ import numpy as np
 from omr.detect import thresholds as T
 from omr.detect.clean import local_paper
 from omr.detect.result import BoxMeasure
-from omr.layout import FieldPlacement, Rect
+from omr.sheet.layout import FieldPlacement, Rect
 
 
 class InkMap:

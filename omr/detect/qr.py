@@ -8,7 +8,7 @@ import zxingcpp
 
 from omr.detect import thresholds as T
 from omr.detect.register import page_to_image
-from omr.layout import qr_rect
+from omr.sheet.layout import qr_rect
 
 
 def _decode(img: np.ndarray) -> str | None:

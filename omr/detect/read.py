@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from omr import identity
 from omr.detect import thresholds as T
 from omr.detect.clean import block_means, local_paper, repair_streaks
 from omr.detect.decide import decide_field
@@ -14,14 +13,15 @@ from omr.detect.measure import InkMap, measure_page, text_ink
 from omr.detect.qr import read_qr
 from omr.detect.register import Registration, register, warp
 from omr.detect.result import EMPTY_PAGE, INVALID, READ, UNIDENTIFIED, PageRead, TextAreaRead
-from omr.layout import PAGE_H, PAGE_W, Rect, layout_for
-from omr.templates import UnknownForm, Variant
+from omr.sheet import identity
+from omr.sheet.layout import PAGE_H, PAGE_W, Rect, layout_for
+from omr.sheet.templates import UnknownForm, Variant
 
 
 def warm() -> None:
     """Load what every page needs (form templates, font metrics, layouts) once, before reader processes
     are forked from this one: they then share it instead of each loading it again."""
-    from omr.templates import all_forms
+    from omr.sheet.templates import all_forms
 
     for form in all_forms().values():
         layout_for(form.id, form.version)

@@ -15,7 +15,7 @@ import numpy as np
 
 from omr.detect import thresholds as T
 from omr.detect.clean import local_paper
-from omr.layout import MARKER_SIZE, PAGE_H, PAGE_W, markers
+from omr.sheet.layout import MARKER_SIZE, PAGE_H, PAGE_W, markers
 
 
 @dataclass(frozen=True)

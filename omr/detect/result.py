@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, fields
 
-from omr.identity import SheetIdentity
+from omr.sheet.identity import SheetIdentity
 from omr.vocab import BLANK_ANSWER, BLANK_PAGE
 from omr.vocab import INVALID as INVALID
 from omr.vocab import MARKED as MARKED

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from xml.sax.saxutils import escape
 
-from omr.templates import Field
+from omr.sheet.templates import Field
 from omr.values import split_values
 from omr.vocab import COUNTED_STATUSES, PAGE_STATUS, PENDING_TEXT
 

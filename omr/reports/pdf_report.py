@@ -51,9 +51,9 @@ from omr.reports import rollup
 from omr.reports import settings as report_settings
 from omr.reports.fmt import NO_DATA, long_date, markup, num, pct, points
 from omr.reports.settings import ADMIN_KINDS, ReportSettings
+from omr.sheet.fonts import serif_name, text_width
 from omr.tally import FormTally, Index, QuestionTally, TallyResult
 from omr.vocab import COUNTED_STATUSES, PAGE_STATUS, VN_TZ
-from printing.fonts import serif_name, text_width
 
 PAGE_W, PAGE_H = A4
 # margins of an administrative document: 20–25 mm top and bottom, 30–35 mm left (binding), 15–20 mm right

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Answer, TextArea, Unit
 from omr import tally
-from omr.templates import Field, Form, UnknownForm, Variant, get_form
+from omr.sheet.templates import Field, Form, UnknownForm, Variant, get_form
 
 
 @dataclass

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from omr.sheet.templates import UnknownForm, get_form
 from omr.tally import Breakdown, FormTally, QuestionTally, TallyResult, UnitTally
-from omr.templates import UnknownForm, get_form
 
 
 def ordered_forms(result: TallyResult, main_form: str | None = None) -> list[FormTally]:

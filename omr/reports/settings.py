@@ -174,7 +174,7 @@ def apply_options(session: Session, unit: Unit, args: argparse.Namespace) -> dic
         if len(value) > (2000 if name == "plan" else 100):
             raise ServiceError(f"giá trị của --{name.replace('_', '-')} quá dài")
         if name == "main_form" and value:
-            from omr.templates import UnknownForm, get_form
+            from omr.sheet.templates import UnknownForm, get_form
 
             try:
                 get_form(value)

@@ -215,7 +215,7 @@ def _placeholder(page: SheetPage, reason: str) -> _Img:
     """A page saying which sheet page could not be read, so the annex keeps one page per sheet page."""
     from PIL import ImageDraw, ImageFont
 
-    from printing.fonts import FONT_DIR
+    from omr.sheet.fonts import FONT_DIR
 
     im = PILImage.new("L", (1240, 1754), 255)
     draw = ImageDraw.Draw(im)

@@ -81,9 +81,9 @@ def _verify_stored_codes(key: bytes) -> tuple[int, int]:
 
     from db import session as dbs
     from db.models import Page
-    from omr import identity
     from omr.detect.qr import read_qr
     from omr.detect.read import decode
+    from omr.sheet import identity
     from omr.vocab import ACCEPTED, CONFLICT, NEEDS_REVIEW
 
     with dbs.session() as s:

@@ -17,11 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import Counter, PrintBatch, Sheet, Unit
-from omr.layout import LayoutError, layout
 from omr.services import NotFound, ServiceError, signing_key
 from omr.services.units import get_unit, variant_of
-from omr.templates import Form, UnknownForm, Variant, get_form
-from printing.render import UnitHeading, render
+from omr.sheet.layout import LayoutError, layout
+from omr.sheet.render import UnitHeading, render
+from omr.sheet.templates import Form, UnknownForm, Variant, get_form
 
 SERIAL_COUNTER = "sheet_serial"
 SERIAL_DIGITS = 6

@@ -45,9 +45,9 @@ from omr import config
 from omr.detect import result as R
 from omr.detect import version
 from omr.detect.sources import RawPage
-from omr.identity import SheetIdentity
 from omr.services import audit, decisions, signing_key, storing
 from omr.services.scan_lines import EMPTY, WRITTEN
+from omr.sheet.identity import SheetIdentity
 from omr.vocab import (
     CONFLICT,
     COUNTED_STATUSES,
@@ -303,8 +303,8 @@ def decide_from_measurements(page: Page) -> R.PageRead | None:
     """The page's answers decided again from its stored measurements (no pixels read), as a reading
     of the stored identity; None if the page has none."""
     from omr.detect.decide import decide_field
-    from omr.layout import layout_for
-    from omr.templates import Variant
+    from omr.sheet.layout import layout_for
+    from omr.sheet.templates import Variant
 
     if not page.measurements or page.serial is None or page.form_id is None or page.form_version is None:
         return None

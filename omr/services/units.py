@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Unit
 from omr.services import NotFound, ServiceError
-from omr.templates import MAX_COUNTERS, Variant
+from omr.sheet.templates import MAX_COUNTERS, Variant
 
 CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 # the kinds of unit users add: a service point (school, clinic, branch) or an office that surveys on
@@ -189,7 +189,7 @@ def update_unit(
     as ``unit.set`` with
     the old and new values; the caller commits. A retired unit keeps its sheets, pages and results."""
     from omr.services import audit
-    from omr.templates import all_forms
+    from omr.sheet.templates import all_forms
 
     unit = get_unit(session, code)
     old = unit_facts(unit)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 
 def write_comment(img, field_id: str) -> None:
     """A few handwritten-looking strokes in a free-text area."""
-    from omr.layout import layout_for
+    from omr.sheet.layout import layout_for
 
     a = layout_for(FORM).placement(field_id).area
     for i in range(3):

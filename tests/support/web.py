@@ -30,8 +30,8 @@ def render(pdf_path: Path, dpi: int = DPI) -> list[np.ndarray]:
 
 
 def _box(field_id: str, value: str, variant: str = "c6p0"):
-    from omr.layout import layout_for
-    from omr.templates import Variant
+    from omr.sheet.layout import layout_for
+    from omr.sheet.templates import Variant
 
     fl = layout_for(FORM, variant=Variant.parse(variant))
     return next(o.box for o in fl.placement(field_id).options if o.value == value)
@@ -52,7 +52,7 @@ def faint_dot(img: np.ndarray, field_id: str, value: str) -> None:
 
 def hide_qr(img: np.ndarray) -> None:
     """White out the QR code: the page keeps its markers but loses its identity."""
-    from omr.layout import qr_rect
+    from omr.sheet.layout import qr_rect
 
     r = qr_rect()
     cv2.rectangle(img, (px(r.x - 1), px(r.y - 1)), (px(r.x + r.w + 1), px(r.y + r.h + 6)), 255, -1)

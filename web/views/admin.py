@@ -17,7 +17,7 @@ from omr.services import ServiceError
 from omr.services import users as user_service
 from omr.services.units import add_unit
 from omr.services.units import update_unit as update_unit_service
-from omr.templates import MAX_COUNTERS, all_forms
+from omr.sheet.templates import MAX_COUNTERS, all_forms
 from omr.vocab import ADMIN, ROLE_LABELS, ROLES, VIEWER
 from web import audit_log
 from web.access import invalidate_units, require_unit, roles, unit_choices, unit_name, unit_tree

@@ -13,7 +13,7 @@ from db.models import local_today
 from db.session import transaction
 from omr import tally
 from omr.services import ServiceError, issued_reports
-from omr.templates import all_forms
+from omr.sheet.templates import all_forms
 from omr.vocab import ADMIN, STAFF
 from web.access import CAN_RESULTS, chosen_unit, require_unit, roles, unit_choices, unit_name
 from web.database import after_write, db

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from db.models import PrintBatch
 from omr.services import ServiceError
 from omr.services.print_runs import print_sheets, render_batch
-from omr.templates import UnknownForm
+from omr.sheet.templates import UnknownForm
 from omr.vocab import VN_TZ
 from web.access import CAN_PRINT, chosen_unit, require_unit, roles, unit_name
 from web.database import db

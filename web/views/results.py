@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 
 from omr import reports, tally, vocab
-from omr.templates import all_forms
+from omr.sheet.templates import all_forms
 from web.access import CAN_RESULTS, can_see_ballots, chosen_unit, roles, unit_name
 from web.database import db
 from web.labels import message, short_label

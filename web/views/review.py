@@ -9,7 +9,7 @@ from flask_login import current_user
 from db.models import Page, ScanBatch
 from omr import review as svc
 from omr.services import NotFound
-from omr.templates import all_forms
+from omr.sheet.templates import all_forms
 from omr.vocab import REVIEW_ANSWER, REVIEW_CONFLICT, REVIEW_OPEN, REVIEW_UNIDENTIFIED
 from web.access import CAN_REVIEW, roles, unit_name
 from web.crops import ImageUnavailable, as_key, box_readings, question_crop, reading_legend

@@ -1,7 +1,7 @@
 """Form templates: one declarative TOML file per form, loaded and validated here.
 
 A template says *what* is asked (sections, fields, options, labels). Where each box lands on
-paper is computed from it by ``omr.layout`` — printing, reading and review all ask that module.
+paper is computed from it by ``omr.sheet.layout`` — printing, reading and review all ask that module.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ The payload is short, plain text so that a small QR symbol (easy to read at 150 
     HL1|kien-hung-2020|1|09552|000123|1|c6p0|K3F7Q2M9WX4TZB5A
 
 fields: magic+format version, form id, form version, unit code, sheet serial, page number within
-the sheet, layout variant (see ``omr.templates.Variant``), and a MAC over everything before it made
+the sheet, layout variant (see ``omr.sheet.templates.Variant``), and a MAC over everything before it made
 with this installation's secret key. A photocopy of a real sheet carries a valid MAC (it is caught as
 a duplicate serial instead); a sheet whose code was altered or made elsewhere does not.
 """

@@ -1,4 +1,4 @@
-"""Draw survey sheets as an A4 PDF, exactly where ``omr.layout`` puts things.
+"""Draw survey sheets as an A4 PDF, exactly where ``omr.sheet.layout`` puts things.
 
 The parts that are the same on every sheet (text, boxes, markers) are drawn once per page number as
 a PDF form XObject and reused, so a thousand-sheet print run costs little more than its QR codes.
@@ -16,9 +16,9 @@ import zxingcpp
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
-from omr import identity
-from omr.layout import BOX_LINE, PAGE_H, PAGE_W, QR_SIZE, FormLayout, PageLayout, Rect, markers, qr_rect
-from printing.fonts import font_name, text_width
+from omr.sheet import identity
+from omr.sheet.fonts import font_name, text_width
+from omr.sheet.layout import BOX_LINE, PAGE_H, PAGE_W, QR_SIZE, FormLayout, PageLayout, Rect, markers, qr_rect
 
 SHEET_FOOTER = "Phiếu được máy đọc: xin đừng gấp, ghim hay viết đè lên các ô vuông đen ở góc phiếu."
 

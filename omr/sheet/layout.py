@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
-from omr.templates import Field, Form, Section, Variant, get_form
-from printing.fonts import text_width
+from omr.sheet.fonts import text_width
+from omr.sheet.templates import Field, Form, Section, Variant, get_form
 
 PT = 25.4 / 72  # millimetres per point
 

@@ -1,7 +1,7 @@
 """The shipped font (Noto Sans, SIL Open Font License): every Vietnamese diacritic, on any machine.
 
 ReportLab is imported when a font is first needed, not with this module: every ``omr`` command imports
-``omr.layout``, and many never measure text (``omr units``, ``omr users``, ``omr init``…).
+``omr.sheet.layout``, and many never measure text (``omr units``, ``omr users``, ``omr init``…).
 """
 
 from functools import cache

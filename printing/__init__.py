@@ -1,1 +1,0 @@
-"""Sheet rendering: survey sheets as printable A4 PDF."""
