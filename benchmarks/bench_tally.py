@@ -6,7 +6,7 @@
 
 The data goes under its own units (province BENCH, wards BENCH-W01…, a service point per ward) so a
 real database is never mixed with it; it is generated once and reused on later runs. Prints the
-median and the spread of ``omr.tally.compute`` for the year, a quarter and a month, and the time of
+median and the spread of ``omr.services.tally.compute`` for the year, a quarter and a month, and the time of
 each export. The issue's target: the year's tally under 2 s on SQLite and on PostgreSQL.
 """
 
@@ -164,7 +164,7 @@ def timed(fn, repeat: int) -> tuple[float, float, float, float]:
 
 
 def run(label: str, responses: int, repeat: int, exports: bool) -> None:
-    from omr.tally import compute
+    from omr.services.tally import compute
 
     with dbs.session() as s:
         have = s.scalar(select(func.count()).select_from(Page).where(Page.unit_code.like(f"{PROVINCE}-%")))

@@ -227,7 +227,7 @@ class Answer(Base):
 class ReviewItem(Base):
     __tablename__ = "review_items"
     __table_args__ = (
-        # the queue in claiming order (omr.review.claim_next) and the items a reviewer holds (migration 0003)
+        # the queue in claiming order (omr.services.review.claim_next) and the items a reviewer holds (migration 0003)
         Index("ix_review_items_queue", "status", "kind", "page_id", "id"),
         Index("ix_review_items_assigned_to", "assigned_to", "status", "kind"),
     )

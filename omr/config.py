@@ -150,3 +150,71 @@ def pages_dir() -> Path:
 
 def key_path() -> Path:
     return home() / KEY_FILE
+
+
+def _positive_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+def scan_workers() -> int | None:
+    """How many reader processes a scan runs (``OMR_SCAN_WORKERS``); None: one per core."""
+    value = _positive_int("OMR_SCAN_WORKERS", 0)
+    return value or None
+
+
+WATCH_STABLE_ENV = "OMR_WATCH_STABLE"
+DEFAULT_WATCH_STABLE = 5.0  # seconds a file's size and time must stay the same: a scanner's pause between pages
+
+
+def watch_stable_seconds() -> float:
+    """How long a watched file must stay unchanged before it is looked at (``OMR_WATCH_STABLE``)."""
+    try:
+        value = float(os.environ.get(WATCH_STABLE_ENV, "").strip())
+    except ValueError:
+        return DEFAULT_WATCH_STABLE
+    return value if value >= 0 else DEFAULT_WATCH_STABLE
+
+
+# --------------------------------------------------------------------------- the workers' queue (omr.queue)
+
+BROKER_ENV = "OMR_BROKER_URL"
+# A page takes well under a second to read; a task unacknowledged this long belonged to a worker that
+# died. Shorter brings a lost machine's pages back sooner, at the price of reading a page twice when a
+# worker is merely slow (harmless: storage is exactly once).
+DEFAULT_QUEUE_VISIBILITY = 120
+# Pages in flight per scan: enough to keep many workers busy, bounded so the spool stays small
+# (a 200-dpi JPEG page is 0.2–0.5 MB).
+DEFAULT_QUEUE_WINDOW = 256
+# Pages per task: the queue's own work per task (sending, acknowledging, the result) is a few
+# milliseconds, a tenth of reading a page; shared by four pages it is lost in the noise, while a stack
+# still spreads over many workers and a killed worker puts back at most four pages.
+DEFAULT_QUEUE_CHUNK = 4
+
+
+def broker_url() -> str | None:
+    """The Redis URL of the workers' queue (``OMR_BROKER_URL``); None: scans read in this process."""
+    return os.environ.get(BROKER_ENV, "").strip() or None
+
+
+def result_backend() -> str | None:
+    """Where workers leave their results (``OMR_RESULT_BACKEND``); None: the broker's Redis."""
+    return os.environ.get("OMR_RESULT_BACKEND", "").strip() or None
+
+
+def queue_visibility() -> int:
+    """Seconds before an unacknowledged task is delivered again (``OMR_QUEUE_VISIBILITY``)."""
+    return _positive_int("OMR_QUEUE_VISIBILITY", DEFAULT_QUEUE_VISIBILITY)
+
+
+def queue_window() -> int:
+    """Pages of one scan in the queue at once (``OMR_QUEUE_WINDOW``)."""
+    return _positive_int("OMR_QUEUE_WINDOW", DEFAULT_QUEUE_WINDOW)
+
+
+def queue_chunk() -> int:
+    """Pages per queue task (``OMR_QUEUE_CHUNK``)."""
+    return _positive_int("OMR_QUEUE_CHUNK", DEFAULT_QUEUE_CHUNK)

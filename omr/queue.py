@@ -56,24 +56,8 @@ if TYPE_CHECKING:
     from celery import Celery
     from celery.result import AsyncResult
 
-BROKER_ENV = "OMR_BROKER_URL"
-RESULT_ENV = "OMR_RESULT_BACKEND"  # default: the broker's Redis
-VISIBILITY_ENV = "OMR_QUEUE_VISIBILITY"
-WINDOW_ENV = "OMR_QUEUE_WINDOW"
-CHUNK_ENV = "OMR_QUEUE_CHUNK"
 QUEUE = "omr-pages"
 TASK = "omr.read_pages"
-# A page takes well under a second to read; a task unacknowledged this long belonged to a worker that
-# died. Shorter brings a lost machine's pages back sooner, at the price of reading a page twice when a
-# worker is merely slow (harmless: storage is exactly once).
-DEFAULT_VISIBILITY = 120
-# Pages in flight per scan: enough to keep many workers busy, bounded so the spool stays small
-# (a 200-dpi JPEG page is 0.2–0.5 MB).
-DEFAULT_WINDOW = 256
-# Pages per task: the queue's own work per task (sending, acknowledging, the result) is a few
-# milliseconds, a tenth of reading a page; shared by four pages it is lost in the noise, while a stack
-# still spreads over many workers and a killed worker puts back at most four pages.
-DEFAULT_CHUNK = 4
 POLL = 0.5  # seconds between progress refreshes while waiting for a page
 NO_WORKER_WARNING = 10.0  # seconds without any result before checking that a worker is there
 # A page whose result has not come this long after it was sent is sent again: its task was lost with
@@ -103,21 +87,8 @@ class QueueUnavailable(config.ConfigError):
     """The broker cannot be reached or is misconfigured; one line for the operator."""
 
 
-def broker_url() -> str | None:
-    return os.environ.get(BROKER_ENV, "").strip() or None
-
-
 def enabled() -> bool:
-    return broker_url() is not None
-
-
-def _int_env(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else default
-
-
-def visibility_timeout() -> int:
-    return _int_env(VISIBILITY_ENV, DEFAULT_VISIBILITY)
+    return config.broker_url() is not None
 
 
 def shown_url(url: str) -> str:
@@ -133,11 +104,11 @@ def shown_url(url: str) -> str:
 
 def app() -> Celery:
     """The Celery app for the current environment (one per broker, result backend and timeout)."""
-    url = broker_url()
+    url = config.broker_url()
     if url is None:
-        raise QueueUnavailable(f"chưa đặt {BROKER_ENV} (địa chỉ Redis, ví dụ redis://127.0.0.1:6379/0)")
-    backend = os.environ.get(RESULT_ENV, "").strip() or url
-    vt = visibility_timeout()
+        raise QueueUnavailable(f"chưa đặt {config.BROKER_ENV} (địa chỉ Redis, ví dụ redis://127.0.0.1:6379/0)")
+    backend = config.result_backend() or url
+    vt = config.queue_visibility()
     key = (url, backend, vt)
     if key not in _apps:
         _apps[key] = _make_app(url, backend, vt)
@@ -434,7 +405,8 @@ def _check_broker(celery: Celery) -> None:
         with celery.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=5)
     except Exception as e:
-        raise QueueUnavailable(f"không kết nối được hàng đợi {shown_url(broker_url() or '')}: {_first(e)}") from e
+        where = shown_url(config.broker_url() or "")
+        raise QueueUnavailable(f"không kết nối được hàng đợi {where}: {_first(e)}") from e
 
 
 class QueueRunner:
@@ -447,10 +419,10 @@ class QueueRunner:
         self.celery = app()
         _check_broker(self.celery)  # before a scan batch is recorded
         self.key = key or signing_key.secret_key()
-        self.window = _int_env(WINDOW_ENV, DEFAULT_WINDOW)
+        self.window = config.queue_window()
         self.task = self.celery.tasks[TASK]
         self.home = home_id(self.key)
-        self.chunk_size = _int_env(CHUNK_ENV, DEFAULT_CHUNK)
+        self.chunk_size = config.queue_chunk()
         self.open: _Chunk | None = None
         self.shas: set[str] = set()
         self.emitted = 0
@@ -534,7 +506,7 @@ class QueueRunner:
         try:
             chunk.result = self.task.apply_async((job,))
         except Exception as e:  # kombu's connection errors come in many types
-            where = shown_url(broker_url() or "")
+            where = shown_url(config.broker_url() or "")
             raise QueueUnavailable(f"không gửi được việc vào hàng đợi {where}: {_first(e)}") from e
         chunk.sent_at = time.monotonic()
 
@@ -578,7 +550,7 @@ class QueueRunner:
                         self._say_lost(dead)
                         self._resend(chunk)
                         continue
-                if now - chunk.sent_at > max(RESEND_AFTER, 3 * visibility_timeout()):
+                if now - chunk.sent_at > max(RESEND_AFTER, 3 * config.queue_visibility()):
                     self._resend(chunk)
         failed = chunk.result.failed()
         chunk.result.forget()

@@ -47,7 +47,7 @@ ANSWER_STATE = {
 MACHINE = "machine"  # answers.decided_by when the machine's decision was accepted as final
 PENDING_TEXT = "đang chờ duyệt"  # an answer nobody has decided yet, wherever it is shown
 
-# ---- the three counts people read on every screen (omr.vocab_counts counts them)
+# ---- the three counts people read on every screen (omr.services.sheet_counts counts them)
 RECEIVED = "phiếu đã nhận"
 WAITING_ANSWERS = "câu chờ duyệt"
 WAITING_SHEETS = "phiếu còn câu chờ duyệt"

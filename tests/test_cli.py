@@ -232,7 +232,7 @@ def test_builtin_command_starts_without_the_others(omr, omr_home):
     assert omr("init").returncode == 0
     code = (
         "import sys; from omr.cli import main; main(['units', 'list', '--json']); "
-        "others = {'flask', 'omr.tally', 'omr.cli.worker', 'omr.cli.serve', 'alembic'}; "
+        "others = {'flask', 'omr.services.tally', 'omr.cli.worker', 'omr.cli.serve', 'alembic'}; "
         "print(sorted(others & set(sys.modules)), file=sys.stderr)"
     )
     env = {**os.environ, "OMR_HOME": str(omr_home), "PYTHONPATH": str(REPO)}

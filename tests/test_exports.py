@@ -16,9 +16,9 @@ import pytest
 from test_tally import FORM, SIPAS
 
 from db import session as dbs
-from omr import tally
 from omr.reports import FORMATS, charts, csv_export, export, pdf_report, xlsx_export
 from omr.reports.fmt import num, pct
+from omr.services import tally
 
 REPORT_DATE = date(2026, 12, 5)
 

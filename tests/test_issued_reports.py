@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from db import session as dbs
 from db.models import Answer, AuditLog, IssuedReport, Page, ReviewItem
-from omr import review
-from omr.services import ServiceError, issued_reports
+from omr.reports import issued as issued_reports
+from omr.services import ServiceError, review
 from omr.vocab import REVIEW_ANSWER, REVIEW_OPEN
 
 

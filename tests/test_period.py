@@ -19,7 +19,7 @@ from sqlalchemy import select
 from db import session as dbs
 from db.models import Answer, AuditLog, Page, ScanBatch, Unit, local_date
 from omr.services import ServiceError, survey_period
-from omr.tally import compute
+from omr.services.tally import compute
 from omr.vocab import ACCEPTED, MACHINE, SCAN_DONE
 
 FORM = "kien-hung-2020"

@@ -24,11 +24,11 @@ from sqlalchemy import select
 
 from db import session as dbs
 from db.models import Page, Unit
-from omr import tally
 from omr.cli import main
 from omr.reports import EXPORTERS, csv_export, export, pdf_report, sheet_annex
 from omr.reports.fmt import long_date, pct
 from omr.reports.settings import load as load_settings
+from omr.services import tally
 
 OUT = Path(__file__).resolve().parent.parent / "test-output" / "report-pdf"
 REPORT_DATE = date(2027, 1, 5)

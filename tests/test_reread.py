@@ -200,7 +200,7 @@ def test_changed_reader_dry_run_then_apply_then_nothing_more(home, monkeypatch):
 
 
 def test_a_reviewers_answer_is_never_changed(home, monkeypatch):
-    from omr import review
+    from omr.services import review
 
     scope = review.Scope(frozenset({WARD, SCHOOL, OTHER_WARD}), root=True)
     item_id = review.claim_next("chi", scope)
@@ -413,7 +413,7 @@ def test_a_conflict_the_readings_no_longer_show_becomes_a_duplicate(home, tmp_pa
 
 
 def test_a_conflict_a_person_settled_stays_settled(home, tmp_path):
-    from omr import review
+    from omr.services import review
 
     first, rescan = _scan_as_conflict(tmp_path)
     scope = review.Scope(frozenset({WARD, SCHOOL, OTHER_WARD}), root=True)
@@ -481,7 +481,7 @@ def _scan_unidentified(tmp_path: Path) -> tuple[int, str]:
 
 
 def test_a_page_a_person_said_is_no_sheet_is_not_read(home, tmp_path):
-    from omr import review
+    from omr.services import review
 
     page_id, _ = _scan_unidentified(tmp_path)
     scope = review.Scope(frozenset({WARD}), root=True)
@@ -493,7 +493,7 @@ def test_a_page_a_person_said_is_no_sheet_is_not_read(home, tmp_path):
 
 
 def test_a_page_a_person_identified_is_read_under_that_identity(home, tmp_path, monkeypatch):
-    from omr import review
+    from omr.services import review
 
     page_id, serial = _scan_unidentified(tmp_path)
     scope = review.Scope(frozenset({WARD}), root=True)
@@ -522,7 +522,7 @@ def test_text_areas_follow_the_reader(home, monkeypatch):
 @pytest.mark.postgres
 def test_on_postgresql(omr_home, pg_url, tmp_path, monkeypatch):
     """The same run on PostgreSQL: its row locks, and the reviewer's answer kept."""
-    from omr import review
+    from omr.services import review
     from samples.generate import generate_stack
 
     code, lines = omr(

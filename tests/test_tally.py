@@ -27,8 +27,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from db import session as dbs
 from db.models import Answer, Page, PrintBatch, Sheet, TextArea, Unit
-from omr import tally
-from omr.tally import Period, TallyError, compute
+from omr.services import tally
+from omr.services.tally import Period, TallyError, compute
 from omr.vocab import ACCEPTED, CONFLICT, DUPLICATE, INVALID, MACHINE, NEEDS_REVIEW
 
 FORM = "kien-hung-2020"

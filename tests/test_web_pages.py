@@ -281,7 +281,7 @@ def test_one_vocabulary_for_received_and_waiting(home):
     import subprocess
     import sys
 
-    from omr import tally, vocab_counts
+    from omr.services import sheet_counts, tally
     from tests.support.web import cross, faint_dot
     from web.tallies import this_month
 
@@ -297,7 +297,7 @@ def test_one_vocabulary_for_received_and_waiting(home):
     assert "Phiếu đã nhận: 4, câu chờ duyệt: 3, phiếu còn câu chờ duyệt: 2" in r.stdout, r.stdout
     assert "đã nhận:" not in r.stdout.split("\n")[-3]  # page statuses have words of their own
     with session() as s:
-        c = vocab_counts.counts(s, [UNIT])
+        c = sheet_counts.counts(s, [UNIT])
         res = tally.compute(s, this_month(), UNIT)
     assert (c.received, c.waiting_answers, c.waiting_sheets) == (4, 3, 2)
     assert (res.responses, res.pending_responses) == (c.received, c.waiting_sheets)

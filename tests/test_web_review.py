@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from db.models import Answer, AuditLog, Page, ReviewItem
 from db.session import session
-from omr import review as svc
-from omr import tally
+from omr.services import review as svc
+from omr.services import tally
 from tests.support.web import UNIT, Home, app_for_tests, build, csrf_from, login
 
 

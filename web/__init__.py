@@ -96,7 +96,7 @@ def warm_up() -> None:
     Nothing is written.
     """
     from db.session import session
-    from omr import review
+    from omr.services import review
     from omr.sheet.layout import layout_for
     from omr.sheet.templates import all_forms
 

@@ -1,4 +1,4 @@
-"""The results the web pages show come from ``omr.tally`` (the same computation as every export)."""
+"""The results the web pages show come from ``omr.services.tally`` (the same computation as every export)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from omr import tally
+from omr.services import tally
 from omr.vocab import VN_TZ
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from omr.tally import DEFAULT_TARGET
+from omr.services.tally import DEFAULT_TARGET
 
 
 def _target(text: str) -> float:
@@ -74,8 +74,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from db.session import session
-    from omr import tally
     from omr.reports import ExportOptions, export
+    from omr.services import tally
 
     # a bad period, unit or form raises TallyError, a ServiceError: ``omr`` prints it as one line
 
@@ -101,7 +101,7 @@ def _notices(period: str, unit_code: str | None) -> None:
     """One line on stderr for each report issued for this unit and period whose figures have changed
     since it was sent (nothing when none)."""
     from db.session import session, transaction
-    from omr.services import issued_reports
+    from omr.reports import issued as issued_reports
 
     if unit_code is None:
         return

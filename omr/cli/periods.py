@@ -101,7 +101,7 @@ def _report_json(r, changes=None) -> dict:
 
 def _reports_issue(args) -> int:
     from db.session import transaction
-    from omr.services import issued_reports
+    from omr.reports import issued as issued_reports
 
     with transaction() as s:
         report = issued_reports.issue(
@@ -131,7 +131,7 @@ def _reports_issue(args) -> int:
 
 def _reports_list(args) -> int:
     from db.session import session
-    from omr.services import issued_reports
+    from omr.reports import issued as issued_reports
 
     with session() as s:
         rows = [
@@ -149,7 +149,7 @@ def _reports_list(args) -> int:
 
 def _reports_show(args) -> int:
     from db.session import transaction
-    from omr.services import issued_reports
+    from omr.reports import issued as issued_reports
 
     with transaction() as s:
         report = issued_reports.get(s, args.report_id)
@@ -171,7 +171,7 @@ def _reports_show(args) -> int:
 
 def _reports_download(args) -> int:
     from db.session import session
-    from omr.services import issued_reports
+    from omr.reports import issued as issued_reports
 
     with session() as s:
         data = issued_reports.file_bytes(issued_reports.get(s, args.report_id))
@@ -182,7 +182,7 @@ def _reports_download(args) -> int:
 
 def register(subparsers) -> None:
     from omr.cli.common import Parser
-    from omr.services.issued_reports import ISSUE_FORMATS
+    from omr.reports.issued import ISSUE_FORMATS
 
     b = subparsers.add_parser("batches", help="các đợt quét và kỳ khảo sát của chúng")
     bs = b.add_subparsers(dest="batches_cmd", required=True, metavar="{list,period}", parser_class=Parser)

@@ -23,10 +23,10 @@ from omr.cli.common import (
 
 
 def _scan(args) -> int:
-    from omr import queue
+    from omr import config, queue
     from omr.services import ingest, survey_period, watched_folder
+    from omr.services.sheet_counts import from_scan_lines
     from omr.vocab import PAGE_STATUS as STATUS_LABELS  # the words the web and the exports use
-    from omr.vocab_counts import from_scan_lines
 
     if not args.paths and not args.watch:
         raise UserError("cần ít nhất một tệp/thư mục để quét, hoặc --watch THƯ_MỤC")
@@ -41,7 +41,7 @@ def _scan(args) -> int:
         raise UserError(f"không có thư mục {args.watch} để theo dõi")
     progress = not args.json or sys.stderr.isatty()
     counts: Counter[str] = Counter()
-    lines: list[dict] = []  # for the summary's sheet counts (omr.vocab_counts)
+    lines: list[dict] = []  # for the summary's sheet counts (omr.services.sheet_counts)
     write = tqdm_write if progress else plain_write  # tqdm's write keeps the bar below the text
     stop = threading.Event()
     out = _Output(on_gone=stop.set if args.watch else None)
@@ -72,7 +72,7 @@ def _scan(args) -> int:
         if args.watch and not stop.is_set():
             _stop_on_signals()
             print(f"Đang theo dõi {args.watch} (Ctrl-C để dừng)…", file=sys.stderr, flush=True)
-            stable = args.stable if args.stable is not None else watched_folder.stable_seconds()
+            stable = args.stable if args.stable is not None else config.watch_stable_seconds()
             watching = watched_folder.watch(
                 Path(args.watch),
                 scan=queue.scan,  # through the workers' queue when OMR_BROKER_URL is set

@@ -47,7 +47,7 @@ def _worker(args: argparse.Namespace) -> int:
         "--without-mingle",
     ]
     print(
-        f"Máy đọc {queue.node_name()}: {n} tiến trình, hàng đợi {queue.shown_url(queue.broker_url() or '')}, "
+        f"Máy đọc {queue.node_name()}: {n} tiến trình, hàng đợi {queue.shown_url(config.broker_url() or '')}, "
         f"dữ liệu {config.home()}",
         file=sys.stderr,
         flush=True,

@@ -6,7 +6,7 @@ period's scanned sheets for iOffice (one PDF, or a ZIP of the images).
 
 ``EXPORTERS`` is the one list of formats: ``omr export --format`` offers its keys, the web application
 its keys and MIME types, and ``export`` calls the exporter a key names. Each exporter takes the tally
-already computed (every number comes from one ``omr.tally.compute`` call) and writes one file or
+already computed (every number comes from one ``omr.services.tally.compute`` call) and writes one file or
 several beside it. Charts are ``charts.index_chart_png`` and ``charts.trend_chart_png``.
 
 The modules behind the formats (reportlab, openpyxl, matplotlib) are imported when a format is used:
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from omr.tally import Period, TallyResult
+    from omr.services.tally import Period, TallyResult
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def export(
 ) -> list[Path]:
     """Compute the tally (unless given) and write it as ``fmt`` to ``out``; returns the files
     written (CSV writes the responses to ``out`` and the tally and codebook beside it)."""
-    from omr.tally import DEFAULT_TARGET, TallyError, compute
+    from omr.services.tally import DEFAULT_TARGET, TallyError, compute
 
     exporter = EXPORTERS.get(fmt)
     if exporter is None:

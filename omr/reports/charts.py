@@ -20,8 +20,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from omr.reports.fmt import num, pct  # noqa: E402
+from omr.services.tally import DEFAULT_TARGET, TallyResult, TrendPoint  # noqa: E402
 from omr.sheet.fonts import FONT_DIR  # noqa: E402
-from omr.tally import DEFAULT_TARGET, TallyResult, TrendPoint  # noqa: E402
 
 OK_COLOR, LOW_COLOR, TARGET_COLOR, LINE_COLOR = "#2e7d32", "#ef6c00", "#c62828", "#1565c0"
 DPI = 150

@@ -2,7 +2,7 @@
 
 Three files: the responses (one row per counted sheet, every final answer as its option value: "5",
 multi-choice "1|4"; "đang chờ duyệt" where a reviewer has still to decide), the tally (one row per
-figure, long format, every number of ``omr.tally`` with its label), and the codebook (field code ->
+figure, long format, every number of ``omr.services.tally`` with its label), and the codebook (field code ->
 question, option value -> label) that reads the responses.
 
 Written for the Excel a Vietnamese office has:
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from omr.reports import responses as resp
 from omr.reports import rollup
 from omr.reports.fmt import CodeCell, neutral_cell, page_status_line, percent_number
-from omr.tally import Index, TallyResult
+from omr.services.tally import Index, TallyResult
 from omr.vocab import PENDING_TEXT, RESPONSE_STATUS
 
 BOM = "\ufeff"

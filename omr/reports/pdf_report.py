@@ -11,7 +11,7 @@ administrative document (Phụ lục I; Mẫu 1.1 Phụ lục III):
   13 pt body, margins 20/20/30/15 mm, page numbers from the second page, top centre.
 
 Page 1 carries a headline a leader reads in ten seconds: the index, the target met or not, sheets
-against the quota, the change from the previous period. Every figure comes from ``omr.tally``; what is
+against the quota, the change from the previous period. Every figure comes from ``omr.services.tally``; what is
 shown first and what is left out (pooled counters) from ``omr.reports.rollup``; the unit's way of
 signing from ``omr.reports.settings``. Every user-supplied text passes ``fmt.markup`` before it
 becomes a paragraph.
@@ -46,13 +46,14 @@ from reportlab.platypus import (
 )
 from sqlalchemy.orm import Session
 
-from omr import config, tally
+from omr import config
 from omr.reports import rollup
 from omr.reports import settings as report_settings
 from omr.reports.fmt import NO_DATA, long_date, markup, num, pct, points
 from omr.reports.settings import ADMIN_KINDS, ReportSettings
+from omr.services import tally
+from omr.services.tally import FormTally, Index, QuestionTally, TallyResult
 from omr.sheet.fonts import serif_name, text_width
-from omr.tally import FormTally, Index, QuestionTally, TallyResult
 from omr.vocab import COUNTED_STATUSES, PAGE_STATUS, VN_TZ
 
 PAGE_W, PAGE_H = A4

@@ -1,6 +1,6 @@
 """One row per counted response (sheet) with every final answer: the raw data of the exports.
 
-The same pages the tally counts (``omr.tally.counted_pages``), read in one ordered pass; a
+The same pages the tally counts (``omr.services.tally.counted_pages``), read in one ordered pass; a
 two-page sheet becomes one row. Answers still waiting for a reviewer are marked, not dropped.
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Answer, TextArea, Unit
-from omr import tally
+from omr.services import tally
 from omr.sheet.templates import Field, Form, UnknownForm, Variant, get_form
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from omr.services.tally import Breakdown, FormTally, QuestionTally, TallyResult, UnitTally
 from omr.sheet.templates import UnknownForm, get_form
-from omr.tally import Breakdown, FormTally, QuestionTally, TallyResult, UnitTally
 
 
 def ordered_forms(result: TallyResult, main_form: str | None = None) -> list[FormTally]:

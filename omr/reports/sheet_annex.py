@@ -3,7 +3,7 @@ khảo sát qua hệ thống quản lý văn bản iOffice … không nhận b�
 counts and then one page per scanned sheet page, or a ZIP of the page images with the same cover and a
 list of the files.
 
-The sheets are the ones the tally counted (``omr.tally.counted_pages``), in sheet order: unit, serial,
+The sheets are the ones the tally counted (``omr.services.tally.counted_pages``), in sheet order: unit, serial,
 sheet page. A province's year is 50,000 page images or more, so neither export holds them: the PDF is
 written as an incremental update of the cover (reportlab draws the cover; every page image is then
 appended as an image object, a content stream and a page, straight to the output), and only the
@@ -30,9 +30,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import Page, Unit
-from omr import config, tally
+from omr import config
 from omr.reports.fmt import markup, num
-from omr.tally import TallyResult
+from omr.services import tally
+from omr.services.tally import TallyResult
 from omr.vocab import VN_TZ
 
 A4_W, A4_H = 595.2756, 841.8898  # points

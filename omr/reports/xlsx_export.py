@@ -29,7 +29,7 @@ from omr.reports import rollup
 from omr.reports import settings as report_settings
 from omr.reports.csv_export import codebook_rows
 from omr.reports.fmt import FORMULA_START, answer_label, page_status_line
-from omr.tally import Index, TallyResult
+from omr.services.tally import Index, TallyResult
 from omr.vocab import PENDING_TEXT, RESPONSE_STATUS
 
 PCT = "0.0%"

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from db import session as dbs
 from db.models import Page
+from omr import config
 from omr.detect import result as R
 from omr.detect.images import UndecodableImage
 from omr.detect.sources import RawPage, load
@@ -144,10 +145,7 @@ def worker_count(workers: int | None = None) -> int:
     """How many reader processes a scan runs: ``workers`` if given, else ``OMR_SCAN_WORKERS``, else ``cores()``."""
     if workers:
         return max(1, workers)
-    env = os.environ.get("OMR_SCAN_WORKERS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return cores()
+    return config.scan_workers() or cores()
 
 
 def before_forking_readers() -> None:

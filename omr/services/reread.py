@@ -222,7 +222,7 @@ def _selection(unit: str | None, since: date | None):
         .label("named"),
     ).where(Page.status.in_(PAGE_STATUSES))  # a status this code does not know of (a stored error) is left alone
     if unit is not None:
-        from omr.review import Scope, visible
+        from omr.services.review import Scope, visible
         from omr.services.units import descendants
 
         with dbs.session() as s:

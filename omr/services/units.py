@@ -16,7 +16,7 @@ from omr.sheet.templates import MAX_COUNTERS, Variant
 
 CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 # the kinds of unit users add: a service point (school, clinic, branch) or an office that surveys on
-# its own quota, like a district-level one-stop office (omr.tally.quota_of)
+# its own quota, like a district-level one-stop office (omr.services.tally.quota_of)
 ADDED_KINDS = ("service_point", "office")
 
 

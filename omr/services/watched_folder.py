@@ -3,7 +3,6 @@ whole, by the scan the caller hands it (in process, or through the queue: ``omr.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,24 +14,14 @@ from sqlalchemy.exc import IntegrityError
 from db.models import WatchedFile
 from db.session import session as open_session
 from db.session import transaction
+from omr import config
 from omr.detect.sources import STACK_EXTS
 from omr.services.ingest import start_batch
 from omr.services.readers import Reader
 
-STABLE_ENV = "OMR_WATCH_STABLE"
-DEFAULT_STABLE = 5.0  # seconds a file's size and time must stay the same: a scanner's pause between pages
 _PARTIAL_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".filepart")
 # what reads a stack: ``omr.services.ingest.scan``, or ``omr.queue.scan`` to go through the queue when set up
 Scan = Callable[..., Iterator[dict]]
-
-
-def stable_seconds() -> float:
-    """How long a watched file must stay unchanged before it is looked at (``OMR_WATCH_STABLE``)."""
-    try:
-        value = float(os.environ.get(STABLE_ENV, "").strip())
-    except ValueError:
-        return DEFAULT_STABLE
-    return value if value >= 0 else DEFAULT_STABLE
 
 
 def _candidates(directory: Path) -> list[Path]:
@@ -83,7 +72,7 @@ def watch(
     written (``workers``, ``key``, ``progress`` and ``reader`` are passed on to ``scan``).
 
     A file is taken when its size and modification time have stayed the same for ``stable`` seconds
-    (default ``stable_seconds()``) and it is whole to its end (``completeness.complete``); until then it
+    (default ``config.watch_stable_seconds()``) and it is whole to its end (``completeness.complete``); until then it
     waits, however long: a scanner may pause half-way for longer than any fixed time. ``notify`` hears,
     once per state of a file, that a file stopped changing but has not reached its end. Files read are
     remembered in the database by path, size and time, so a restarted watcher skips them and a file
@@ -92,7 +81,7 @@ def watch(
     from omr.services.completeness import complete
 
     directory = Path(directory).resolve()  # remembered files are keyed by absolute path
-    stable = stable_seconds() if stable is None else stable
+    stable = config.watch_stable_seconds() if stable is None else stable
     stop = stop or Event()
     seen: dict[Path, tuple[int, int, float]] = {}  # path -> size, mtime, when first seen so
     told: set[tuple[Path, int, int]] = set()

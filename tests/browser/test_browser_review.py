@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from db.models import Answer, AuditLog, ReviewItem
 from db.session import session
-from omr import review as svc
+from omr.services import review as svc
 from tests.browser.conftest import shot
 from tests.browser.queue_data import clone_queue, close_queue, scan_models
 from tests.browser.test_browser_flow import log_in

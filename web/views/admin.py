@@ -12,8 +12,8 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from db.models import AuditLog, Unit, User
-from omr import review as review_service
 from omr.services import ServiceError
+from omr.services import review as review_service
 from omr.services import users as user_service
 from omr.services.units import add_unit
 from omr.services.units import update_unit as update_unit_service

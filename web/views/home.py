@@ -1,12 +1,13 @@
 """The start page of a unit: sheets printed and received, the review backlog, this month's index, all
-from ``omr.tally``."""
+from ``omr.services.tally``."""
 
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from omr import tally, vocab
+from omr import vocab
+from omr.services import tally
 from web import tallies
 from web.access import chosen_unit, unit_name, unit_tree
 from web.database import db

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from db.models import Answer, Page, ReviewItem, TextArea
 from omr import config
-from omr.review import Scope, page_visible
+from omr.services.review import Scope, page_visible
 from web.access import unit_name
 from web.crops import ImageUnavailable, as_key, page_image
 from web.database import db

@@ -1,5 +1,5 @@
 """The register of issued reports on the web: issue a report, download it again as issued, and see
-which reports sent no longer carry today's figures (omr.services.issued_reports)."""
+which reports sent no longer carry today's figures (omr.reports.issued)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from flask_login import current_user
 
 from db.models import local_today
 from db.session import transaction
-from omr import tally
-from omr.services import ServiceError, issued_reports
+from omr.reports import issued as issued_reports
+from omr.services import ServiceError, tally
 from omr.sheet.templates import all_forms
 from omr.vocab import ADMIN, STAFF
 from web.access import CAN_RESULTS, chosen_unit, require_unit, roles, unit_choices, unit_name

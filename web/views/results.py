@@ -1,5 +1,5 @@
 """Results of a unit (with the units under it) for a period: counts per option, the satisfaction
-index, the handwritten comments, and the exports. All numbers come from ``omr.tally``."""
+index, the handwritten comments, and the exports. All numbers come from ``omr.services.tally``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 
-from omr import reports, tally, vocab
+from omr import reports, vocab
+from omr.services import tally
 from omr.sheet.templates import all_forms
 from web.access import CAN_RESULTS, can_see_ballots, chosen_unit, roles, unit_name
 from web.database import db

@@ -7,8 +7,8 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 
 from db.models import Page, ScanBatch
-from omr import review as svc
 from omr.services import NotFound
+from omr.services import review as svc
 from omr.sheet.templates import all_forms
 from omr.vocab import REVIEW_ANSWER, REVIEW_CONFLICT, REVIEW_OPEN, REVIEW_UNIDENTIFIED
 from web.access import CAN_REVIEW, roles, unit_name

@@ -13,8 +13,8 @@ from werkzeug.utils import secure_filename
 from db.models import Page, ScanBatch, User
 from omr.detect.images import sniff
 from omr.detect.sources import STACK_EXTS
-from omr.review import page_visible
 from omr.services import ServiceError, ingest, survey_period
+from omr.services.review import page_visible
 from omr.services.storing import OUT_OF_SCOPE
 from omr.vocab import SCAN_RUNNING
 from web import jobs

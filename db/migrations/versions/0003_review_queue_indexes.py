@@ -1,6 +1,6 @@
 """review queue indexes: the queue in claiming order, and the items each reviewer holds
 
-The claim (``omr.review.claim_next``) takes the first free item of a kind in page order: with
+The claim (``omr.services.review.claim_next``) takes the first free item of a kind in page order: with
 (status, kind, page_id, id) it walks the open items in that order and stops at the first free one,
 instead of sorting every open item on each claim; the counts of open items read this index alone.
 It replaces (status, kind), which it begins with. (assigned_to, status, kind) finds the items a reviewer

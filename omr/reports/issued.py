@@ -1,6 +1,6 @@
 """The register of issued reports: what was sent upward, and whether its figures still hold.
 
-Issuing a report (``issue``) computes the tally once (``omr.tally.compute``, at a fixed as-of day),
+Issuing a report (``issue``) computes the tally once (``omr.services.tally.compute``, at a fixed as-of day),
 writes the document from that very result through the reports' public entry (``omr.reports.export``),
 keeps the file under ``OMR_HOME/issued/`` (it downloads again byte for byte) and records its number
 ("12/BC-UBND"), date, signer, unit, period, form filter and every figure of the tally.
@@ -23,8 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import IssuedReport, Unit, local_today, utcnow
-from omr import config, tally
-from omr.services import NotFound, ServiceError, audit
+from omr import config
+from omr.services import NotFound, ServiceError, audit, tally
 
 ISSUE_FORMATS = ("pdf", "xlsx")
 ISSUED_DIR = "issued"

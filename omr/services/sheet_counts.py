@@ -10,7 +10,7 @@
 The words are in ``omr.vocab``, with the page statuses' words, which none of these reuse.
 
 The command line (``omr scan``'s summary), the start page and the results page use these; the tally
-(``omr.tally``) counts ``responses`` and ``pending_responses`` by the same definitions, which
+(``omr.services.tally``) counts ``responses`` and ``pending_responses`` by the same definitions, which
 tests/test_web_pages.py checks against ``counts``.
 """
 

@@ -45,8 +45,7 @@ from sqlalchemy import ColumnElement, Select, String, and_, case, cast, exists, 
 from sqlalchemy.orm import Session
 
 from db.models import Answer, Page, PrintBatch, Sheet, TextArea, Unit, local_date, local_today
-from omr import vocab_counts
-from omr.services import ServiceError
+from omr.services import ServiceError, sheet_counts
 from omr.services.units import scope_cte
 from omr.sheet.templates import Field, Form, Option, UnknownForm, Variant, all_forms, get_form
 from omr.values import split_values
@@ -863,14 +862,14 @@ class Overview:
     """A start page's figures over all time (the backlog does not wait for a month to end)."""
 
     printed: int  # sheets printed for the units
-    counts: vocab_counts.Counts  # sheets received, answers and sheets waiting
+    counts: sheet_counts.Counts  # sheets received, answers and sheets waiting
 
 
 def overview(session: Session, units: Iterable[str]) -> Overview:
     """The all-time figures of ``units`` (a unit with everything under it: ``UnitTree.below``)."""
     units = sorted(set(units))
     printed = session.scalar(select(func.count()).select_from(Sheet).where(Sheet.unit_code.in_(units))) or 0
-    return Overview(printed, vocab_counts.counts(session, units))
+    return Overview(printed, sheet_counts.counts(session, units))
 
 
 def compute(
