@@ -11,8 +11,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from db.models import Unit
-from omr.services import NotFound, ServiceError
-from omr.sheet.templates import MAX_COUNTERS, Variant
+from omr.services import NotFound, ServiceError, audit
+from omr.sheet.templates import MAX_COUNTERS, Variant, all_forms
 
 CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 # the kinds of unit users add: a service point (school, clinic, branch) or an office that surveys on
@@ -154,8 +154,6 @@ def add_unit(
     )
     session.add(unit)
     session.flush()
-    from omr.services import audit
-
     audit.record(session, by, "unit.add", f"unit:{unit.code}", None, unit_facts(unit))
     return unit
 
@@ -186,11 +184,8 @@ def update_unit(
     retired: bool | None = None,
 ) -> Unit:
     """Change a unit (only what is given; ``usual_form=""`` and ``yearly_quota=0`` clear it) and audit it
-    as ``unit.set`` with
-    the old and new values; the caller commits. A retired unit keeps its sheets, pages and results."""
-    from omr.services import audit
-    from omr.sheet.templates import all_forms
-
+    as ``unit.set`` with the old and new values; the caller commits. A retired unit keeps its sheets,
+    pages and results."""
     unit = get_unit(session, code)
     old = unit_facts(unit)
     if name is not None:

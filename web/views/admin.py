@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from db.models import AuditLog, Unit, User
 from omr.services import ServiceError
@@ -20,7 +20,7 @@ from omr.services.units import update_unit as update_unit_service
 from omr.sheet.templates import MAX_COUNTERS, all_forms
 from omr.vocab import ADMIN, ROLE_LABELS, ROLES, VIEWER
 from web import audit_log
-from web.access import invalidate_units, require_unit, roles, unit_choices, unit_name, unit_tree
+from web.access import CAN_REVIEW, invalidate_units, require_unit, roles, unit_choices, unit_name, unit_tree
 from web.database import db, transaction
 from web.i18n import _
 from web.labels import message
@@ -55,9 +55,10 @@ def _check_password(pw: str, again: str) -> None:
 @roles(ADMIN)
 def users():
     now = datetime.now(UTC)
-    rows = [(u, user_service.locked_out(db(), u.username)) for u in _users_in_scope()]
+    people = _users_in_scope()
+    rows = [(u, user_service.locked_out(db(), u.username)) for u in people]
     since = now - timedelta(days=7)
-    reviewers = [u.username for u in _users_in_scope() if u.role in ("reviewer", "admin")]
+    reviewers = [u.username for u in people if u.role in CAN_REVIEW]
     speed = review_service.throughput(db(), reviewers, since)
     return render_template(
         "admin/users.html",
@@ -131,7 +132,6 @@ def units():
         )
     )
     own = s.get(Unit, current_user.unit_code)
-    children = s.scalar(select(func.count()).select_from(Unit).where(Unit.code.in_(scope))) or 0
     picked_code = request.args.get("unit")
     picked = s.get(Unit, require_unit(picked_code)) if picked_code else None
     return render_template(
@@ -139,7 +139,7 @@ def units():
         picked=picked,
         listed=listed,
         own=own,
-        count=children,
+        count=len(scope),  # the units of the administrator's subtree, their own included
         choices=unit_options(),
         all_choices=unit_choices(),
         unit_name=unit_name,
