@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from db.models import AuditLog, IssuedReport, Page, PrintBatch, ReviewItem, ScanBatch, TextArea, Unit, User, local_today
 from db.session import session, transaction
 from omr.reports import issued as issued_reports
-from omr.reports import users
+from omr.services import users
 from omr.vocab import REVIEW_ANSWER, REVIEW_CONFLICT, REVIEW_UNIDENTIFIED
 from tests.support.web import (
     FORM,
