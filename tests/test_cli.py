@@ -226,6 +226,18 @@ def test_help_lists_every_command(omr):
         assert command in r.stdout
 
 
+@pytest.mark.parametrize("command", [(), ("scan",), ("units", "add"), ("export",), ("reports", "issue")])
+def test_help_is_in_vietnamese(omr, command):
+    """Ward staff read the help: argparse's own English words (headings, -h, the usage line) are not in it."""
+    r = omr(*command, "--help")
+    assert r.returncode == 0, r.stderr
+    assert (
+        r.stdout.startswith("cách dùng: omr") and "tùy chọn:" in r.stdout and "in hướng dẫn này rồi thoát" in r.stdout
+    )
+    for english in ("usage:", "options:", "positional arguments", "show this help message"):
+        assert english not in r.stdout
+
+
 def test_builtin_command_starts_without_the_others(omr, omr_home):
     """A built-in command imports neither the other commands' modules (Flask, the tally) nor, once the
     database is at the newest revision, Alembic: every run would pay for them."""

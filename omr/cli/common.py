@@ -30,8 +30,29 @@ class UserError(Exception):
     """A mistake in the command line itself; printed as one line, exit status 2."""
 
 
+USAGE = "cách dùng: "
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help with its one English word, the usage line's prefix, in Vietnamese."""
+
+    def add_usage(self, usage, actions, groups, prefix=None) -> None:  # type: ignore[no-untyped-def]
+        super().add_usage(usage, actions, groups, USAGE if prefix is None else prefix)
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse with its complaints on one line, in Vietnamese, and exit status 2."""
+    """argparse in Vietnamese: its help (headings, ``-h``, the usage line) and its complaints, on one
+    line with exit status 2."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        kwargs.setdefault("formatter_class", _Formatter)
+        add_help = kwargs.get("add_help", True)
+        kwargs["add_help"] = False  # our own -h below, with Vietnamese words
+        super().__init__(*args, **kwargs)
+        self._positionals.title = "tham số"
+        self._optionals.title = "tùy chọn"
+        if add_help:
+            self.add_argument("-h", "--help", action="help", help="in hướng dẫn này rồi thoát")
 
     def error(self, message: str) -> None:  # type: ignore[override]
         for en, vi in _ARGPARSE_VI:
