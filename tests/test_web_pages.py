@@ -336,7 +336,7 @@ def test_every_message_has_an_english_translation():
     import re
     from pathlib import Path
 
-    from omr import vocab
+    from omr import reports, vocab
     from web import audit_log, auth, crops, labels
 
     web = Path(__file__).resolve().parents[1] / "web"
@@ -352,5 +352,6 @@ def test_every_message_has_an_english_translation():
     words |= set(crops.READING_NAMES.values()) | {crops.FINAL_NAME}
     words |= set(auth._MESSAGES.values())  # the login's refusals, translated where shown
     words |= {vocab.RECEIVED, vocab.WAITING_ANSWERS, vocab.WAITING_SHEETS}
+    words |= {e.button for e in reports.EXPORTERS.values()}  # the results page's download buttons
     missing = sorted(w for w in words if w not in en)
     assert not missing, missing

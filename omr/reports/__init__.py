@@ -29,13 +29,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Exporter:
-    """One format: its file name ending, MIME type, what it is, and the function that writes it
-    (``write(session, result, out, options) -> files written``)."""
+    """One format: its file name ending, MIME type, what it is, its name on a download button, the
+    function that writes it (``write(session, result, out, options) -> files written``), and whether
+    it holds the scanned sheets themselves (only the roles that may see ballots download those)."""
 
     suffix: str
     mime: str
     label: str
+    button: str
     write: Callable[[Session, TallyResult, Path, ExportOptions], list[Path]]
+    ballots: bool = False
 
 
 @dataclass
@@ -91,13 +94,22 @@ def _sheets_zip(session: Session, result: TallyResult, out: Path, opt: ExportOpt
 
 
 EXPORTERS: dict[str, Exporter] = {
-    "csv": Exporter(".csv", "text/csv", "phiếu, tổng hợp và bảng mã (CSV)", _csv),
+    "csv": Exporter(".csv", "text/csv", "phiếu, tổng hợp và bảng mã (CSV)", "CSV", _csv),
     "xlsx": Exporter(
-        ".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "sổ tính Excel", _xlsx
+        ".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "sổ tính Excel", "Excel", _xlsx
     ),
-    "pdf": Exporter(".pdf", "application/pdf", "báo cáo PDF", _pdf),
-    "sheets-pdf": Exporter(".pdf", "application/pdf", "phiếu đã quét, một tệp PDF (gửi iOffice)", _sheets_pdf),
-    "sheets-zip": Exporter(".zip", "application/zip", "ảnh phiếu đã quét, một tệp ZIP", _sheets_zip),
+    "pdf": Exporter(".pdf", "application/pdf", "báo cáo PDF", "PDF", _pdf),
+    "sheets-pdf": Exporter(
+        ".pdf",
+        "application/pdf",
+        "phiếu đã quét, một tệp PDF (gửi iOffice)",
+        "Phiếu đã quét (PDF)",
+        _sheets_pdf,
+        ballots=True,
+    ),
+    "sheets-zip": Exporter(
+        ".zip", "application/zip", "ảnh phiếu đã quét, một tệp ZIP", "Ảnh phiếu (ZIP)", _sheets_zip, ballots=True
+    ),
 }
 FORMATS = tuple(EXPORTERS)
 

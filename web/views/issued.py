@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from db.models import local_today
 from db.session import transaction
+from omr import reports
 from omr.reports import issued as issued_reports
 from omr.services import ServiceError, tally
 from omr.sheet.templates import all_forms
@@ -24,7 +25,6 @@ bp = Blueprint("issued", __name__, url_prefix="/issued")
 
 CAN_ISSUE = (ADMIN, STAFF)
 SHOWN = 30  # reports listed (and checked again) on the page, newest first
-MIME = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 def _checked(unit: str | None = None, period: str | None = None, limit: int = SHOWN) -> list[dict]:
@@ -127,4 +127,9 @@ def download(report_id: int):
         data = issued_reports.file_bytes(report)
     except ServiceError:
         abort(404)
-    return send_file(io.BytesIO(data), mimetype=MIME[report.fmt], as_attachment=True, download_name=report.file_name)
+    return send_file(
+        io.BytesIO(data),
+        mimetype=reports.EXPORTERS[report.fmt].mime,
+        as_attachment=True,
+        download_name=report.file_name,
+    )

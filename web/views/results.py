@@ -22,14 +22,12 @@ from web.tallies import comments, parse_period, period_choices, summary, this_mo
 bp = Blueprint("results", __name__, url_prefix="/results")
 
 COMMENTS_SHOWN = 60
-# the exports of ``omr export``, from its one registry; those holding the scanned sheets themselves
-# (the iOffice annex) only for the roles that may see ballots
-EXPORT_FORMATS = {k: e.mime for k, e in reports.EXPORTERS.items()}
-BALLOT_FORMATS = frozenset(k for k in EXPORT_FORMATS if k.startswith("sheets"))
 
 
 def _formats() -> list[str]:
-    return [f for f in EXPORT_FORMATS if f not in BALLOT_FORMATS or can_see_ballots()]
+    """The exports of ``omr export``, from its one registry; those holding the scanned sheets
+    themselves (the iOffice annex) only for the roles that may see ballots."""
+    return [f for f, e in reports.EXPORTERS.items() if not e.ballots or can_see_ballots()]
 
 
 def _args() -> tuple[str, str, str | None]:
@@ -66,7 +64,7 @@ def index():
         waiting_answers=sum(q.pending for f in result.forms for q in f.questions) if result else 0,
         short_label=short_label,
         exports=True,
-        formats=_formats(),
+        formats=[(f, reports.EXPORTERS[f].button) for f in _formats()],
     )
 
 
@@ -74,7 +72,7 @@ def index():
 @roles(*CAN_RESULTS)
 def export(fmt: str):
     """The tallies issue's exports (CSV, XLSX, PDF) for the unit and period on screen."""
-    if fmt not in EXPORT_FORMATS:
+    if fmt not in reports.EXPORTERS:
         abort(404)
     if fmt not in _formats():
         abort(403)
@@ -89,7 +87,7 @@ def export(fmt: str):
         # the same exporters as ``omr export``, fed the tally already computed for this page
         written = reports.export(db(), period, unit, form_id, fmt, out, result=result)
         if len(written) == 1:
-            data, name, mime = written[0].read_bytes(), written[0].name, EXPORT_FORMATS[fmt]
+            data, name, mime = written[0].read_bytes(), written[0].name, reports.EXPORTERS[fmt].mime
         else:  # several files (CSV: answers and tally): one ZIP
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
