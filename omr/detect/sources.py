@@ -396,21 +396,18 @@ def _tiff_count(im: Image.Image) -> tuple[int, str | None]:
 
 
 def _tiff_refs(path: Path, name: str) -> Iterator[RawPage]:
-    try:
-        im = _open_tiff(path)
-    except UnreadableFile as e:
-        yield RawPage(name, 1, error=str(e))
-        return
-    with im:
-        count, broken = _tiff_count(im)
-    for i in range(count):
-        yield RawPage(name, i + 1, ref=PageRef(str(path), ".tif", i))
-    if broken:
-        yield RawPage(name, count + 1, error=broken)
+    """Every frame of a TIFF file as a reference, decoded later by whoever reads it."""
+    return _tiff_frames(path, name, lambda _im, i: RawPage(name, i + 1, ref=PageRef(str(path), ".tif", i)))
 
 
 def _tiff_pages(src: Path | bytes, name: str) -> Iterator[RawPage]:
     """Every frame of a TIFF in memory (or read whole), each page under its own number."""
+    return _tiff_frames(src, name, lambda im, i: _tiff_page(im, i, name))
+
+
+def _tiff_frames(src: Path | bytes, name: str, page: Callable[[Image.Image, int], RawPage]) -> Iterator[RawPage]:
+    """``page(image, index)`` for each frame that opens; a file that does not open is one error page,
+    and frames past a broken one one more error page after them."""
     try:
         im = _open_tiff(src)
     except UnreadableFile as e:
@@ -419,12 +416,11 @@ def _tiff_pages(src: Path | bytes, name: str) -> Iterator[RawPage]:
     with im:
         count, broken = _tiff_count(im)
         for i in range(count):
-            yield _tiff_page(im, i, name)
+            yield page(im, i)
     if broken:
         yield RawPage(name, count + 1, error=broken)
 
 
-@quiet
 def _tiff_page(im: Image.Image, index: int, name: str) -> RawPage:
     """Frame ``index`` as page ``index + 1``, or that page's error."""
     try:
