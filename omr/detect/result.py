@@ -31,7 +31,9 @@ class BoxMeasure:
     core: float  # dark pixels in the central half of the box
     darkness: float  # mean darkness of the box interior relative to the paper (0 white .. 1 black)
     spill: float  # dark pixels in a ring just outside the border: strokes over the edge
-    label: float  # dark pixels around the option's label beyond the printed text: a circle drawn there
+    # dark pixels around the option's label beyond the printed text: a circle drawn there (reader 4 on:
+    # the less inked of the band's halves above and below the label, which a loop both crosses)
+    label: float
     reach: float = 0.0  # share of the 3x3 cells of the interior that hold ink: a stroke across vs a dot
     # the printed border where the box was found, as a share of the page's typical border contrast
     # (1: as clear as the others; pages read before boxes were located again have 1)
