@@ -246,3 +246,32 @@ def test_dirt_is_minor_only_beside_a_mark_well_clear_of_its_threshold():
     barely = _box(ink=T.DIRT_BESIDE_INK_MIN - EPS, stroke=T.DIRT_BESIDE_INK_MIN - EPS, reach=0.9)
     assert _decide(o1=sure, o3=dirt).state == MARKED
     assert _decide(o1=barely, o3=dirt).state == UNCERTAIN
+
+
+# --- a circle inks its label's band above and below the label -------------------------------------
+
+
+def test_ink_on_one_side_of_a_label_is_no_circle_beside_a_clear_mark():
+    # the label's print moved into its band by a wavy sheet: one half inked, the other clean
+    moved = _box(label=T.CIRCLE_INK_MIN, circle=T.CIRCLE_INK_MIN - EPS)
+    a = _decide(o1=TICK, o3=moved)
+    assert (a.value, a.state) == ("1", MARKED)
+
+
+def test_ink_on_one_side_of_a_label_keeps_a_question_without_a_mark_from_being_blank():
+    # a tick that missed its box, dirt: not a circle, but not nothing either
+    a = _decide(o3=_box(label=T.CIRCLE_INK_MIN, circle=0.0))
+    assert (a.value, a.state, a.reason) == (None, UNCERTAIN, "stray")
+    assert _decide(o3=_box(label=T.CIRCLE_INK_MIN - EPS, circle=0.0)).state == BLANK
+
+
+def test_ink_on_both_sides_of_a_label_is_a_circle_beside_a_mark_too():
+    loop = _box(label=T.CIRCLE_INK_MIN, circle=T.CIRCLE_INK_MIN)
+    a = _decide(o1=TICK, o3=loop)
+    assert (a.value, a.state, a.reason) == ("1", UNCERTAIN, "circled")
+    assert _decide(o3=loop).reason == "circled"
+
+
+def test_pages_read_before_the_circle_was_measured_use_the_whole_band():
+    assert _box(label=0.3).circle_ink == 0.3  # circle -1: not measured
+    assert _decide(o1=TICK, o3=_box(label=T.CIRCLE_INK_MIN)).reason == "circled"

@@ -73,12 +73,18 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
     filled = [v for v in order if read[v][0] is Box.FILLED]
     weak = [v for v in order if read[v][0] is Box.WEAK]
     lost = [v for v in order if read[v][0] is Box.LOST]
-    circled = [
+    # a circle round a label inks its band above and below the label; ink on one side only (the
+    # label's print moved by a wavy sheet, dirt, a mark that missed its box) does not let a question
+    # without a mark be called blank, but it is no second answer beside a clear mark
+    near = [
         v
         for v in order
         if read[v][0] is Box.EMPTY and floor is not None and boxes[v].label - floor.label >= T.CIRCLE_INK_MIN
     ]
-    stray = [v for v in order if read[v][0] is Box.EMPTY and boxes[v].spill >= T.STRAY_SPILL_MIN]
+    circled = [v for v in near if floor is not None and boxes[v].circle_ink - floor.circle_ink >= T.CIRCLE_INK_MIN]
+    stray = [v for v in order if read[v][0] is Box.EMPTY and boxes[v].spill >= T.STRAY_SPILL_MIN] + [
+        v for v in near if v not in circled
+    ]
     # beside a clear mark, a weak box far lighter than it is a slip of the pen, a speck that was no
     # speck or a streak's remains, not a second answer: the mark stands (less surely)
     strongest = max((boxes[v].ink for v in marks + filled), default=0.0)

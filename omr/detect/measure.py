@@ -382,10 +382,13 @@ def measure_page(ink: InkMap, fields: list[FieldPlacement]) -> dict[str, dict[st
     spill = ink.ink_many(_inset(box, -b), _inset(box, -a))
     zone = _moved(_rects(o.zone for _, o in opts), shift)
     hole = _moved(_rects(o.hole for _, o in opts), shift)
-    label = _circle_ink(ink, zone, hole)
+    label = ink.ink_many(zone, hole)
+    circle = _circle_ink(ink, zone, hole)
     moved = np.hypot(*shift.T)
     speck_share = specks.reshape(len(opts), -1).sum(axis=1) / n
-    cols = np.stack([ink_share, core, darkness, spill, label, reach, border, moved, stroke_share, speck_share, bent], 1)
+    cols = np.stack(
+        [ink_share, core, darkness, spill, label, reach, border, moved, stroke_share, speck_share, bent, circle], 1
+    )
     out: dict[str, dict[str, BoxMeasure]] = {}
     for (fid, o), row in zip(opts, cols.tolist(), strict=True):
         out.setdefault(fid, {})[o.value] = BoxMeasure(*row)

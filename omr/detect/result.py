@@ -31,9 +31,7 @@ class BoxMeasure:
     core: float  # dark pixels in the central half of the box
     darkness: float  # mean darkness of the box interior relative to the paper (0 white .. 1 black)
     spill: float  # dark pixels in a ring just outside the border: strokes over the edge
-    # dark pixels around the option's label beyond the printed text: a circle drawn there (reader 4 on:
-    # the less inked of the band's halves above and below the label, which a loop both crosses)
-    label: float
+    label: float  # dark pixels around the option's label beyond the printed text: a circle drawn there
     reach: float = 0.0  # share of the 3x3 cells of the interior that hold ink: a stroke across vs a dot
     # the printed border where the box was found, as a share of the page's typical border contrast
     # (1: as clear as the others; pages read before boxes were located again have 1)
@@ -44,6 +42,13 @@ class BoxMeasure:
     stroke: float = -1.0
     specks: float = 0.0  # share of the interior dropped as specks: a scatter of them is a faint mark
     bend: float = 0.0  # mm the box's border is out of square where it was found: a fold through it
+    # the label's band measured as the less inked of its halves above and below the label, both of
+    # which a loop round it crosses; pages read before reader 4 have -1: ``label`` stands for it
+    circle: float = -1.0
+
+    @property
+    def circle_ink(self) -> float:
+        return self.label if self.circle < 0 else self.circle
 
     @property
     def stroke_ink(self) -> float:

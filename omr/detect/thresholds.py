@@ -161,9 +161,10 @@ DIRT_BESIDE_INK_MIN = 2 * MARK_INK_MIN
 # --- around a box ---------------------------------------------------------------------------
 # A circle drawn round a label (instead of a mark in the box) puts ink in the empty band around it:
 # 0.03-0.6 above the question's emptiest band; empty bands stay within 0.005 (99th percentile).
-# The band is measured as the less inked of its halves above and below the label (measure
-# ._circle_ink): a loop crosses both, the label's own print moved into the band by a wavy sheet
-# (up to 1.5 mm against its box) or a band of dirt along one edge inks one.
+# A loop crosses the band both above and below the label (BoxMeasure.circle: the less inked half,
+# measure._circle_ink); the label's own print moved into the band by a wavy sheet (up to 1.5 mm
+# against its box), a band of dirt or a tick that missed its box ink one. Ink on one side only is
+# no circle beside a clear mark, but keeps a question without one from being called blank.
 CIRCLE_INK_MIN = 0.025
 # Ink just outside an otherwise empty box: a stroke that missed the box.
 STRAY_SPILL_MIN = 0.06
