@@ -42,12 +42,12 @@ PAGES_PER_FAMILY = 48  # 336 pages, about 3,000 answers over the held-out famili
 # for every other family, a listed family fails if it gets worse than its figure, and an entry must
 # go as soon as its family meets the target (then the test says so).
 NOT_YET_MET: dict[str, dict[str, float]] = {
-    # clear marks sent to review (target at most 2 %): bold fax borders, labels a wavy sheet moved
-    # into the band where a circle round them would show (wavy was at the target, 2.0 %, with
-    # reader 2; one more such answer puts it at 2.2 %)
-    "clear_review": {"folded-fax": 0.04, "fax": 0.04, "wavy": 0.025},
+    # clear marks sent to review (target at most 2 %): pale marks a fax's threshold erased (the boxes
+    # read empty beside bold borders spilling over their edge), broken-up thin marks (reader 4: 2.6 %)
+    "clear_review": {"fax": 0.03},
     # empty comment areas called empty (target at least 98 %): a fold's shadow inside the area
-    "texts_empty": {"folded": 0.95},
+    # (reader 4: 96.3 %)
+    "texts_empty": {"folded": 0.96},
 }
 STATUS_OK = ("accepted", "needs_review", "blank")
 

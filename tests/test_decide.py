@@ -158,7 +158,8 @@ def test_a_minor_weak_box_beside_a_clear_mark_lets_the_mark_stand_less_surely():
 
 
 def test_a_weak_box_heavier_than_minor_beside_a_mark_goes_to_a_person():
-    second = _box(ink=T.MINOR_INK_MAX + EPS, stroke=0.0)
+    # with a stroke in it: a pale second tick (ink without any stroke is judged as dirt, below)
+    second = _box(ink=T.MINOR_INK_MAX + EPS, stroke=T.MINOR_INK_MAX + EPS)
     a = _decide(o2=TICK, o5=second)
     assert (a.value, a.state, a.reason) == ("2", UNCERTAIN, "stray")
 
@@ -204,3 +205,73 @@ def test_a_multi_choice_question_with_a_faint_box_keeps_its_marks_as_the_guess()
     slip = _box(ink=T.MINOR_INK_MAX, stroke=0.0)  # a slip of the pen beside them
     a = _decide("multi", o1=TICK, o4=TICK, o5=slip)
     assert (a.value, a.state, a.confidence) == ("1,4", MARKED, T.CONF_BESIDE_MINOR)
+
+
+# --- a weak box with no stroke in it beside a clear mark --------------------------------------------
+
+
+def _dirt(ink: float) -> BoxMeasure:
+    """A weak box whose ink is all in clusters too small to be a stroke (dirt, toner, a dot)."""
+    return _box(ink=ink, stroke=0.0)
+
+
+def test_dirt_without_a_stroke_beside_a_clear_mark_lets_the_mark_stand():
+    mark = _box(ink=0.4, stroke=0.4, reach=0.9)
+    a = _decide(o2=mark, o4=_dirt(T.DIRT_MINOR_INK_MAX))
+    assert (a.value, a.state, a.confidence) == ("2", MARKED, T.CONF_BESIDE_MINOR)
+
+
+def test_dirt_heavier_than_a_deliberate_mark_goes_to_a_person():
+    mark = _box(ink=0.4, stroke=0.4, reach=0.9)
+    a = _decide(o2=mark, o4=_dirt(T.DIRT_MINOR_INK_MAX + EPS))
+    assert (a.value, a.state, a.reason) == ("2", UNCERTAIN, "stray")
+
+
+def test_a_weak_box_holding_a_stroke_is_not_dirt():
+    # a pale second tick has a stroke however little ink it leaves: beside a mark it is a person's call
+    mark = _box(ink=0.4, stroke=0.4, reach=0.9)
+    second = _box(ink=T.MINOR_INK_MAX + EPS, stroke=T.MINOR_INK_MAX + EPS, reach=0.3)
+    a = _decide(o2=mark, o4=second)
+    assert (a.state, a.reason) == (UNCERTAIN, "stray")
+
+
+def test_dirt_alone_is_still_faint():
+    a = _decide(o4=_dirt(0.05))
+    assert (a.state, a.reason) == (UNCERTAIN, "faint")
+
+
+def test_dirt_is_minor_only_beside_a_mark_well_clear_of_its_threshold():
+    dirt = _dirt(T.MINOR_INK_MAX + EPS)
+    sure = _box(ink=T.DIRT_BESIDE_INK_MIN, stroke=T.DIRT_BESIDE_INK_MIN, reach=0.9)
+    barely = _box(ink=T.DIRT_BESIDE_INK_MIN - EPS, stroke=T.DIRT_BESIDE_INK_MIN - EPS, reach=0.9)
+    assert _decide(o1=sure, o3=dirt).state == MARKED
+    assert _decide(o1=barely, o3=dirt).state == UNCERTAIN
+
+
+# --- a circle inks its label's band above and below the label -------------------------------------
+
+
+def test_ink_on_one_side_of_a_label_is_no_circle_beside_a_clear_mark():
+    # the label's print moved into its band by a wavy sheet: one half inked, the other clean
+    moved = _box(label=T.CIRCLE_INK_MIN, circle=T.CIRCLE_INK_MIN - EPS)
+    a = _decide(o1=TICK, o3=moved)
+    assert (a.value, a.state) == ("1", MARKED)
+
+
+def test_ink_on_one_side_of_a_label_keeps_a_question_without_a_mark_from_being_blank():
+    # a tick that missed its box, dirt: not a circle, but not nothing either
+    a = _decide(o3=_box(label=T.CIRCLE_INK_MIN, circle=0.0))
+    assert (a.value, a.state, a.reason) == (None, UNCERTAIN, "stray")
+    assert _decide(o3=_box(label=T.CIRCLE_INK_MIN - EPS, circle=0.0)).state == BLANK
+
+
+def test_ink_on_both_sides_of_a_label_is_a_circle_beside_a_mark_too():
+    loop = _box(label=T.CIRCLE_INK_MIN, circle=T.CIRCLE_INK_MIN)
+    a = _decide(o1=TICK, o3=loop)
+    assert (a.value, a.state, a.reason) == ("1", UNCERTAIN, "circled")
+    assert _decide(o3=loop).reason == "circled"
+
+
+def test_pages_read_before_the_circle_was_measured_use_the_whole_band():
+    assert _box(label=0.3).circle_ink == 0.3  # circle -1: not measured
+    assert _decide(o1=TICK, o3=_box(label=T.CIRCLE_INK_MIN)).reason == "circled"

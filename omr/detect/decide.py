@@ -54,6 +54,17 @@ def _conf(margin: float, full: float) -> float:
     return T.CONF_AT_THRESHOLD + (1.0 - T.CONF_AT_THRESHOLD) * min(1.0, max(0.0, margin / full))
 
 
+def _minor(m: BoxMeasure, strongest: float) -> bool:
+    """Whether a weak box beside a clear mark holding ``strongest`` ink is too little to be a second
+    answer: a slip or a speck that survived (little ink), or ink with no stroke in it at all (dirt,
+    toner, a dot: nothing a tick, cross or slash leaves), less than half a mark well clear of its
+    threshold."""
+    if m.ink <= min(T.MINOR_INK_MAX, T.MINOR_SHARE * strongest):
+        return True
+    clear = strongest >= T.DIRT_BESIDE_INK_MIN
+    return clear and m.stroke_ink <= 0 and m.ink <= T.DIRT_MINOR_INK_MAX
+
+
 def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
     floor = BoxMeasure(*np.min([m.as_list() for m in boxes.values()], axis=0)) if boxes else None
     read = {v: classify(m, floor) for v, m in boxes.items()} if floor is not None else {}
@@ -62,16 +73,22 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
     filled = [v for v in order if read[v][0] is Box.FILLED]
     weak = [v for v in order if read[v][0] is Box.WEAK]
     lost = [v for v in order if read[v][0] is Box.LOST]
-    circled = [
+    # a circle round a label inks its band above and below the label; ink on one side only (the
+    # label's print moved by a wavy sheet, dirt, a mark that missed its box) does not let a question
+    # without a mark be called blank, but it is no second answer beside a clear mark
+    near = [
         v
         for v in order
         if read[v][0] is Box.EMPTY and floor is not None and boxes[v].label - floor.label >= T.CIRCLE_INK_MIN
     ]
-    stray = [v for v in order if read[v][0] is Box.EMPTY and boxes[v].spill >= T.STRAY_SPILL_MIN]
+    circled = [v for v in near if floor is not None and boxes[v].circle_ink - floor.circle_ink >= T.CIRCLE_INK_MIN]
+    stray = [v for v in order if read[v][0] is Box.EMPTY and boxes[v].spill >= T.STRAY_SPILL_MIN] + [
+        v for v in near if v not in circled
+    ]
     # beside a clear mark, a weak box far lighter than it is a slip of the pen, a speck that was no
     # speck or a streak's remains, not a second answer: the mark stands (less surely)
     strongest = max((boxes[v].ink for v in marks + filled), default=0.0)
-    minor = [v for v in weak if marks + filled and boxes[v].ink <= min(T.MINOR_INK_MAX, T.MINOR_SHARE * strongest)]
+    minor = [v for v in weak if marks + filled and _minor(boxes[v], strongest)]
     if minor and len(minor) == len(weak):
         weak = []
     certainty = min((c for v, (_, c) in read.items() if v not in minor), default=1.0)

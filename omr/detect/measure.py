@@ -327,6 +327,19 @@ def _moved(r: np.ndarray, shift: np.ndarray) -> np.ndarray:
     return r + np.hstack([shift, np.zeros_like(shift)])
 
 
+def _circle_ink(ink: InkMap, zone: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Ink in the band round each option's printed matter (``zone`` less ``hole``) where a circle
+    drawn round it shows: the less inked of the band's halves above and below the middle of the
+    printed matter. A loop goes round, through both halves; the printed label itself, moved against
+    its box by a wavy or folded sheet, or a band of dirt along one edge, inks one half only."""
+    mid = hole[:, 1] + hole[:, 3] / 2
+    top = zone[:, 1]
+    bottom = zone[:, 1] + zone[:, 3]
+    upper = np.stack([zone[:, 0], top, zone[:, 2], np.maximum(0.0, mid - top)], axis=1)
+    lower = np.stack([zone[:, 0], mid, zone[:, 2], np.maximum(0.0, bottom - mid)], axis=1)
+    return np.minimum(ink.ink_many(upper, hole), ink.ink_many(lower, hole))
+
+
 def measure_page(ink: InkMap, fields: list[FieldPlacement]) -> dict[str, dict[str, BoxMeasure]]:
     """Every option box of a page at once, vectorised."""
     opts = [(fp.field.id, o) for fp in fields for o in fp.options]
@@ -370,9 +383,12 @@ def measure_page(ink: InkMap, fields: list[FieldPlacement]) -> dict[str, dict[st
     zone = _moved(_rects(o.zone for _, o in opts), shift)
     hole = _moved(_rects(o.hole for _, o in opts), shift)
     label = ink.ink_many(zone, hole)
+    circle = _circle_ink(ink, zone, hole)
     moved = np.hypot(*shift.T)
     speck_share = specks.reshape(len(opts), -1).sum(axis=1) / n
-    cols = np.stack([ink_share, core, darkness, spill, label, reach, border, moved, stroke_share, speck_share, bent], 1)
+    cols = np.stack(
+        [ink_share, core, darkness, spill, label, reach, border, moved, stroke_share, speck_share, bent, circle], 1
+    )
     out: dict[str, dict[str, BoxMeasure]] = {}
     for (fid, o), row in zip(opts, cols.tolist(), strict=True):
         out.setdefault(fid, {})[o.value] = BoxMeasure(*row)

@@ -42,6 +42,13 @@ class BoxMeasure:
     stroke: float = -1.0
     specks: float = 0.0  # share of the interior dropped as specks: a scatter of them is a faint mark
     bend: float = 0.0  # mm the box's border is out of square where it was found: a fold through it
+    # the label's band measured as the less inked of its halves above and below the label, both of
+    # which a loop round it crosses; pages read before reader 4 have -1: ``label`` stands for it
+    circle: float = -1.0
+
+    @property
+    def circle_ink(self) -> float:
+        return self.label if self.circle < 0 else self.circle
 
     @property
     def stroke_ink(self) -> float:

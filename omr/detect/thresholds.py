@@ -148,10 +148,23 @@ FAINT_EXCESS_MIN = 0.008
 # tick covers 0.04 or more, a slip of the pen or a speck that survived under 0.03.
 MINOR_INK_MAX = 0.03
 MINOR_SHARE = 0.25
+# A weak box with no stroke in it at all (no cluster reaching STROKE_MIN_MM across: dirt, toner, a
+# dot, a slip shorter than any tick) is not a second answer beside a clear mark either, up to more
+# ink: a tick, cross or slash spans 2 mm or more, so a second answer has a stroke however pale it is.
+# Such a box stays minor up to the ink of a deliberate mark, beside a mark well clear of its own
+# threshold (one the machine is sure of alone, confidence 1.0), so never more than half that mark:
+# a second answer by the same hand is about as heavy as the first. Beside a mark barely over its
+# threshold, a person compares the two.
+DIRT_MINOR_INK_MAX = MARK_INK_MIN
+DIRT_BESIDE_INK_MIN = 2 * MARK_INK_MIN
 
 # --- around a box ---------------------------------------------------------------------------
 # A circle drawn round a label (instead of a mark in the box) puts ink in the empty band around it:
 # 0.03-0.6 above the question's emptiest band; empty bands stay within 0.005 (99th percentile).
+# A loop crosses the band both above and below the label (BoxMeasure.circle: the less inked half,
+# measure._circle_ink); the label's own print moved into the band by a wavy sheet (up to 1.5 mm
+# against its box), a band of dirt or a tick that missed its box ink one. Ink on one side only is
+# no circle beside a clear mark, but keeps a question without one from being called blank.
 CIRCLE_INK_MIN = 0.025
 # Ink just outside an otherwise empty box: a stroke that missed the box.
 STRAY_SPILL_MIN = 0.06
