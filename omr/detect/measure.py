@@ -18,6 +18,7 @@ import numpy as np
 
 from omr.detect import thresholds as T
 from omr.detect.clean import local_paper
+from omr.detect.components import components
 from omr.detect.result import BoxMeasure
 from omr.layout import FieldPlacement, Rect
 
@@ -286,11 +287,12 @@ def despeckle(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     tall[:, g:-g, g:-g] = crops
     tall = tall.reshape(n * (h + 2 * g), w + 2 * g)
     grown = cv2.dilate(tall, np.ones((3, 3), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
-    sizes = np.bincount(labels.ravel(), weights=tall.ravel(), minlength=count)
+    labels, stats, _ = components(grown)
+    sizes = np.bincount(labels.ravel(), weights=tall.ravel(), minlength=len(stats) + 1)
     keep = sizes > T.SPECK_MAX_MM2 * T.PX_PER_MM**2
     keep[0] = False
-    across = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) - 2  # less the growth
+    # less the growth; the background (label 0) is never kept
+    across = np.concatenate([[0], np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) - 2])
     stroke = keep & (across >= T.STROKE_MIN_MM * T.PX_PER_MM)
     cleaned = tall * keep[labels]
     strokes = tall * stroke[labels]
@@ -391,8 +393,8 @@ def text_ink(ink: InkMap, area: Rect) -> float:
     crop = ink.ink[y0:y1, x0:x1]
     if crop.size == 0:
         return 0.0
-    n, _, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
-    w, h, area_px = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
+    _, stats, _ = components(crop)
+    w, h, area_px = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
     k = ink.k
     stroke = np.maximum(w, h) >= T.STROKE_MIN_MM * k
     line = (np.minimum(w, h) <= T.TEXT_LINE_MAX_THICK_MM * k) & (np.maximum(w, h) >= T.TEXT_LINE_MIN_LONG_MM * k)

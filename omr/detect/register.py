@@ -15,6 +15,7 @@ import numpy as np
 
 from omr.detect import thresholds as T
 from omr.detect.clean import local_paper
+from omr.detect.components import components
 from omr.layout import MARKER_SIZE, PAGE_H, PAGE_W, markers
 
 
@@ -45,8 +46,8 @@ def _candidates(gray: np.ndarray) -> tuple[list[tuple[float, float]], float]:
     k = max(1, round(T.MARKER_OPENING * MARKER_SIZE * px_per_mm))
     bw = cv2.morphologyEx(bw, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
     side = MARKER_SIZE * px_per_mm
-    _, _, stats, cents = cv2.connectedComponentsWithStats(bw, connectivity=8)
-    bw_, bh, area = stats[1:, 2].astype(float), stats[1:, 3].astype(float), stats[1:, 4].astype(float)
+    _, stats, cents = components(bw)
+    bw_, bh, area = stats[:, 2].astype(float), stats[:, 3].astype(float), stats[:, 4].astype(float)
     lo, hi = T.MARKER_SIDE_RANGE
     narrow, wide = T.MARKER_ASPECT_RANGE
     ok = (
@@ -59,7 +60,7 @@ def _candidates(gray: np.ndarray) -> tuple[list[tuple[float, float]], float]:
         & (bw_ >= narrow * bh)
         & (bw_ <= wide * bh)
     )
-    out = [(float(x) / f, float(y) / f) for x, y in cents[1:][ok]]
+    out = [(float(x) / f, float(y) / f) for x, y in cents[ok]]
     return out, px_per_mm / f
 
 
@@ -85,11 +86,11 @@ def _refine(gray: np.ndarray, pt: tuple[float, float], px_per_mm: float) -> tupl
     if roi.size == 0:
         return pt
     _, bw = cv2.threshold(roi, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    n, lab, stats, cents = cv2.connectedComponentsWithStats(bw, connectivity=8)
-    if n < 2:
+    _, _, cents = components(bw)
+    if not len(cents):
         return pt
     cx, cy = pt[0] - x0, pt[1] - y0
-    best = min(range(1, n), key=lambda i: (cents[i][0] - cx) ** 2 + (cents[i][1] - cy) ** 2)
+    best = min(range(len(cents)), key=lambda i: (cents[i][0] - cx) ** 2 + (cents[i][1] - cy) ** 2)
     return cents[best][0] + x0, cents[best][1] + y0
 
 
