@@ -304,9 +304,9 @@ def test_bad_inputs_get_one_line_errors_and_the_rest_goes_on(tmp_path, blank_she
 
 @pytest.mark.parametrize("seed", range(6))
 def test_components_match_opencv_statistics(seed):
-    # components() stands in for cv2.connectedComponentsWithStats, which OpenCV 5 makes slow: its
+    # Components stands in for cv2.connectedComponentsWithStats, which OpenCV 5 makes slow: its
     # labels, boxes, areas and centroids must be OpenCV's own, on speckle, blobs and empty images
-    from omr.detect.components import components
+    from omr.detect.components import Components
 
     rng = np.random.default_rng(seed)
     for _ in range(40):
@@ -315,9 +315,10 @@ def test_components_match_opencv_statistics(seed):
         if rng.random() < 0.3:
             bw = cv2.dilate(bw, np.ones((3, 3), np.uint8))
         n, labels, stats, centroids = cv2.connectedComponentsWithStats(bw, connectivity=8)
-        got_labels, got_stats, got_centroids = components(bw)
-        assert np.array_equal(got_labels, labels)
-        assert np.array_equal(got_stats, stats[1:])
-        assert np.array_equal(got_centroids, centroids[1:])
-    empty_labels, empty_stats, empty_centroids = components(np.zeros((5, 7), np.uint8))
-    assert not empty_labels.any() and empty_stats.shape == (0, 5) and empty_centroids.shape == (0, 2)
+        found = Components(bw)
+        assert found.count == n - 1
+        assert np.array_equal(found.labels, labels)
+        assert np.array_equal(found.stats, stats[1:])
+        assert np.array_equal(found.centroids, centroids[1:])
+    empty = Components(np.zeros((5, 7), np.uint8))
+    assert not empty.labels.any() and empty.stats.shape == (0, 5) and empty.centroids.shape == (0, 2)

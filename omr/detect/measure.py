@@ -18,7 +18,7 @@ import numpy as np
 
 from omr.detect import thresholds as T
 from omr.detect.clean import local_paper
-from omr.detect.components import components
+from omr.detect.components import Components
 from omr.detect.result import BoxMeasure
 from omr.layout import FieldPlacement, Rect
 
@@ -284,8 +284,9 @@ def despeckle(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     tall[:, g:-g, g:-g] = crops
     tall = tall.reshape(n * (h + 2 * g), w + 2 * g)
     grown = cv2.dilate(tall, np.ones((3, 3), np.uint8))
-    labels, stats, _ = components(grown)
-    sizes = np.bincount(labels.ravel(), weights=tall.ravel(), minlength=len(stats) + 1)
+    found = Components(grown)
+    labels, stats = found.labels, found.stats
+    sizes = np.bincount(labels.ravel(), weights=tall.ravel(), minlength=found.count + 1)
     keep = sizes > T.SPECK_MAX_MM2 * T.PX_PER_MM**2
     keep[0] = False
     # less the growth; the background (label 0) is never kept
@@ -390,7 +391,7 @@ def text_ink(ink: InkMap, area: Rect) -> float:
     crop = ink.ink[y0:y1, x0:x1]
     if crop.size == 0:
         return 0.0
-    _, stats, _ = components(crop)
+    stats = Components(crop).stats
     w, h, area_px = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
     k = ink.k
     stroke = np.maximum(w, h) >= T.STROKE_MIN_MM * k
