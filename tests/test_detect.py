@@ -300,3 +300,25 @@ def test_bad_inputs_get_one_line_errors_and_the_rest_goes_on(tmp_path, blank_she
     assert all("\n" not in e for e in errors.values())
     good = [p for p in pages if not p.error]
     assert [p.source for p in good] == ["good.png"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_components_match_opencv_statistics(seed):
+    # Components stands in for cv2.connectedComponentsWithStats, which OpenCV 5 makes slow: its
+    # labels, boxes, areas and centroids must be OpenCV's own, on speckle, blobs and empty images
+    from omr.detect.components import Components
+
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(1, 90, 2))
+        bw = ((rng.random((h, w)) < rng.uniform(0, 0.6)) * int(rng.choice([1, 255]))).astype(np.uint8)
+        if rng.random() < 0.3:
+            bw = cv2.dilate(bw, np.ones((3, 3), np.uint8))
+        n, labels, stats, centroids = cv2.connectedComponentsWithStats(bw, connectivity=8)
+        found = Components(bw)
+        assert found.count == n - 1
+        assert np.array_equal(found.labels, labels)
+        assert np.array_equal(found.stats, stats[1:])
+        assert np.array_equal(found.centroids, centroids[1:])
+    empty = Components(np.zeros((5, 7), np.uint8))
+    assert not empty.labels.any() and empty.stats.shape == (0, 5) and empty.centroids.shape == (0, 2)

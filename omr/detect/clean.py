@@ -22,17 +22,14 @@ def _streak_lines(gray: np.ndarray, axis: int) -> np.ndarray:
     g = gray if axis == 0 else gray.T
     px_per_mm = max(g.shape) / PAGE_H  # the scan's long side is about the page's long side
     step = max(1, round(T.STREAK_SAMPLE_MM * px_per_mm))
-    sample = g[::step].astype(np.int16)  # every few mm along the line: plenty for "most of its length"
+    sample = np.ascontiguousarray(g[::step])  # every few mm along the line: plenty for "most of its length"
     far = max(2, round(T.STREAK_MAX_WIDTH_MM * px_per_mm))
-    # a line is darker than both neighbours `far` pixels away at this point of its length
-    left = np.empty_like(sample)
-    right = np.empty_like(sample)
-    left[:, far:] = sample[:, :-far]
-    left[:, :far] = 255
-    right[:, :-far] = sample[:, far:]
-    right[:, -far:] = 255
-    darker = (np.minimum(left, right) - sample) > T.STREAK_CONTRAST
-    share = darker.mean(axis=0)
+    # a line is darker than both neighbours `far` pixels away (white beyond the scan's edge) at this
+    # point of its length; in OpenCV's saturating 8-bit arithmetic, a third of numpy's time
+    beside = cv2.copyMakeBorder(sample, 0, 0, far, far, cv2.BORDER_CONSTANT, value=255)
+    lighter = cv2.min(beside[:, : -2 * far], beside[:, 2 * far :])
+    _, darker = cv2.threshold(cv2.subtract(lighter, sample), T.STREAK_CONTRAST, 255, cv2.THRESH_BINARY)
+    share = cv2.reduce(darker, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[0] / (255 * len(sample))
     return np.flatnonzero(share >= T.STREAK_LENGTH_SHARE)
 
 
@@ -83,4 +80,6 @@ def local_paper(canon: np.ndarray, px_per_mm: float) -> np.ndarray:
     brightest = cv2.dilate(small, kernel)
     smooth = cv2.blur(brightest, (2 * r + 1, 2 * r + 1))
     paper = cv2.resize(smooth, (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.maximum(paper, T.PAPER_MIN_GREY, out=paper)  # in place: the resize made it uint8 already
+    # in place (the resize made it uint8 already), against an array of the floor: numpy takes seven
+    # times as long to broadcast a scalar (and OpenCV takes a 1 x 1 image for a scalar itself)
+    return np.maximum(paper, np.full_like(paper, T.PAPER_MIN_GREY), out=paper)

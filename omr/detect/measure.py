@@ -18,6 +18,7 @@ import numpy as np
 
 from omr.detect import thresholds as T
 from omr.detect.clean import local_paper
+from omr.detect.components import Components
 from omr.detect.result import BoxMeasure
 from omr.sheet.layout import FieldPlacement, Rect
 
@@ -84,40 +85,49 @@ class InkMap:
 def _line_profiles(table: np.ndarray, start: np.ndarray, length: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """For N rectangles: the darkness summed across [lo, hi) of each of ``length`` lines from
     ``start`` (columns of the integral ``table``; pass ``table.T`` for rows). Lines outside are 0."""
-    c = start[:, None] + np.arange(length)[None, :]
-    inside = (c >= 0) & (c < table.shape[1] - 1)
-    c = np.clip(c, 0, table.shape[1] - 2)
+    c = start[:, None] + np.arange(length + 1)[None, :]  # line j lies between table columns c_j and c_j + 1
+    inside = (c[:, :-1] >= 0) & (c[:, :-1] < table.shape[1] - 1)
+    c = np.clip(c, 0, table.shape[1] - 1)
     lo_, hi_ = np.clip(lo, 0, table.shape[0] - 1)[:, None], np.clip(hi, 0, table.shape[0] - 1)[:, None]
-    s = table[hi_, c + 1] - table[hi_, c] - table[lo_, c + 1] + table[lo_, c]
-    return np.where(inside, s, 0).astype(np.float64)
+    upto = table[hi_, c] - table[lo_, c]  # summed across [lo, hi) up to each column
+    return np.where(inside, upto[:, 1:] - upto[:, :-1], 0).astype(np.float64)
+
+
+def _line_pairs(prof: np.ndarray, size: np.ndarray, reach: int, slack: int) -> tuple[np.ndarray, np.ndarray]:
+    """The contrast of a box's two opposite border lines on its profile (``prof[i, j]`` is line
+    ``start_i + j`` with start_i = expected first line - reach - pad), each line against the paper
+    just outside it, away from the box: (N, D) of the first line at each offset in ±reach, and
+    (E, N, D) of the second line ``size`` + e further on, e in ±slack. A line beyond the profile's
+    ends counts as its end line."""
+    pad = T.LOCATE_PAD_PX
+    out = pad - 1  # the reference paper: this far outside each line
+    span = 2 * reach + 1
+    # a printed line is up to 2 px wide once resampled: take two neighbouring lines together
+    two = prof[:, :-1] + prof[:, 1:]
+    before = max(0, slack - pad - int(size.min()))
+    after = max(0, pad + int(size.max()) + slack + span + out - two.shape[1])
+    if before or after:
+        two = np.pad(two, ((0, 0), (before, after)), mode="edge")
+    first = before + pad  # the first line at offset -reach
+    near = two[:, first : first + span] - two[:, first - out : first - out + span]
+    beyond = two[:, : two.shape[1] - out] - two[:, out:]  # each line against the paper `out` further on
+    # each box's second lines at every offset and slack, in one gather; windows of it per slack
+    lines = first + size - slack
+    seconds = beyond[np.arange(len(prof))[:, None], lines[:, None] + np.arange(2 * slack + span)[None, :]]
+    return near, np.stack([seconds[:, e : e + span] for e in range(2 * slack + 1)])
 
 
 def _best_edges(prof: np.ndarray, size: np.ndarray, reach: int, slack: int) -> tuple[np.ndarray, np.ndarray]:
     """Offsets (within ±reach) that put two printed lines ``size`` (± ``slack``) apart on the
     profile's dark lines, and the contrast found there (line minus the paper just outside it, both
-    lines summed).
-
-    ``prof[i, j]`` is line ``start_i + j`` with start_i = expected first line - reach - pad."""
-    pad = T.LOCATE_PAD_PX
-    # a printed line is up to 2 px wide once resampled: take two neighbouring lines together
-    two = prof[:, :-1] + prof[:, 1:]
-    d = np.arange(-reach, reach + 1)
-    first = reach + pad + d[None, :]  # index in `two` of the first line for each offset
-    second = first + size[:, None]
-    rows = np.arange(prof.shape[0])[:, None]
-    last = two.shape[1] - 1
-    out = pad - 1  # the reference paper: this far outside each line, away from the box
-
-    def at(idx: np.ndarray) -> np.ndarray:
-        return two[rows, np.clip(idx, 0, last)]
-
+    lines summed)."""
     # the second line a few pixels nearer or further: a border printed bold (a fax, a dark copy)
     # moves each line's outer edge out by a pixel or two, paper squeezed along a fold brings them in
-    near = at(first) - at(first - out)
+    near, far = _line_pairs(prof, size, reach, slack)
+    d = np.arange(-reach, reach + 1)
     apart = np.arange(-slack, slack + 1)
-    far = np.stack([at(second + e) - at(second + e + out) for e in apart])  # (E, N, D)
     wider = np.argmax(far, axis=0)
-    score = near + np.take_along_axis(far, wider[None], axis=0)[0]
+    score = near + far.max(axis=0)
     best = np.argmax(score, axis=1)
     pick = np.arange(len(best))
     # the box's middle, between the two lines as found
@@ -151,21 +161,9 @@ def _search(ink: InkMap, p: np.ndarray, guess: np.ndarray, reach: int, slack: in
 def _each_edge(prof: np.ndarray, size: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
     """Offsets (px, within ±reach) of each of the two lines ``size`` apart when each is looked for on
     its own: ``_best_edges`` without tying them together."""
-    pad = T.LOCATE_PAD_PX
-    two = prof[:, :-1] + prof[:, 1:]
+    near, far = _line_pairs(prof, size, reach, 0)
     d = np.arange(-reach, reach + 1)
-    first = reach + pad + d[None, :]
-    second = first + size[:, None]
-    rows = np.arange(prof.shape[0])[:, None]
-    last = two.shape[1] - 1
-    out = pad - 1
-
-    def at(idx: np.ndarray) -> np.ndarray:
-        return two[rows, np.clip(idx, 0, last)]
-
-    a = d[np.argmax(at(first) - at(first - out), axis=1)]
-    b = d[np.argmax(at(second) - at(second + out), axis=1)]
-    return a, b
+    return d[np.argmax(near, axis=1)], d[np.argmax(far[0], axis=1)]
 
 
 def border_lines(ink: InkMap, rects_mm: np.ndarray, shift_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -286,11 +284,13 @@ def despeckle(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     tall[:, g:-g, g:-g] = crops
     tall = tall.reshape(n * (h + 2 * g), w + 2 * g)
     grown = cv2.dilate(tall, np.ones((3, 3), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
-    sizes = np.bincount(labels.ravel(), weights=tall.ravel(), minlength=count)
+    found = Components(grown)
+    labels, stats = found.labels, found.stats
+    sizes = np.bincount(labels.ravel(), weights=tall.ravel(), minlength=found.count + 1)
     keep = sizes > T.SPECK_MAX_MM2 * T.PX_PER_MM**2
     keep[0] = False
-    across = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) - 2  # less the growth
+    # less the growth; the background (label 0) is never kept
+    across = np.concatenate([[0], np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) - 2])
     stroke = keep & (across >= T.STROKE_MIN_MM * T.PX_PER_MM)
     cleaned = tall * keep[labels]
     strokes = tall * stroke[labels]
@@ -407,8 +407,8 @@ def text_ink(ink: InkMap, area: Rect) -> float:
     crop = ink.ink[y0:y1, x0:x1]
     if crop.size == 0:
         return 0.0
-    n, _, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
-    w, h, area_px = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
+    stats = Components(crop).stats
+    w, h, area_px = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
     k = ink.k
     stroke = np.maximum(w, h) >= T.STROKE_MIN_MM * k
     line = (np.minimum(w, h) <= T.TEXT_LINE_MAX_THICK_MM * k) & (np.maximum(w, h) >= T.TEXT_LINE_MIN_LONG_MM * k)

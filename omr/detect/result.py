@@ -56,11 +56,15 @@ class BoxMeasure:
 
     def as_list(self) -> list[float]:
         """The measurements in field order, as stored (``from_list`` reads back any prefix of it)."""
-        return [round(getattr(self, f.name), 4) for f in fields(self)]
+        return [round(getattr(self, name), 4) for name in _BOX_FIELDS]
 
     @classmethod
     def from_list(cls, v: list[float]) -> BoxMeasure:
         return cls(*v)
+
+
+# looked up once: every box of every page stored goes through as_list, some 40 a page
+_BOX_FIELDS = tuple(f.name for f in fields(BoxMeasure))
 
 
 @dataclass(frozen=True)
