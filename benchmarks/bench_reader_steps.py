@@ -22,15 +22,12 @@ import pickle
 import platform
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
-from bench_reading import KEY, _stack
+from bench_reading import _stack, data_home, median_ms
 
 # (module, attribute, label, depth): each step where its caller looks it up; deeper rows are inside the
 # row above them. ``locate`` runs for the boxes (in measure_page) and for each text area (in text_ink).
@@ -126,29 +123,6 @@ def _scan(stack: Path, timer: Timer) -> tuple[int, float, list]:
     return n, time.process_time() - t0, readings
 
 
-def _median_ms(fn: Callable, items: list) -> float:
-    times = []
-    for it in items:
-        t0 = time.process_time()
-        fn(it)
-        times.append(time.process_time() - t0)
-    return statistics.median(times) * 1000
-
-
-def _home(work: Path, pages: int) -> Path:
-    """A fresh data directory with the stack's serials issued and its signing key."""
-    home = work / "home"
-    env = {**os.environ, "OMR_HOME": str(home)}
-    env.pop("OMR_DATABASE_URL", None)
-    subprocess.run(
-        [sys.executable, "-m", "omr.cli", "print", "--form", "kien-hung-2020", "--unit", "09552", "--count", str(pages),
-         "--out", str(work / "print.pdf")],
-        env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    (home / "secret.key").write_bytes(KEY)
-    return home
-
-
 def report(timer: Timer, n: int, total: float) -> None:
     print(f"\nomr scan's steps, one process, {n} pages (CPU ms per page)")
     print(f"  {'step':52s} {'median':>8s} {'mean':>8s} {'pages':>6s}")
@@ -173,7 +147,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="omr-bench-steps-"))
     try:
         stack = _stack(work / "stack", a.pages)
-        home = _home(work, a.pages)
+        home = data_home(work, a.pages)
         os.environ["OMR_HOME"] = str(home)
         os.environ.pop("OMR_DATABASE_URL", None)
         from omr.detect import sources
@@ -187,9 +161,9 @@ def main() -> None:
         report(timer, n, total)
         pages = [p.data for p in sources.iter_pages([stack])]
         print("\n  handing a reading back from a reader process (pickled and unpickled, median)")
-        print(f"  {'':52s} {_median_ms(lambda r: pickle.loads(pickle.dumps(r)), readings):8.2f}")
+        print(f"  {'':52s} {median_ms(lambda r: pickle.loads(pickle.dumps(r)), readings, time.process_time):8.2f}")
         print("  bench_scan's baseline: the page's JPEG decoded alone (median)")
-        print(f"  {'':52s} {_median_ms(decode, pages):8.2f}")
+        print(f"  {'':52s} {median_ms(decode, pages, time.process_time):8.2f}")
         print(f"\nload average {os.getloadavg()[0]:.1f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -37,13 +37,29 @@ from pathlib import Path
 KEY = b"bench-reading-key-0123456789abcd"
 
 
-def _median_ms(fn: Callable, items: list) -> float:
+def median_ms(fn: Callable, items: list, clock: Callable[[], float] = time.perf_counter) -> float:
+    """The median time of ``fn`` over ``items``, in ms, by ``clock`` (wall time unless told)."""
     times = []
     for it in items:
-        t = time.perf_counter()
+        t = clock()
         fn(it)
-        times.append(time.perf_counter() - t)
+        times.append(clock() - t)
     return statistics.median(times) * 1000
+
+
+def data_home(work: Path, pages: int) -> Path:
+    """A fresh data directory with the stack's serials issued (``omr print``) and this script's
+    signing key, which the stack was signed with."""
+    home = work / "home"
+    env = {**os.environ, "OMR_HOME": str(home)}
+    env.pop("OMR_DATABASE_URL", None)
+    subprocess.run(
+        [sys.executable, "-m", "omr.cli", "print", "--form", "kien-hung-2020", "--unit", "09552", "--count", str(pages),
+         "--out", str(work / "print.pdf")],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    (home / "secret.key").write_bytes(KEY)
+    return home
 
 
 def _stack(work: Path, pages: int) -> Path:
@@ -112,7 +128,7 @@ def bench_steps(stack: Path) -> None:
     for label, side in (("now", now), ("before", 700)):
         T.MARKER_WORK_LONG_SIDE = side
         name = f"markers found on a {side}-px copy ({label})"
-        print(f"  {name:44s} {_median_ms(rg.register, grays):7.2f} ms")
+        print(f"  {name:44s} {median_ms(rg.register, grays):7.2f} ms")
     T.MARKER_WORK_LONG_SIDE = now
     regs = [(g, rg.register(g)) for g in grays]
     regs = [(g, r.homography) for g, r in regs if r is not None]
@@ -120,7 +136,7 @@ def bench_steps(stack: Path) -> None:
     affine = T.AFFINE_MAX_ERROR_PX
     for label, tolerance in (("affine fit (now)", affine), ("warpPerspective (before)", -1.0)):
         T.AFFINE_MAX_ERROR_PX = tolerance
-        ms = _median_ms(lambda gh: rg.warp(gh[0], gh[1], T.PX_PER_MM, band), regs)
+        ms = median_ms(lambda gh: rg.warp(gh[0], gh[1], T.PX_PER_MM, band), regs)
         name = f"band resampled, {label}"
         print(f"  {name:44s} {ms:7.2f} ms")
     T.AFFINE_MAX_ERROR_PX = affine
@@ -147,9 +163,9 @@ def bench_fax(stack: Path) -> None:
     def opencv(r) -> None:
         cv2.imdecode(np.frombuffer(sources.load(r).data, np.uint8), cv2.IMREAD_GRAYSCALE)
 
-    now = _median_ms(lambda r: decode(sources.load(r).data), fax)
-    rows = [("pikepdf TIFF + OpenCV decode", _median_ms(opencv, fax))]
-    rows.append(("pdfium decode + PNG + decode (before)", _median_ms(through_pdfium, fax)))
+    now = median_ms(lambda r: decode(sources.load(r).data), fax)
+    rows = [("pikepdf TIFF + OpenCV decode", median_ms(opencv, fax))]
+    rows.append(("pdfium decode + PNG + decode (before)", median_ms(through_pdfium, fax)))
     sources.close_open_file()
     print(f"\nBlack-and-white (CCITT G4) page out of the PDF and decoded, {len(fax)} pages (median ms per page)")
     print(f"  {'pikepdf TIFF + Pillow decode (now)':44s} {now:7.2f} ms")
@@ -159,17 +175,10 @@ def bench_fax(stack: Path) -> None:
 
 def bench_scan(stack: Path, pages: int, work: Path) -> None:
     """An in-process scan with 2 readers: CPU per page of this process (storing) and of the readers."""
-    home = work / "home"
+    home = data_home(work, pages)
     env = {**os.environ, "OMR_HOME": str(home)}
     env.pop("OMR_DATABASE_URL", None)
     env.pop("OMR_BROKER_URL", None)
-    subprocess.run(
-        [sys.executable, "-m", "omr.cli", "print", "--form", "kien-hung-2020", "--unit", "09552", "--count", str(pages),
-         "--out", str(work / "print.pdf")],
-        env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    # the stack was signed with this script's key: give the data directory that key
-    (home / "secret.key").write_bytes(KEY)
     # the storing process is timed from its first stored page on (start-up apart); the readers whole
     code = (
         "import json, sys, time\n"
