@@ -13,10 +13,12 @@ import pytest
 from PIL import Image
 
 from omr.detect import sources
+from omr.detect import thresholds as T
 from omr.detect.decide import decide_field
+from omr.detect.measure import InkMap, text_ink
 from omr.detect.read import decode, read_page, read_page_bytes
 from omr.detect.result import BLANK, EMPTY_PAGE, INVALID, MARKED, MULTIPLE, READ, UNCERTAIN, UNIDENTIFIED, BoxMeasure
-from omr.sheet.layout import FormLayout, layout_for
+from omr.sheet.layout import FormLayout, Rect, layout_for
 from omr.sheet.render import UnitHeading, render
 from omr.sheet.templates import Variant
 
@@ -322,3 +324,35 @@ def test_components_match_opencv_statistics(seed):
         assert np.array_equal(found.centroids, centroids[1:])
     empty = Components(np.zeros((5, 7), np.uint8))
     assert not empty.labels.any() and empty.stats.shape == (0, 5) and empty.centroids.shape == (0, 2)
+
+
+def _dashed_area_page(extra_y_mm: float) -> tuple[np.ndarray, Rect]:
+    """An upright band (6 px/mm) holding a comment area's dotted border, and over a third of its
+    width a second row of dashes ``extra_y_mm`` below its top: where a curved sheet carries part of
+    the border inward, blurred into 1.7 x 0.7 mm clusters."""
+    k = T.PX_PER_MM
+    page = np.full((int(40 * k), int(200 * k)), 235, np.uint8)
+    area = Rect(10.0, 10.0, 180.0, 14.0)
+
+    def dash_row(y: float, x0: float, x1: float) -> None:
+        x = x0
+        while x < x1:
+            cv2.rectangle(page, (round(x * k), round(y * k)), (round((x + 1.7) * k), round((y + 0.7) * k)), 60, -1)
+            x += 2.5
+
+    for y in (area.y, area.y + area.h - 0.7):
+        dash_row(y, area.x, area.x + area.w)
+    for x in (area.x, area.x + area.w - 0.7):
+        for y in np.arange(area.y, area.y + area.h, 2.5):
+            cv2.rectangle(page, (round(x * k), round(y * k)), (round((x + 0.7) * k), round((y + 1.7) * k)), 60, -1)
+    dash_row(area.y + extra_y_mm, area.x + 60, area.x + 120)
+    return page, area
+
+
+def test_border_dashes_reaching_in_from_the_edge_are_not_writing():
+    """Border dashes that reach into the measured area (inset TEXT_INSET_MM) from its edge leave an
+    empty area empty; the same dashes away from the edge are ink someone put there."""
+    page, area = _dashed_area_page(T.TEXT_INSET_MM - 0.3)  # across the inset's edge
+    assert text_ink(InkMap(page), area) < T.TEXT_WRITTEN_INK_MIN
+    page, area = _dashed_area_page(7.0)  # the middle of the area
+    assert text_ink(InkMap(page), area) >= T.TEXT_WRITTEN_INK_MIN

@@ -189,6 +189,13 @@ TEXT_WRITTEN_INK_MIN = 0.004  # a few short words in a 180 x 18 mm area is about
 # thick is a straight line along the area (a crease, a border a fold pushed inside), not writing.
 TEXT_LINE_MIN_LONG_MM = 40.0
 TEXT_LINE_MAX_THICK_MM = 1.0
+# The area's dotted border is printed as 0.35 mm dashes 0.7 mm apart; blurred, bled or thresholded
+# they merge by twos and threes into clusters up to about 2 mm. Where the border is not found exactly
+# (a wavy or folded sheet curves it away from where the rest of the area lies) a row of them reaches
+# into the measured area from its edge: clusters touching the edge no larger than this are border,
+# not writing (held-out folded, folded-fax and wavy pages: every empty area called written so had
+# only such clusters). Writing that runs into the edge leaves larger strokes, and most of it is inside.
+TEXT_EDGE_DASH_MAX_MM = 2.0
 
 # --- whole pages ----------------------------------------------------------------------------
 # A page is empty (the back of a one-page sheet) when at most this share of its 1 mm cells is
