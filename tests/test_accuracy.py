@@ -45,9 +45,6 @@ NOT_YET_MET: dict[str, dict[str, float]] = {
     # clear marks sent to review (target at most 2 %): pale marks a fax's threshold erased (the boxes
     # read empty beside bold borders spilling over their edge), broken-up thin marks (reader 4: 2.6 %)
     "clear_review": {"fax": 0.03},
-    # empty comment areas called empty (target at least 98 %): a fold's shadow inside the area
-    # (reader 4: 96.3 %)
-    "texts_empty": {"folded": 0.96},
 }
 STATUS_OK = ("accepted", "needs_review", "blank")
 
