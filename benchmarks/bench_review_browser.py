@@ -2,8 +2,8 @@
 
     python benchmarks/bench_review_browser.py [--items 220] [--server production|dev] [--doubles 0.1]
 
-Makes a throw-away data directory, prints and marks three sheets (a double mark, a faint dot beside a
-mark, ten areas with a faint tenth), scans them with the real pipeline and copies their pages (image
+Makes a throw-away data directory, prints and marks three sheets (a double mark, a pale stroke beside a
+mark, ten areas with a pale stroke in the tenth), scans them with the real pipeline and copies their pages (image
 files and rows) into a queue of ``--items`` distinct items; starts ``omr serve`` on 127.0.0.1 and
 drives Debian's Chromium (Playwright) through the review page with the keyboard: for each item it
 waits until the crop is on screen, looks at it for a random 0.5-1 s (seeded), then presses a key

@@ -55,7 +55,7 @@ def free_port() -> int:
 
 
 def prepare(home: Path, sheets: int, reviewers: int) -> None:
-    from tests.support.web import cross, faint_dot, fill_clear, make_users, print_sheets, save_pdf
+    from tests.support.web import cross, fill_clear, make_users, pale_stroke, print_sheets, save_pdf
 
     make_users({f"r{i:02d}": ("reviewer", "09552") for i in range(reviewers)} | {"admin": ("admin", "09552")})
     done = 0
@@ -65,7 +65,7 @@ def prepare(home: Path, sheets: int, reviewers: int) -> None:
         for p in pages:
             fill_clear(p, result="4")
             cross(p, "q_result", "2")
-            faint_dot(p, "q_staff", "3")
+            pale_stroke(p, "q_staff", "3")
         stack = save_pdf(pages, home.parent / f"stack{done}.pdf")
         from omr.services import ingest
 

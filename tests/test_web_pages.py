@@ -282,14 +282,14 @@ def test_one_vocabulary_for_received_and_waiting(home):
     import sys
 
     from omr.services import sheet_counts, tally
-    from tests.support.web import cross, faint_dot
+    from tests.support.web import cross, pale_stroke
     from web.tallies import this_month
 
     _, pages = print_sheets(home, 4, name="vocab.pdf", by="staff")
     for p in pages:
         fill_clear(p, result="5")
     cross(pages[1], "q_result", "2")  # sheet 2: two answers waiting
-    faint_dot(pages[1], "q_staff", "2")
+    pale_stroke(pages[1], "q_staff", "2")
     cross(pages[2], "q_counter", "4")  # sheet 3: one
     stack = save_pdf(pages, home / "vocab-stack.pdf")
     r = subprocess.run([sys.executable, "-m", "omr.cli", "scan", str(stack)], capture_output=True, text=True)

@@ -1,5 +1,5 @@
 """A review queue of any length made of real scans: a few sheets are printed, marked (double marks,
-faint dots, several areas), scanned by the real pipeline, then their pages are copied (image file and
+pale strokes beside a mark, several areas), scanned by the real pipeline, then their pages are copied (image file and
 rows) so the queue holds as many distinct items as a test or the benchmark needs, each with its own
 image (no crop comes from the server's cache by accident)."""
 
@@ -11,11 +11,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from tests.support.web import cross, faint_dot, fill_clear, print_sheets, save_pdf, scan
+from tests.support.web import cross, fill_clear, pale_stroke, print_sheets, save_pdf, scan
 
-# what each printed sheet carries, by field: a double mark (no machine guess), a faint dot (a guess),
-# ten-option areas with a faint second area (a multi-choice guess)
-KINDS = ("multiple", "faint", "areas")
+# what each printed sheet carries, by field: a double mark (no machine guess), a pale stroke beside a
+# mark (a guess), ten-option areas with a pale stroke in a second area (a multi-choice guess)
+KINDS = ("multiple", "pale", "areas")
 
 
 def scan_models(tmp: Path, by: str = "admin") -> list[dict]:
@@ -24,9 +24,9 @@ def scan_models(tmp: Path, by: str = "admin") -> list[dict]:
     fill_clear(pages[0], result="4")
     cross(pages[0], "q_result", "2")  # q_result: two marks
     fill_clear(pages[1], result="5", staff="4")
-    faint_dot(pages[1], "q_staff", "2")  # q_staff: a faint dot beside a mark
+    pale_stroke(pages[1], "q_staff", "2")  # q_staff: a pale stroke beside a mark
     fill_clear(pages[2], result="5", areas=("3",))
-    faint_dot(pages[2], "q_area", "0")  # q_area (ten options): the tenth, "Khác", faint
+    pale_stroke(pages[2], "q_area", "0")  # q_area (ten options): the tenth, "Khác", a pale stroke
     return scan([save_pdf(pages, tmp / "models-stack.pdf")], by=by)
 
 
@@ -37,7 +37,7 @@ def clone_queue(count: int, kinds: tuple[str, ...] = KINDS) -> list[int]:
     from omr import config
 
     home = config.home()
-    wanted = {"multiple": "q_result", "faint": "q_staff", "areas": "q_area"}
+    wanted = {"multiple": "q_result", "pale": "q_staff", "areas": "q_area"}
     with transaction() as s:
         models = []
         for kind in kinds:

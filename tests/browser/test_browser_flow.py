@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import shot
-from tests.support.web import PASSWORD, UNIT, cross, faint_dot, fill_clear, make_users, print_sheets, save_pdf
+from tests.support.web import PASSWORD, UNIT, cross, fill_clear, make_users, pale_stroke, print_sheets, save_pdf
 from web.tallies import this_month
 
 pytestmark = pytest.mark.browser
@@ -55,7 +55,7 @@ def test_whole_flow(server, home, page):
     fill_clear(pages[1], result="4")
     cross(pages[1], "q_result", "2")  # double mark
     fill_clear(pages[2], result="5", staff="4")
-    faint_dot(pages[2], "q_staff", "2")
+    pale_stroke(pages[2], "q_staff", "2")
     stack = save_pdf(pages, home / "browser-stack.pdf")
 
     page.click("text=Tải phiếu quét")

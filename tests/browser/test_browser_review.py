@@ -76,7 +76,7 @@ def until(check, timeout: float = 10.0):
 
 def test_double_enter_saves_only_the_item_seen(reviewer, server):
     page = reviewer
-    ids = clone_queue(4, ("faint",))  # every item has a machine guess: Enter would save it
+    ids = clone_queue(4, ("pale",))  # every item has a machine guess: Enter would save it
     open_queue(page, server)
     wait_ready(page, ids[0])
     page.keyboard.press("Enter")
@@ -115,7 +115,7 @@ def test_enter_without_a_machine_guess_saves_nothing(reviewer, server):
 
 def test_next_items_ready_on_a_slow_network(reviewer, server):
     page = reviewer
-    ids = clone_queue(8, ("faint",))
+    ids = clone_queue(8, ("pale",))
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     latency = 300  # ms each way: an item fetched on demand could not appear in less
@@ -138,7 +138,7 @@ def test_next_items_ready_on_a_slow_network(reviewer, server):
 
 def test_empty_prefetch_asks_again_and_says_who_holds_items(reviewer, server):
     page = reviewer
-    ids = clone_queue(4, ("faint",))
+    ids = clone_queue(4, ("pale",))
     taken: list[int] = []
     for _ in range(3):  # another reviewer holds as many as one may: the first three
         taken.append(svc.claim_next("reviewer2", SCOPE, "answer", exclude=taken))
@@ -158,7 +158,7 @@ def test_empty_prefetch_asks_again_and_says_who_holds_items(reviewer, server):
 
 def test_ten_options_one_key_each(reviewer, server):
     page = reviewer
-    ids = clone_queue(1, ("areas",))  # ten areas, the tenth ("Khác") faint beside a clear "3"
+    ids = clone_queue(1, ("areas",))  # ten areas, the tenth ("Khác") a pale stroke beside a clear "3"
     open_queue(page, server)
     wait_ready(page, ids[0])
     expect(page.locator("#options li[data-value='0'] kbd")).to_have_text("A")
@@ -172,14 +172,14 @@ def test_ten_options_one_key_each(reviewer, server):
 
 def test_crop_large_band_only_reading_visible_zoom_and_page(reviewer, server):
     page = reviewer
-    ids = clone_queue(2, ("faint",))
+    ids = clone_queue(2, ("pale",))
     open_queue(page, server)
     wait_ready(page, ids[0])
     crop = page.locator("#crop")
     natural, shown = crop.evaluate("i => [i.naturalWidth, i.clientWidth]")
     box_px = CROP_PX_PER_MM * 4.5 * shown / natural
     assert box_px >= 2 * TODAY_BOX_PX, f"boxes shown at {box_px:.0f} px"
-    # the machine's reading as outline colours: the faint dot's box in orange, the clear mark in blue
+    # the machine's reading as outline colours: the pale stroke's box in orange, the clear mark in blue
     png = page.request.get(crop.evaluate("i => i.src")).body()
     img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     for reading in ("WEAK", "MARK"):
@@ -221,7 +221,7 @@ def set_hidden(page, hidden: bool) -> None:
 @pytest.mark.parametrize("how", ["tab closed", "another page", "window hidden"])
 def test_held_items_released_when_the_page_goes(models, server, browser, how):
     close_queue()
-    ids = clone_queue(5, ("faint",))
+    ids = clone_queue(5, ("pale",))
     ctx = browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN")
     page = ctx.new_page()
     log_in(page, server, "reviewer")

@@ -44,10 +44,13 @@ def cross(img: np.ndarray, field_id: str, value: str) -> None:
     cv2.line(img, (x0, y1), (x1, y0), 0, 3)
 
 
-def faint_dot(img: np.ndarray, field_id: str, value: str) -> None:
+def pale_stroke(img: np.ndarray, field_id: str, value: str) -> None:
+    """A short pale stroke across the middle of a box: beside a clear mark, a second mark begun or a
+    slip of the pen, which a person must look at (a dot there would be a stray touch, and the clear
+    mark stands)."""
     b = _box(field_id, value)
     cx, cy = b.center
-    cv2.circle(img, (px(cx), px(cy)), 3, 120, -1)
+    cv2.line(img, (px(cx - 1.0), px(cy)), (px(cx + 1.0), px(cy)), 150, 2)  # 2 mm: a stroke, not a speck
 
 
 def hide_qr(img: np.ndarray) -> None:
@@ -120,7 +123,7 @@ STANDARD_USERS = {
 
 
 def build(tmp: Path) -> Dataset:
-    """Four sheets of unit 09552 (one clear, one with a double mark and a faint dot, one clear, one
+    """Four sheets of unit 09552 (one clear, one with a double mark and a pale stroke beside a mark, one clear, one
     whose QR is unreadable), one sheet of another province's ward, and the first sheet scanned again
     with another answer (a conflict)."""
     make_users(STANDARD_USERS)
@@ -129,7 +132,7 @@ def build(tmp: Path) -> Dataset:
     fill_clear(pages[0], result="5")
     fill_clear(pages[1], result="4")
     cross(pages[1], "q_result", "2")  # two marks in a single-choice question
-    faint_dot(pages[1], "q_staff", "3")
+    pale_stroke(pages[1], "q_staff", "3")  # beside the clear "4": a person looks
     pages[1][:] = pages[1]
     fill_clear(pages[2], result="3")
     fill_clear(pages[3], result="5")
