@@ -4,7 +4,7 @@
                                   [--cache DIR] [--markdown]
 
 Each (family, form, seed) stack of the split (``samples.families``) is generated once into the
-cache directory (default /work/cache/accuracy, or $OMR_ACCURACY_CACHE) with the cache's own key
+cache directory (default ~/.cache/omr-accuracy, or $OMR_ACCURACY_CACHE) with the cache's own key
 (``key`` in it, made on first use); later runs only read. Every page is then read in-process by
 ``omr.detect.read.read_page_bytes`` (pages loaded by ``omr.detect.sources`` as the scanner does), in
 a small process pool, and scored against its truth (``samples.evaluate``). No database: a rescan's
@@ -32,7 +32,7 @@ from samples.evaluate import BANDS, Score, Wrong, score
 from samples.families import SPLITS, Case, cases
 from samples.generate import TRUTH_SUFFIX, generate_stack, read_truth
 
-DEFAULT_CACHE = Path(os.environ.get("OMR_ACCURACY_CACHE", "/work/cache/accuracy"))
+DEFAULT_CACHE = Path(os.environ.get("OMR_ACCURACY_CACHE", Path.home() / ".cache" / "omr-accuracy"))
 DONE = "stack.done"  # in every complete stack directory
 
 _key: bytes = b""
