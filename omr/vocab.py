@@ -44,6 +44,15 @@ ANSWER_STATE = {
     MULTIPLE: "Nhiều ô",
     UNCERTAIN: "Không chắc",
 }
+# why the reader sent an answer to a person (omr.detect.decide's reasons), in words for the reviewer
+ANSWER_REASON = {
+    "multiple": "nhiều ô được đánh dấu",
+    "faint": "dấu mờ hoặc chấm nhỏ",
+    "stray": "nét bút lạc, ở ô khác hoặc ngoài ô",  # a weak box beside a mark, or ink just outside a box
+    "correction": "có ô tô kín (sửa lại)",
+    "circled": "khoanh tròn nhãn thay vì đánh dấu ô",
+    "low_confidence": "máy không chắc chắn",
+}
 MACHINE = "machine"  # answers.decided_by when the machine's decision was accepted as final
 PENDING_TEXT = "đang chờ duyệt"  # an answer nobody has decided yet, wherever it is shown
 

@@ -353,5 +353,6 @@ def test_every_message_has_an_english_translation():
     words |= set(auth._MESSAGES.values())  # the login's refusals, translated where shown
     words |= {vocab.RECEIVED, vocab.WAITING_ANSWERS, vocab.WAITING_SHEETS}
     words |= {e.button for e in reports.EXPORTERS.values()}  # the results page's download buttons
+    words |= set(vocab.ANSWER_REASON.values())  # why the machine sent an answer to the reviewer
     missing = sorted(w for w in words if w not in en)
     assert not missing, missing

@@ -38,6 +38,7 @@ from omr import config
 from omr.services import NotFound, ServiceError, audit, decisions
 from omr.values import join_values, split_values
 from omr.vocab import (
+    ANSWER_REASON,
     BLANK_ANSWER,
     CONFLICT,
     COUNTED_STATUSES,
@@ -57,15 +58,6 @@ MAX_HELD = 3  # the item on screen and the two prefetched behind it
 MAX_SAVING = 4
 CLAIM_ATTEMPTS = 5  # PostgreSQL: tries when the row picked was taken in the meantime
 KINDS = (REVIEW_ANSWER, REVIEW_UNIDENTIFIED, REVIEW_CONFLICT)
-# reasons the reader gives (omr.detect.decide), in words for people
-REASONS = {
-    "multiple": "nhiều ô được đánh dấu",
-    "faint": "dấu mờ hoặc chấm nhỏ",
-    "stray": "nét bút lạc ngoài ô",
-    "correction": "có ô tô kín (sửa lại)",
-    "circled": "khoanh tròn nhãn thay vì đánh dấu ô",
-    "low_confidence": "máy không chắc chắn",
-}
 ACTIVE_GAP = timedelta(minutes=5)  # longer pauses between decisions are breaks, not work
 THROUGHPUT_MIN_ITEMS, THROUGHPUT_MIN_MINUTES = 50, 10  # below either, no rate per hour is shown
 
@@ -412,7 +404,7 @@ def describe(s: Session, item: ReviewItem, page: Page) -> ItemView:
             raise NotFound("Không có câu trả lời này")
         view.field_id = ans.field
         view.reason = ans.reason or ans.machine_state
-        view.reason_text = REASONS.get(view.reason or "", view.reason)
+        view.reason_text = ANSWER_REASON.get(view.reason or "", view.reason)
         view.machine_value, view.machine_state, view.confidence = ans.machine_value, ans.machine_state, ans.confidence
         view.final_value, view.final_state, view.decided_by = ans.final_value, ans.final_state, ans.decided_by
         if fl is not None:
