@@ -78,3 +78,9 @@ ROLE_LABELS = {ADMIN: "Quản trị viên", STAFF: "Cán bộ", REVIEWER: "Ngư�
 # ---- unit kinds: the official divisions come built in; offices (a district-level one-stop office, a
 # public administration centre) and service points (schools, clinics, branches) are added by users
 UNIT_KINDS = ("province", "ward", "commune", "special", "office", "service_point")
+
+
+def sentence(text: str) -> str:
+    """A message as people read it, on the command line and on the web: its first letter a capital."""
+    text = text.strip()
+    return text[:1].upper() + text[1:]

@@ -10,7 +10,7 @@ from omr.services import survey_period
 from omr.sheet.layout import layout_for
 from omr.sheet.templates import UnknownForm, Variant
 from omr.values import split_values
-from omr.vocab import ANSWER_STATE, PAGE_STATUS
+from omr.vocab import ANSWER_STATE, PAGE_STATUS, sentence
 from web.i18n import _, catalogue, lang
 
 STATUS = {code: words[:1].upper() + words[1:] for code, words in PAGE_STATUS.items()}
@@ -55,12 +55,6 @@ REJECTED = {
 _LIBRARY_TEXT = re.compile(r"\s*\((?:[^()]|\([^()]*\))*\)\s*$")
 _LIBRARY_TAIL = re.compile(r":\s+([^:]*)$")  # "Không mở được tệp: [Errno 13] Permission denied"
 _VIETNAMESE = re.compile(r"[à-ỹđĐÀ-Ỹ]")
-
-
-def sentence(text: str) -> str:
-    """A message as a sentence: first letter a capital."""
-    text = text.strip()
-    return text[:1].upper() + text[1:]
 
 
 def rejected_label(code: str | None) -> str:

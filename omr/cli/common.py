@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 
+from omr.vocab import sentence
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 _ARGPARSE_VI = (
@@ -78,11 +80,6 @@ def message(e: BaseException) -> str:
         return sentence(f"{where}{e.strerror or e}")
     text = str(e).strip() or type(e).__name__
     return sentence(text.splitlines()[0])
-
-
-def sentence(text: str) -> str:
-    """Every message a person reads starts with a capital letter."""
-    return text[:1].upper() + text[1:]
 
 
 def plain_write(text: str, file=None) -> None:

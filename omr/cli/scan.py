@@ -17,9 +17,9 @@ from omr.cli.common import (
     UserError,
     plain_write,
     print_json,
-    sentence,
     tqdm_write,
 )
+from omr.vocab import sentence
 
 
 def _scan(args) -> int:

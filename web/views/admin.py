@@ -56,7 +56,8 @@ def _check_password(pw: str, again: str) -> None:
 def users():
     now = datetime.now(UTC)
     people = _users_in_scope()
-    rows = [(u, user_service.locked_out(db(), u.username)) for u in people]
+    locked = user_service.locked_out(db(), [u.username for u in people])
+    rows = [(u, u.username in locked) for u in people]
     since = now - timedelta(days=7)
     reviewers = [u.username for u in people if u.role in CAN_REVIEW]
     speed = review_service.throughput(db(), reviewers, since)
