@@ -9,9 +9,9 @@ heldout``: every damage family, blank backs, fax and folded pages) and writes ea
 note, identity, transform, every box's measurements at full precision, each answer's value, state,
 confidence and reason, and each text area's ink, verdict and crop (as its sha256). Run it on the
 code before a change and after it. ``compare`` says how many pages read identically, and for the
-others whether any decision differs (page status, an answer's value, state, confidence or reason, a
-text area written or empty) or only numbers, with the largest change of each measurement. It exits
-1 if a decision differs.
+others whether any decision differs (page status, an answer's value, state or reason, a text area
+written or empty), only a confidence, or only numbers, with the largest change of each measurement.
+It exits 1 if a decision differs.
 """
 
 from __future__ import annotations
@@ -88,9 +88,13 @@ def dump(out: Path, cache: Path, jobs: int) -> None:
     print(f"{len(pages)} pages read into {out}")
 
 
-def decisions(page: dict) -> tuple:
-    """What the machine decided on a page, without the measurements behind it."""
-    answers = [(a["field"], a["value"], a["state"], a["confidence"], a["reason"]) for a in page.get("answers", [])]
+def decisions(page: dict, confidence: bool = True) -> tuple:
+    """What the machine decided on a page, without the measurements behind it (nor the confidences,
+    with ``confidence`` false)."""
+    answers = [
+        (a["field"], a["value"], a["state"], a["confidence"] if confidence else None, a["reason"])
+        for a in page.get("answers", [])
+    ]
     texts = [(t["field"], t["written"]) for t in page.get("texts", [])]
     return page.get("status"), page.get("note"), page.get("identity"), page.get("rotation"), answers, texts
 
@@ -100,6 +104,7 @@ def _largest_changes(a: dict, b: dict, largest: dict[str, float]) -> None:
         for value, measures in x["boxes"].items():
             for name, p, q in zip(MEASURES, measures, y["boxes"][value], strict=True):
                 largest[name] = max(largest.get(name, 0.0), abs(p - q))
+        largest["confidence"] = max(largest.get("confidence", 0.0), abs(x["confidence"] - y["confidence"]))
     for x, y in zip(a.get("texts", []), b.get("texts", []), strict=True):
         largest["text ink"] = max(largest.get("text ink", 0.0), abs(x["ink"] - y["ink"]))
 
@@ -108,21 +113,23 @@ def compare(before: dict, after: dict) -> int:
     """Pages whose decisions differ (each printed), after a summary of what else differs."""
     if before.keys() != after.keys():
         raise SystemExit("the two dumps hold different pages")
-    same = decided_otherwise = 0
+    same = decided_otherwise = surer = 0
     largest: dict[str, float] = {}
     for name, a in before.items():
         b = after[name]
         if a == b:
             same += 1
             continue
-        if decisions(a) != decisions(b):
+        if decisions(a, confidence=False) != decisions(b, confidence=False):
             decided_otherwise += 1
             print(f"decided otherwise: {name}\n  before {decisions(a)}\n  after  {decisions(b)}")
-        elif a.get("answers") and b.get("answers"):
+            continue
+        surer += decisions(a) != decisions(b)
+        if a.get("answers") and b.get("answers"):
             _largest_changes(a, b, largest)
     print(
-        f"{len(before)} pages: {same} read identically, {len(before) - same - decided_otherwise} differ in numbers "
-        f"only, {decided_otherwise} in a decision"
+        f"{len(before)} pages: {same} read identically, {len(before) - same - decided_otherwise - surer} differ in "
+        f"numbers only, {surer} in a confidence too, {decided_otherwise} in a decision"
     )
     for name, change in largest.items():
         if change:

@@ -353,6 +353,6 @@ def test_border_dashes_reaching_in_from_the_edge_are_not_writing():
     """Border dashes that reach into the measured area (inset TEXT_INSET_MM) from its edge leave an
     empty area empty; the same dashes away from the edge are ink someone put there."""
     page, area = _dashed_area_page(T.TEXT_INSET_MM - 0.3)  # across the inset's edge
-    assert text_ink(InkMap(page), area) < T.TEXT_WRITTEN_INK_MIN
+    assert text_ink(InkMap(page), [area])[0] < T.TEXT_WRITTEN_INK_MIN
     page, area = _dashed_area_page(7.0)  # the middle of the area
-    assert text_ink(InkMap(page), area) >= T.TEXT_WRITTEN_INK_MIN
+    assert text_ink(InkMap(page), [area])[0] >= T.TEXT_WRITTEN_INK_MIN

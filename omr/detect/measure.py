@@ -206,6 +206,20 @@ def border_lines(ink: InkMap, rects_mm: np.ndarray, shift_mm: np.ndarray) -> tup
     return lines, np.maximum(kink, size_error - T.BEND_SIZE_SLACK_PX) / k
 
 
+def _first_look(ink: InkMap, p: np.ndarray, reach: int, slack: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each of N rectangles (pixel rects ``p``) looked for on its own around where the markers put
+    it: (N, 2) pixel offsets and (N,) border contrast."""
+    offset, contrast = _search(ink, p, np.zeros((len(p), 2), np.intp), reach, slack)
+    # a best found at the very edge of the search may lie beyond it (a fold moves a whole region
+    # further than the reach): look once more from there
+    edge = np.flatnonzero((np.abs(offset) >= reach).any(axis=1))
+    if len(edge):
+        again, c = _search(ink, p[edge], offset[edge], reach, slack)
+        better = c > contrast[edge]
+        offset[edge[better]], contrast[edge[better]] = again[better], c[better]
+    return offset, contrast
+
+
 def locate(ink: InkMap, rects_mm: np.ndarray, slack: int = T.LOCATE_SIZE_SLACK_PX) -> tuple[np.ndarray, np.ndarray]:
     """Where each printed box really is: (N, 2) offsets in mm from where the layout puts it, and
     (N,) the contrast of its border there relative to the page's clear borders (1: as clear as they
@@ -218,14 +232,7 @@ def locate(ink: InkMap, rects_mm: np.ndarray, slack: int = T.LOCATE_SIZE_SLACK_P
     k = ink.k
     p = ink.px(rects_mm)
     reach = round(T.LOCATE_REACH_MM * k)
-    offset, contrast = _search(ink, p, np.zeros((len(p), 2), np.intp), reach, slack)
-    # a best found at the very edge of the search may lie beyond it (a fold moves a whole region
-    # further than the reach): look once more from there
-    edge = np.flatnonzero((np.abs(offset) >= reach).any(axis=1))
-    if len(edge):
-        again, c = _search(ink, p[edge], offset[edge], reach, slack)
-        better = c > contrast[edge]
-        offset[edge[better]], contrast[edge[better]] = again[better], c[better]
+    offset, contrast = _first_look(ink, p, reach, slack)
     ref = float(np.percentile(contrast, T.BORDER_REF_PERCENTILE)) if len(p) else 0.0
     if ref <= 0:
         return offset / k, np.zeros(len(p))
@@ -395,23 +402,29 @@ def measure_page(ink: InkMap, fields: list[FieldPlacement]) -> dict[str, dict[st
     return out
 
 
-def text_ink(ink: InkMap, area: Rect) -> float:
-    """Share of a free-text area (inside its dotted border, found again on the page) covered by
+def text_ink(ink: InkMap, areas: list[Rect]) -> list[float]:
+    """Share of each free-text area (inside its dotted border, found again on the page) covered by
     writing: strokes of a pen, not specks (a copier's grain), not straight lines running along the
     area (a crease, a border pushed inside by a fold) and not the border's dashes reaching in from
     its edge."""
-    r = _rects([area])
+    if not areas:
+        return []
+    r = _rects(areas)
+    # each area on its own, by its own border (areas are far apart: no neighbour guides another);
     # an area's dotted border is not printed bold, and allowing for it moved empty areas onto ink
     # (held-out folded pages: 92.6 % of empty areas called empty with the slack, 96.3 % without)
-    shift, _ = locate(ink, r, slack=0)
-    x0, y0, x1, y1 = ink._bounds(_inset(_moved(r, shift), T.TEXT_INSET_MM))[0]
-    crop = ink.ink[y0:y1, x0:x1]
+    shift, _ = _first_look(ink, ink.px(r), round(T.LOCATE_REACH_MM * ink.k), slack=0)
+    bounds = ink._bounds(_inset(_moved(r, shift / ink.k), T.TEXT_INSET_MM))
+    return [_writing(ink.ink[y0:y1, x0:x1], ink.k) for x0, y0, x1, y1 in bounds]
+
+
+def _writing(crop: np.ndarray, k: float) -> float:
+    """The share of an area's ink map ``crop`` (px per mm ``k``) in strokes of writing."""
     if crop.size == 0:
         return 0.0
     stats = Components(crop).stats
     x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     w, h, area_px = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
-    k = ink.k
     longest = np.maximum(w, h)
     stroke = longest >= T.STROKE_MIN_MM * k
     line = (np.minimum(w, h) <= T.TEXT_LINE_MAX_THICK_MM * k) & (longest >= T.TEXT_LINE_MIN_LONG_MM * k)

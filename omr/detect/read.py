@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from omr.detect import thresholds as T
-from omr.detect.clean import block_means, local_paper, repair_streaks
+from omr.detect.clean import Shrunk, repair_streaks
 from omr.detect.decide import decide_field
 from omr.detect.images import decode
 from omr.detect.measure import InkMap, measure_page, text_ink
@@ -31,19 +31,16 @@ def read_page_bytes(data: bytes, key: bytes) -> PageRead:
     return read_page(decode(data), key)
 
 
-def is_blank(gray: np.ndarray) -> bool:
+def is_blank(shrunk: Shrunk) -> bool:
     """No ink on the page: the back of a one-page sheet, whatever the scanner added.
 
     Judged on 1 mm cells against the paper around them: dust and specks vanish in a cell's average,
     streaks were painted over (clean.repair_streaks), uneven light and a copier's grey background are
     the paper itself, and a front showing through is far lighter than ink. A printed sheet is never
-    blank: its four corner markers alone are 200 dark cells."""
-    px_per_mm = max(gray.shape) / PAGE_H  # the scan's long side is about the page's
-    k = max(1, round(px_per_mm))  # cells of a whole number of pixels, about 1 mm
-    if min(gray.shape) < k:
+    blank: its four corner markers alone are 200 dark cells. ``shrunk``: the scan and its halvings."""
+    if shrunk.millimetre is None:
         return True
-    cells = block_means(gray, k)
-    paper = local_paper(cells, px_per_mm / k)
+    cells, paper = shrunk.millimetre
     dark = cv2.subtract(paper, cells).astype(np.float32) / paper
     return float((dark >= T.BLANK_PAGE_CELL_DARKNESS).mean()) <= T.BLANK_PAGE_INK_MAX
 
@@ -52,10 +49,11 @@ def read_page(gray: np.ndarray, key: bytes) -> PageRead:
     """Read a scanned page. ``gray`` may be cleaned in place (streaks painted over)."""
     size = (gray.shape[1], gray.shape[0])
     gray = repair_streaks(gray)
-    if is_blank(gray):
+    shrunk = Shrunk(gray)
+    if is_blank(shrunk):
         # checked before the markers and the QR: a blank back can show the front through the paper
         return PageRead(EMPTY_PAGE, image_size=size, note="trang trắng")
-    reg = register(gray)
+    reg = register(gray, shrunk)
     qr = read_qr(gray, reg.homography if reg else None)
     if qr is None:
         note = "không đọc được mã QR" if reg else "không thấy dấu định vị và mã QR của phiếu"
@@ -109,15 +107,11 @@ def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registratio
     ink = InkMap(canon, T.PX_PER_MM, (region.x, region.y), reg.contrast)
     boxes = measure_page(ink, [fp for fp in fields if fp.options])
     answers = [decide_field(fp.field, boxes[fp.field.id]) for fp in fields if fp.options]
-    texts = []
-    for fp in fields:
-        if fp.area is not None:
-            share = text_ink(ink, fp.area)
-            texts.append(
-                TextAreaRead(
-                    fp.field.id, share >= T.TEXT_WRITTEN_INK_MIN, round(share, 5), _crop_jpeg(canon, fp.area, region)
-                )
-            )
+    areas = [(fp.field.id, fp.area) for fp in fields if fp.area is not None]
+    texts = [
+        TextAreaRead(fid, share >= T.TEXT_WRITTEN_INK_MIN, round(share, 5), _crop_jpeg(canon, area, region))
+        for (fid, area), share in zip(areas, text_ink(ink, [a for _, a in areas]), strict=True)
+    ]
     return PageRead(READ, ident, answers, texts, reg.homography.tolist(), reg.rotation, image_size=size)
 
 

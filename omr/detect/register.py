@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from omr.detect import thresholds as T
-from omr.detect.clean import local_paper
+from omr.detect.clean import Shrunk
 from omr.detect.components import Components
 from omr.sheet.layout import MARKER_SIZE, PAGE_H, PAGE_W, markers
 
@@ -28,17 +28,23 @@ class Registration:
     contrast: float = 1.0
 
 
-def _candidates(gray: np.ndarray) -> tuple[list[tuple[float, float]], float]:
+def _candidates(shrunk: Shrunk) -> tuple[list[tuple[float, float]], float]:
     """Centres (in full-resolution px) of solid dark squares of about the marker's size."""
-    h, w = gray.shape
+    # from the scan's halvings (made for the blank check already): the smallest as long as the work
+    # copy, brought to its size by a linear resize, which solid 7 mm squares survive intact
+    copy, halvings = shrunk.at_least(T.MARKER_WORK_LONG_SIDE)
+    h, w = copy.shape
     f = T.MARKER_WORK_LONG_SIDE / max(h, w)
-    # linear is 10x faster than area averaging here, and solid 7 mm squares survive it intact
-    small = cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_LINEAR)
+    small = cv2.resize(copy, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_LINEAR)
+    f /= 1 << halvings  # small's pixels per full-resolution pixel
     # the long side of the scan is (at most a few mm less than) the page's long side
     px_per_mm = max(small.shape) / PAGE_H
+    if shrunk.millimetre is None:
+        return [], px_per_mm / f  # smaller than a millimetre of the page
     # markers are solid print: dark against the paper around them even where the light falls off
-    # or washes out (one global threshold splits a lighting gradient instead)
-    paper = local_paper(small, px_per_mm)
+    # or washes out (one global threshold splits a lighting gradient instead); the paper of the
+    # scan's 1 mm cells (the blank check's), brought to the small copy's size
+    paper = cv2.resize(shrunk.millimetre[1], (small.shape[1], small.shape[0]), interpolation=cv2.INTER_LINEAR)
     dark = cv2.divide(cv2.subtract(paper, small), paper, scale=255)
     _, bw = cv2.threshold(dark, 255 * T.MARKER_DARKNESS, 255, cv2.THRESH_BINARY)
     # a copier drum's or roller's dirt (blobs, bands of specks) can touch a marker: an opening by a
@@ -114,9 +120,11 @@ def _square_darkness(gray: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 - cv2.sumElems(roi)[0] / roi.size / 255.0
 
 
-def register(gray: np.ndarray) -> Registration | None:
+def register(gray: np.ndarray, shrunk: Shrunk | None = None) -> Registration | None:
+    """The page's place in the scan from its corner markers. ``shrunk``: the scan's halvings, if
+    they were made already."""
     h, w = gray.shape
-    cands, px_per_mm = _candidates(gray)
+    cands, px_per_mm = _candidates(shrunk or Shrunk(gray))
     corners = _outermost(cands, w, h)
     if corners is None:
         return None
