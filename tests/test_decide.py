@@ -78,6 +78,13 @@ def test_a_thin_tick_counts_only_when_it_runs_across_the_box(reach, expected):
     assert classify(box, EMPTY)[0] is expected
 
 
+def test_a_thin_tick_reaching_four_cells_is_a_mark_also_as_stored():
+    # measurements are stored to 4 decimals: four cells of nine come back as 0.4444
+    for reach in (4 / 9, BoxMeasure.from_list(_box(reach=4 / 9).as_list()).reach):
+        assert classify(_box(ink=0.05, stroke=0.05, reach=reach), EMPTY)[0] is Box.MARK
+    assert classify(_box(ink=0.05, stroke=0.05, reach=3 / 9), EMPTY)[0] is Box.WEAK
+
+
 def test_the_filled_limits_need_ink_and_core_together():
     assert classify(_box(ink=T.FILLED_INK_MIN, core=T.FILLED_CORE_MIN, stroke=0.9), EMPTY)[0] is Box.FILLED
     assert classify(_box(ink=T.FILLED_INK_MIN, core=T.FILLED_CORE_MIN - EPS, stroke=0.9), EMPTY)[0] is Box.MARK
@@ -185,7 +192,7 @@ def test_a_lost_box_is_never_accepted_even_beside_a_clear_mark():
 def test_a_circled_label_goes_to_a_person():
     a = _decide(o2=_box(label=T.CIRCLE_INK_MIN))
     assert (a.value, a.state, a.reason) == ("2", UNCERTAIN, "circled")
-    assert _decide(o2=_box(label=T.CIRCLE_INK_MIN - EPS)).state == BLANK
+    assert _decide(o2=_box(label=T.LABEL_INK_MIN - EPS)).state == BLANK
 
 
 def test_a_stroke_that_missed_the_box_goes_to_a_person():
@@ -254,15 +261,22 @@ def test_dirt_is_minor_only_beside_a_mark_well_clear_of_its_threshold():
 def test_ink_on_one_side_of_a_label_is_no_circle_beside_a_clear_mark():
     # the label's print moved into its band by a wavy sheet: one half inked, the other clean
     moved = _box(label=T.CIRCLE_INK_MIN, circle=T.CIRCLE_INK_MIN - EPS)
+    assert T.CIRCLE_INK_MIN - EPS > T.LABEL_INK_MIN  # more than enough for something to be there
     a = _decide(o1=TICK, o3=moved)
     assert (a.value, a.state) == ("1", MARKED)
 
 
 def test_ink_on_one_side_of_a_label_keeps_a_question_without_a_mark_from_being_blank():
     # a tick that missed its box, dirt: not a circle, but not nothing either
-    a = _decide(o3=_box(label=T.CIRCLE_INK_MIN, circle=0.0))
+    a = _decide(o3=_box(label=T.LABEL_INK_MIN, circle=0.0))
     assert (a.value, a.state, a.reason) == (None, UNCERTAIN, "stray")
-    assert _decide(o3=_box(label=T.CIRCLE_INK_MIN - EPS, circle=0.0)).state == BLANK
+    assert _decide(o3=_box(label=T.LABEL_INK_MIN - EPS, circle=0.0)).state == BLANK
+
+
+def test_a_band_inked_on_both_sides_but_lightly_is_something_not_a_circle():
+    light = _box(label=T.CIRCLE_INK_MIN, circle=T.CIRCLE_INK_MIN - EPS)
+    assert _decide(o3=light).reason == "stray"
+    assert _decide(o3=_box(label=T.CIRCLE_INK_MIN, circle=T.CIRCLE_INK_MIN)).reason == "circled"
 
 
 def test_ink_on_both_sides_of_a_label_is_a_circle_beside_a_mark_too():

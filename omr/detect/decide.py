@@ -79,7 +79,7 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
     near = [
         v
         for v in order
-        if read[v][0] is Box.EMPTY and floor is not None and boxes[v].label - floor.label >= T.CIRCLE_INK_MIN
+        if read[v][0] is Box.EMPTY and floor is not None and boxes[v].label - floor.label >= T.LABEL_INK_MIN
     ]
     circled = [v for v in near if floor is not None and boxes[v].circle_ink - floor.circle_ink >= T.CIRCLE_INK_MIN]
     stray = [v for v in order if read[v][0] is Box.EMPTY and boxes[v].spill >= T.STRAY_SPILL_MIN] + [

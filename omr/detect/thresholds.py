@@ -131,10 +131,13 @@ MIN_PRINT_CONTRAST = 0.3  # below this the scan is too pale to trust: darkness i
 # slashes over 0.10, fills 1.0. Between BLANK and MARK a person decides.
 BLANK_INK_MAX = 0.004  # at or below (and no grey either): the box is empty
 MARK_INK_MIN = 0.09  # at or above: a deliberate mark
-# A thin tick (0.04-0.09) covers as little as a faint stroke but runs across the box: it reaches
-# at least REACH_MIN of the interior's 3x3 cells, where a dot or a slip stays in one to three.
+# A thin tick (0.04-0.09) covers as little as a faint stroke but runs across the box in a stroke
+# (a cluster STROKE_MIN_MM across): it reaches at least REACH_MIN of the interior's 3x3 cells. A faint
+# dot has no stroke in it; a slip that has one stays in three cells at most (every weak box of the
+# calibration and held-out stacks that does not hold an answer: none with a stroke of 0.04 reaches
+# four), while a short tick on a 150-dpi copy or a fax reaches four.
 THIN_MARK_INK_MIN = 0.04
-REACH_MIN = 5 / 9
+REACH_MIN = 0.44  # four of the nine cells (4/9, stored rounded to 0.4444), not three (0.3333)
 REACH_CELL_INK = 0.03  # a cell "holds ink" from this share on
 FILLED_INK_MIN = 0.72  # at or above, with the centre filled too: a filled box (a cancellation)
 FILLED_CORE_MIN = 0.80
@@ -164,8 +167,12 @@ DIRT_BESIDE_INK_MIN = 2 * MARK_INK_MIN
 # A loop crosses the band both above and below the label (BoxMeasure.circle: the less inked half,
 # measure._circle_ink); the label's own print moved into the band by a wavy sheet (up to 1.5 mm
 # against its box), a band of dirt or a tick that missed its box ink one. Ink on one side only is
-# no circle beside a clear mark, but keeps a question without one from being called blank.
-CIRCLE_INK_MIN = 0.025
+# no circle beside a clear mark, but keeps a question without one from being called blank:
+LABEL_INK_MIN = 0.025  # the band as a whole: something is there
+# Both halves: a circle. Generated circles ink their lesser half 0.063 or more above the question's
+# emptiest (calibration stacks); a label's print that a wavy sheet moved against its box inks the
+# lesser half 0.03-0.05 (its diacritics above, its descenders below), as does a band of drum dirt.
+CIRCLE_INK_MIN = 0.05
 # Ink just outside an otherwise empty box: a stroke that missed the box.
 STRAY_SPILL_MIN = 0.06
 
