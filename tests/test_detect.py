@@ -16,7 +16,9 @@ from omr.detect import sources
 from omr.detect import thresholds as T
 from omr.detect.decide import decide_field
 from omr.detect.measure import InkMap, text_ink
+from omr.detect.qr import read_qr
 from omr.detect.read import decode, read_page, read_page_bytes
+from omr.detect.register import register
 from omr.detect.result import BLANK, EMPTY_PAGE, INVALID, MARKED, MULTIPLE, READ, UNCERTAIN, UNIDENTIFIED, BoxMeasure
 from omr.sheet.layout import FormLayout, Rect, layout_for
 from omr.sheet.render import UnitHeading, render
@@ -356,3 +358,13 @@ def test_border_dashes_reaching_in_from_the_edge_are_not_writing():
     assert text_ink(InkMap(page), [area])[0] < T.TEXT_WRITTEN_INK_MIN
     page, area = _dashed_area_page(7.0)  # the middle of the area
     assert text_ink(InkMap(page), [area])[0] >= T.TEXT_WRITTEN_INK_MIN
+
+
+def test_a_qr_code_whose_toner_spread_is_still_read(blank_sheet):
+    # a grainy 150-dpi copy whose toner spread every black module into its neighbours
+    small = cv2.resize(blank_sheet, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
+    grain = np.random.default_rng(0).normal(0, 20, small.shape)
+    spread = np.clip(cv2.erode(small, np.ones((3, 3), np.uint8)) + grain, 0, 255).astype(np.uint8)
+    reg = register(spread)
+    assert reg is not None
+    assert read_qr(spread, reg.homography) is not None

@@ -5,7 +5,7 @@ registration, measurement, the deciding rules, any threshold, QR reading — so 
 say which reader made them and ``omr reread`` reports which reader decided each changed answer.
 """
 
-READER_VERSION = "6"  # 2: boxes found again by their borders, ink against local paper (issue 9)
+READER_VERSION = "7"  # 2: boxes found again by their borders, ink against local paper (issue 9)
 # 3: a box's opposite borders found up to 2 px nearer or further apart than printed (bold fax
 # borders, paper squeezed along a fold), a search that ends at its reach looked at once more
 # 4: a weak box with no stroke in it beside a sure mark is dirt, not a second answer; a circle round a
@@ -14,3 +14,4 @@ READER_VERSION = "6"  # 2: boxes found again by their borders, ink against local
 # paper grey (marker centres move by up to a sixth of a pixel; no decision changed on 312 test pages)
 # 6: a thin tick reaching four of the interior's nine cells (not five) is a mark; a circle must ink both
 # halves of its label's band by 0.05 (not 0.025), what is between being something, not a circle
+# 7: the QR code is tried once more with its black thinned by a pixel (a copier's spread toner)
