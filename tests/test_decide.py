@@ -242,6 +242,14 @@ def test_a_weak_box_holding_a_stroke_is_not_dirt():
     assert (a.state, a.reason) == (UNCERTAIN, "stray")
 
 
+def test_a_pale_box_beside_a_fill_is_a_persons_call():
+    # a fill cancels: the pale box beside it may be the answer, its stroke broken up by a fax
+    fill = _box(ink=1.0, stroke=1.0, core=1.0, reach=1.0)
+    a = _decide(o2=fill, o5=_dirt(T.MINOR_INK_MAX + EPS))
+    assert (a.value, a.state, a.reason) == ("2", UNCERTAIN, "stray")
+    assert _decide(o2=fill, o5=_dirt(T.MINOR_INK_MAX)).state == MARKED  # a slip beside it is still a slip
+
+
 def test_dirt_alone_is_still_faint():
     a = _decide(o4=_dirt(0.05))
     assert (a.state, a.reason) == (UNCERTAIN, "faint")

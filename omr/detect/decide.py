@@ -54,14 +54,16 @@ def _conf(margin: float, full: float) -> float:
     return T.CONF_AT_THRESHOLD + (1.0 - T.CONF_AT_THRESHOLD) * min(1.0, max(0.0, margin / full))
 
 
-def _minor(m: BoxMeasure, strongest: float) -> bool:
-    """Whether a weak box beside a clear mark holding ``strongest`` ink is too little to be a second
-    answer: a slip or a speck that survived (little ink), or ink with no stroke in it at all (dirt,
-    toner, a dot: nothing a tick, cross or slash leaves), less than half a mark well clear of its
-    threshold."""
+def _minor(m: BoxMeasure, strongest: float, strongest_mark: float) -> bool:
+    """Whether a weak box beside a clear mark or fill holding ``strongest`` ink (``strongest_mark``
+    for the ticks, crosses and slashes alone) is too little to be a second answer: a slip or a speck
+    that survived (little ink), or, beside a tick, cross or slash, ink with no stroke in it at all
+    (dirt, toner, a dot: nothing a tick, cross or slash leaves), less than half a mark well clear of
+    its threshold. Not beside a fill only: a fill cancels, and a pale box beside it may be the answer
+    it points to, broken up by the scan (held-out folded-fax: a correction read as its fill)."""
     if m.ink <= min(T.MINOR_INK_MAX, T.MINOR_SHARE * strongest):
         return True
-    clear = strongest >= T.DIRT_BESIDE_INK_MIN
+    clear = strongest_mark >= T.DIRT_BESIDE_INK_MIN
     return clear and m.stroke_ink <= 0 and m.ink <= T.DIRT_MINOR_INK_MAX
 
 
@@ -88,7 +90,8 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
     # beside a clear mark, a weak box far lighter than it is a slip of the pen, a speck that was no
     # speck or a streak's remains, not a second answer: the mark stands (less surely)
     strongest = max((boxes[v].ink for v in marks + filled), default=0.0)
-    minor = [v for v in weak if marks + filled and _minor(boxes[v], strongest)]
+    strongest_mark = max((boxes[v].ink for v in marks), default=0.0)
+    minor = [v for v in weak if marks + filled and _minor(boxes[v], strongest, strongest_mark)]
     if minor and len(minor) == len(weak):
         weak = []
     certainty = min((c for v, (_, c) in read.items() if v not in minor), default=1.0)

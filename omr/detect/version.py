@@ -14,4 +14,5 @@ READER_VERSION = "7"  # 2: boxes found again by their borders, ink against local
 # paper grey (marker centres move by up to a sixth of a pixel; no decision changed on 312 test pages)
 # 6: a thin tick reaching four of the interior's nine cells (not five) is a mark; a circle must ink both
 # halves of its label's band by 0.05 (not 0.025), what is between being something, not a circle
-# 7: the QR code is tried once more with its black thinned by a pixel (a copier's spread toner)
+# 7: the QR code is tried once more with its black thinned by a pixel (a copier's spread toner); a
+# weak box without a stroke is dirt beside a tick, cross or slash only, not beside a fill
