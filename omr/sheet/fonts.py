@@ -1,64 +1,66 @@
-"""The shipped font (Noto Sans, SIL Open Font License): every Vietnamese diacritic, on any machine.
+"""The shipped fonts (SIL Open Font License): every Vietnamese diacritic, on any machine.
 
 ReportLab is imported when a font is first needed, not with this module: every ``omr`` command imports
 ``omr.sheet.layout``, and many never measure text (``omr units``, ``omr users``, ``omr init``…).
 """
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 FONT_DIR = Path(__file__).parent / "fonts"
-REGULAR, BOLD, ITALIC, BOLD_ITALIC = "NotoSans", "NotoSans-Bold", "NotoSans-Italic", "NotoSans-BoldItalic"
+
+
+@dataclass(frozen=True)
+class Family:
+    """A font in its four faces; ``regular`` is also the file stem's prefix (``<regular>-Regular.ttf``,
+    ``<regular>-Bold.ttf``, ...)."""
+
+    regular: str
+
+    def face(self, bold: bool = False, italic: bool = False) -> str:
+        return self.regular + _SUFFIX[bold, italic]
+
+
+_SUFFIX = {(False, False): "", (True, False): "-Bold", (False, True): "-Italic", (True, True): "-BoldItalic"}
+
+SANS = Family("NotoSans")  # the sheets
+# The serif of official documents (Nghị định 30/2020/NĐ-CP: Times New Roman or alike): Tinos, metric-compatible
+# with Times New Roman, full Vietnamese (fonts/NOTICE-fonts-croscore.txt).
+SERIF = Family("Tinos")
 
 
 @cache
-def register() -> None:
+def _registered(family: Family) -> Family:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
-    for name in (REGULAR, BOLD, ITALIC, BOLD_ITALIC):
-        file = "NotoSans-Regular" if name == REGULAR else name
+    faces = {style: family.face(*style) for style in _SUFFIX}
+    for name in faces.values():
+        file = f"{family.regular}-Regular" if name == family.regular else name
         pdfmetrics.registerFont(TTFont(name, str(FONT_DIR / f"{file}.ttf")))
-    pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=ITALIC, boldItalic=BOLD_ITALIC)
+    pdfmetrics.registerFontFamily(
+        family.regular,
+        normal=faces[False, False],
+        bold=faces[True, False],
+        italic=faces[False, True],
+        boldItalic=faces[True, True],
+    )
+    return family
 
 
 def font_name(bold: bool = False, italic: bool = False) -> str:
-    register()
-    return {(False, False): REGULAR, (True, False): BOLD, (False, True): ITALIC, (True, True): BOLD_ITALIC}[
-        (bold, italic)
-    ]
-
-
-def text_width(text: str, size: float, bold: bool = False, italic: bool = False) -> float:
-    """Width in points."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    return stringWidth(text, font_name(bold, italic), size)
-
-
-# The serif of official documents (Nghị định 30/2020/NĐ-CP: Times New Roman or alike): Tinos, metric-compatible
-# with Times New Roman, full Vietnamese, SIL Open Font License (fonts/NOTICE-fonts-croscore.txt).
-SERIF, SERIF_BOLD, SERIF_ITALIC, SERIF_BOLD_ITALIC = "Tinos", "Tinos-Bold", "Tinos-Italic", "Tinos-BoldItalic"
-
-
-@cache
-def register_serif() -> None:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    for name in (SERIF, SERIF_BOLD, SERIF_ITALIC, SERIF_BOLD_ITALIC):
-        file = "Tinos-Regular" if name == SERIF else name
-        pdfmetrics.registerFont(TTFont(name, str(FONT_DIR / f"{file}.ttf")))
-    pdfmetrics.registerFontFamily(
-        SERIF, normal=SERIF, bold=SERIF_BOLD, italic=SERIF_ITALIC, boldItalic=SERIF_BOLD_ITALIC
-    )
+    """The sheets' face, registered with ReportLab."""
+    return _registered(SANS).face(bold, italic)
 
 
 def serif_name(bold: bool = False, italic: bool = False) -> str:
-    register_serif()
-    return {
-        (False, False): SERIF,
-        (True, False): SERIF_BOLD,
-        (False, True): SERIF_ITALIC,
-        (True, True): SERIF_BOLD_ITALIC,
-    }[(bold, italic)]
+    """The reports' serif face, registered with ReportLab."""
+    return _registered(SERIF).face(bold, italic)
+
+
+def text_width(text: str, size: float, bold: bool = False, italic: bool = False) -> float:
+    """Width in points, in the sheets' face."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    return stringWidth(text, font_name(bold, italic), size)
