@@ -46,7 +46,7 @@ def period_choices(current: str) -> list[tuple[str, list[tuple[str, str]]]]:
     for _ in range(PICKER_MONTHS):
         months.append(p)
         p = p.previous()
-    q = tally.Period.quarter(now.start.year, (now.start.month - 1) // 3 + 1)
+    q = tally.Period.quarter(now.start.year, tally.quarter_of(now.start))
     quarters = []
     for _ in range(PICKER_QUARTERS):
         quarters.append(q)

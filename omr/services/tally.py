@@ -134,7 +134,7 @@ class Period:
         if self.kind == "month":
             return f"{self.start.year}-{self.start.month:02d}"
         if self.kind == "quarter":
-            return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
+            return f"{self.start.year}-Q{quarter_of(self.start)}"
         if self.kind == "year":
             return str(self.start.year)
         return f"{self.start.isoformat()}..{self.last_day.isoformat()}"
@@ -146,7 +146,7 @@ class Period:
         if self.kind == "month":
             return f"tháng {self.start.month} năm {y}"
         if self.kind == "quarter":
-            return f"quý {_ROMAN[(self.start.month - 1) // 3 + 1]} năm {y}"
+            return f"quý {_ROMAN[quarter_of(self.start)]} năm {y}"
         if self.kind == "year":
             return f"năm {y}"
         if self.start == self.last_day:
@@ -159,7 +159,7 @@ class Period:
         if self.kind == "month":
             return f"{self.start.month:02d}/{self.start.year}"
         if self.kind == "quarter":
-            return f"Q{(self.start.month - 1) // 3 + 1}/{self.start.year}"
+            return f"Q{quarter_of(self.start)}/{self.start.year}"
         if self.kind == "year":
             return str(self.start.year)
         return f"{self.start:%d/%m/%Y}–{self.last_day:%d/%m/%Y}"
@@ -208,6 +208,11 @@ class Period:
 
     def __str__(self) -> str:
         return self.code
+
+
+def quarter_of(d: date) -> int:
+    """1-4: the quarter of the year that ``d`` falls in."""
+    return (d.month - 1) // 3 + 1
 
 
 def _add_months(d: date, n: int) -> date:
