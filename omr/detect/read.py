@@ -53,7 +53,7 @@ def read_page(gray: np.ndarray, key: bytes) -> PageRead:
     if is_blank(shrunk):
         # checked before the markers and the QR: a blank back can show the front through the paper
         return PageRead(EMPTY_PAGE, image_size=size, note="trang trắng")
-    reg = register(gray, shrunk)
+    reg = register(shrunk)
     qr = read_qr(gray, reg.homography if reg else None)
     if qr is None:
         note = "không đọc được mã QR" if reg else "không thấy dấu định vị và mã QR của phiếu"

@@ -120,11 +120,13 @@ def _square_darkness(gray: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 - cv2.sumElems(roi)[0] / roi.size / 255.0
 
 
-def register(gray: np.ndarray, shrunk: Shrunk | None = None) -> Registration | None:
-    """The page's place in the scan from its corner markers. ``shrunk``: the scan's halvings, if
-    they were made already."""
+def register(scan: np.ndarray | Shrunk) -> Registration | None:
+    """The page's place in the scan from its corner markers. ``scan``: the scan, or the scan with its
+    halvings if they were made already."""
+    shrunk = scan if isinstance(scan, Shrunk) else Shrunk(scan)
+    gray = shrunk.levels[0]
     h, w = gray.shape
-    cands, px_per_mm = _candidates(shrunk or Shrunk(gray))
+    cands, px_per_mm = _candidates(shrunk)
     corners = _outermost(cands, w, h)
     if corners is None:
         return None
