@@ -1,6 +1,6 @@
 """How right the reader is, per damage family, on the calibration or the held-out split.
 
-    python -m benchmarks.accuracy --split calib|heldout [--families a,b] [--pages N] [--jobs 2] [--replicate N]
+    python -m benchmarks.accuracy --split calib|heldout [--families a,b] [--pages N] [--jobs 2] [--replicate N|A-B]
                                   [--cache DIR] [--markdown]
 
 Each (family, form, seed) stack of the split (``samples.families``) is generated once into the
@@ -227,6 +227,18 @@ def report(scores: dict[str, Score], split: str, markdown: bool, worst: int = 10
     return "\n".join(out)
 
 
+def replicates(text: str) -> list[int]:
+    """``7`` or ``8-12`` (both ends included)."""
+    first, dash, last = text.partition("-")
+    try:
+        lo, hi = int(first), int(last if dash else first)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a replicate number or range: {text!r}") from None
+    if lo < 0 or hi < lo:
+        raise argparse.ArgumentTypeError(f"not a replicate range: {text!r}")
+    return list(range(lo, hi + 1))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.accuracy", description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", choices=sorted(SPLITS), required=True)
@@ -235,10 +247,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--markdown", action="store_true")
-    ap.add_argument("--replicate", type=int, default=0, help="other seeds: fresh pages of the same families")
+    ap.add_argument(
+        "--replicate",
+        type=replicates,
+        default=[0],
+        metavar="N|A-B",
+        help="other seeds: fresh pages of the same families; a range A-B pools replicates A to B in one table",
+    )
     args = ap.parse_args(argv)
+    families = args.families.split(",") if args.families else None
     try:
-        todo = cases(args.split, args.families.split(",") if args.families else None, args.pages, args.replicate)
+        todo = [case for r in args.replicate for case in cases(args.split, families, args.pages, r)]
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

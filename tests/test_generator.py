@@ -477,3 +477,15 @@ def test_family_stack_truth_names_family_and_split_is_disjoint(tmp_path):
         fam.cases("heldout", ["gen-full"])  # a calibration family is not in the held-out split
     with pytest.raises(ValueError):
         generate_stack(tmp_path / "c", serials=["000001"], key=KEY, form_id="hn-y-te", unit="09552", family="nope")
+
+
+def test_the_accuracy_bench_pools_a_range_of_replicates_and_refuses_a_backward_one():
+    import argparse
+
+    from benchmarks.accuracy import replicates
+
+    assert replicates("7") == [7]
+    assert replicates("8-12") == [8, 9, 10, 11, 12]
+    for bad in ("12-8", "x", "-1", "3-"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            replicates(bad)
