@@ -184,6 +184,38 @@ def bleed_through(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params
     )
 
 
+def paper_texture(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -> np.ndarray:
+    """Recycled or cheap paper: its fibres and grain show as a fine, uneven texture all over."""
+    out = _augraphy(
+        "NoiseTexturize",
+        img,
+        rng,
+        p,
+        sigma_range=(3, 7),
+        turbulence_range=(2, 5),
+        texture_width_range=(100, 400),
+        texture_height_range=(100, 400),
+    )
+    return _augraphy("SubtleNoise", out, rng, p, subtle_range=int(rng.integers(5, 12)))
+
+
+def shadow(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -> np.ndarray:
+    """A shadow over part of the page: a copier's lid left open, a hand or a book beside the sheet."""
+    return _augraphy(
+        "ShadowCast",
+        img,
+        rng,
+        p,
+        shadow_side=str(rng.choice(["top", "bottom", "left", "right"])),
+        shadow_vertices_range=(2, 8),
+        shadow_width_range=(0.3, 0.7),
+        shadow_height_range=(0.3, 0.7),
+        shadow_opacity_range=(0.2, 0.5),
+        shadow_iterations_range=(1, 2),
+        shadow_blur_kernel_range=(101, 201),
+    )
+
+
 FAX_OTSU_MIN_RANGE = 96  # grey levels between a page's darkest and lightest pixel for Otsu to mean anything
 
 
@@ -375,6 +407,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe("ink-bleed", (200, 300), (ink_bleed, bleed_through)),
         Recipe("low-ink", (200, 300), (low_ink, smudge), version=2),
         Recipe("copier-150", (150,), (copier_speckle,), quality=(55, 75)),
+        Recipe("shadow-texture", (200, 300), (paper_texture, shadow)),
     )
 }
 

@@ -166,6 +166,30 @@ def test_blank_page_and_foreign_image():
     assert read_page(texture, KEY).status == UNIDENTIFIED
 
 
+def _shadowed(img: np.ndarray, depth: float = 0.5, blur_mm: float = 10.0) -> np.ndarray:
+    """``img`` under a soft shadow over its right third, reaching the edge: a copier's lid left open."""
+    h, w = img.shape
+    shade = np.zeros((h, w), np.float32)
+    cv2.fillPoly(shade, [np.array([(w * 2 // 3, 0), (w, 0), (w, h), (w * 3 // 4, h)], np.int32)], 1.0)
+    k = _px(blur_mm) | 1
+    shade = cv2.GaussianBlur(shade, (k, k), 0)
+    return np.clip(img.astype(np.float32) * (1 - depth * shade), 0, 255).astype(np.uint8)
+
+
+def test_a_shadow_or_a_dark_edge_leaves_a_blank_back_blank_and_a_front_under_it_is_read(kh, blank_sheet):
+    # a shadow's soft edge is darker than the paper a centimetre away, never than the paper a
+    # millimetre away: ink is what differs within a millimetre
+    back = np.full((2339, 1654), 245, np.uint8)
+    back += np.random.default_rng(3).integers(0, 6, back.shape, dtype=np.uint8)
+    assert read_page(_shadowed(back), KEY).status == EMPTY_PAGE
+    edged = back.copy()
+    edged[:, -_px(2.0) :] = 70  # the lid's dark strip beside a sheet narrower than the glass
+    assert read_page(edged, KEY).status == EMPTY_PAGE
+    front = _shadowed(blank_sheet)
+    page = read_page(front, KEY)
+    assert page.status == READ and page.identity.serial == "000042"
+
+
 def test_bilevel_low_resolution_jpeg_scan(kh, blank_sheet):
     img = blank_sheet.copy()
     _cross(img, kh, "q_staff", "5")

@@ -10,6 +10,7 @@ frame (the feed direction is the scan's vertical or horizontal, whatever the pag
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 
 import cv2
@@ -73,6 +74,14 @@ def _halved(img: np.ndarray) -> np.ndarray:
     return cv2.resize(img[: 2 * h, : 2 * w], (w, h), interpolation=cv2.INTER_AREA)
 
 
+@dataclass(frozen=True)
+class Millimetre:
+    """A page in cells of about 1 mm: their greys, and the paper's grey under each."""
+
+    cells: np.ndarray
+    paper: np.ndarray
+
+
 class Shrunk:
     """An image and its copies halved again and again, each made once when first asked for: the
     blank check's 1 mm cells and the markers' small copy of a page come from the same halvings
@@ -98,7 +107,7 @@ class Shrunk:
         return self.level(i) if k == 1 else block_means(self.level(i), k)
 
     @cached_property
-    def millimetre(self) -> tuple[np.ndarray, np.ndarray] | None:
+    def millimetre(self) -> Millimetre | None:
         """The image in cells of a whole number of pixels about 1 mm a side (its long side taken for
         the page's), and the paper's grey under each cell (``local_paper``); None for an image smaller
         than a cell. The blank check judges the cells; the markers are found against the same paper."""
@@ -108,7 +117,7 @@ class Shrunk:
         if min(img.shape) < k:
             return None
         cells = self.block_means(k)
-        return cells, local_paper(cells, px_per_mm / k)
+        return Millimetre(cells, local_paper(cells, px_per_mm / k))
 
     def at_least(self, long_side: int) -> tuple[np.ndarray, int]:
         """The smallest copy whose long side is at least ``long_side`` px (or the image itself), and
@@ -119,8 +128,9 @@ class Shrunk:
         return self.level(i), i
 
 
-def local_paper(canon: np.ndarray, px_per_mm: float) -> np.ndarray:
-    """The paper's own grey under every pixel of an upright page: the brightest shade nearby.
+def local_paper(canon: np.ndarray, px_per_mm: float, window_mm: float = T.PAPER_WINDOW_MM) -> np.ndarray:
+    """The paper's own grey under every pixel of an upright page: the brightest shade within
+    ``window_mm`` around it, smoothed over as much.
 
     Uneven light (a page not flat on the glass, a copier's falling lamp) and toner background shift
     the paper's grey by tens of levels across a page; ink is judged against the paper it is on."""
@@ -131,7 +141,7 @@ def local_paper(canon: np.ndarray, px_per_mm: float) -> np.ndarray:
         small = block_means(canon, k)
     else:
         small = cv2.resize(canon, (max(1, round(w / f)), max(1, round(h / f))), interpolation=cv2.INTER_AREA)
-    r = max(1, round(T.PAPER_WINDOW_MM / T.PAPER_CELL_MM / 2))
+    r = max(1, round(window_mm / T.PAPER_CELL_MM / 2))
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1))
     brightest = cv2.dilate(small, kernel)
     smooth = cv2.blur(brightest, (2 * r + 1, 2 * r + 1))

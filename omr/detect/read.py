@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from omr.detect import thresholds as T
-from omr.detect.clean import Shrunk, repair_streaks
+from omr.detect.clean import Shrunk, local_paper, repair_streaks
 from omr.detect.decide import decide_field
 from omr.detect.images import decode
 from omr.detect.measure import InkMap, measure_page, text_ink
@@ -34,15 +34,21 @@ def read_page_bytes(data: bytes, key: bytes) -> PageRead:
 def is_blank(shrunk: Shrunk) -> bool:
     """No ink on the page: the back of a one-page sheet, whatever the scanner added.
 
-    Judged on 1 mm cells against the paper around them: dust and specks vanish in a cell's average,
-    streaks were painted over (clean.repair_streaks), uneven light and a copier's grey background are
-    the paper itself, and a front showing through is far lighter than ink. A printed sheet is never
-    blank: its four corner markers alone are 200 dark cells. ``shrunk``: the scan and its halvings."""
-    if shrunk.millimetre is None:
+    Judged on 1 mm cells against the brightest paper a millimetre around them: dust and specks
+    vanish in a cell's average, streaks were painted over (clean.repair_streaks), and a shadow, uneven
+    light or a copier's grey background change over centimetres, ink within a millimetre; a front
+    showing through is far lighter than ink. The scan's outermost millimetres are left out: the
+    sheet's own edge and the lid's shadow along it are no ink. A printed sheet is never blank: its
+    four corner markers alone are 200 dark cells. ``shrunk``: the scan and its halvings."""
+    mm = shrunk.millimetre
+    if mm is None:
         return True
-    cells, paper = shrunk.millimetre
-    dark = cv2.subtract(paper, cells).astype(np.float32) / paper
-    return float((dark >= T.BLANK_PAGE_CELL_DARKNESS).mean()) <= T.BLANK_PAGE_INK_MAX
+    # the window counted in cells, taken for 1 mm each: no resampling of the cells to an exact millimetre
+    paper = local_paper(mm.cells, 1.0, T.BLANK_PAGE_PAPER_WINDOW_MM)
+    dark = cv2.subtract(paper, mm.cells).astype(np.float32) / paper
+    e = round(T.BLANK_PAGE_EDGE_MM)
+    inner = dark[e : dark.shape[0] - e, e : dark.shape[1] - e]
+    return inner.size == 0 or float((inner >= T.BLANK_PAGE_CELL_DARKNESS).mean()) <= T.BLANK_PAGE_INK_MAX
 
 
 def read_page(gray: np.ndarray, key: bytes) -> PageRead:

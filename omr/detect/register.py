@@ -44,7 +44,7 @@ def _candidates(shrunk: Shrunk) -> tuple[list[tuple[float, float]], float]:
     # markers are solid print: dark against the paper around them even where the light falls off
     # or washes out (one global threshold splits a lighting gradient instead); the paper of the
     # scan's 1 mm cells (the blank check's), brought to the small copy's size
-    paper = cv2.resize(shrunk.millimetre[1], (small.shape[1], small.shape[0]), interpolation=cv2.INTER_LINEAR)
+    paper = cv2.resize(shrunk.millimetre.paper, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_LINEAR)
     dark = cv2.divide(cv2.subtract(paper, small), paper, scale=255)
     _, bw = cv2.threshold(dark, 255 * T.MARKER_DARKNESS, 255, cv2.THRESH_BINARY)
     # a copier drum's or roller's dirt (blobs, bands of specks) can touch a marker: an opening by a
