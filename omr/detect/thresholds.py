@@ -213,9 +213,9 @@ BLANK_PAGE_CELL_DARKNESS = 0.35
 # The paper a cell is judged against: the brightest cell within this window (a cell and its eight
 # neighbours), not the reading's PAPER_WINDOW_MM. A shadow (a copier's lid left open, a hand), uneven
 # light and toner haze change over centimetres, ink within a millimetre. Against the paper 9 mm away,
-# a soft shadow's edge darkened cells by up to 0.38 and kept 3 of 40 blank backs from being blank
-# (held-out shadow-texture); against the paper 1 mm away, no blank back of any family darkens a
-# cell past 0.35 more than 0.013 % of the page, while fronts keep 1.9 % of their cells or more.
+# a soft shadow's edge darkened cells by up to 0.38 and kept 12 of 40 blank backs from being blank
+# (held-out shadow-texture); against the paper 1 mm away, on no held-out blank back do cells past
+# 0.35 cover more than 0.013 % of the page, while fronts keep 1.9 % of their cells or more.
 BLANK_PAGE_PAPER_WINDOW_MM = 2.0
 # ... and only cells this far in from the scan's edges are judged: a scanner's lid or a sheet smaller
 # than the glass leaves a dark strip along an edge, and a shadow reaching the edge is darker there
