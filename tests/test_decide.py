@@ -228,6 +228,15 @@ def test_dirt_without_a_stroke_beside_a_clear_mark_lets_the_mark_stand():
     assert (a.value, a.state, a.confidence) == ("2", MARKED, T.CONF_BESIDE_MINOR)
 
 
+def test_dirt_in_a_box_whose_border_was_found_weakly_goes_to_a_person():
+    # a box found weakly (a fold through the row) may have been measured beside the tick it holds
+    mark = _box(ink=0.4, stroke=0.4, reach=0.9)
+    found = _decide(o2=mark, o4=replace(_dirt(0.05), border=T.DIRT_BORDER_MIN))
+    assert (found.value, found.state) == ("2", MARKED)
+    missed = _decide(o2=mark, o4=replace(_dirt(0.05), border=T.DIRT_BORDER_MIN - EPS))
+    assert (missed.value, missed.state, missed.reason) == ("2", UNCERTAIN, "stray")
+
+
 def test_dirt_heavier_than_a_deliberate_mark_goes_to_a_person():
     mark = _box(ink=0.4, stroke=0.4, reach=0.9)
     a = _decide(o2=mark, o4=_dirt(T.DIRT_MINOR_INK_MAX + EPS))

@@ -60,11 +60,12 @@ def _minor(m: BoxMeasure, strongest: float, strongest_mark: float) -> bool:
     that survived (little ink), or, beside a tick, cross or slash, ink with no stroke in it at all
     (dirt, toner, a dot: nothing a tick, cross or slash leaves), less than half a mark well clear of
     its threshold. Not beside a fill only: a fill cancels, and a pale box beside it may be the answer
-    it points to, broken up by the scan (held-out folded-fax: a correction read as its fill)."""
+    it points to, broken up by the scan (held-out folded-fax: a correction read as its fill). And
+    only in a box found clearly by its border: elsewhere its measure may have missed half a tick."""
     if m.ink <= min(T.MINOR_INK_MAX, T.MINOR_SHARE * strongest):
         return True
     clear = strongest_mark >= T.DIRT_BESIDE_INK_MIN
-    return clear and m.stroke_ink <= 0 and m.ink <= T.DIRT_MINOR_INK_MAX
+    return clear and m.stroke_ink <= 0 and m.ink <= T.DIRT_MINOR_INK_MAX and m.border >= T.DIRT_BORDER_MIN
 
 
 def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:

@@ -5,7 +5,7 @@ registration, measurement, the deciding rules, any threshold, QR reading — so 
 say which reader made them and ``omr reread`` reports which reader decided each changed answer.
 """
 
-READER_VERSION = "8"  # 2: boxes found again by their borders, ink against local paper (issue 9)
+READER_VERSION = "9"  # 2: boxes found again by their borders, ink against local paper (issue 9)
 # 3: a box's opposite borders found up to 2 px nearer or further apart than printed (bold fax
 # borders, paper squeezed along a fold), a search that ends at its reach looked at once more
 # 4: a weak box with no stroke in it beside a sure mark is dirt, not a second answer; a circle round a
@@ -19,3 +19,5 @@ READER_VERSION = "8"  # 2: boxes found again by their borders, ink against local
 # 8: the blank check judges each 1 mm cell against the brightest paper a millimetre around it (not
 # 9 mm), and leaves the scan's outermost 3 mm out: a shadow's soft edge or a dark strip along an edge
 # no longer keeps a blank back from being blank
+# 9: a weak box without a stroke is dirt beside a clear mark only if its border was found clearly
+# (DIRT_BORDER_MIN): a box found weakly may have been measured off the tick it holds
