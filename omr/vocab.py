@@ -51,6 +51,7 @@ ANSWER_REASON = {
     "stray": "nét bút lạc, ở ô khác hoặc ngoài ô",  # a weak box beside a mark, or ink just outside a box
     "correction": "có ô tô kín (sửa lại)",
     "circled": "khoanh tròn nhãn thay vì đánh dấu ô",
+    "unregistered": "không tìm rõ ô trên phiếu (phiếu gấp, cong)",
     "low_confidence": "máy không chắc chắn",
 }
 MACHINE = "machine"  # answers.decided_by when the machine's decision was accepted as final

@@ -153,6 +153,9 @@ def test_two_fills_alone_are_multiple():
 
 def test_a_fill_alone_is_the_answer_and_a_fill_beside_a_mark_is_a_correction():
     assert (_decide(o3=FILL).value, _decide(o3=FILL).state) == ("3", MARKED)
+    # less surely than a tick: a fill is the convention's cancellation, its tick maybe erased by a fax
+    assert _decide(o3=FILL).confidence == T.CONF_LONE_FILL < _decide(o3=TICK).confidence
+    assert _decide("multi", o3=FILL).confidence == T.CONF_LONE_FILL
     a = _decide(o3=FILL, o5=TICK)
     assert (a.value, a.state, a.reason, a.confidence) == ("5", UNCERTAIN, "correction", T.CONF_CORRECTION)
 
@@ -231,10 +234,49 @@ def test_dirt_without_a_stroke_beside_a_clear_mark_lets_the_mark_stand():
 def test_dirt_in_a_box_whose_border_was_found_weakly_goes_to_a_person():
     # a box found weakly (a fold through the row) may have been measured beside the tick it holds
     mark = _box(ink=0.4, stroke=0.4, reach=0.9)
-    found = _decide(o2=mark, o4=replace(_dirt(0.05), border=T.DIRT_BORDER_MIN))
+    found = _decide(o2=mark, o4=replace(_dirt(0.05), border=T.BORDER_CLEAR_MIN))
     assert (found.value, found.state) == ("2", MARKED)
-    missed = _decide(o2=mark, o4=replace(_dirt(0.05), border=T.DIRT_BORDER_MIN - EPS))
+    missed = _decide(o2=mark, o4=replace(_dirt(0.05), border=T.BORDER_CLEAR_MIN - EPS))
     assert (missed.value, missed.state, missed.reason) == ("2", UNCERTAIN, "stray")
+
+
+@pytest.mark.parametrize("kind", ["single", "multi"])
+def test_a_faint_mark_where_a_box_was_not_found_clearly_goes_to_a_person(kind):
+    # a fold through the row: the ink measured in a box may be the row's print pushed into it
+    faint = _box(ink=T.MARK_SURE_INK_MIN - EPS, stroke=T.MARK_SURE_INK_MIN - EPS, reach=0.5)
+    moved = replace(EMPTY, border=T.BORDER_CLEAR_MIN - EPS)
+    a = _decide(kind, o3=faint, o5=moved)
+    assert (a.value, a.state, a.reason) == ("3", UNCERTAIN, "unregistered")
+    assert _decide(kind, o3=faint, o5=replace(moved, border=T.BORDER_CLEAR_MIN)).state == MARKED
+    sure = _box(ink=T.MARK_SURE_INK_MIN, stroke=T.MARK_SURE_INK_MIN, reach=0.5)
+    assert _decide(kind, o3=sure, o5=moved).state == MARKED
+
+
+def test_every_reason_for_a_person_has_words_for_the_reviewer():
+    # every combination of one to three kinds of box, in both kinds of question
+    from itertools import combinations_with_replacement
+
+    from omr.vocab import ANSWER_REASON
+
+    kinds = {
+        "empty": EMPTY,
+        "tick": TICK,
+        "fill": FILL,
+        "faint": _box(ink=0.05, stroke=0.05, reach=0.2),
+        "dirt": _dirt(0.05),
+        "lost": replace(TICK, border=T.BORDER_FOUND_MIN - EPS),
+        "moved": replace(TICK, ink=0.1, stroke=0.1, border=T.BORDER_CLEAR_MIN - EPS),
+        "spill": _box(spill=T.STRAY_SPILL_MIN),
+        "circle": _box(label=0.3, circle=0.3),
+    }
+    reasons = set()
+    for kind in ("single", "multi"):
+        for combo in combinations_with_replacement(kinds.values(), 3):
+            a = _decide(kind, **{f"o{i}": m for i, m in enumerate(combo, start=1)})
+            reasons.add(a.reason)
+    reasons.discard(None)
+    assert {"multiple", "faint", "stray", "correction", "circled", "unregistered"} <= reasons
+    assert reasons <= ANSWER_REASON.keys()
 
 
 def test_dirt_heavier_than_a_deliberate_mark_goes_to_a_person():

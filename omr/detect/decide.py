@@ -65,7 +65,7 @@ def _minor(m: BoxMeasure, strongest: float, strongest_mark: float) -> bool:
     if m.ink <= min(T.MINOR_INK_MAX, T.MINOR_SHARE * strongest):
         return True
     clear = strongest_mark >= T.DIRT_BESIDE_INK_MIN
-    return clear and m.stroke_ink <= 0 and m.ink <= T.DIRT_MINOR_INK_MAX and m.border >= T.DIRT_BORDER_MIN
+    return clear and m.stroke_ink <= 0 and m.ink <= T.DIRT_MINOR_INK_MAX and m.border >= T.BORDER_CLEAR_MIN
 
 
 def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
@@ -98,6 +98,8 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
     certainty = min((c for v, (_, c) in read.items() if v not in minor), default=1.0)
     if minor:
         certainty = min(certainty, T.CONF_BESIDE_MINOR)
+    if filled and not marks:
+        certainty = min(certainty, T.CONF_LONE_FILL)
 
     def answer(value, state, conf, reason=None) -> AnswerRead:
         return AnswerRead(field.id, value, state, round(float(conf), 3), reason, boxes)
@@ -105,8 +107,12 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
     if lost:
         guess = join_values(marks) if field.kind == "multi" else (marks[0] if len(marks) == 1 else None)
         return answer(guess, UNCERTAIN, T.CONF_PERSON, "unregistered")
+    # a faint mark where the paper moved the boxes about: a person looks before it is taken
+    unsure = any(m.border < T.BORDER_CLEAR_MIN for m in boxes.values()) and any(
+        boxes[v].stroke_ink < T.MARK_SURE_INK_MIN for v in marks
+    )
     if field.kind == "multi":
-        return _decide_multi(field, boxes, marks, filled, weak, circled, stray, certainty, answer)
+        return _decide_multi(field, boxes, marks, filled, weak, circled, stray, unsure, certainty, answer)
 
     if len(marks) > 1:
         return answer(None, MULTIPLE, T.CONF_MULTIPLE_MARKS, "multiple")
@@ -119,6 +125,8 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
     if chosen:
         if weak or circled:
             return answer(chosen[0], UNCERTAIN, T.CONF_PERSON, "stray" if weak else "circled")
+        if unsure:
+            return answer(chosen[0], UNCERTAIN, T.CONF_PERSON, "unregistered")
         return answer(chosen[0], MARKED, certainty)
     if weak:
         return answer(max(weak, key=lambda v: boxes[v].ink), UNCERTAIN, T.CONF_PERSON, "faint")
@@ -129,7 +137,7 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
     return answer(None, BLANK, certainty)
 
 
-def _decide_multi(field, boxes, marks, filled, weak, circled, stray, certainty, answer) -> AnswerRead:
+def _decide_multi(field, boxes, marks, filled, weak, circled, stray, unsure, certainty, answer) -> AnswerRead:
     if filled and marks:
         return answer(join_values(marks), UNCERTAIN, T.CONF_CORRECTION, "correction")
     chosen = join_values(marks or filled)
@@ -137,6 +145,8 @@ def _decide_multi(field, boxes, marks, filled, weak, circled, stray, certainty, 
         return answer(chosen, UNCERTAIN, T.CONF_PERSON, "faint")
     if circled:
         return answer(chosen, UNCERTAIN, T.CONF_PERSON, "circled")
+    if unsure:
+        return answer(chosen, UNCERTAIN, T.CONF_PERSON, "unregistered")
     if chosen:
         return answer(chosen, MARKED, certainty)
     if stray:

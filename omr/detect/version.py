@@ -20,4 +20,6 @@ READER_VERSION = "9"  # 2: boxes found again by their borders, ink against local
 # 9 mm), and leaves the scan's outermost 3 mm out: a shadow's soft edge or a dark strip along an edge
 # no longer keeps a blank back from being blank
 # 9: a weak box without a stroke is dirt beside a clear mark only if its border was found clearly
-# (DIRT_BORDER_MIN): a box found weakly may have been measured off the tick it holds
+# (BORDER_CLEAR_MIN): a box found weakly may have been measured off the tick it holds; a mark under
+# MARK_SURE_INK_MIN in a question with a box not found clearly goes to a person; a lone fill is
+# taken at confidence 0.9 at most (CONF_LONE_FILL)
