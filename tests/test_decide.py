@@ -146,6 +146,13 @@ def test_two_marks_in_a_single_choice_question_are_multiple():
     assert (a.value, a.state, a.reason, a.confidence) == (None, MULTIPLE, "multiple", T.CONF_MULTIPLE_MARKS)
 
 
+def test_two_fills_in_a_question_of_several_answers_go_to_a_person():
+    # either may be a cancellation whose tick a fax erased, or a felt pen's tick as dark as a fill
+    a = _decide("multi", o1=FILL, o4=FILL)
+    assert (a.value, a.state, a.reason) == ("1,4", UNCERTAIN, "correction")
+    assert _decide("multi", o4=FILL).state == MARKED
+
+
 def test_two_fills_alone_are_multiple():
     a = _decide(o1=FILL, o5=FILL)
     assert (a.state, a.confidence) == (MULTIPLE, T.CONF_MULTIPLE_FILLS)

@@ -140,6 +140,10 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
 def _decide_multi(field, boxes, marks, filled, weak, circled, stray, unsure, certainty, answer) -> AnswerRead:
     if filled and marks:
         return answer(join_values(marks), UNCERTAIN, T.CONF_CORRECTION, "correction")
+    if len(filled) > 1:
+        # each fill may be an answer or a cancellation (its tick erased by a fax, or a felt pen's tick
+        # as dark as a fill): as two fills in a single-choice question, a person decides
+        return answer(join_values(filled), UNCERTAIN, T.CONF_MULTIPLE_FILLS, "correction")
     chosen = join_values(marks or filled)
     if weak:
         return answer(chosen, UNCERTAIN, T.CONF_PERSON, "faint")

@@ -22,4 +22,5 @@ READER_VERSION = "9"  # 2: boxes found again by their borders, ink against local
 # 9: a weak box without a stroke is dirt beside a clear mark only if its border was found clearly
 # (BORDER_CLEAR_MIN): a box found weakly may have been measured off the tick it holds; a mark under
 # MARK_SURE_INK_MIN in a question with a box not found clearly goes to a person; a lone fill is
-# taken at confidence 0.9 at most (CONF_LONE_FILL)
+# taken at confidence 0.9 at most (CONF_LONE_FILL); two fills and no tick in a question of several
+# answers go to a person
