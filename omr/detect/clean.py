@@ -110,7 +110,8 @@ class Shrunk:
     def millimetre(self) -> Millimetre | None:
         """The image in cells of a whole number of pixels about 1 mm a side (its long side taken for
         the page's), and the paper's grey under each cell (``local_paper``); None for an image smaller
-        than a cell. The blank check judges the cells; the markers are found against the same paper."""
+        than a cell. The blank check judges the cells (against the paper a millimetre away: ``read.is_blank``);
+        the markers are found against this paper."""
         img = self.levels[0]
         px_per_mm = max(img.shape) / PAGE_H
         k = max(1, round(px_per_mm))

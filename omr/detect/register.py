@@ -43,7 +43,7 @@ def _candidates(shrunk: Shrunk) -> tuple[list[tuple[float, float]], float]:
         return [], px_per_mm / f  # smaller than a millimetre of the page
     # markers are solid print: dark against the paper around them even where the light falls off
     # or washes out (one global threshold splits a lighting gradient instead); the paper of the
-    # scan's 1 mm cells (the blank check's), brought to the small copy's size
+    # scan's 1 mm cells (Shrunk.millimetre), brought to the small copy's size
     paper = cv2.resize(shrunk.millimetre.paper, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_LINEAR)
     dark = cv2.divide(cv2.subtract(paper, small), paper, scale=255)
     _, bw = cv2.threshold(dark, 255 * T.MARKER_DARKNESS, 255, cv2.THRESH_BINARY)
