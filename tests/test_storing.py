@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 
 import cv2
 import pytest
@@ -157,3 +158,44 @@ def test_error_pages_are_rows_on_postgresql(omr_home, pg_url, tmp_path):
         assert s.execute(select(PageError.source, PageError.source_page, PageError.reason)).all() == [
             ("empty.png", 1, "Tệp rỗng (0 byte)")
         ]
+
+
+def test_a_write_killed_midway_leaves_nothing_the_next_writer_keeps(tmp_path):
+    """A writer killed between open and rename leaves its temporary; the next write of that file
+    removes it. A temporary of a live process, or of another host sharing OMR_HOME, is not touched."""
+    import socket
+    import subprocess
+    import sys
+
+    from omr.services import atomic_file
+
+    target = tmp_path / "pages" / "ab" / "abcd.jpg"
+    target.parent.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    orphan = target.with_name(f".{target.name}.{host}-{int(dead.stdout)}.tmp")
+    live = target.with_name(f".{target.name}.{host}-{os.getppid()}.tmp")
+    elsewhere = target.with_name(f".{target.name}.{host}x-{int(dead.stdout)}.tmp")
+    for t in (orphan, live, elsewhere):
+        t.write_bytes(b"half a pa")
+    atomic_file.write(target, b"a whole page")
+    assert target.read_bytes() == b"a whole page"
+    assert not orphan.exists()
+    assert live.exists() and elsewhere.exists()
+
+    orphan.write_bytes(b"half a pa")  # killed again, while writing a file that was already whole
+    atomic_file.write(target, b"a whole page")
+    assert not orphan.exists()
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted([target.name, live.name, elsewhere.name])
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path):
+    from omr.services import atomic_file
+
+    target = tmp_path / "kept.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(OSError), atomic_file.replacing(target) as f:
+        f.write(b"ne")
+        raise OSError("disk full")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["kept.bin"]

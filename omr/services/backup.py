@@ -20,6 +20,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, cast
 
+from omr.services import atomic_file
+
 # An archive holds ``manifest.json``, the database under ``database/`` and the files of the data directory
 # under ``home/`` (signing keys, page images and crops, web upload results). The database is copied
 # FIRST, then the files: a page's image is written before its row is committed, so every page the
@@ -113,7 +115,7 @@ def _home_files(home: Path) -> Iterator[tuple[Path, str]]:
         for dirpath, _dirs, names in os.walk(root):
             for n in sorted(names):
                 if n.startswith("."):
-                    continue  # a page image being written (".name.pid.tmp")
+                    continue  # a file being written (atomic_file)
                 if sub == "uploads" and n != "results.jsonl":
                     continue  # uploaded stacks are deleted once read; their results are what the web shows
                 p = Path(dirpath) / n
@@ -311,14 +313,8 @@ class _ArchiveReader:
                 yield name, name[len(prefix) + 1 :]
 
     def extract(self, name: str, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            with self.open(name) as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with self.open(name) as src, atomic_file.replacing(target) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
 
     def close(self) -> None:
         (self.zf or self.tf).close()  # type: ignore[union-attr]

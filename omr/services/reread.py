@@ -45,7 +45,7 @@ from omr import config
 from omr.detect import result as R
 from omr.detect import version
 from omr.detect.sources import RawPage
-from omr.services import audit, decisions, signing_key, storing
+from omr.services import atomic_file, audit, decisions, signing_key, storing
 from omr.services.scan_lines import EMPTY, WRITTEN
 from omr.sheet.identity import SheetIdentity
 from omr.vocab import (
@@ -627,16 +627,15 @@ class _Group:
 
 
 def _replace_crop(path: Path, jpeg: bytes) -> None:
-    """A text area's crop as the new reading cut it. Same name, new content: ``storing.write_files``
-    keeps a file that is already there, so a changed crop is removed first (for the instant between,
-    a page showing it finds no image)."""
+    """A text area's crop as the new reading cut it: same name, new content, so replaced in one rename
+    (``atomic_file.write`` would keep a file of the same size that is already there)."""
     try:
         if path.read_bytes() == jpeg:
             return
-        path.unlink()
     except FileNotFoundError:
         pass
-    storing._write_atomic(path, jpeg)
+    with atomic_file.replacing(path) as f:
+        f.write(jpeg)
 
 
 # --------------------------------------------------------------------------- the whole run

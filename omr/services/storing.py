@@ -13,10 +13,8 @@ is the same sheet, not a dispute. A page that could not be had at all is an ``er
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeGuard
 
 from sqlalchemy import insert, select, update
@@ -30,7 +28,7 @@ from omr import config
 from omr.detect import result as R
 from omr.detect import version
 from omr.detect.sources import RawPage
-from omr.services import decisions
+from omr.services import atomic_file, decisions
 from omr.services.scan_lines import ERROR, answers_json, error_json, page_json, reading_json, texts_json
 from omr.services.survey_period import batch_period, survey_day
 from omr.services.units import within
@@ -73,31 +71,16 @@ def crop_relpath(sha: str, field: str) -> str:
     return f"pages/{sha[:2]}/{sha}.{field}.jpg"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename: a killed process never leaves half a file where the
-    database will point."""
-    if path.exists() and path.stat().st_size == len(data):
-        return  # same name is same sha256: same content
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_files(sha: str, ext: str, data: bytes, read: R.PageRead) -> tuple[str, dict[str, str]]:
     """The page image and its comment crops under OMR_HOME, before any row points at them; returns their
     paths relative to OMR_HOME. (Review stores a page a person identified the same way.)"""
     home = config.home()
     rel = image_relpath(sha, ext)
-    _write_atomic(home / rel, data)
+    atomic_file.write(home / rel, data)
     crops = {}
     for t in read.texts:
         crops[t.field] = crop_relpath(sha, t.field)
-        _write_atomic(home / crops[t.field], t.jpeg)
+        atomic_file.write(home / crops[t.field], t.jpeg)
     return rel, crops
 
 
