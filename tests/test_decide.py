@@ -355,3 +355,13 @@ def test_ink_on_both_sides_of_a_label_is_a_circle_beside_a_mark_too():
 def test_pages_read_before_the_circle_was_measured_use_the_whole_band():
     assert _box(label=0.3).circle_ink == 0.3  # circle -1: not measured
     assert _decide(o1=TICK, o3=_box(label=T.CIRCLE_INK_MIN)).reason == "circled"
+
+
+def test_an_answer_where_a_band_of_dirt_crosses_an_inked_box_is_taken_less_surely():
+    in_band = replace(TICK, dirt=T.DIRT_BAND_MIN)
+    a = _decide(o2=in_band)
+    assert (a.value, a.state, a.confidence) == ("2", MARKED, T.CONF_IN_DIRT)
+    # dirt along an empty box, or a band too faint to be one, changes nothing
+    assert _decide(o2=TICK, o4=_box(dirt=0.5)).confidence == 1.0
+    assert _decide(o2=replace(TICK, dirt=T.DIRT_BAND_MIN - EPS)).confidence == 1.0
+    assert _decide(o2=TICK, o4=_box(ink=T.BLANK_INK_MAX + EPS, dirt=T.DIRT_BAND_MIN)).confidence == T.CONF_IN_DIRT

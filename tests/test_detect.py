@@ -392,3 +392,52 @@ def test_a_qr_code_whose_toner_spread_is_still_read(blank_sheet):
     reg = register(spread)
     assert reg is not None
     assert read_qr(spread, reg.homography) is not None
+
+
+def _drum_dirt(img: np.ndarray, x_mm: float, width_mm: float = 5.0, seed: int = 7) -> np.ndarray:
+    """A copier drum's band of dirt along the feed: grey dots down the whole page, ``width_mm`` wide."""
+    out = img.copy()
+    rng = np.random.default_rng(seed)
+    x0, x1 = _px(x_mm - width_mm / 2), _px(x_mm + width_mm / 2)
+    for _ in range(6000):
+        cv2.circle(out, (int(rng.integers(x0, x1)), int(rng.integers(0, img.shape[0]))), int(rng.integers(1, 3)), 70, -1)
+    return out
+
+
+def test_a_band_of_dirt_is_told_by_the_blank_paper_it_crosses(kh, blank_sheet):
+    """Dirt along the feed shows on the paper the layout leaves blank: the boxes it crosses are
+    measured as lying in it, those beside it and on a clean page are not; a mark there is taken
+    less surely, and the band does not make an empty comment area written."""
+    from omr.detect.measure import BlankPaper
+
+    boxes = {o.value: o.box for o in kh.placement("q_counter").options}
+    x = boxes["3"].center[0]
+    assert abs(boxes["1"].center[0] - x) > 20
+    img = _drum_dirt(blank_sheet, x)
+    _cross(img, kh, "q_counter", "3")
+    page = read_page(img, KEY)
+    q = next(a for a in page.answers if a.field == "q_counter")
+    assert (q.value, q.state) == ("3", MARKED) and q.confidence <= T.CONF_IN_DIRT
+    assert q.boxes["3"].dirt >= T.DIRT_BAND_MIN
+    assert q.boxes["1"].dirt < T.DIRT_BAND_MIN / 4
+    assert not any(t.written for t in page.texts)
+
+    clean = read_page(blank_sheet, KEY)
+    assert all(m.dirt == 0 for a in clean.answers for m in a.boxes.values())
+    assert all(a.confidence == 1.0 for a in clean.answers)
+
+    # the comment area the band crosses holds ink enough to read as writing but for the band
+    ink = InkMap(img, DPI / 25.4)  # the rendered page is the page itself: page millimetres at 200 dpi
+    area = kh.placement("y_kien_khac").area
+    assert area.x < x < area.x + area.w
+    assert text_ink(ink, [area])[0] >= T.TEXT_WRITTEN_INK_MIN
+    assert text_ink(ink, [area], BlankPaper(ink, kh.pages[0]))[0] < T.TEXT_WRITTEN_INK_MIN
+
+
+def test_writing_beside_a_band_of_dirt_is_still_writing(kh, blank_sheet):
+    img = blank_sheet.copy()
+    a = kh.placement("y_kien_khac").area
+    cv2.putText(img, "ykien", (_px(a.x + 10), _px(a.y + 8)), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.2, 0, 2)
+    page = read_page(_drum_dirt(img, a.x + a.w - 40), KEY)
+    texts = {t.field: t.written for t in page.texts}
+    assert texts == {"y_kien_khac": True, "y_kien_chua_hai_long": False}

@@ -10,7 +10,7 @@ import numpy as np
 import pypdfium2 as pdfium
 import pytest
 
-from omr.sheet.layout import BODY_BOTTOM, LayoutError, layout, layout_json, markers, qr_rect
+from omr.sheet.layout import BODY_BOTTOM, PAGE_H, LayoutError, layout, layout_json, markers, qr_rect
 from omr.sheet.render import UnitHeading, render
 from omr.sheet.templates import TemplateError, Variant, all_forms, load_form
 
@@ -100,3 +100,27 @@ def test_printed_boxes_markers_and_qr_are_where_the_layout_says():
             assert mean(b.x + 0.8, b.y + 0.8, b.w - 1.6, b.h - 1.6) > 245  # empty inside
             edge = np.mean([mean(b.x - 0.2, b.y + 1, 0.5, b.h - 2), mean(b.x + b.w - 0.3, b.y + 1, 0.5, b.h - 2)])
             assert edge < 200  # the printed border runs along the box's edge
+
+
+@pytest.mark.parametrize("form_id", ["sipas-tthc", "hn-y-te", "kien-hung-2020"])
+def test_everything_rendered_is_printed_matter_or_a_box(form_id):
+    """The reader tells blank paper by the layout's printed matter: every pixel the renderer inks
+    below the unit's name and the serial, above the footer, lies in a rectangle of ``PageLayout.printed`` or a box."""
+    fl = layout(all_forms()[form_id])
+    buf = io.BytesIO()
+    render(buf, fl, "09552", ["000001"] * len(fl.pages), b"k" * 32, UnitHeading("Phường Kiến Hưng"))
+    dpi = 150
+    k = dpi / 25.4
+    doc = pdfium.PdfDocument(buf.getvalue())
+    for i, page in enumerate(fl.pages):
+        img = doc[i].render(scale=dpi / 72, grayscale=True).to_numpy()
+        img = img if img.ndim == 2 else img[:, :, 0]
+        covered = np.zeros(img.shape, bool)
+        rects = list(page.printed()) + [o.box for fp in page.fields for o in fp.options]
+        for r in rects:  # slack for the border lines' width and the rasteriser's anti-aliasing
+            y0, y1 = max(0, round((r.y - 0.4) * k)), round((r.y + r.h + 0.4) * k)
+            covered[y0:y1, max(0, round((r.x - 0.4) * k)) : round((r.x + r.w + 0.4) * k)] = True
+        band = slice(round(45 * k), round((PAGE_H - 8) * k))  # below the unit's name and the serial, above the footer
+        inked = img[band] < 160
+        assert inked.sum() > 10_000  # the page was drawn
+        assert not (inked & ~covered[band]).any(), np.argwhere(inked & ~covered[band])[:5] / k

@@ -100,6 +100,9 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
         certainty = min(certainty, T.CONF_BESIDE_MINOR)
     if filled and not marks:
         certainty = min(certainty, T.CONF_LONE_FILL)
+    # a band of a scanner's dirt crosses an inked box: dirt and a mark look alike there
+    if any(m.dirt >= T.DIRT_BAND_MIN and m.ink > T.BLANK_INK_MAX for m in boxes.values()):
+        certainty = min(certainty, T.CONF_IN_DIRT)
 
     def answer(value, state, conf, reason=None) -> AnswerRead:
         return AnswerRead(field.id, value, state, round(float(conf), 3), reason, boxes)

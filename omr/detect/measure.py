@@ -20,7 +20,16 @@ from omr.detect import thresholds as T
 from omr.detect.clean import local_paper
 from omr.detect.components import Components
 from omr.detect.result import BoxMeasure
-from omr.sheet.layout import FieldPlacement, Rect
+from omr.sheet.layout import FieldPlacement, PageLayout, Rect
+
+
+def _pixel_bounds(p: np.ndarray, h: int, w: int) -> np.ndarray:
+    """(N, 4) pixel rectangles x, y, w, h -> (N, 4) whole-pixel bounds x0, y0, x1, y1 within (h, w)."""
+    x0 = np.clip(np.rint(p[:, 0]), 0, w)
+    y0 = np.clip(np.rint(p[:, 1]), 0, h)
+    x1 = np.clip(np.rint(p[:, 0] + p[:, 2]), x0, w)
+    y1 = np.clip(np.rint(p[:, 1] + p[:, 3]), y0, h)
+    return np.stack([x0, y0, x1, y1], axis=1).astype(np.intp)
 
 
 class InkMap:
@@ -42,8 +51,8 @@ class InkMap:
         _, self.ink = cv2.threshold(self.dark, 255 * T.INK_DARKNESS, 1, cv2.THRESH_BINARY)
         # zones outside the boxes (spill ring, label band, text areas) are summed without specks:
         # an opening by 2x2 removes what is thinner than a pen's line
-        opened = cv2.morphologyEx(self.ink, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
-        self.ink_sum = cv2.integral(opened)
+        self.opened = cv2.morphologyEx(self.ink, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+        self.ink_sum = cv2.integral(self.opened)
         self.dark_sum = cv2.integral(self.dark)
 
     def px(self, mm: np.ndarray) -> np.ndarray:
@@ -53,12 +62,7 @@ class InkMap:
 
     def _bounds(self, mm: np.ndarray) -> np.ndarray:
         """(N, 4) rectangles in mm -> (N, 4) pixel bounds x0, y0, x1, y1 clipped to the map."""
-        p = self.px(mm)
-        x0 = np.clip(np.rint(p[:, 0]), 0, self.w)
-        y0 = np.clip(np.rint(p[:, 1]), 0, self.h)
-        x1 = np.clip(np.rint(p[:, 0] + p[:, 2]), x0, self.w)
-        y1 = np.clip(np.rint(p[:, 1] + p[:, 3]), y0, self.h)
-        return np.stack([x0, y0, x1, y1], axis=1).astype(np.intp)
+        return _pixel_bounds(self.px(mm), self.h, self.w)
 
     @staticmethod
     def _sums(table: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -347,8 +351,84 @@ def _circle_ink(ink: InkMap, zone: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return np.minimum(ink.ink_many(upper, hole), ink.ink_many(lower, hole))
 
 
-def measure_page(ink: InkMap, fields: list[FieldPlacement]) -> dict[str, dict[str, BoxMeasure]]:
-    """Every option box of a page at once, vectorised."""
+# --------------------------------------------------------------------------- dirt along the feed
+
+
+def _sums(a: np.ndarray, axis: int) -> np.ndarray:
+    """Sums of an 8-bit map down its columns (``axis`` 0) or along its rows (1)."""
+    return cv2.reduce(a, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
+
+
+# every page of a form has the same blank paper in the same band: made once per page layout and
+# band (a few of each per installation), keyed by the layout's id, which it keeps alive
+_BLANK: dict[tuple, tuple[PageLayout, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _blank_in_layout(
+    page: PageLayout, h: int, w: int, origin: tuple[float, ...], k: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """1 where an (h, w) map of ``page`` from ``origin`` (mm) at ``k`` px/mm shows blank paper, and
+    the blank paper's sums down each column and along each row."""
+    key = (id(page), h, w, origin, k)
+    if key not in _BLANK:
+        free = np.ones((h, w), np.uint8)
+        boxes = _rects(o.box for fp in page.fields for o in fp.options)
+        grown = np.concatenate(
+            [_inset(_rects(page.printed()), -T.FREE_PAPER_MARGIN_MM), _inset(boxes, -T.DIRT_BOX_PAD_MM)]
+        )
+        for x0, y0, x1, y1 in _pixel_bounds((grown - [*origin, 0.0, 0.0]) * k, h, w).tolist():
+            free[y0:y1, x0:x1] = 0
+        _BLANK[key] = (page, free, _sums(free, 0), _sums(free, 1))
+    return _BLANK[key][1:]
+
+
+class BlankPaper:
+    """The ink on the paper that a page's layout leaves blank, summed along each pixel column and
+    row of its ink map.
+
+    Blank paper lies ``FREE_PAPER_MARGIN_MM`` from everything printed (``PageLayout.printed``:
+    registration and the print's spread) and ``DIRT_BOX_PAD_MM`` from every checkbox, which holds a tick
+    begun outside its box or a cross larger than it (the boxes where the layout puts them: a fold
+    moves them less than the pad). A scanner's dirty drum, rollers or glass leave bands of dirt
+    along the feed (or across it) that cross everything in their way, the blank paper between the
+    boxes too; what a hand writes stays in and around its box or its comment area."""
+
+    def __init__(self, ink: InkMap, page: PageLayout):
+        free, self.col_free, self.row_free = _blank_in_layout(page, ink.h, ink.w, tuple(ink.origin[:2].tolist()), ink.k)
+        seen = cv2.bitwise_and(ink.opened, free)
+        self.col_ink, self.row_ink = _sums(seen, 0), _sums(seen, 1)
+        self.enough = T.DIRT_PAPER_MIN_MM2 * ink.k**2
+
+    def along(self, bounds: np.ndarray) -> np.ndarray:
+        """(N,) for pixel bounds x0, y0, x1, y1: the dirt along their columns or their rows,
+        whichever is more (a share of the blank paper there)."""
+        x0, y0, x1, y1 = bounds.T
+
+        def share(inked: np.ndarray, free: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            i, n = np.concatenate([[0], np.cumsum(inked)]), np.concatenate([[0], np.cumsum(free)])
+            got, paper = i[b] - i[a], n[b] - n[a]
+            return np.where(paper >= self.enough, got / np.maximum(paper, 1), 0.0)
+
+        return np.maximum(share(self.col_ink, self.col_free, x0, x1), share(self.row_ink, self.row_free, y0, y1))
+
+    def bands(self, k: float) -> tuple[np.ndarray, np.ndarray]:
+        """Which pixel columns and which rows lie in a band of dirt: those whose millimetre (around
+        them) has ``DIRT_BAND_MIN`` of its blank paper inked."""
+        w = max(1, round(k))
+
+        def banded(inked: np.ndarray, free: np.ndarray) -> np.ndarray:
+            kernel = np.ones(w)
+            i, n = np.convolve(inked, kernel, "same"), np.convolve(free, kernel, "same")
+            return (n >= self.enough / 10) & (i >= T.DIRT_BAND_MIN * np.maximum(n, 1))
+
+        return banded(self.col_ink, self.col_free), banded(self.row_ink, self.row_free)
+
+
+def measure_page(
+    ink: InkMap, fields: list[FieldPlacement], paper: BlankPaper | None = None
+) -> dict[str, dict[str, BoxMeasure]]:
+    """Every option box of a page at once, vectorised. ``paper``: the page's blank paper, to tell
+    bands of dirt through the boxes; none given, no dirt is measured."""
     opts = [(fp.field.id, o) for fp in fields for o in fp.options]
     if not opts:
         return {}
@@ -393,8 +473,10 @@ def measure_page(ink: InkMap, fields: list[FieldPlacement]) -> dict[str, dict[st
     circle = _circle_ink(ink, zone, hole)
     moved = np.hypot(*shift.T)
     speck_share = specks.reshape(len(opts), -1).sum(axis=1) / n
+    dirt = paper.along(ink._bounds(_inset(box, T.BOX_INSET_MM))) if paper else np.zeros(len(opts))
     cols = np.stack(
-        [ink_share, core, darkness, spill, label, reach, border, moved, stroke_share, speck_share, bent, circle], 1
+        [ink_share, core, darkness, spill, label, reach, border, moved, stroke_share, speck_share, bent, circle, dirt],
+        1,
     )
     out: dict[str, dict[str, BoxMeasure]] = {}
     for (fid, o), row in zip(opts, cols.tolist(), strict=True):
@@ -402,11 +484,11 @@ def measure_page(ink: InkMap, fields: list[FieldPlacement]) -> dict[str, dict[st
     return out
 
 
-def text_ink(ink: InkMap, areas: list[Rect]) -> list[float]:
+def text_ink(ink: InkMap, areas: list[Rect], paper: BlankPaper | None = None) -> list[float]:
     """Share of each free-text area (inside its dotted border, found again on the page) covered by
     writing: strokes of a pen, not specks (a copier's grain), not straight lines running along the
-    area (a crease, a border pushed inside by a fold) and not the border's dashes reaching in from
-    its edge."""
+    area (a crease, a border pushed inside by a fold), not the border's dashes reaching in from
+    its edge, and not the columns or rows where a band of dirt crosses the page (``paper``)."""
     if not areas:
         return []
     r = _rects(areas)
@@ -415,7 +497,12 @@ def text_ink(ink: InkMap, areas: list[Rect]) -> list[float]:
     # (held-out folded pages: 92.6 % of empty areas called empty with the slack, 96.3 % without)
     shift, _ = _first_look(ink, ink.px(r), round(T.LOCATE_REACH_MM * ink.k), slack=0)
     bounds = ink._bounds(_inset(_moved(r, shift / ink.k), T.TEXT_INSET_MM))
-    return [_writing(ink.ink[y0:y1, x0:x1], ink.k) for x0, y0, x1, y1 in bounds]
+    seen = ink.ink
+    if paper is not None:
+        cols, rows = paper.bands(ink.k)
+        if cols.any() or rows.any():
+            seen = ink.ink * ~(rows[:, None] | cols[None, :])
+    return [_writing(seen[y0:y1, x0:x1], ink.k) for x0, y0, x1, y1 in bounds]
 
 
 def _writing(crop: np.ndarray, k: float) -> float:

@@ -9,7 +9,7 @@ from omr.detect import thresholds as T
 from omr.detect.clean import Shrunk, local_paper, repair_streaks
 from omr.detect.decide import decide_field
 from omr.detect.images import decode
-from omr.detect.measure import InkMap, measure_page, text_ink
+from omr.detect.measure import BlankPaper, InkMap, measure_page, text_ink
 from omr.detect.qr import read_qr
 from omr.detect.register import Registration, register, warp
 from omr.detect.result import EMPTY_PAGE, INVALID, READ, UNIDENTIFIED, PageRead, TextAreaRead
@@ -111,12 +111,13 @@ def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registratio
     region = Rect(0.0, top, PAGE_W, bottom - top)
     canon = warp(_thin_marks_kept(gray), reg.homography, T.PX_PER_MM, (region.x, region.y, region.w, region.h))
     ink = InkMap(canon, T.PX_PER_MM, (region.x, region.y), reg.contrast)
-    boxes = measure_page(ink, [fp for fp in fields if fp.options])
+    paper = BlankPaper(ink, fl.pages[ident.page - 1])
+    boxes = measure_page(ink, [fp for fp in fields if fp.options], paper)
     answers = [decide_field(fp.field, boxes[fp.field.id]) for fp in fields if fp.options]
     areas = [(fp.field.id, fp.area) for fp in fields if fp.area is not None]
     texts = [
         TextAreaRead(fid, share >= T.TEXT_WRITTEN_INK_MIN, round(share, 5), _crop_jpeg(canon, area, region))
-        for (fid, area), share in zip(areas, text_ink(ink, [a for _, a in areas]), strict=True)
+        for (fid, area), share in zip(areas, text_ink(ink, [a for _, a in areas], paper), strict=True)
     ]
     return PageRead(READ, ident, answers, texts, reg.homography.tolist(), reg.rotation, image_size=size)
 

@@ -45,6 +45,9 @@ class BoxMeasure:
     # the label's band measured as the less inked of its halves above and below the label, both of
     # which a loop round it crosses; pages read before reader 4 have -1: ``label`` stands for it
     circle: float = -1.0
+    # ink on the blank paper along the box's column or row: a band of a scanner's dirt through it;
+    # pages read before reader 10 have 0
+    dirt: float = 0.0
 
     @property
     def circle_ink(self) -> float:

@@ -79,6 +79,22 @@ SPECKS_EMPTY_MAX = 0.015
 STRAIGHT_LINE_SHARE = 0.9
 
 
+# Dirt along the feed (measure.BlankPaper): blank paper is what lies this far from everything
+# printed (registration, a wavy or folded sheet moving print about as far as LOCATE_REACH_MM, and
+# the print's spread: with 1 mm, table rules moved by a wavy sheet read as a band of dirt) ...
+FREE_PAPER_MARGIN_MM = 2.0
+# ... and this far from every box: a tick begun outside it, a cross larger than it
+DIRT_BOX_PAD_MM = 2.0
+# a box's row is looked along this far beyond its question's first and last box
+DIRT_ROW_REACH_MM = 3.0
+# less blank paper than this along a column or row tells nothing (a column of stacked boxes)
+DIRT_PAPER_MIN_MM2 = 10.0
+# at or above, along a box with ink in it: the box lies in a band of dirt. Three times what the
+# calibration families without dirt reach (0.011); calibration's drum dirt: 0.06 where a cloud of
+# it reads as a mark (median)
+DIRT_BAND_MIN = 0.03
+
+
 # --- finding the page (register.py) -------------------------------------------------------
 # Markers are found on a copy of the scan this many px long (about 1.7 px/mm: 12 px a marker). The
 # accuracy targets hold from 500 up; 700 cost 1 ms more per page.
@@ -201,6 +217,7 @@ CONF_BESIDE_MINOR = 0.8  # a clear mark taken beside a minor weak box
 # tick beside it the fill is all that is left. On held-out pages 3 of 3,992 lone fills taken were
 # such corrections, against 2 of 22,035 ticks.
 CONF_LONE_FILL = 0.9
+CONF_IN_DIRT = 0.7  # an answer where a band of dirt crosses an inked box: calibration: 1 in 25 wrong
 # How sure the machine is of what it sends to a person, by the reason (the queue sorts by it):
 CONF_MULTIPLE_MARKS = 0.9  # two clear marks in a single-choice question: rarely anything else
 CONF_MULTIPLE_FILLS = 0.8  # two filled boxes: two cancellations, or two answers

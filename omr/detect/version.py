@@ -5,7 +5,7 @@ registration, measurement, the deciding rules, any threshold, QR reading — so 
 say which reader made them and ``omr reread`` reports which reader decided each changed answer.
 """
 
-READER_VERSION = "9"  # 2: boxes found again by their borders, ink against local paper (issue 9)
+READER_VERSION = "10"  # 2: boxes found again by their borders, ink against local paper (issue 9)
 # 3: a box's opposite borders found up to 2 px nearer or further apart than printed (bold fax
 # borders, paper squeezed along a fold), a search that ends at its reach looked at once more
 # 4: a weak box with no stroke in it beside a sure mark is dirt, not a second answer; a circle round a
@@ -24,3 +24,7 @@ READER_VERSION = "9"  # 2: boxes found again by their borders, ink against local
 # MARK_SURE_INK_MIN in a question with a box not found clearly goes to a person; a lone fill is
 # taken at confidence 0.9 at most (CONF_LONE_FILL); two fills and no tick in a question of several
 # answers go to a person
+# 10: ink on the paper the layout leaves blank, along each box's column and row (``BoxMeasure.dirt``,
+# ``measure.BlankPaper``): an answer where such a band of a scanner's dirt crosses an inked box is
+# taken at confidence CONF_IN_DIRT at most, and a comment area is read without the band's columns
+# and rows
