@@ -400,7 +400,8 @@ def _drum_dirt(img: np.ndarray, x_mm: float, width_mm: float = 5.0, seed: int = 
     rng = np.random.default_rng(seed)
     x0, x1 = _px(x_mm - width_mm / 2), _px(x_mm + width_mm / 2)
     for _ in range(6000):
-        cv2.circle(out, (int(rng.integers(x0, x1)), int(rng.integers(0, img.shape[0]))), int(rng.integers(1, 3)), 70, -1)
+        centre = (int(rng.integers(x0, x1)), int(rng.integers(0, img.shape[0])))
+        cv2.circle(out, centre, int(rng.integers(1, 3)), 70, -1)
     return out
 
 
