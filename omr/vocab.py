@@ -52,6 +52,7 @@ ANSWER_REASON = {
     "correction": "có ô tô kín (sửa lại)",
     "circled": "khoanh tròn nhãn thay vì đánh dấu ô",
     "unregistered": "không tìm rõ ô trên phiếu (phiếu gấp, cong)",
+    "dirt": "vệt bẩn của máy quét đi qua ô",
     "low_confidence": "máy không chắc chắn",
 }
 MACHINE = "machine"  # answers.decided_by when the machine's decision was accepted as final

@@ -275,6 +275,7 @@ def test_every_reason_for_a_person_has_words_for_the_reviewer():
         "moved": replace(TICK, ink=0.1, stroke=0.1, border=T.BORDER_CLEAR_MIN - EPS),
         "spill": _box(spill=T.STRAY_SPILL_MIN),
         "circle": _box(label=0.3, circle=0.3),
+        "band": replace(TICK, dirt=T.DIRT_BAND_MIN),
     }
     reasons = set()
     for kind in ("single", "multi"):
@@ -282,7 +283,7 @@ def test_every_reason_for_a_person_has_words_for_the_reviewer():
             a = _decide(kind, **{f"o{i}": m for i, m in enumerate(combo, start=1)})
             reasons.add(a.reason)
     reasons.discard(None)
-    assert {"multiple", "faint", "stray", "correction", "circled", "unregistered"} <= reasons
+    assert {"multiple", "faint", "stray", "correction", "circled", "unregistered", "dirt"} <= reasons
     assert reasons <= ANSWER_REASON.keys()
 
 
@@ -357,11 +358,15 @@ def test_pages_read_before_the_circle_was_measured_use_the_whole_band():
     assert _decide(o1=TICK, o3=_box(label=T.CIRCLE_INK_MIN)).reason == "circled"
 
 
-def test_an_answer_where_a_band_of_dirt_crosses_an_inked_box_is_taken_less_surely():
+def test_a_question_where_a_band_of_dirt_crosses_an_inked_box_goes_to_a_person():
     in_band = replace(TICK, dirt=T.DIRT_BAND_MIN)
-    a = _decide(o2=in_band)
-    assert (a.value, a.state, a.confidence) == ("2", MARKED, T.CONF_IN_DIRT)
-    # dirt along an empty box, or a band too faint to be one, changes nothing
-    assert _decide(o2=TICK, o4=_box(dirt=0.5)).confidence == 1.0
-    assert _decide(o2=replace(TICK, dirt=T.DIRT_BAND_MIN - EPS)).confidence == 1.0
-    assert _decide(o2=TICK, o4=_box(ink=T.BLANK_INK_MAX + EPS, dirt=T.DIRT_BAND_MIN)).confidence == T.CONF_IN_DIRT
+    for kind in ("single", "multi"):
+        a = _decide(kind, o2=in_band)
+        assert (a.value, a.state, a.reason) == ("2", UNCERTAIN, "dirt")  # what it would take, as the guess
+    # a blank question whose only ink is a band's cloud in one box
+    a = _decide(o4=_box(ink=0.3, stroke=0.3, reach=0.7, dirt=0.1))
+    assert (a.state, a.reason) == (UNCERTAIN, "dirt")
+    # a band along empty boxes, a band too faint to be one, or a question a person sees anyway
+    assert _decide(o2=TICK, o4=_box(dirt=0.5)).state == MARKED
+    assert _decide(o2=replace(TICK, dirt=T.DIRT_BAND_MIN - EPS)).state == MARKED
+    assert _decide(o2=in_band, o4=TICK).reason == "multiple"

@@ -100,9 +100,6 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
         certainty = min(certainty, T.CONF_BESIDE_MINOR)
     if filled and not marks:
         certainty = min(certainty, T.CONF_LONE_FILL)
-    # a band of a scanner's dirt crosses an inked box: dirt and a mark look alike there
-    if any(m.dirt >= T.DIRT_BAND_MIN and m.ink > T.BLANK_INK_MAX for m in boxes.values()):
-        certainty = min(certainty, T.CONF_IN_DIRT)
 
     def answer(value, state, conf, reason=None) -> AnswerRead:
         return AnswerRead(field.id, value, state, round(float(conf), 3), reason, boxes)
@@ -114,9 +111,19 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
     unsure = any(m.border < T.BORDER_CLEAR_MIN for m in boxes.values()) and any(
         boxes[v].stroke_ink < T.MARK_SURE_INK_MIN for v in marks
     )
+    # a band of a scanner's dirt crosses a box with ink in it: a cloud of dirt and a mark look alike
+    # there, so what would be taken is a person's to confirm
+    dirty = any(m.dirt >= T.DIRT_BAND_MIN and m.ink > T.BLANK_INK_MAX for m in boxes.values())
     if field.kind == "multi":
-        return _decide_multi(field, boxes, marks, filled, weak, circled, stray, unsure, certainty, answer)
+        got = _decide_multi(field, boxes, marks, filled, weak, circled, stray, unsure, certainty, answer)
+    else:
+        got = _decide_single(boxes, marks, filled, weak, circled, stray, unsure, certainty, answer)
+    if dirty and got.state in (MARKED, BLANK):
+        return answer(got.value, UNCERTAIN, T.CONF_PERSON, "dirt")
+    return got
 
+
+def _decide_single(boxes, marks, filled, weak, circled, stray, unsure, certainty, answer) -> AnswerRead:
     if len(marks) > 1:
         return answer(None, MULTIPLE, T.CONF_MULTIPLE_MARKS, "multiple")
     if filled and marks:

@@ -368,7 +368,8 @@ def _blank_in_layout(
     page: PageLayout, h: int, w: int, origin: tuple[float, ...], k: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """1 where an (h, w) map of ``page`` from ``origin`` (mm) at ``k`` px/mm shows blank paper, and
-    the blank paper's sums down each column and along each row."""
+    the blank paper's sums: (1, w) down each column, (2, h) along each row left and right of the
+    middle."""
     key = (id(page), h, w, origin, k)
     if key not in _BLANK:
         free = np.ones((h, w), np.uint8)
@@ -378,48 +379,60 @@ def _blank_in_layout(
         )
         for x0, y0, x1, y1 in _pixel_bounds((grown - [*origin, 0.0, 0.0]) * k, h, w).tolist():
             free[y0:y1, x0:x1] = 0
-        _BLANK[key] = (page, free, _sums(free, 0), _sums(free, 1))
+        rows = np.stack([_sums(free[:, : w // 2], 1), _sums(free[:, w // 2 :], 1)])
+        _BLANK[key] = (page, free, _sums(free, 0)[None], rows)
     return _BLANK[key][1:]
 
 
 class BlankPaper:
     """The ink on the paper that a page's layout leaves blank, summed along each pixel column and
-    row of its ink map.
+    row of its ink map (each row's left and right half on their own).
 
     Blank paper lies ``FREE_PAPER_MARGIN_MM`` from everything printed (``PageLayout.printed``:
     registration and the print's spread) and ``DIRT_BOX_PAD_MM`` from every checkbox, which holds a tick
     begun outside its box or a cross larger than it (the boxes where the layout puts them: a fold
     moves them less than the pad). A scanner's dirty drum, rollers or glass leave bands of dirt
     along the feed (or across it) that cross everything in their way, the blank paper between the
-    boxes too; what a hand writes stays in and around its box or its comment area."""
+    boxes too; what a hand writes stays in and around its box or its comment area. A band runs the
+    page's length: a row is dirty only if its blank paper is inked in both the left and the right
+    half of the page. The blank paper of a row through the questions is mostly the margins at its
+    two ends, and a band down one margin inks every row there. A column's blank paper lies all along
+    it, between the sections."""
 
     def __init__(self, ink: InkMap, page: PageLayout):
         free, self.col_free, self.row_free = _blank_in_layout(page, ink.h, ink.w, tuple(ink.origin[:2].tolist()), ink.k)
         seen = cv2.bitwise_and(ink.opened, free)
-        self.col_ink, self.row_ink = _sums(seen, 0), _sums(seen, 1)
+        w = ink.w // 2
+        # (1, W): each column's ink; (2, H): each row's, left and right of the middle
+        self.col_ink = _sums(seen, 0)[None]
+        self.row_ink = np.stack([_sums(seen[:, :w], 1), _sums(seen[:, w:], 1)])
         self.enough = T.DIRT_PAPER_MIN_MM2 * ink.k**2
 
     def along(self, bounds: np.ndarray) -> np.ndarray:
         """(N,) for pixel bounds x0, y0, x1, y1: the dirt along their columns or their rows,
-        whichever is more (a share of the blank paper there)."""
+        whichever is more (a share of the blank paper there; of a row, its less inked half's)."""
         x0, y0, x1, y1 = bounds.T
 
         def share(inked: np.ndarray, free: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            i, n = np.concatenate([[0], np.cumsum(inked)]), np.concatenate([[0], np.cumsum(free)])
-            got, paper = i[b] - i[a], n[b] - n[a]
-            return np.where(paper >= self.enough, got / np.maximum(paper, 1), 0.0)
+            z = np.zeros((len(inked), 1), np.int64)
+            i, n = np.cumsum(np.hstack([z, inked]), axis=1), np.cumsum(np.hstack([z, free]), axis=1)
+            got, paper = i[:, b] - i[:, a], n[:, b] - n[:, a]
+            return np.where(paper >= self.enough / len(inked), got / np.maximum(paper, 1), 0.0).min(axis=0)
 
         return np.maximum(share(self.col_ink, self.col_free, x0, x1), share(self.row_ink, self.row_free, y0, y1))
 
     def bands(self, k: float) -> tuple[np.ndarray, np.ndarray]:
         """Which pixel columns and which rows lie in a band of dirt: those whose millimetre (around
-        them) has ``DIRT_BAND_MIN`` of its blank paper inked."""
+        them) has ``DIRT_BAND_MIN`` of its blank paper inked (a row: in both of its halves)."""
         w = max(1, round(k))
 
         def banded(inked: np.ndarray, free: np.ndarray) -> np.ndarray:
             kernel = np.ones(w)
-            i, n = np.convolve(inked, kernel, "same"), np.convolve(free, kernel, "same")
-            return (n >= self.enough / 10) & (i >= T.DIRT_BAND_MIN * np.maximum(n, 1))
+            out = np.ones(inked.shape[1], bool)
+            for part, paper in zip(inked, free, strict=True):
+                i, n = np.convolve(part, kernel, "same"), np.convolve(paper, kernel, "same")
+                out &= (n >= self.enough / 10 / len(inked)) & (i >= T.DIRT_BAND_MIN * np.maximum(n, 1))
+            return out
 
         return banded(self.col_ink, self.col_free), banded(self.row_ink, self.row_free)
 

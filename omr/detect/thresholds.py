@@ -217,7 +217,6 @@ CONF_BESIDE_MINOR = 0.8  # a clear mark taken beside a minor weak box
 # tick beside it the fill is all that is left. On held-out pages 3 of 3,992 lone fills taken were
 # such corrections, against 2 of 22,035 ticks.
 CONF_LONE_FILL = 0.9
-CONF_IN_DIRT = 0.7  # an answer where a band of dirt crosses an inked box: on calibration 4 of 63 were wrong
 # How sure the machine is of what it sends to a person, by the reason (the queue sorts by it):
 CONF_MULTIPLE_MARKS = 0.9  # two clear marks in a single-choice question: rarely anything else
 CONF_MULTIPLE_FILLS = 0.8  # two filled boxes: two cancellations, or two answers

@@ -25,6 +25,5 @@ READER_VERSION = "10"  # 2: boxes found again by their borders, ink against loca
 # taken at confidence 0.9 at most (CONF_LONE_FILL); two fills and no tick in a question of several
 # answers go to a person
 # 10: ink on the paper the layout leaves blank, along each box's column and row (``BoxMeasure.dirt``,
-# ``measure.BlankPaper``): an answer where such a band of a scanner's dirt crosses an inked box is
-# taken at confidence CONF_IN_DIRT at most, and a comment area is read without the band's columns
-# and rows
+# ``measure.BlankPaper``): a question where such a band of a scanner's dirt crosses a box with ink
+# goes to a person (reason "dirt"), and a comment area is read without the band's columns and rows
