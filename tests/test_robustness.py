@@ -516,21 +516,34 @@ def test_doctor_finds_a_replaced_key_and_a_damaged_database(omr_home, stack_of):
 KILL_SEED = int(os.environ.get("OMR_KILL_SEED", "20261202"))
 # per run: scans in process here, workers and scans through the queue in the next test (at least 10 together)
 IN_PROCESS_KILLS = 7
+START_UP_S = 0.4  # about the time a scan takes to give its first line: the pause of a kill before it
 QUEUE_WORKER_KILLS = 3
 STORED = ("accepted", "needs_review")
 
 
-def _kill_at_random(start, rng, lines_before: int, pause: float) -> bool:
-    """Start a scan, let it give ``lines_before`` lines and ``pause`` seconds more, then SIGKILL its main
-    process only. Returns whether it was still running (a kill), after checking its readers died too."""
+def _line_gap(times: list[float]) -> float:
+    """The mean time between a scan's lines, from its start time and the times of its lines so far.
+    Before the first line, about its start-up; right after it, no gap is known yet: 0."""
+    if len(times) > 2:
+        return (times[-1] - times[1]) / (len(times) - 2)
+    return START_UP_S if len(times) == 1 else 0.0
+
+
+def _kill_at_random(start, rng, lines_before: int, share: float) -> bool:
+    """Start a scan, let it give ``lines_before`` lines and ``share`` (0..1) of the time a line takes
+    more, then SIGKILL its main process only. Returns whether it was still running (a kill), after
+    checking its readers died too. The pause is measured on the scan itself (the gap between its lines
+    so far), as a fixed pause outlasts the scan on a fast machine."""
     scan = start()
     assert scan.stdout is not None
     readers: set[int] = set()
     try:
+        times = [time.monotonic()]
         for _ in range(lines_before):
             if not scan.stdout.readline():
                 break
-        time.sleep(pause)
+            times.append(time.monotonic())
+        time.sleep(share * _line_gap(times))
         readers = _children(scan.pid)
         if scan.poll() is not None:
             return False
@@ -587,7 +600,7 @@ def test_scans_killed_at_random_moments_store_each_page_once(omr_home, stack_of)
     while kills < IN_PROCESS_KILLS:
         attempts += 1
         assert attempts <= 2 * IN_PROCESS_KILLS, f"seed {KILL_SEED}: most scans finished before their kill"
-        kills += _kill_at_random(start, rng, rng.randrange(n), rng.uniform(0, 0.4))
+        kills += _kill_at_random(start, rng, rng.randrange(n), rng.random())
     lines = list(ingest.scan([path], workers=2))
     _check_stored_once(lines, n)
     _check_bookkeeping(omr_home, kills)
