@@ -22,7 +22,7 @@ from omr.detect.register import register
 from omr.detect.result import BLANK, EMPTY_PAGE, INVALID, MARKED, MULTIPLE, READ, UNCERTAIN, UNIDENTIFIED, BoxMeasure
 from omr.sheet.layout import FormLayout, Rect, layout_for
 from omr.sheet.render import UnitHeading, render
-from omr.sheet.templates import Variant
+from omr.sheet.templates import Variant, all_forms
 
 KEY = b"test-key-0123456789abcdef0123456"
 DPI = 200
@@ -442,3 +442,15 @@ def test_writing_beside_a_band_of_dirt_is_still_writing(kh, blank_sheet):
     page = read_page(_drum_dirt(img, a.x + a.w - 40), KEY)
     texts = {t.field: t.written for t in page.texts}
     assert texts == {"y_kien_khac": True, "y_kien_chua_hai_long": False}
+
+
+@pytest.mark.parametrize("form_id", sorted(all_forms()))
+def test_a_clean_page_of_every_form_shows_no_dirt(form_id):
+    """The paper a layout leaves blank is blank on a clean print of it, on every page of every form:
+    nothing printed is taken for a band of dirt."""
+    fl = layout_for(form_id)
+    for page in range(len(fl.pages)):
+        read = read_page(_rendered(fl, page=page), KEY)
+        assert read.status == READ
+        assert all(m.dirt == 0 for a in read.answers for m in a.boxes.values()), form_id
+        assert not any(a.reason == "dirt" for a in read.answers)

@@ -102,7 +102,7 @@ def test_printed_boxes_markers_and_qr_are_where_the_layout_says():
             assert edge < 200  # the printed border runs along the box's edge
 
 
-@pytest.mark.parametrize("form_id", ["sipas-tthc", "hn-y-te", "kien-hung-2020"])
+@pytest.mark.parametrize("form_id", sorted(all_forms()))
 def test_everything_rendered_is_printed_matter_or_a_box(form_id):
     """The reader tells blank paper by the layout's printed matter: every pixel the renderer inks
     below the unit's name and the serial, above the footer, lies in a rectangle of ``PageLayout.printed`` or a box."""
