@@ -116,7 +116,7 @@ def test_everything_rendered_is_printed_matter_or_a_box(form_id):
         img = doc[i].render(scale=dpi / 72, grayscale=True).to_numpy()
         img = img if img.ndim == 2 else img[:, :, 0]
         covered = np.zeros(img.shape, bool)
-        rects = list(page.printed()) + [o.box for fp in page.fields for o in fp.options]
+        rects = list(page.printed) + [o.box for fp in page.fields for o in fp.options]
         for r in rects:  # slack for the border lines' width and the rasteriser's anti-aliasing
             y0, y1 = max(0, round((r.y - 0.4) * k)), round((r.y + r.h + 0.4) * k)
             covered[y0:y1, max(0, round((r.x - 0.4) * k)) : round((r.x + r.w + 0.4) * k)] = True

@@ -354,9 +354,14 @@ def _circle_ink(ink: InkMap, zone: np.ndarray, hole: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- dirt along the feed
 
 
-def _sums(a: np.ndarray, axis: int) -> np.ndarray:
-    """Sums of an 8-bit map down its columns (``axis`` 0) or along its rows (1)."""
-    return cv2.reduce(a, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
+def _profiles(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An 8-bit map summed down each column, (1, W), and along each row's left and right half, (2, H)."""
+
+    def sums(part: np.ndarray, axis: int) -> np.ndarray:
+        return cv2.reduce(part, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
+
+    w = a.shape[1] // 2
+    return sums(a, 0)[None], np.stack([sums(a[:, :w], 1), sums(a[:, w:], 1)])
 
 
 # every page of a form has the same blank paper in the same band: made once per page layout and
@@ -375,12 +380,11 @@ def _blank_in_layout(
         free = np.ones((h, w), np.uint8)
         boxes = _rects(o.box for fp in page.fields for o in fp.options)
         grown = np.concatenate(
-            [_inset(_rects(page.printed()), -T.FREE_PAPER_MARGIN_MM), _inset(boxes, -T.DIRT_BOX_PAD_MM)]
+            [_inset(_rects(page.printed), -T.FREE_PAPER_MARGIN_MM), _inset(boxes, -T.DIRT_BOX_PAD_MM)]
         )
         for x0, y0, x1, y1 in _pixel_bounds((grown - [*origin, 0.0, 0.0]) * k, h, w).tolist():
             free[y0:y1, x0:x1] = 0
-        rows = np.stack([_sums(free[:, : w // 2], 1), _sums(free[:, w // 2 :], 1)])
-        _BLANK[key] = (page, free, _sums(free, 0)[None], rows)
+        _BLANK[key] = (page, free, *_profiles(free))
     return _BLANK[key][1:]
 
 
@@ -402,10 +406,7 @@ class BlankPaper:
     def __init__(self, ink: InkMap, page: PageLayout):
         free, self.col_free, self.row_free = _blank_in_layout(page, ink.h, ink.w, tuple(ink.origin[:2].tolist()), ink.k)
         seen = cv2.bitwise_and(ink.opened, free)
-        w = ink.w // 2
-        # (1, W): each column's ink; (2, H): each row's, left and right of the middle
-        self.col_ink = _sums(seen, 0)[None]
-        self.row_ink = np.stack([_sums(seen[:, :w], 1), _sums(seen[:, w:], 1)])
+        self.col_ink, self.row_ink = _profiles(seen)
         self.enough = T.DIRT_PAPER_MIN_MM2 * ink.k**2
 
     def along(self, bounds: np.ndarray) -> np.ndarray:
@@ -486,7 +487,7 @@ def measure_page(
     circle = _circle_ink(ink, zone, hole)
     moved = np.hypot(*shift.T)
     speck_share = specks.reshape(len(opts), -1).sum(axis=1) / n
-    dirt = paper.along(ink._bounds(_inset(box, T.BOX_INSET_MM))) if paper else np.zeros(len(opts))
+    dirt = paper.along(ink._bounds(_inset(box, T.BOX_INSET_MM))) if paper is not None else np.zeros(len(opts))
     cols = np.stack(
         [ink_share, core, darkness, spill, label, reach, border, moved, stroke_share, speck_share, bent, circle, dirt],
         1,
@@ -510,12 +511,10 @@ def text_ink(ink: InkMap, areas: list[Rect], paper: BlankPaper | None = None) ->
     # (held-out folded pages: 92.6 % of empty areas called empty with the slack, 96.3 % without)
     shift, _ = _first_look(ink, ink.px(r), round(T.LOCATE_REACH_MM * ink.k), slack=0)
     bounds = ink._bounds(_inset(_moved(r, shift / ink.k), T.TEXT_INSET_MM))
-    seen = ink.ink
-    if paper is not None:
-        cols, rows = paper.bands(ink.k)
-        if cols.any() or rows.any():
-            seen = ink.ink * ~(rows[:, None] | cols[None, :])
-    return [_writing(seen[y0:y1, x0:x1], ink.k) for x0, y0, x1, y1 in bounds]
+    cols, rows = paper.bands(ink.k) if paper is not None else (np.zeros(ink.w, bool), np.zeros(ink.h, bool))
+    return [
+        _writing(ink.ink[y0:y1, x0:x1] * ~(rows[y0:y1, None] | cols[None, x0:x1]), ink.k) for x0, y0, x1, y1 in bounds
+    ]
 
 
 def _writing(crop: np.ndarray, k: float) -> float:

@@ -85,8 +85,6 @@ STRAIGHT_LINE_SHARE = 0.9
 FREE_PAPER_MARGIN_MM = 2.0
 # ... and this far from every box: a tick begun outside it, a cross larger than it
 DIRT_BOX_PAD_MM = 2.0
-# a box's row is looked along this far beyond its question's first and last box
-DIRT_ROW_REACH_MM = 3.0
 # less blank paper than this along a column or row tells nothing (a column of stacked boxes)
 DIRT_PAPER_MIN_MM2 = 10.0
 # at or above, along a box with ink in it: the box lies in a band of dirt. Three times what the

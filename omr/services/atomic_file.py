@@ -31,7 +31,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_orphans(path: Path) -> None:
+def _remove_orphans(path: Path) -> None:
     """Remove the temporaries of ``path`` that ended processes of this host left behind."""
     prefix = _prefix(path)
     if not path.parent.is_dir():
@@ -46,7 +46,7 @@ def remove_orphans(path: Path) -> None:
 def replacing(path: Path) -> Iterator[BinaryIO]:
     """A file to write that replaces ``path`` when the block ends without an exception."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_orphans(path)
+    _remove_orphans(path)
     tmp = path.with_name(f"{_prefix(path)}{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
@@ -60,7 +60,7 @@ def write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` whole. A file already there of the same size is kept: callers name
     files by their content's sha256, so same name and size is the same content."""
     if path.exists() and path.stat().st_size == len(data):
-        remove_orphans(path)
+        _remove_orphans(path)
         return
     with replacing(path) as f:
         f.write(data)

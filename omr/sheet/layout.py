@@ -10,7 +10,7 @@ position.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 
 from omr.sheet.fonts import text_width
 from omr.sheet.templates import Field, Form, Section, Variant, get_form
@@ -110,24 +110,22 @@ class PageLayout:
     lines: list[tuple[float, float, float, float]] = field(default_factory=list)  # x0, y0, x1, y1
     fields: list[FieldPlacement] = field(default_factory=list)
     examples: list[tuple[str, Rect]] = field(default_factory=list)  # ("tick"|"cross"|"fill", box)
-    _printed: tuple[Rect, ...] | None = field(default=None, repr=False, compare=False)
 
+    @cached_property
     def printed(self) -> tuple[Rect, ...]:
         """Rectangles covering what the renderer inks on this page besides the checkboxes: each text
         line by its font's metrics, rules, free-text areas, the drawn examples, the markers and the
         QR code (the unit's name and the footer lie above and below every question). The rest,
         less the boxes, is blank paper: any ink there was put by someone or something else."""
-        if self._printed is None:
-            out = [*markers().squares, markers().orient, qr_rect(), *(r for _, r in self.examples)]
-            for t in self.texts:
-                w = text_width(t.text, t.size, t.bold, t.italic) * PT
-                x = {"left": t.x, "center": t.x - w / 2, "right": t.x - w}[t.align]
-                em = t.size * PT  # stacked Vietnamese accents reach about an em above the baseline
-                out.append(Rect(x, t.y - em, w, 1.3 * em))
-            out += [Rect(min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0)) for x0, y0, x1, y1 in self.lines]
-            out += [fp.area for fp in self.fields if fp.area is not None]
-            self._printed = tuple(out)
-        return self._printed
+        out = [*markers().squares, markers().orient, qr_rect(), *(r for _, r in self.examples)]
+        for t in self.texts:
+            w = text_width(t.text, t.size, t.bold, t.italic) * PT
+            x = {"left": t.x, "center": t.x - w / 2, "right": t.x - w}[t.align]
+            em = t.size * PT  # stacked Vietnamese accents reach about an em above the baseline
+            out.append(Rect(x, t.y - em, w, 1.3 * em))
+        out += [Rect(min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0)) for x0, y0, x1, y1 in self.lines]
+        out += [fp.area for fp in self.fields if fp.area is not None]
+        return tuple(out)
 
 
 @dataclass(frozen=True)
