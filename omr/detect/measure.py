@@ -312,8 +312,8 @@ def despeckle(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return crops_of(cleaned), crops_of(strokes)
 
 
-def _without_straight_lines(crops: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """Interiors less rows and columns inked from side to side: a printed border that a fold or a
+def _straight_lines(crops: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """The rows and columns of interiors inked from side to side: a printed border that a fold or a
     wavy sheet pushed inside the box, a crease. No tick, cross or slash runs straight along a row,
     and a box filled to cancel it keeps its ink (it has nothing but such rows)."""
     width = np.maximum(1, inside.sum(axis=2))  # inside pixels per row
@@ -321,8 +321,40 @@ def _without_straight_lines(crops: np.ndarray, inside: np.ndarray) -> np.ndarray
     full_rows = crops.sum(axis=2) >= T.STRAIGHT_LINE_SHARE * width
     full_cols = crops.sum(axis=1) >= T.STRAIGHT_LINE_SHARE * height
     filled = crops.reshape(len(crops), -1).sum(axis=1) >= T.FILLED_INK_MIN * inside.reshape(len(crops), -1).sum(axis=1)
-    lines = (full_rows[:, :, None] | full_cols[:, None, :]) & ~filled[:, None, None]
-    return crops * ~lines
+    return (full_rows[:, :, None] | full_cols[:, None, :]) & ~filled[:, None, None]
+
+
+def _spill(ink: InkMap, lines: np.ndarray) -> np.ndarray:
+    """Share of the ring ``SPILL_RING_MM`` outside each box's border, where it was found
+    (``border_lines``), that holds ink (specks removed): a stroke over the edge, or one that missed
+    the box. The ring follows the border as found, not as printed: paper squeezed along a fold
+    makes a box smaller, and a ring of the printed size then lies on its border. A line running
+    along a side of the ring, across all of it, is printed matter (a table's rule that a fold
+    brought near the box, the box's own border printed bold by a fax), not a stroke: a stroke over
+    the edge crosses the ring."""
+    a, b = (d * ink.k for d in T.SPILL_RING_MM)
+    left, right, top, bottom = (lines[:, i][:, None, None] for i in range(4))
+    largest = max(float((lines[:, 1] - lines[:, 0]).max()), float((lines[:, 3] - lines[:, 2]).max()))
+    size = int(np.ceil(largest + 2 * b)) + 2
+    x0 = np.floor(lines[:, 0] - b).astype(np.intp)
+    y0 = np.floor(lines[:, 2] - b).astype(np.intp)
+    r = np.arange(size)
+    cx = (x0[:, None] + r[None, :] + 0.5)[:, None, :]  # (N, 1, size): a pixel's column
+    cy = (y0[:, None] + r[None, :] + 0.5)[:, :, None]  # (N, size, 1): its row
+    outer = (cx > left - b) & (cx < right + b) & (cy > top - b) & (cy < bottom + b)
+    ring = outer & ~((cx > left - a) & (cx < right + a) & (cy > top - a) & (cy < bottom + a))
+    across = ring & ((cy < top - a) | (cy > bottom + a))  # above and below the box: rows run along
+    down = ring & ~across  # left and right of it: columns run along
+    ys = np.clip(y0[:, None, None] + r[None, :, None], 0, ink.h - 1)
+    xs = np.clip(x0[:, None, None] + r[None, None, :], 0, ink.w - 1)
+    on_map = (ys == y0[:, None, None] + r[None, :, None]) & (xs == x0[:, None, None] + r[None, None, :])
+    got = ink.opened[ys, xs].astype(bool) & on_map & ring
+    row_line = (got & across).sum(axis=2) >= T.STRAIGHT_LINE_SHARE * np.maximum(1, across.sum(axis=2))
+    col_line = (got & down).sum(axis=1) >= T.STRAIGHT_LINE_SHARE * np.maximum(1, down.sum(axis=1))
+    stroke = got & ~((row_line[:, :, None] & across) | (col_line[:, None, :] & down))
+    n = (ring & on_map).reshape(len(lines), -1).sum(axis=1)
+    s = stroke.reshape(len(lines), -1).sum(axis=1).astype(np.float64)
+    return np.divide(s, n, out=np.zeros_like(s), where=n > 0)
 
 
 def _inset(r: np.ndarray, d: np.ndarray | float) -> np.ndarray:
@@ -462,13 +494,15 @@ def measure_page(
     ink_px, dark_px, inside = _interiors(ink, lines, size)
     clean, strokes = despeckle(ink_px)
     specks = ink_px - clean
-    clean, strokes = _without_straight_lines(clean, inside), _without_straight_lines(strokes, inside)
+    straight = _straight_lines(clean, inside)
+    clean, strokes = clean * ~straight, strokes * ~_straight_lines(strokes, inside)
     n = np.maximum(1.0, inside.reshape(len(opts), -1).sum(axis=1))
     ink_share = clean.reshape(len(opts), -1).sum(axis=1) / n
     stroke_share = strokes.reshape(len(opts), -1).sum(axis=1) / n
     c0 = int(round((T.CORE_INSET_MM - T.BOX_INSET_MM) * ink.k))
     core = clean[:, c0 : size - c0, c0 : size - c0].reshape(len(opts), -1).mean(axis=1)
-    darkness = (dark_px.astype(np.float64) * (1 - specks)).reshape(len(opts), -1).sum(axis=1) / (n * 255.0)
+    # a printed line inside the box is no mark's grey either
+    darkness = (dark_px.astype(np.float64) * (1 - specks) * ~straight).reshape(len(opts), -1).sum(axis=1) / (n * 255.0)
     # reach: the interior cut into 3x3 cells, how many hold ink
     edges = np.rint(np.linspace(0, size, 4)).astype(int)
     cells = np.stack(
@@ -479,8 +513,7 @@ def measure_page(
         ]
     )
     reach = (cells >= T.REACH_CELL_INK).sum(axis=0) / 9
-    a, b = T.SPILL_RING_MM
-    spill = ink.ink_many(_inset(box, -b), _inset(box, -a))
+    spill = _spill(ink, lines)
     zone = _moved(_rects(o.zone for _, o in opts), shift)
     hole = _moved(_rects(o.hole for _, o in opts), shift)
     label = ink.ink_many(zone, hole)

@@ -7,7 +7,7 @@ import numpy as np
 
 from omr.detect import thresholds as T
 from omr.detect.clean import Shrunk, local_paper, repair_streaks
-from omr.detect.decide import decide_field
+from omr.detect.decide import decide_page
 from omr.detect.images import decode
 from omr.detect.measure import BlankPaper, InkMap, measure_page, text_ink
 from omr.detect.qr import read_qr
@@ -113,7 +113,7 @@ def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registratio
     ink = InkMap(canon, T.PX_PER_MM, (region.x, region.y), reg.contrast)
     paper = BlankPaper(ink, fl.pages[ident.page - 1])
     boxes = measure_page(ink, [fp for fp in fields if fp.options], paper)
-    answers = [decide_field(fp.field, boxes[fp.field.id]) for fp in fields if fp.options]
+    answers = decide_page([fp.field for fp in fields if fp.options], boxes)
     areas = [(fp.field.id, fp.area) for fp in fields if fp.area is not None]
     texts = [
         TextAreaRead(fid, share >= T.TEXT_WRITTEN_INK_MIN, round(share, 5), _crop_jpeg(canon, area, region))

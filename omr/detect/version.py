@@ -5,7 +5,7 @@ registration, measurement, the deciding rules, any threshold, QR reading — so 
 say which reader made them and ``omr reread`` reports which reader decided each changed answer.
 """
 
-READER_VERSION = "10"  # 2: boxes found again by their borders, ink against local paper (issue 9)
+READER_VERSION = "11"  # 2: boxes found again by their borders, ink against local paper (issue 9)
 # 3: a box's opposite borders found up to 2 px nearer or further apart than printed (bold fax
 # borders, paper squeezed along a fold), a search that ends at its reach looked at once more
 # 4: a weak box with no stroke in it beside a sure mark is dirt, not a second answer; a circle round a
@@ -27,3 +27,7 @@ READER_VERSION = "10"  # 2: boxes found again by their borders, ink against loca
 # 10: ink on the paper the layout leaves blank, along each box's column and row (``BoxMeasure.dirt``,
 # ``measure.BlankPaper``): a question where such a band of a scanner's dirt crosses a box with ink
 # goes to a person (reason "dirt"), and a comment area is read without the band's columns and rows
+# 11: the spill ring follows each box's border as found, not as printed, and leaves out a line running
+# along a side of it (a table's rule a fold brought near, a border a fax printed bold); a straight line
+# inside a box adds nothing to its darkness either; a page where half the questions or more measure
+# blank has its blank answers looked at by a person (reason "mostly_blank": a scan that lost its marks)
