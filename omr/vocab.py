@@ -53,7 +53,7 @@ ANSWER_REASON = {
     "circled": "khoanh tròn nhãn thay vì đánh dấu ô",
     "unregistered": "không tìm rõ ô trên phiếu (phiếu gấp, cong)",
     "dirt": "vệt bẩn của máy quét đi qua ô",
-    "mostly_blank": "nửa trang trở lên không có dấu: xem máy quét có làm mất dấu không",
+    "bilevel_blank": "câu trống trên bản quét đen trắng: dấu bút nhạt có thể đã bị mất",
     "low_confidence": "máy không chắc chắn",
 }
 MACHINE = "machine"  # answers.decided_by when the machine's decision was accepted as final

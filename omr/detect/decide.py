@@ -5,14 +5,12 @@ the whole box and mark another. So a filled box beside another mark is a correct
 the answer); a filled box alone is a mark. A person checks every correction, double mark, faint
 mark and circled label: the machine only accepts what is unambiguous.
 
-Pure functions of (fields, measurements): a stored page is re-decided with new thresholds by calling
-``decide_page`` on its stored measurements.
+Pure functions of (field, measurements): a stored page is re-decided with new thresholds by calling
+``decide_field`` on its stored measurements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
 from enum import Enum
 
 import numpy as np
@@ -70,30 +68,9 @@ def _minor(m: BoxMeasure, strongest: float, strongest_mark: float) -> bool:
     return clear and m.stroke_ink <= 0 and m.ink <= T.DIRT_MINOR_INK_MAX and m.border >= T.BORDER_CLEAR_MIN
 
 
-def _classified(boxes: dict[str, BoxMeasure]) -> tuple[BoxMeasure | None, dict[str, tuple[Box, float]]]:
-    """The question's emptiest box (each measurement's least) and each box classified against it."""
-    floor = BoxMeasure(*np.min([m.as_list() for m in boxes.values()], axis=0)) if boxes else None
-    return floor, {v: classify(m, floor) for v, m in boxes.items()} if floor is not None else {}
-
-
-def decide_page(fields: Sequence[Field], boxes: dict[str, dict[str, BoxMeasure]]) -> list[AnswerRead]:
-    """Every question of a page (``boxes``: each field's measurements), decided.
-
-    A page where half or more of the questions measure blank is either a sheet its citizen mostly
-    left unanswered, which is rare, or a scan that lost its marks: a black-and-white scan or a fax
-    drops a pale pencil's ticks whole, and leaves at most a faint remnant here and there. A person
-    looks at such a page's blank answers before they count."""
-    answers = [decide_field(f, boxes[f.id]) for f in fields]
-    if sum(a.state == BLANK for a in answers) < T.PAGE_BLANK_SHARE_REVIEW * len(answers):
-        return answers
-    return [
-        replace(a, state=UNCERTAIN, confidence=T.CONF_PERSON, reason="mostly_blank") if a.state == BLANK else a
-        for a in answers
-    ]
-
-
 def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
-    floor, read = _classified(boxes)
+    floor = BoxMeasure(*np.min([m.as_list() for m in boxes.values()], axis=0)) if boxes else None
+    read = {v: classify(m, floor) for v, m in boxes.items()} if floor is not None else {}
     order = [o.value for o in field.options if o.value in read]
     marks = [v for v in order if read[v][0] is Box.MARK]
     filled = [v for v in order if read[v][0] is Box.FILLED]
@@ -143,6 +120,11 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
         got = _decide_single(boxes, marks, filled, weak, circled, stray, unsure, certainty, answer)
     if dirty and got.state in (MARKED, BLANK):
         return answer(got.value, UNCERTAIN, T.CONF_PERSON, "dirt")
+    # a black-and-white scan shows a pale pen's mark broken up, or not at all: its threshold can drop
+    # a tick whole, and the question then measures blank (held-out faxes, a calibration page in
+    # black and white). Nothing on such a page tells an unanswered question from a lost mark.
+    if got.state == BLANK and any(m.bilevel for m in boxes.values()):
+        return answer(None, UNCERTAIN, T.CONF_PERSON, "bilevel_blank")
     return got
 
 

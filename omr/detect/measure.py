@@ -471,10 +471,11 @@ class BlankPaper:
 
 
 def measure_page(
-    ink: InkMap, fields: list[FieldPlacement], paper: BlankPaper | None = None
+    ink: InkMap, fields: list[FieldPlacement], paper: BlankPaper | None = None, bilevel: bool = False
 ) -> dict[str, dict[str, BoxMeasure]]:
     """Every option box of a page at once, vectorised. ``paper``: the page's blank paper, to tell
-    bands of dirt through the boxes; none given, no dirt is measured."""
+    bands of dirt through the boxes; none given, no dirt is measured. ``bilevel``: the page was
+    scanned in black and white (stored with each box)."""
     opts = [(fp.field.id, o) for fp in fields for o in fp.options]
     if not opts:
         return {}
@@ -522,7 +523,8 @@ def measure_page(
     speck_share = specks.reshape(len(opts), -1).sum(axis=1) / n
     dirt = paper.along(ink._bounds(_inset(box, T.BOX_INSET_MM))) if paper is not None else np.zeros(len(opts))
     cols = np.stack(
-        [ink_share, core, darkness, spill, label, reach, border, moved, stroke_share, speck_share, bent, circle, dirt],
+        [ink_share, core, darkness, spill, label, reach, border, moved, stroke_share, speck_share, bent, circle, dirt]
+        + [np.full(len(opts), float(bilevel))],
         1,
     )
     out: dict[str, dict[str, BoxMeasure]] = {}

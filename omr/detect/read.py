@@ -7,7 +7,7 @@ import numpy as np
 
 from omr.detect import thresholds as T
 from omr.detect.clean import Shrunk, local_paper, repair_streaks
-from omr.detect.decide import decide_page
+from omr.detect.decide import decide_field
 from omr.detect.images import decode
 from omr.detect.measure import BlankPaper, InkMap, measure_page, text_ink
 from omr.detect.qr import read_qr
@@ -109,11 +109,13 @@ def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registratio
         top = max(0.0, min(fp.bbox.y for fp in fields) - T.BAND_MARGIN_MM)
         bottom = min(PAGE_H, max(fp.bbox.y + fp.bbox.h for fp in fields) + T.BAND_MARGIN_MM)
     region = Rect(0.0, top, PAGE_W, bottom - top)
-    canon = warp(_thin_marks_kept(gray), reg.homography, T.PX_PER_MM, (region.x, region.y, region.w, region.h))
+    bilevel = is_bilevel(gray)
+    band = (region.x, region.y, region.w, region.h)
+    canon = warp(_widened(gray) if bilevel else gray, reg.homography, T.PX_PER_MM, band)
     ink = InkMap(canon, T.PX_PER_MM, (region.x, region.y), reg.contrast)
     paper = BlankPaper(ink, fl.pages[ident.page - 1])
-    boxes = measure_page(ink, [fp for fp in fields if fp.options], paper)
-    answers = decide_page([fp.field for fp in fields if fp.options], boxes)
+    boxes = measure_page(ink, [fp for fp in fields if fp.options], paper, bilevel)
+    answers = [decide_field(fp.field, boxes[fp.field.id]) for fp in fields if fp.options]
     areas = [(fp.field.id, fp.area) for fp in fields if fp.area is not None]
     texts = [
         TextAreaRead(fid, share >= T.TEXT_WRITTEN_INK_MIN, round(share, 5), _crop_jpeg(canon, area, region))
@@ -122,13 +124,17 @@ def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registratio
     return PageRead(READ, ident, answers, texts, reg.homography.tolist(), reg.rotation, image_size=size)
 
 
-def _thin_marks_kept(gray: np.ndarray) -> np.ndarray:
-    """A black-and-white scan (fax, a copier's 1-bit mode) breaks a pale pencil line into single
-    black pixels that resampling to the reading resolution would grey away: widen black by one pixel
-    first (a 2 x 2 minimum), which leaves a lone speck still a speck."""
+def is_bilevel(gray: np.ndarray) -> bool:
+    """A black-and-white scan (a fax, a copier's or scanner's 1-bit mode): every pixel sampled is
+    black or white."""
     sample = gray[:: T.BILEVEL_SAMPLE_STEP, :: T.BILEVEL_SAMPLE_STEP]
-    if cv2.countNonZero((sample > 0) & (sample < 255)):  # type: ignore[arg-type]  # a bool array is taken as 8-bit
-        return gray
+    return not cv2.countNonZero((sample > 0) & (sample < 255))  # type: ignore[arg-type]  # a bool array is taken as 8-bit
+
+
+def _widened(gray: np.ndarray) -> np.ndarray:
+    """A black-and-white scan breaks a pale pencil line into single black pixels that resampling to
+    the reading resolution would grey away: widen black by one pixel first (a 2 x 2 minimum), which
+    leaves a lone speck still a speck."""
     return cv2.erode(gray, np.ones((2, 2), np.uint8))
 
 

@@ -48,6 +48,9 @@ class BoxMeasure:
     # ink on the blank paper along the box's column or row: a band of a scanner's dirt through it;
     # pages read before reader 10 have 0
     dirt: float = 0.0
+    # 1 when the page was scanned in black and white (every pixel black or white): a pale pen's mark can
+    # vanish whole from such a scan; pages read before reader 11 have 0
+    bilevel: float = 0.0
 
     @property
     def circle_ink(self) -> float:

@@ -201,11 +201,6 @@ LABEL_INK_MIN = 0.025  # the band as a whole: something is there
 CIRCLE_INK_MIN = 0.05
 # Ink just outside an otherwise empty box: a stroke that missed the box.
 STRAY_SPILL_MIN = 0.06
-# A page where this share of the questions or more measure blank: its blank answers go to a person
-# (decide.decide_page). A citizen seldom leaves half a sheet unanswered; a black-and-white scan or a
-# fax that dropped a pale pencil's ticks leaves exactly that (held-out folded faxes: 4 of 192 pages,
-# 29 answers read blank that were marked, against 3 pages of 1,344 of all other families, 6 answers).
-PAGE_BLANK_SHARE_REVIEW = 0.5
 
 # --- confidence ------------------------------------------------------------------------------
 # What the reported confidence means (benchmarks/accuracy.py prints the share correct per band):

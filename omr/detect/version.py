@@ -29,5 +29,6 @@ READER_VERSION = "11"  # 2: boxes found again by their borders, ink against loca
 # goes to a person (reason "dirt"), and a comment area is read without the band's columns and rows
 # 11: the spill ring follows each box's border as found, not as printed, and leaves out a line running
 # along a side of it (a table's rule a fold brought near, a border a fax printed bold); a straight line
-# inside a box adds nothing to its darkness either; a page where half the questions or more measure
-# blank has its blank answers looked at by a person (reason "mostly_blank": a scan that lost its marks)
+# inside a box adds nothing to its darkness either; a question read blank on a black-and-white scan
+# goes to a person (reason "bilevel_blank": such a scan can drop a pale mark whole), and each box
+# stores whether its page was one (``BoxMeasure.bilevel``)

@@ -302,7 +302,7 @@ def _read_all(
 def decide_from_measurements(page: Page) -> R.PageRead | None:
     """The page's answers decided again from its stored measurements (no pixels read), as a reading
     of the stored identity; None if the page has none."""
-    from omr.detect.decide import decide_page
+    from omr.detect.decide import decide_field
     from omr.sheet.layout import layout_for
     from omr.sheet.templates import Variant
 
@@ -310,10 +310,10 @@ def decide_from_measurements(page: Page) -> R.PageRead | None:
         return None
     variant = page.variant or Variant().code()
     fl = layout_for(page.form_id, page.form_version, Variant.parse(variant))
-    answers = decide_page(
-        [fl.form.field(fid) for fid in page.measurements],
-        {fid: {v: R.BoxMeasure.from_list(m) for v, m in boxes.items()} for fid, boxes in page.measurements.items()},
-    )
+    answers = [
+        decide_field(fl.form.field(fid), {v: R.BoxMeasure.from_list(m) for v, m in boxes.items()})
+        for fid, boxes in page.measurements.items()
+    ]
     ident = SheetIdentity(
         page.form_id, page.form_version, page.unit_code or "", page.serial, page.sheet_page or 1, variant
     )
