@@ -23,12 +23,18 @@ from omr.detect.result import BoxMeasure
 from omr.sheet.layout import FieldPlacement, PageLayout, Rect
 
 
+def _clamp(a: np.ndarray, lo: np.ndarray | int, hi: np.ndarray | int) -> np.ndarray:
+    """``np.clip`` without its overhead: numpy's clip costs 10 us a call on the small arrays here,
+    some 85 calls a page; a maximum and a minimum cost 2."""
+    return np.minimum(np.maximum(a, lo), hi)
+
+
 def _pixel_bounds(p: np.ndarray, h: int, w: int) -> np.ndarray:
     """(N, 4) pixel rectangles x, y, w, h -> (N, 4) whole-pixel bounds x0, y0, x1, y1 within (h, w)."""
-    x0 = np.clip(np.rint(p[:, 0]), 0, w)
-    y0 = np.clip(np.rint(p[:, 1]), 0, h)
-    x1 = np.clip(np.rint(p[:, 0] + p[:, 2]), x0, w)
-    y1 = np.clip(np.rint(p[:, 1] + p[:, 3]), y0, h)
+    x0 = _clamp(np.rint(p[:, 0]), 0, w)
+    y0 = _clamp(np.rint(p[:, 1]), 0, h)
+    x1 = _clamp(np.rint(p[:, 0] + p[:, 2]), x0, w)
+    y1 = _clamp(np.rint(p[:, 1] + p[:, 3]), y0, h)
     return np.stack([x0, y0, x1, y1], axis=1).astype(np.intp)
 
 
@@ -91,8 +97,8 @@ def _line_profiles(table: np.ndarray, start: np.ndarray, length: int, lo: np.nda
     ``start`` (columns of the integral ``table``; pass ``table.T`` for rows). Lines outside are 0."""
     c = start[:, None] + np.arange(length + 1)[None, :]  # line j lies between table columns c_j and c_j + 1
     inside = (c[:, :-1] >= 0) & (c[:, :-1] < table.shape[1] - 1)
-    c = np.clip(c, 0, table.shape[1] - 1)
-    lo_, hi_ = np.clip(lo, 0, table.shape[0] - 1)[:, None], np.clip(hi, 0, table.shape[0] - 1)[:, None]
+    c = _clamp(c, 0, table.shape[1] - 1)
+    lo_, hi_ = _clamp(lo, 0, table.shape[0] - 1)[:, None], _clamp(hi, 0, table.shape[0] - 1)[:, None]
     upto = table[hi_, c] - table[lo_, c]  # summed across [lo, hi) up to each column
     return np.where(inside, upto[:, 1:] - upto[:, :-1], 0).astype(np.float64)
 
@@ -276,8 +282,8 @@ def _interiors(ink: InkMap, lines: np.ndarray, size: int) -> tuple[np.ndarray, n
     top = np.maximum(col(2), np.where(leftish, col(8), col(10)))
     bottom = np.minimum(col(3), np.where(leftish, col(9), col(11)))
     mask = (cx >= left + inset) & (cx <= right - inset) & (cy >= top + inset) & (cy <= bottom - inset)
-    ys = np.clip(y0[:, None, None] + r[None, :, None], 0, ink.h - 1)
-    xs = np.clip(x0[:, None, None] + r[None, None, :], 0, ink.w - 1)
+    ys = _clamp(y0[:, None, None] + r[None, :, None], 0, ink.h - 1)
+    xs = _clamp(x0[:, None, None] + r[None, None, :], 0, ink.w - 1)
     return ink.ink[ys, xs] * mask, ink.dark[ys, xs] * mask, mask
 
 
@@ -345,8 +351,8 @@ def _spill(ink: InkMap, lines: np.ndarray) -> np.ndarray:
     ring = outer & ~((cx > left - a) & (cx < right + a) & (cy > top - a) & (cy < bottom + a))
     across = ring & ((cy < top - a) | (cy > bottom + a))  # above and below the box: rows run along
     down = ring & ~across  # left and right of it: columns run along
-    ys = np.clip(y0[:, None, None] + r[None, :, None], 0, ink.h - 1)
-    xs = np.clip(x0[:, None, None] + r[None, None, :], 0, ink.w - 1)
+    ys = _clamp(y0[:, None, None] + r[None, :, None], 0, ink.h - 1)
+    xs = _clamp(x0[:, None, None] + r[None, None, :], 0, ink.w - 1)
     on_map = (ys == y0[:, None, None] + r[None, :, None]) & (xs == x0[:, None, None] + r[None, None, :])
     got = ink.opened[ys, xs].astype(bool) & on_map & ring
     row_line = (got & across).sum(axis=2) >= T.STRAIGHT_LINE_SHARE * np.maximum(1, across.sum(axis=2))
