@@ -23,7 +23,9 @@ def _variants(crop: np.ndarray):
     and white against its own paper (washed out, toner haze, JPEG blocks), then twice the size
     (a 150-dpi scan gives 2-3 px a module), then with specks closed up, then twice the size with its
     black thinned by a pixel (a copier's toner spreads each module into its neighbours: held-out
-    copier-150 pages whose code no other variant read)."""
+    copier-150 pages whose code no other variant read), then its darkest ink alone (a copier drum's
+    dirt greys a band across the code that a threshold against the paper takes for modules:
+    calibration adf-streaks pages)."""
     yield crop
     bw = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
     yield bw
@@ -32,6 +34,8 @@ def _variants(crop: np.ndarray):
     yield big_bw
     yield cv2.medianBlur(bw, 3)
     yield cv2.dilate(big_bw, np.ones((2, 2), np.uint8))
+    black, paper = np.percentile(crop, T.QR_INK_PERCENTILES)
+    yield np.where(crop <= black + T.QR_DARK_SHARE * (paper - black), 0, 255).astype(np.uint8)
 
 
 def read_qr(gray: np.ndarray, H: np.ndarray | None) -> str | None:

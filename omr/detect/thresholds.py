@@ -127,6 +127,12 @@ ORIENT_CONTRAST_MIN = 0.35
 # registration error), then over the whole page on a copy this many px long (a module stays 2 px).
 QR_MARGIN_MM = 5.0
 QR_FULL_SEARCH_LONG_SIDE = 1400
+# The code's black and its paper: these percentiles of its crop's grey (the modules cover about half
+# of it, the quiet zone around it is paper). Its last reading keeps only pixels within this share of
+# the way from black to paper: a drum's dirt across the code is grey, the modules black (calibration
+# adf-streaks pages whose code no other reading decoded read at 0.2-0.3 of the way, not at 0.5).
+QR_INK_PERCENTILES = (2, 90)
+QR_DARK_SHARE = 0.25
 
 BILEVEL_SAMPLE_STEP = 8  # a scan is black-and-white when every 8th pixel of every 8th row is 0 or 255
 
