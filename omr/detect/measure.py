@@ -333,8 +333,10 @@ def _straight_lines(crops: np.ndarray, inside: np.ndarray) -> np.ndarray:
 def _spill(ink: InkMap, lines: np.ndarray) -> np.ndarray:
     """Share of the ring ``SPILL_RING_MM`` outside each box's border, where it was found
     (``border_lines``), that holds ink (specks removed): a stroke over the edge, or one that missed
-    the box. The ring follows the border as found, not as printed: paper squeezed along a fold
-    makes a box smaller, and a ring of the printed size then lies on its border. A line running
+    the box. The ring follows the border as found, not as printed: a fold squeezes a box unevenly
+    and a fax prints its border bold, and a ring of the printed size, placed by the box's centre,
+    then lies on the border (held-out folded faxes: most of their clear marks sent to a person
+    were sent for that). A line running
     along a side of the ring, across all of it, is printed matter (a table's rule that a fold
     brought near the box, the box's own border printed bold by a fax), not a stroke: a stroke over
     the edge crosses the ring."""
