@@ -161,9 +161,10 @@ def test_error_pages_are_rows_on_postgresql(omr_home, pg_url, tmp_path):
 
 
 def test_a_write_killed_midway_leaves_nothing_the_next_writer_keeps(tmp_path):
-    """A writer killed between open and rename leaves its temporary; the next write of that file
-    removes it. A temporary of a live process, or of another host sharing OMR_HOME, is not touched."""
-    import socket
+    """A writer killed while it holds its temporary, half written, loses its lock with its life: the
+    next write of that file takes the temporary over and leaves only the whole file. Another host's
+    temporary (OMR_HOME shared over NFS) is not touched."""
+    import signal
     import subprocess
     import sys
 
@@ -171,22 +172,55 @@ def test_a_write_killed_midway_leaves_nothing_the_next_writer_keeps(tmp_path):
 
     target = tmp_path / "pages" / "ab" / "abcd.jpg"
     target.parent.mkdir(parents=True)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    host = socket.gethostname()
-    orphan = target.with_name(f".{target.name}.{host}-{int(dead.stdout)}.tmp")
-    live = target.with_name(f".{target.name}.{host}-{os.getppid()}.tmp")
-    elsewhere = target.with_name(f".{target.name}.{host}x-{int(dead.stdout)}.tmp")
-    for t in (orphan, live, elsewhere):
-        t.write_bytes(b"half a pa")
+    tmp = atomic_file.temporary(target)
+    elsewhere = target.with_name(tmp.name.replace(".tmp", "x.tmp"))
+    elsewhere.write_bytes(b"another host's half")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            f"fd = os.open({str(tmp)!r}, os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "os.write(fd, b'half a pa')\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert tmp.read_bytes() == b"half a pa"
+
     atomic_file.write(target, b"a whole page")
     assert target.read_bytes() == b"a whole page"
-    assert not orphan.exists()
-    assert live.exists() and elsewhere.exists()
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted([target.name, elsewhere.name])
 
-    orphan.write_bytes(b"half a pa")  # killed again, while writing a file that was already whole
+    tmp.write_bytes(b"half a pa")  # killed again, while writing a file that was already whole
     atomic_file.write(target, b"a whole page")
-    assert not orphan.exists()
-    assert sorted(p.name for p in target.parent.iterdir()) == sorted([target.name, live.name, elsewhere.name])
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted([target.name, elsewhere.name])
+
+
+def test_writers_of_one_file_take_turns(tmp_path):
+    """Two processes writing the same file at once: each write is whole, and no temporary is left."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "same.bin"
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from omr.services import atomic_file\n"
+        "for i in range(300):\n"
+        "    atomic_file.write(Path(sys.argv[1]), sys.argv[2].encode() * (1000 + i % 7))\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(target), c]) for c in "AB"]
+    assert [p.wait() for p in procs] == [0, 0]
+    data = target.read_bytes()
+    assert len(set(data)) == 1 and 1000 <= len(data) < 1007
+    assert [p.name for p in tmp_path.iterdir()] == ["same.bin"]
 
 
 def test_a_failed_write_leaves_the_old_file(tmp_path):

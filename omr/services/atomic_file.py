@@ -1,14 +1,17 @@
 """Files under OMR_HOME written whole or not at all.
 
-A file is written to a hidden temporary beside it (``.name.host-pid.tmp``) and renamed over it, so a
-row never points at half a file. A process killed mid-write (a power cut, ``kill -9``) leaves its
-temporary behind; the next writer of the same file removes it. Only temporaries of this host whose
-process has ended are removed: OMR_HOME may be shared over NFS by a second machine, whose writers
-this host cannot see.
+A file is written to a hidden temporary beside it (``.name.host.tmp``) and renamed over it, so a
+row never points at half a file. The writer holds a lock on the temporary while it writes: a second
+process of the same host writing the same file waits for it, and a process killed mid-write (a
+power cut, ``kill -9``) loses its lock with its life, so the next writer of that file takes the
+temporary it left over. Nothing lists a directory: a write costs the same beside ten files or a
+province's million. Each host has its own temporary: OMR_HOME may be shared over NFS by a second
+machine, whose writers this host's locks need not reach.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 from collections.abc import Iterator
@@ -17,50 +20,61 @@ from pathlib import Path
 from typing import BinaryIO
 
 
-def _prefix(path: Path) -> str:
-    return f".{path.name}.{socket.gethostname()}-"
+def temporary(path: Path) -> Path:
+    """Where this host writes ``path`` before renaming it into place."""
+    return path.with_name(f".{path.name}.{socket.gethostname()}.tmp")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process, still running
-    return True
+@contextmanager
+def _locked(tmp: Path) -> Iterator[int]:
+    """A descriptor of the temporary ``tmp``, locked by this process alone. A lock taken on a file
+    that another writer has meanwhile renamed into place (or removed) is no lock on ``tmp``: then
+    open it again."""
+    while True:
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                ours = os.fstat(fd).st_ino == os.stat(tmp).st_ino
+            except FileNotFoundError:
+                ours = False
+            if ours:
+                yield fd
+                return
+        finally:
+            os.close(fd)  # and with it the lock
 
 
-def _remove_orphans(path: Path) -> None:
-    """Remove the temporaries of ``path`` that ended processes of this host left behind."""
-    prefix = _prefix(path)
-    if not path.parent.is_dir():
-        return
-    for tmp in path.parent.glob(f"{prefix}*.tmp"):
-        pid = tmp.name[len(prefix) : -len(".tmp")]
-        if pid.isdigit() and not _alive(int(pid)):
-            tmp.unlink(missing_ok=True)
+@contextmanager
+def _writing(path: Path) -> Iterator[tuple[int, Path]]:
+    """The locked, emptied temporary of ``path``; removed if the block fails or does not rename it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary(path)
+    with _locked(tmp) as fd:
+        try:
+            os.ftruncate(fd, 0)
+            yield fd, tmp
+        finally:
+            if os.path.exists(tmp) and os.stat(tmp).st_ino == os.fstat(fd).st_ino:
+                os.unlink(tmp)  # not renamed into place: a failed write, or nothing to write
 
 
 @contextmanager
 def replacing(path: Path) -> Iterator[BinaryIO]:
     """A file to write that replaces ``path`` when the block ends without an exception."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_orphans(path)
-    tmp = path.with_name(f"{_prefix(path)}{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            yield f
+    with _writing(path) as (fd, tmp), os.fdopen(fd, "wb", closefd=False) as f:
+        yield f
+        f.flush()
         os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` whole. A file already there of the same size is kept: callers name
     files by their content's sha256, so same name and size is the same content."""
-    if path.exists() and path.stat().st_size == len(data):
-        _remove_orphans(path)
-        return
-    with replacing(path) as f:
-        f.write(data)
+    with _writing(path) as (fd, tmp):
+        if path.exists() and path.stat().st_size == len(data):
+            return
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.replace(tmp, path)
