@@ -263,6 +263,18 @@ def locate(ink: InkMap, rects_mm: np.ndarray, slack: int = T.LOCATE_SIZE_SLACK_P
 # --------------------------------------------------------------------------- box interiors
 
 
+def _windows(x0: np.ndarray, y0: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows, (N, size, 1), and columns, (N, 1, size), of N square windows of a map whose top left
+    pixels are (``x0``, ``y0``); they may reach beyond the map."""
+    r = np.arange(size)
+    return y0[:, None, None] + r[None, :, None], x0[:, None, None] + r[None, None, :]
+
+
+def _take(a: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """The windows ``_windows`` gave of map ``a``; beyond its edge, its edge pixels."""
+    return a[_clamp(ys, 0, a.shape[0] - 1), _clamp(xs, 0, a.shape[1] - 1)]
+
+
 def _interiors(ink: InkMap, lines: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(N, size, size) crops of the ink (0/1) and darkness (0..255) maps centred between each box's
     border ``lines`` (``border_lines``), and the mask of the pixels inside the borders by
@@ -270,9 +282,8 @@ def _interiors(ink: InkMap, lines: np.ndarray, size: int) -> tuple[np.ndarray, n
     inset = T.BOX_INSET_MM * ink.k
     x0 = np.rint((lines[:, 0] + lines[:, 1]) / 2 - size / 2).astype(np.intp)
     y0 = np.rint((lines[:, 2] + lines[:, 3]) / 2 - size / 2).astype(np.intp)
-    r = np.arange(size)
-    cx = (x0[:, None] + r[None, :] + 0.5)[:, None, :]  # (N, 1, size): a pixel's column
-    cy = (y0[:, None] + r[None, :] + 0.5)[:, :, None]  # (N, size, 1): its row
+    ys, xs = _windows(x0, y0, size)
+    cx, cy = xs + 0.5, ys + 0.5  # pixel centres
     col = lambda i: lines[:, i][:, None, None]  # noqa: E731
     # a box broken along a fold: each half inside its own borders, and inside the whole box's
     upper = cy < (col(2) + col(3)) / 2
@@ -282,9 +293,7 @@ def _interiors(ink: InkMap, lines: np.ndarray, size: int) -> tuple[np.ndarray, n
     top = np.maximum(col(2), np.where(leftish, col(8), col(10)))
     bottom = np.minimum(col(3), np.where(leftish, col(9), col(11)))
     mask = (cx >= left + inset) & (cx <= right - inset) & (cy >= top + inset) & (cy <= bottom - inset)
-    ys = _clamp(y0[:, None, None] + r[None, :, None], 0, ink.h - 1)
-    xs = _clamp(x0[:, None, None] + r[None, None, :], 0, ink.w - 1)
-    return ink.ink[ys, xs] * mask, ink.dark[ys, xs] * mask, mask
+    return _take(ink.ink, ys, xs) * mask, _take(ink.dark, ys, xs) * mask, mask
 
 
 def despeckle(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -346,17 +355,14 @@ def _spill(ink: InkMap, lines: np.ndarray) -> np.ndarray:
     size = int(np.ceil(largest + 2 * b)) + 2
     x0 = np.floor(lines[:, 0] - b).astype(np.intp)
     y0 = np.floor(lines[:, 2] - b).astype(np.intp)
-    r = np.arange(size)
-    cx = (x0[:, None] + r[None, :] + 0.5)[:, None, :]  # (N, 1, size): a pixel's column
-    cy = (y0[:, None] + r[None, :] + 0.5)[:, :, None]  # (N, size, 1): its row
+    ys, xs = _windows(x0, y0, size)
+    cx, cy = xs + 0.5, ys + 0.5  # pixel centres
     outer = (cx > left - b) & (cx < right + b) & (cy > top - b) & (cy < bottom + b)
     ring = outer & ~((cx > left - a) & (cx < right + a) & (cy > top - a) & (cy < bottom + a))
     across = ring & ((cy < top - a) | (cy > bottom + a))  # above and below the box: rows run along
     down = ring & ~across  # left and right of it: columns run along
-    ys = _clamp(y0[:, None, None] + r[None, :, None], 0, ink.h - 1)
-    xs = _clamp(x0[:, None, None] + r[None, None, :], 0, ink.w - 1)
-    on_map = (ys == y0[:, None, None] + r[None, :, None]) & (xs == x0[:, None, None] + r[None, None, :])
-    got = ink.opened[ys, xs].astype(bool) & on_map & ring
+    on_map = (ys >= 0) & (ys < ink.h) & (xs >= 0) & (xs < ink.w)
+    got = _take(ink.opened, ys, xs).astype(bool) & on_map & ring
     row_line = (got & across).sum(axis=2) >= T.STRAIGHT_LINE_SHARE * np.maximum(1, across.sum(axis=2))
     col_line = (got & down).sum(axis=1) >= T.STRAIGHT_LINE_SHARE * np.maximum(1, down.sum(axis=1))
     stroke = got & ~((row_line[:, :, None] & across) | (col_line[:, None, :] & down))

@@ -55,8 +55,12 @@ def _writing(path: Path) -> Iterator[tuple[int, Path]]:
             os.ftruncate(fd, 0)
             yield fd, tmp
         finally:
-            if os.path.exists(tmp) and os.stat(tmp).st_ino == os.fstat(fd).st_ino:
-                os.unlink(tmp)  # not renamed into place: a failed write, or nothing to write
+            try:
+                left = os.stat(tmp).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                left = False  # renamed into place
+            if left:
+                os.unlink(tmp)  # a failed write, or nothing to write
 
 
 @contextmanager
@@ -68,11 +72,21 @@ def replacing(path: Path) -> Iterator[BinaryIO]:
         os.replace(tmp, path)
 
 
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data)
+    except FileNotFoundError:
+        return False
+
+
 def write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` whole. A file already there of the same size is kept: callers name
-    files by their content's sha256, so same name and size is the same content."""
+    files by their content's sha256, so same name and size is the same content (a rescan): then
+    the temporary is only taken, to be removed, if a killed writer left one."""
+    if _holds(path, data) and not temporary(path).exists():
+        return
     with _writing(path) as (fd, tmp):
-        if path.exists() and path.stat().st_size == len(data):
+        if _holds(path, data):
             return
         view = memoryview(data)
         while view:
