@@ -12,7 +12,7 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
-from omr.detect import sources
+from omr.detect import measure, sources
 from omr.detect import thresholds as T
 from omr.detect.decide import decide_field
 from omr.detect.measure import InkMap, text_ink
@@ -503,6 +503,31 @@ def test_a_border_pushed_inside_a_box_adds_neither_ink_nor_grey(kh, blank_sheet)
     m = q.boxes["2"]
     assert m.ink <= T.BLANK_INK_MAX and m.darkness < T.FAINT_DARKNESS_MIN
     assert q.value is None and q.reason != "faint"
+
+
+def test_a_bold_border_pushed_in_is_a_line_to_its_broken_inner_row_and_no_further():
+    """A fax prints borders bold: pushed inside a box by a fold, the border's rows are full at the
+    edge and its innermost row comes out broken (8 to 15 px of 18 on held-out folded faxes). Those
+    rows are the border; the tick beside it, a tick ending at the edge, and a fat felt-pen tick whose
+    ink runs on past the border's depth are marks and keep their ink."""
+    size = 18
+    inside = np.ones((4, size, size), bool)
+    crops = np.zeros_like(inside)
+    crops[0, :2] = True  # box 0: a bold border, two full rows at the top edge ...
+    crops[0, 2, 3:13] = True  # ... and its broken inner row
+    crops[0, 8:12, 7:9] = True  # a small tick in the middle
+    for i in range(6):  # box 1: a tick's stroke running down to the bottom edge
+        crops[1, size - 1 - i, 6 + i : 9 + i] = True
+    crops[2, 7:, :] = True  # box 2: a fat tick inking the lower rows, its last row not quite full
+    crops[2, size - 1, :2] = False
+    crops[3, :2] = True  # box 3: a full border row, then ink 1 px further than the border's depth
+    crops[3, 2:6, 2:12] = True
+    lines = measure._straight_lines(crops, inside)
+    depth = round(T.EDGE_LINE_MM * T.PX_PER_MM)
+    assert lines[0, :3].all() and not (crops[0] & lines[0])[3:].any()
+    assert not (crops[1] & lines[1]).any()
+    assert not lines[2, size - 1].any()  # the fat tick's partial edge row stays ink
+    assert not lines[3, 2 : depth + 3].any()
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -328,15 +328,39 @@ def despeckle(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _straight_lines(crops: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """The rows and columns of interiors inked from side to side: a printed border that a fold or a
-    wavy sheet pushed inside the box, a crease. No tick, cross or slash runs straight along a row,
-    and a box filled to cancel it keeps its ink (it has nothing but such rows)."""
-    width = np.maximum(1, inside.sum(axis=2))  # inside pixels per row
-    height = np.maximum(1, inside.sum(axis=1))  # per column
-    full_rows = crops.sum(axis=2) >= T.STRAIGHT_LINE_SHARE * width
-    full_cols = crops.sum(axis=1) >= T.STRAIGHT_LINE_SHARE * height
+    """The rows and columns of interiors that are printed lines, not marks: those inked from side to
+    side (a printed border that a fold or a wavy sheet pushed inside the box, a crease), and next to
+    such a line within ``EDGE_LINE_MM`` of the interior's edge, the rows (columns) inked along
+    ``EDGE_LINE_SHARE`` of it: a border a fax printed bold reaches a few pixels in, and its inner
+    row comes out broken. No tick, cross or slash runs straight along a row, and a box filled to
+    cancel it keeps its ink (it has nothing but such rows)."""
+    width = inside.sum(axis=2)  # inside pixels per row
+    height = inside.sum(axis=1)  # per column
+    depth = round(T.EDGE_LINE_MM * T.PX_PER_MM)
+    rows = _line_rows(crops.sum(axis=2) / np.maximum(1, width), width > 0, depth)
+    cols = _line_rows(crops.sum(axis=1) / np.maximum(1, height), height > 0, depth)
     filled = crops.reshape(len(crops), -1).sum(axis=1) >= T.FILLED_INK_MIN * inside.reshape(len(crops), -1).sum(axis=1)
-    return (full_rows[:, :, None] | full_cols[:, None, :]) & ~filled[:, None, None]
+    return (rows[:, :, None] | cols[:, None, :]) & ~filled[:, None, None]
+
+
+def _line_rows(share: np.ndarray, inner: np.ndarray, depth: int) -> np.ndarray:
+    """(N, S) which of each interior's S rows are lines, from the share of each row inked and
+    whether it is inside the box at all: full rows anywhere, and along either edge, a border pushed
+    in: a full row among the ``depth`` rows inside the edge, the rows between it and the edge and the
+    one row past it, each inked along ``EDGE_LINE_SHARE``, where that ink stops within ``depth + 1``
+    rows. A mark beside the border keeps all but that row; ink that runs on further in is a mark's
+    (a fat felt-pen tick inks many rows near the edge), never a border."""
+    full = share >= T.STRAIGHT_LINE_SHARE
+    part = (share >= T.EDGE_LINE_SHARE) | ~inner  # rows outside the box let the run through
+    lines = full.copy()
+    at = np.arange(share.shape[1])
+    for order in (slice(None), slice(None, None, -1)):  # from the top edge, then from the bottom
+        run = np.cumprod(part[:, order], axis=1).astype(bool)
+        deep = np.cumsum(inner[:, order], axis=1)  # how many rows inside the edge
+        thin = ~(run & (deep > depth + 1)).any(axis=1, keepdims=True)
+        last = np.where(run & (deep <= depth) & full[:, order], at, -2).max(axis=1, keepdims=True)  # innermost full row
+        lines[:, order] |= run & inner[:, order] & (at <= last + 1) & thin
+    return lines
 
 
 def _spill(ink: InkMap, lines: np.ndarray) -> np.ndarray:
