@@ -508,10 +508,11 @@ def test_a_border_pushed_inside_a_box_adds_neither_ink_nor_grey(kh, blank_sheet)
 def test_a_bold_border_pushed_in_is_a_line_to_its_broken_inner_row_and_no_further():
     """A fax prints borders bold: pushed inside a box by a fold, the border's rows are full at the
     edge and its innermost row comes out broken (8 to 15 px of 18 on held-out folded faxes). Those
-    rows are the border; the tick beside it, a tick ending at the edge, and a fat felt-pen tick whose
-    ink runs on past the border's depth are marks and keep their ink."""
+    rows are the border; the tick beside it, a tick ending at the edge, a fat felt-pen tick whose ink
+    runs on past the border's depth and a tick whose stroke runs along the edge are marks and keep
+    their ink."""
     size = 18
-    inside = np.ones((4, size, size), bool)
+    inside = np.ones((5, size, size), bool)
     crops = np.zeros_like(inside)
     crops[0, :2] = True  # box 0: a bold border, two full rows at the top edge ...
     crops[0, 2, 3:13] = True  # ... and its broken inner row
@@ -522,12 +523,17 @@ def test_a_bold_border_pushed_in_is_a_line_to_its_broken_inner_row_and_no_furthe
     crops[2, size - 1, :2] = False
     crops[3, :2] = True  # box 3: a full border row, then ink 1 px further than the border's depth
     crops[3, 2:6, 2:12] = True
+    crops[4, size - 1, 1:] = True  # box 4: a tick whose lower stroke runs along the bottom edge ...
+    crops[4, size - 2, 3:16] = True
+    for i in range(3, 12):  # ... and on up to the right, thinly
+        crops[4, size - i, 15 - i // 3 : 17] = True
     lines = measure._straight_lines(crops, inside)
     depth = round(T.EDGE_LINE_MM * T.PX_PER_MM)
     assert lines[0, :3].all() and not (crops[0] & lines[0])[3:].any()
     assert not (crops[1] & lines[1]).any()
     assert not lines[2, size - 1].any()  # the fat tick's partial edge row stays ink
     assert not lines[3, 2 : depth + 3].any()
+    assert not lines[4, size - 2].any()
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -347,9 +347,9 @@ def _line_rows(share: np.ndarray, inner: np.ndarray, depth: int) -> np.ndarray:
     """(N, S) which of each interior's S rows are lines, from the share of each row inked and
     whether it is inside the box at all: full rows anywhere, and along either edge, a border pushed
     in: a full row among the ``depth`` rows inside the edge, the rows between it and the edge and the
-    one row past it, each inked along ``EDGE_LINE_SHARE``, where that ink stops within ``depth + 1``
-    rows. A mark beside the border keeps all but that row; ink that runs on further in is a mark's
-    (a fat felt-pen tick inks many rows near the edge), never a border."""
+    one row past it, each inked along ``EDGE_LINE_SHARE``, where an empty row follows within
+    ``depth + 2`` rows. Ink that runs on further in is a mark's, which keeps all its rows: a fat
+    felt-pen tick inks many rows near the edge, a tick's stroke can run along it."""
     full = share >= T.STRAIGHT_LINE_SHARE
     part = (share >= T.EDGE_LINE_SHARE) | ~inner  # rows outside the box let the run through
     lines = full.copy()
@@ -357,7 +357,8 @@ def _line_rows(share: np.ndarray, inner: np.ndarray, depth: int) -> np.ndarray:
     for order in (slice(None), slice(None, None, -1)):  # from the top edge, then from the bottom
         run = np.cumprod(part[:, order], axis=1).astype(bool)
         deep = np.cumsum(inner[:, order], axis=1)  # how many rows inside the edge
-        thin = ~(run & (deep > depth + 1)).any(axis=1, keepdims=True)
+        inked = np.cumprod(((share > 0) | ~inner)[:, order], axis=1).astype(bool)
+        thin = ~(inked & (deep > depth + 1)).any(axis=1, keepdims=True)  # an empty row follows
         last = np.where(run & (deep <= depth) & full[:, order], at, -2).max(axis=1, keepdims=True)  # innermost full row
         lines[:, order] |= run & inner[:, order] & (at <= last + 1) & thin
     return lines

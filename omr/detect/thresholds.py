@@ -80,7 +80,7 @@ STRAIGHT_LINE_SHARE = 0.9
 # Beside such a line within EDGE_LINE_MM of the interior's edge, a row inked along EDGE_LINE_SHARE
 # of it is part of the same border: a border printed bold (a fax) reaches into the box and its inner
 # row comes out broken (held-out folded faxes: 8 to 15 px of an 18 px row). A tick or cross ending
-# at the edge inks a third of a row at most there; a fat tick's ink runs on deeper than the border.
+# at the edge inks a third of a row at most there. A row with no ink follows a border (measure._line_rows).
 EDGE_LINE_SHARE = 0.4
 EDGE_LINE_MM = 0.5
 
