@@ -185,6 +185,9 @@ def test_a_shadow_or_a_dark_edge_leaves_a_blank_back_blank_and_a_front_under_it_
     edged = back.copy()
     edged[:, -_px(2.0) :] = 70  # the lid's dark strip beside a sheet narrower than the glass
     assert read_page(edged, KEY).status == EMPTY_PAGE
+    lidded = np.ascontiguousarray(_shadowed(back[:, ::-1], 0.55)[:, ::-1])  # a deep shadow on the left ...
+    lidded[:, : _px(2.5)] = 254  # ... reaching the sheet's edge, the white lid beyond (a held-out shadow-texture back)
+    assert read_page(lidded, KEY).status == EMPTY_PAGE
     front = _shadowed(blank_sheet)
     page = read_page(front, KEY)
     assert page.status == READ and page.identity.serial == "000042"

@@ -37,18 +37,22 @@ def is_blank(shrunk: Shrunk) -> bool:
     Judged on 1 mm cells against the brightest paper a millimetre around them: dust and specks
     vanish in a cell's average, streaks were painted over (clean.repair_streaks), and a shadow, uneven
     light or a copier's grey background change over centimetres, ink within a millimetre; a front
-    showing through is far lighter than ink. The scan's outermost millimetres are left out: the
-    sheet's own edge and the lid's shadow along it are no ink. A printed sheet is never blank: its
-    four corner markers alone are 200 dark cells. ``shrunk``: the scan and its halvings."""
+    showing through is far lighter than ink. The scan's outermost millimetres are left out, judged
+    neither as ink nor as the paper beside it: the sheet's own edge and the lid's shadow along it
+    are no ink, and the white lid beyond a sheet is no paper to hold a shadow on the sheet against.
+    A printed sheet is never blank: its four corner markers alone are 200 dark cells. ``shrunk``:
+    the scan and its halvings."""
     mm = shrunk.millimetre
     if mm is None:
         return True
-    # the window counted in cells, taken for 1 mm each: no resampling of the cells to an exact millimetre
-    paper = local_paper(mm.cells, 1.0, T.BLANK_PAGE_PAPER_WINDOW_MM)
-    dark = cv2.subtract(paper, mm.cells).astype(np.float32) / paper
     e = round(T.BLANK_PAGE_EDGE_MM)
-    inner = dark[e : dark.shape[0] - e, e : dark.shape[1] - e]
-    return inner.size == 0 or float((inner >= T.BLANK_PAGE_CELL_DARKNESS).mean()) <= T.BLANK_PAGE_INK_MAX
+    cells = mm.cells[e : mm.cells.shape[0] - e, e : mm.cells.shape[1] - e]
+    if cells.size == 0:
+        return True
+    # the window counted in cells, taken for 1 mm each: no resampling of the cells to an exact millimetre
+    paper = local_paper(cells, 1.0, T.BLANK_PAGE_PAPER_WINDOW_MM)
+    dark = cv2.subtract(paper, cells).astype(np.float32) / paper
+    return float((dark >= T.BLANK_PAGE_CELL_DARKNESS).mean()) <= T.BLANK_PAGE_INK_MAX
 
 
 def read_page(gray: np.ndarray, key: bytes) -> PageRead:

@@ -263,5 +263,7 @@ BLANK_PAGE_PAPER_WINDOW_MM = 2.0
 # ... and only cells this far in from the scan's edges are judged: a scanner's lid or a sheet smaller
 # than the glass leaves a dark strip along an edge, and a shadow reaching the edge is darker there
 # than the paper beside it (a held-out shadow-texture back: a line of 54 cells along its right edge).
+# Nor are they the paper their neighbours are judged against: the white lid beyond a sheet is
+# brighter than the sheet under a shadow reaching its edge (a held-out shadow-texture back, 60 cells).
 # The corner markers are MARKER_INSET (8.5 mm) in.
 BLANK_PAGE_EDGE_MM = 3.0
