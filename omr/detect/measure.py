@@ -328,12 +328,10 @@ def despeckle(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _straight_lines(crops: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """The rows and columns of interiors that are printed lines, not marks: those inked from side to
-    side (a printed border that a fold or a wavy sheet pushed inside the box, a crease), and next to
-    such a line within ``EDGE_LINE_MM`` of the interior's edge, the rows (columns) inked along
-    ``EDGE_LINE_SHARE`` of it: a border a fax printed bold reaches a few pixels in, and its inner
-    row comes out broken. No tick, cross or slash runs straight along a row, and a box filled to
-    cancel it keeps its ink (it has nothing but such rows)."""
+    """The rows and columns of interiors that are printed lines, not marks (``_line_rows``): those
+    inked from side to side (a printed border that a fold or a wavy sheet pushed inside the box, a
+    crease), and the rest of a bold border at the edge. No tick, cross or slash runs straight along a
+    row, and a box filled to cancel it keeps its ink (it has nothing but such rows)."""
     width = inside.sum(axis=2)  # inside pixels per row
     height = inside.sum(axis=1)  # per column
     depth = round(T.EDGE_LINE_MM * T.PX_PER_MM)
@@ -351,13 +349,14 @@ def _line_rows(share: np.ndarray, inner: np.ndarray, depth: int) -> np.ndarray:
     ``depth + 2`` rows. Ink that runs on further in is a mark's, which keeps all its rows: a fat
     felt-pen tick inks many rows near the edge, a tick's stroke can run along it."""
     full = share >= T.STRAIGHT_LINE_SHARE
-    part = (share >= T.EDGE_LINE_SHARE) | ~inner  # rows outside the box let the run through
+    part = (share >= T.EDGE_LINE_SHARE) | ~inner  # rows outside the box let the runs through
+    any_ink = (share > 0) | ~inner
     lines = full.copy()
     at = np.arange(share.shape[1])
     for order in (slice(None), slice(None, None, -1)):  # from the top edge, then from the bottom
         run = np.cumprod(part[:, order], axis=1).astype(bool)
         deep = np.cumsum(inner[:, order], axis=1)  # how many rows inside the edge
-        inked = np.cumprod(((share > 0) | ~inner)[:, order], axis=1).astype(bool)
+        inked = np.cumprod(any_ink[:, order], axis=1).astype(bool)
         thin = ~(inked & (deep > depth + 1)).any(axis=1, keepdims=True)  # an empty row follows
         last = np.where(run & (deep <= depth) & full[:, order], at, -2).max(axis=1, keepdims=True)  # innermost full row
         lines[:, order] |= run & inner[:, order] & (at <= last + 1) & thin
