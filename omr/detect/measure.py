@@ -334,9 +334,9 @@ def _straight_lines(crops: np.ndarray, inside: np.ndarray) -> np.ndarray:
     row, and a box filled to cancel it keeps its ink (it has nothing but such rows)."""
     width = inside.sum(axis=2)  # inside pixels per row
     height = inside.sum(axis=1)  # per column
-    depth = round(T.EDGE_LINE_MM * T.PX_PER_MM)
-    rows = _line_rows(crops.sum(axis=2) / np.maximum(1, width), width > 0, depth)
-    cols = _line_rows(crops.sum(axis=1) / np.maximum(1, height), height > 0, depth)
+    share = np.concatenate([crops.sum(axis=2) / np.maximum(1, width), crops.sum(axis=1) / np.maximum(1, height)])
+    lines = _line_rows(share, np.concatenate([width > 0, height > 0]), round(T.EDGE_LINE_MM * T.PX_PER_MM))
+    rows, cols = lines[: len(crops)], lines[len(crops) :]  # rows and columns in one pass: numpy's calls cost
     filled = crops.reshape(len(crops), -1).sum(axis=1) >= T.FILLED_INK_MIN * inside.reshape(len(crops), -1).sum(axis=1)
     return (rows[:, :, None] | cols[:, None, :]) & ~filled[:, None, None]
 
@@ -349,17 +349,21 @@ def _line_rows(share: np.ndarray, inner: np.ndarray, depth: int) -> np.ndarray:
     ``depth + 2`` rows. Ink that runs on further in is a mark's, which keeps all its rows: a fat
     felt-pen tick inks many rows near the edge, a tick's stroke can run along it."""
     full = share >= T.STRAIGHT_LINE_SHARE
-    part = (share >= T.EDGE_LINE_SHARE) | ~inner  # rows outside the box let the runs through
-    any_ink = (share > 0) | ~inner
     lines = full.copy()
-    at = np.arange(share.shape[1])
-    for order in (slice(None), slice(None, None, -1)):  # from the top edge, then from the bottom
-        run = np.cumprod(part[:, order], axis=1).astype(bool)
-        deep = np.cumsum(inner[:, order], axis=1)  # how many rows inside the edge
-        inked = np.cumprod(any_ink[:, order], axis=1).astype(bool)
-        thin = ~(inked & (deep > depth + 1)).any(axis=1, keepdims=True)  # an empty row follows
-        last = np.where(run & (deep <= depth) & full[:, order], at, -2).max(axis=1, keepdims=True)  # innermost full row
-        lines[:, order] |= run & inner[:, order] & (at <= last + 1) & thin
+    some = np.flatnonzero(full.any(axis=1))  # only beside a full row is there a border (few boxes: numpy's calls cost)
+    if len(some) == 0:
+        return lines
+    # both edges in one pass: the rows from the top edge, then the same rows from the bottom edge
+    sh, inn, ful = (np.concatenate([a[some], a[some, ::-1]]) for a in (share, inner, full))
+    outside = ~inn  # rows outside the box let the runs through
+    run = np.logical_and.accumulate((sh >= T.EDGE_LINE_SHARE) | outside, axis=1)
+    inked = np.logical_and.accumulate((sh > 0) | outside, axis=1)
+    deep = np.cumsum(inn, axis=1)  # how many rows inside the edge
+    thin = ~(inked & (deep > depth + 1)).any(axis=1, keepdims=True)  # an empty row follows
+    at = np.arange(sh.shape[1])
+    last = np.where(run & (deep <= depth) & ful, at, -2).max(axis=1, keepdims=True)  # innermost full row
+    edge = run & inn & (at <= last + 1) & thin
+    lines[some] |= edge[: len(some)] | edge[len(some) :, ::-1]
     return lines
 
 
