@@ -408,6 +408,9 @@ RECIPES: dict[str, Recipe] = {
         Recipe("low-ink", (200, 300), (low_ink, smudge), version=2),
         Recipe("copier-150", (150,), (copier_speckle,), quality=(55, 75)),
         Recipe("shadow-texture", (200, 300), (paper_texture, shadow)),
+        # an ordinary office's stack, every page through several at once: paper not flat, a worn
+        # copier's haze, the feeder's rollers, a lamp falling off, a small JPEG, at any resolution
+        Recipe("office-mix", (150, 200, 300), (wavy, bad_photocopy, dirty_rollers, lighting), quality=(60, 85)),
     )
 }
 

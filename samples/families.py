@@ -17,6 +17,10 @@ HELD-OUT — never used for tuning; the accuracy test (tests/test_accuracy.py) r
   - ``copier-150``: a copier's speckle at 150 dpi, where a speck is the size of a mark's stroke;
   - ``shadow-texture``: the grain of cheap paper under a soft shadow (a lid left open, a hand):
     added after reader 7, and read once before any change was fitted on it.
+  - ``office-mix``: an ordinary office's stack, each page through several damages at once (paper
+    not flat, a worn copier's haze, the feeder's rollers, a lamp falling off, a small JPEG, 150 to
+    300 dpi): each of them is in another family (haze, rollers and light in calibration's), never
+    all together. Added after reader 15, and read on eight replicates before anything was fitted on it.
   A held-out family is damage of a kind the tuning never saw, so how the reader does on it is how
   it will do on the next office's scanner.
 
@@ -38,7 +42,7 @@ SHEET_PAGES = {"kien-hung-2020": 2, "sipas-tthc": 2, "hn-y-te": 1}  # kien-hung:
 GENERATOR = {"gen-light": "light", "gen-full": "full"}  # family -> samples.degrade preset
 
 CALIBRATION = ("gen-light", "gen-full", "photocopy", "adf-streaks", "lighting", "jpeg-heavy")
-HELDOUT = ("folded", "folded-fax", "wavy", "fax", "ink-bleed", "low-ink", "copier-150", "shadow-texture")
+HELDOUT = ("folded", "folded-fax", "wavy", "fax", "ink-bleed", "low-ink", "copier-150", "shadow-texture", "office-mix")
 SPLITS = {"calib": CALIBRATION, "heldout": HELDOUT}
 CALIBRATION_SEED, HELDOUT_SEED = 100_000, 500_000
 HARD_CASE_RATE = 0.08
