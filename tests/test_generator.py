@@ -489,3 +489,38 @@ def test_the_accuracy_bench_pools_a_range_of_replicates_and_refuses_a_backward_o
     for bad in ("12-8", "x", "-1", "3-"):
         with pytest.raises(argparse.ArgumentTypeError):
             replicates(bad)
+
+
+def test_lost_marks_sorts_clear_marks_sent_to_a_person_by_what_their_box_holds():
+    """Gone: nothing in the box; a dot's worth: no more ink than the family's median faint dot and no
+    stroke; the rest: a mark the scan kept. Accepted clear marks are counted, not sorted."""
+    from benchmarks.lost_marks import sort_family
+    from omr.detect import thresholds as T
+
+    def page(answers: dict, got: dict) -> tuple[dict, dict]:
+        return {"answers": answers}, got
+
+    dot_ink = 0.06
+    pages = [
+        page(
+            {
+                "a": {"kind": "clear", "value": "2", "marks": ["tick:2"]},  # accepted
+                "b": {"kind": "clear", "value": "3", "marks": ["tick:3"]},  # gone
+                "c": {"kind": "clear", "value": "1", "marks": ["tick:1"]},  # a dot's worth
+                "d": {"kind": "clear", "value": "4", "marks": ["tick:4"]},  # a stroke is left: the rest
+                "e": {"kind": "faint", "value": None, "marks": ["dot:5"]},
+                "f": {"kind": "faint", "value": None, "marks": ["stroke:2"]},
+            },
+            {
+                "a": ("marked", {"2": (0.4, 0.4)}),
+                "b": ("uncertain", {"3": (T.BLANK_INK_MAX, 0.0), "1": (0.0, 0.0)}),
+                "c": ("uncertain", {"1": (dot_ink - 0.01, 0.0)}),
+                "d": ("uncertain", {"4": (dot_ink - 0.01, 0.03)}),
+                "e": ("uncertain", {"5": (dot_ink - 0.02, 0.0)}),
+                "f": ("uncertain", {"2": (dot_ink + 0.02, 0.0)}),
+            },
+        )
+    ]
+    n = sort_family(pages)
+    assert (n["clear"], n["review"], n["gone"], n["dot"], n["rest"]) == (4, 3, 1, 1, 1)
+    assert n["dot_ink_permille"] == round(1000 * dot_ink)
