@@ -216,6 +216,55 @@ def shadow(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -> np
     )
 
 
+def punch_holes(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -> np.ndarray:
+    """A sheet filed in a binder before it was scanned: punch holes along its left edge."""
+    return _augraphy(
+        "BindingsAndFasteners",
+        img,
+        rng,
+        p,
+        overlay_types="darken",
+        effect_type="punch_holes",
+        ntimes=(2, 3),
+        nscales=(0.9, 1.1),
+        edge="left",
+        edge_offset=(round(dpi * 0.1), round(dpi * 0.25)),
+        use_figshare_library=0,
+    )
+
+
+def noisy_lines(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -> np.ndarray:
+    """A scanner's sensor or a copier's drum drawing thin broken lines across parts of the page."""
+    return _augraphy(
+        "NoisyLines",
+        img,
+        rng,
+        p,
+        noisy_lines_direction=int(rng.integers(0, 2)),
+        noisy_lines_location="random",
+        noisy_lines_number_range=(3, 10),
+        noisy_lines_color=(0, 0, 0),
+        noisy_lines_thickness_range=(1, 2),
+        noisy_lines_random_noise_intensity_range=(0.01, 0.1),
+        noisy_lines_length_interval_range=(0, 100),
+        noisy_lines_gaussian_kernel_value_range=(3, 5),
+        noisy_lines_overlay_method="ink_to_paper",
+    )
+
+
+def ink_mottling(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -> np.ndarray:
+    """Ink laid unevenly: print and pen lines mottled, lighter in patches."""
+    return _augraphy(
+        "InkMottling",
+        img,
+        rng,
+        p,
+        ink_mottling_alpha_range=(0.2, 0.3),
+        ink_mottling_noise_scale_range=(2, 2),
+        ink_mottling_gaussian_kernel_range=(3, 5),
+    )
+
+
 FAX_OTSU_MIN_RANGE = 96  # grey levels between a page's darkest and lightest pixel for Otsu to mean anything
 
 
@@ -411,6 +460,9 @@ RECIPES: dict[str, Recipe] = {
         # an ordinary office's stack, every page through several at once: paper not flat, a worn
         # copier's haze, the feeder's rollers, a lamp falling off, a small JPEG, at any resolution
         Recipe("office-mix", (150, 200, 300), (wavy, bad_photocopy, dirty_rollers, lighting), quality=(60, 85)),
+        # what no other family does, from augraphy's own repertoire: a binder's punch holes, a sensor's
+        # broken lines across the page, mottled ink, under a shadow
+        Recipe("office-extra", (150, 200, 300), (ink_mottling, punch_holes, noisy_lines, shadow), quality=(60, 85)),
     )
 }
 

@@ -21,6 +21,9 @@ HELD-OUT — never used for tuning; the accuracy test (tests/test_accuracy.py) r
     not flat, a worn copier's haze, the feeder's rollers, a lamp falling off, a small JPEG, 150 to
     300 dpi): each of them is in another family (haze, rollers and light in calibration's), never
     all together. Added after reader 15, and read on eight replicates before anything was fitted on it.
+  - ``office-extra``: what no other family does, from augraphy's repertoire: a binder's punch holes,
+    a scanner's broken lines across the page, mottled ink, under a shadow. Added after reader 15;
+    reader 16's blank check was fitted on replicates 0-7, and tested on 8 and up.
   A held-out family is damage of a kind the tuning never saw, so how the reader does on it is how
   it will do on the next office's scanner.
 
@@ -42,7 +45,18 @@ SHEET_PAGES = {"kien-hung-2020": 2, "sipas-tthc": 2, "hn-y-te": 1}  # kien-hung:
 GENERATOR = {"gen-light": "light", "gen-full": "full"}  # family -> samples.degrade preset
 
 CALIBRATION = ("gen-light", "gen-full", "photocopy", "adf-streaks", "lighting", "jpeg-heavy")
-HELDOUT = ("folded", "folded-fax", "wavy", "fax", "ink-bleed", "low-ink", "copier-150", "shadow-texture", "office-mix")
+HELDOUT = (
+    "folded",
+    "folded-fax",
+    "wavy",
+    "fax",
+    "ink-bleed",
+    "low-ink",
+    "copier-150",
+    "shadow-texture",
+    "office-mix",
+    "office-extra",
+)
 SPLITS = {"calib": CALIBRATION, "heldout": HELDOUT}
 CALIBRATION_SEED, HELDOUT_SEED = 100_000, 500_000
 HARD_CASE_RATE = 0.08
