@@ -193,6 +193,41 @@ def test_a_shadow_or_a_dark_edge_leaves_a_blank_back_blank_and_a_front_under_it_
     assert page.status == READ and page.identity.serial == "000042"
 
 
+def _punched(img: np.ndarray, x_mm: float = 12.0, square: bool = False) -> np.ndarray:
+    """``img`` with three 6 mm holes 80 mm apart, their centres ``x_mm`` from the left edge (ISO 838),
+    the scanner's dark lid showing through them (``square``: 7 mm squares, a marker's size, instead)."""
+    out = img.copy()
+    for y_mm in (68.5, 148.5, 228.5):
+        x, y = _px(x_mm), _px(y_mm)
+        if square:
+            cv2.rectangle(out, (x - _px(3.5), y - _px(3.5)), (x + _px(3.5), y + _px(3.5)), 30, -1)
+        else:
+            cv2.circle(out, (x, y), _px(3.0), 30, -1, lineType=cv2.LINE_AA)
+    return out
+
+
+def _dashed(img: np.ndarray, y_mm: float) -> np.ndarray:
+    """``img`` with a scanner's broken line across most of it: 0.4 mm of black in 5 mm dashes 3 mm apart."""
+    out = img.copy()
+    for x_mm in np.arange(20.0, 190.0, 8.0):
+        cv2.line(out, (_px(x_mm), _px(y_mm)), (_px(x_mm + 5.0), _px(y_mm)), 20, 3)
+    return out
+
+
+def test_a_binders_punch_holes_or_a_broken_scan_line_leave_a_blank_back_blank_and_a_front_read(kh, blank_sheet):
+    back = np.full((2339, 1654), 245, np.uint8)
+    back += np.random.default_rng(4).integers(0, 6, back.shape, dtype=np.uint8)
+    assert read_page(_punched(back), KEY).status == EMPTY_PAGE
+    assert read_page(_dashed(_dashed(back, 80.0), 150.3), KEY).status == EMPTY_PAGE
+    # the same discs away from every edge are not holes, nor are squares the size of a marker: that
+    # much ink is no blank page
+    assert read_page(_punched(back, x_mm=105.0), KEY).status != EMPTY_PAGE
+    assert read_page(_punched(back, square=True), KEY).status != EMPTY_PAGE
+    for damaged in (_punched(blank_sheet), _dashed(blank_sheet, 150.3)):
+        page = read_page(damaged, KEY)
+        assert page.status == READ and page.identity.serial == "000042"
+
+
 def test_bilevel_low_resolution_jpeg_scan(kh, blank_sheet):
     img = blank_sheet.copy()
     _cross(img, kh, "q_staff", "5")

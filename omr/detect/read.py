@@ -7,6 +7,7 @@ import numpy as np
 
 from omr.detect import thresholds as T
 from omr.detect.clean import Shrunk, local_paper, repair_streaks
+from omr.detect.components import Components
 from omr.detect.decide import decide_field
 from omr.detect.images import decode
 from omr.detect.measure import BlankPaper, InkMap, measure_page, text_ink
@@ -51,8 +52,31 @@ def is_blank(shrunk: Shrunk) -> bool:
         return True
     # the window counted in cells, taken for 1 mm each: no resampling of the cells to an exact millimetre
     paper = local_paper(cells, 1.0, T.BLANK_PAGE_PAPER_WINDOW_MM)
-    dark = cv2.subtract(paper, cells).astype(np.float32) / paper
-    return float((dark >= T.BLANK_PAGE_CELL_DARKNESS).mean()) <= T.BLANK_PAGE_INK_MAX
+    dark = (cv2.subtract(paper, cells).astype(np.float32) / paper >= T.BLANK_PAGE_CELL_DARKNESS).astype(np.uint8)
+    return float(_ink_cells(dark, e)) <= T.BLANK_PAGE_INK_MAX * dark.size
+
+
+def _ink_cells(dark: np.ndarray, edge: int) -> int:
+    """How many of a page's dark 1 mm cells (``dark``: 1 where dark, the page's outermost ``edge``
+    millimetres already cut off) count as ink: not those of a line one cell thin (a scanner's sensor
+    drawing a broken line across the page, a crease's shadow), nor a binder's punch holes by an edge
+    of the sheet, where the scanner's lid shows through (three holes of 6 mm are 85 cells). What keeps
+    a printed sheet from ever being blank is solid: its four corner markers, 7 mm squares, are 196
+    cells (a hole is round: it fills less of its bounding box than a square)."""
+    found = Components(dark)
+    if not found.count:
+        return 0
+    x, y, w, h, area = found.stats.T
+    cx, cy = x + w / 2 + edge, y + h / 2 + edge  # centres, from the sheet's own edges
+    near = np.minimum.reduce([cx, cy, dark.shape[1] + 2 * edge - cx, dark.shape[0] + 2 * edge - cy])
+    size, fill = T.PUNCH_HOLE_MM, T.PUNCH_HOLE_FILL
+    hole = (
+        (w >= size[0]) & (w <= size[1]) & (h >= size[0]) & (h <= size[1])
+        & (area >= fill[0] * w * h) & (area <= fill[1] * w * h)
+        & (near <= T.PUNCH_HOLE_EDGE_MM)
+    )  # fmt: skip
+    thin = (np.minimum(w, h) == 1) & (np.maximum(w, h) > 1)  # a lone dark cell is ink as before
+    return int(area[~hole & ~thin].sum())
 
 
 def read_page(gray: np.ndarray, key: bytes) -> PageRead:

@@ -267,3 +267,12 @@ BLANK_PAGE_PAPER_WINDOW_MM = 2.0
 # brighter than the sheet under a shadow reaching its edge (a held-out shadow-texture back, 60 cells).
 # The corner markers are MARKER_INSET (8.5 mm) in.
 BLANK_PAGE_EDGE_MM = 3.0
+# A sheet filed in a binder before it was scanned has punch holes along an edge (ISO 838: 6 mm
+# across, their centres 12 mm in), dark where the scanner's lid shows through: on a blank back they
+# are no ink. A hole is a cluster of dark cells PUNCH_HOLE_MM across each way (a round hole's
+# cells, a millimetre either way of its size), filling PUNCH_HOLE_FILL of its bounding box (a 5 to
+# 7 mm disc's cells fill 0.67 to 0.89 of it, wherever it falls on the cells; a corner marker's
+# square all of it, a stroke's cells far less), its centre within PUNCH_HOLE_EDGE_MM of an edge.
+PUNCH_HOLE_MM = (4, 9)
+PUNCH_HOLE_FILL = (0.6, 0.92)
+PUNCH_HOLE_EDGE_MM = 25.0
