@@ -55,7 +55,6 @@ HELDOUT = (
     "copier-150",
     "shadow-texture",
     "office-mix",
-    "office-extra",
 )
 SPLITS = {"calib": CALIBRATION, "heldout": HELDOUT}
 CALIBRATION_SEED, HELDOUT_SEED = 100_000, 500_000
