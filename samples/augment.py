@@ -6,9 +6,8 @@ a copier's speckle at 150 dpi, smudged pens).
 ``damage(clean, family, rng)`` turns a clean page raster (``samples.generate.Page.clean``: grey,
 paper 255, MASTER_DPI) into what the scanner delivers, and returns the parameters it drew, which the
 truth file keeps under ``"augment"``. Every random choice comes from ``rng``; augraphy draws from
-Python's and NumPy's global generators, so those are seeded from ``rng`` before each call (with
-numba's compiled paths switched off: their generator cannot be seeded from Python). The same page and
-seed therefore give the same bytes.
+Python's and NumPy's global generators, so those are seeded from ``rng`` before each call, and so is
+the generator numba-compiled code keeps apart. The same page and seed therefore give the same bytes.
 
 Each recipe is moderate on purpose: the page must still look like a real office scan, with its
 four corner markers and QR code readable — damage a person could not read through is no test.
@@ -55,6 +54,7 @@ def _augraphy(aug_name: str, img: np.ndarray, rng: np.random.Generator, p: Param
         import augraphy  # imported here: ~1.5 s, paid only by families that use it
     except ImportError:
         raise RuntimeError("augraphy is missing: pip install --no-deps augraphy==8.2.6 (scripts/setup.sh)") from None
+    _replace_worley()
 
     seed = int(rng.integers(2**31))
     random.seed(seed)
@@ -68,6 +68,32 @@ def _augraphy(aug_name: str, img: np.ndarray, rng: np.random.Generator, p: Param
         out = getattr(augraphy, aug_name)(**kw)(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR))
     out = np.asarray(out)
     return cv2.cvtColor(out, cv2.COLOR_BGR2GRAY) if out.ndim == 3 else out
+
+
+@cache
+def _replace_worley() -> None:
+    """augraphy 8.2.6 computes Worley noise (one of BadPhotoCopy's masks) in a numba ``parallel``
+    loop that today's numba fails to compile (a type-inference assertion) once other kernels have
+    been compiled in the process: on a cold numba cache the stack cannot be made. The same noise
+    (each pixel's distance to the nearest of ``npoints`` random points) is one exact Euclidean
+    distance transform, from Python's seeded generator."""
+    from augraphy.utilities.noisegenerator import NoiseGenerator
+
+    NoiseGenerator.generate_worley_noise = staticmethod(_worley_noise)
+
+
+def _worley_noise(width: int, height: int, npoints: float, option: int, noise_background: int) -> np.ndarray:
+    if option != 0:  # augraphy asks only for the nearest point's distance
+        raise ValueError(f"Worley noise of the point ranked {option} is not drawn here")
+    # augraphy's points may fall one pixel past the right or bottom edge: draw on a canvas one larger
+    seeds = np.ones((height + 1, width + 1), np.uint8)
+    for _ in range(int(npoints)):
+        x, y = random.randint(0, width), random.randint(0, height)
+        seeds[y, x] = 0
+    if seeds.all():
+        return np.full((height, width), float(noise_background))
+    dist = cv2.distanceTransform(seeds, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return dist[:height, :width].astype(np.float64)
 
 
 @cache
@@ -445,7 +471,7 @@ def smudge(img: np.ndarray, rng: np.random.Generator, dpi: int, p: Params) -> np
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
-        Recipe("photocopy", (200, 300), (bad_photocopy,)),
+        Recipe("photocopy", (200, 300), (bad_photocopy,), version=2),
         Recipe("adf-streaks", (200, 300), (dirty_rollers, dirty_drum)),
         Recipe("lighting", (150, 200, 300), (lighting,)),
         Recipe("jpeg-heavy", (200, 240), (jpeg_heavy,), quality=None),
@@ -459,7 +485,9 @@ RECIPES: dict[str, Recipe] = {
         Recipe("shadow-texture", (200, 300), (paper_texture, shadow)),
         # an ordinary office's stack, every page through several at once: paper not flat, a worn
         # copier's haze, the feeder's rollers, a lamp falling off, a small JPEG, at any resolution
-        Recipe("office-mix", (150, 200, 300), (wavy, bad_photocopy, dirty_rollers, lighting), quality=(60, 85)),
+        Recipe(
+            "office-mix", (150, 200, 300), (wavy, bad_photocopy, dirty_rollers, lighting), quality=(60, 85), version=2
+        ),
         # what no other family does, from augraphy's own repertoire: a binder's punch holes, a sensor's
         # broken lines across the page, mottled ink, under a shadow
         Recipe("office-extra", (150, 200, 300), (ink_mottling, punch_holes, noisy_lines, shadow), quality=(60, 85)),

@@ -457,6 +457,21 @@ def test_every_damage_family_is_deterministic_and_keeps_markers_and_qr(family, s
     assert ident.serial == "000042" and identity.verify(ident, sig, KEY)
 
 
+def test_worley_noise_is_each_pixels_distance_to_the_nearest_point_and_seeded():
+    import random
+
+    random.seed(5)
+    got = au._worley_noise(37, 23, 9.7, 0, 200)
+    random.seed(5)
+    points = np.array([(random.randint(0, 37), random.randint(0, 23)) for _ in range(9)])
+    ys, xs = np.mgrid[0:23, 0:37]
+    want = np.hypot(xs[..., None] - points[:, 0], ys[..., None] - points[:, 1]).min(axis=2)
+    assert got.shape == (23, 37) and got.dtype == np.float64
+    np.testing.assert_allclose(got, want, atol=1e-3)
+    with pytest.raises(ValueError):
+        au._worley_noise(10, 10, 3, 1, 200)  # a second-nearest point's noise is not drawn
+
+
 def test_family_stack_truth_names_family_and_split_is_disjoint(tmp_path):
     from samples import families as fam
 
