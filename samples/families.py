@@ -45,7 +45,18 @@ SHEET_PAGES = {"kien-hung-2020": 2, "sipas-tthc": 2, "hn-y-te": 1}  # kien-hung:
 GENERATOR = {"gen-light": "light", "gen-full": "full"}  # family -> samples.degrade preset
 
 CALIBRATION = ("gen-light", "gen-full", "photocopy", "adf-streaks", "lighting", "jpeg-heavy")
-HELDOUT = ("folded", "folded-fax", "wavy", "fax", "ink-bleed", "low-ink", "copier-150", "shadow-texture")
+HELDOUT = (
+    "folded",
+    "folded-fax",
+    "wavy",
+    "fax",
+    "ink-bleed",
+    "low-ink",
+    "copier-150",
+    "shadow-texture",
+    "office-mix",
+    "office-extra",
+)
 SPLITS = {"calib": CALIBRATION, "heldout": HELDOUT}
 CALIBRATION_SEED, HELDOUT_SEED = 100_000, 500_000
 HARD_CASE_RATE = 0.08
