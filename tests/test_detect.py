@@ -228,6 +228,34 @@ def test_a_binders_punch_holes_or_a_broken_scan_line_leave_a_blank_back_blank_an
         assert page.status == READ and page.identity.serial == "000042"
 
 
+def _ruled(img: np.ndarray, x_mm: float | None = None, y_mm: float | None = None) -> np.ndarray:
+    """``img`` with a copier drum's broken line drawn on the sheet, down the page at ``x_mm`` or across
+    it at ``y_mm``: 0.25 mm of grey in 6 mm dashes 2 mm apart."""
+    out = img.copy()
+    for t in np.arange(15.0, 280.0, 8.0):
+        if x_mm is not None:
+            cv2.line(out, (_px(x_mm), _px(t)), (_px(x_mm), _px(t + 6.0)), 40, 2)
+        elif t < 200.0:
+            cv2.line(out, (_px(t), _px(y_mm)), (_px(t + 6.0), _px(y_mm)), 40, 2)
+    return out
+
+
+def test_a_broken_line_across_the_sheet_through_a_column_or_a_row_of_boxes_leaves_the_marks_read(kh, blank_sheet):
+    img = blank_sheet.copy()
+    for field, value in (("q_area", "4"), ("q_result", "5"), ("q_counter", "3"), ("q_staff", "1")):
+        _cross(img, kh, field, value)
+    # down the column of boxes at 19-23.5 mm (through four marked ones and six empty ones), and along
+    # q_counter's row, the whole then skewed as a sheet on the glass is: the line is no scan row or column
+    lined = _skewed(_ruled(_ruled(img, x_mm=21.6), y_mm=157.6), 0, 1.2)
+    got = _answers(read_page(lined, KEY))
+    assert got == {
+        "q_area": ("4", MARKED),
+        "q_result": ("5", MARKED),
+        "q_counter": ("3", MARKED),
+        "q_staff": ("1", MARKED),
+    }
+
+
 def test_bilevel_low_resolution_jpeg_scan(kh, blank_sheet):
     img = blank_sheet.copy()
     _cross(img, kh, "q_staff", "5")

@@ -1,4 +1,5 @@
-"""What the scanner added that is not on the paper: streaks along the feed and local paper shade.
+"""What the scanner added that is not on the paper: streaks along the feed, thin lines across the
+sheet, and local paper shade.
 
 Automatic document feeders and copier drums leave thin lines that run the whole length of the
 scan (a speck of dirt on the glass or the roller draws a line through every page fed past it).
@@ -20,21 +21,50 @@ from omr.detect import thresholds as T
 from omr.sheet.layout import PAGE_H
 
 
+def _darker(sample: np.ndarray, far: int) -> np.ndarray:
+    """1 where a pixel of ``sample`` is darker than both pixels ``far`` to its left and right (white
+    beyond the edge) by ``STREAK_CONTRAST``: what a thin line across the rows looks like. In OpenCV's
+    saturating 8-bit arithmetic, a third of numpy's time."""
+    beside = cv2.copyMakeBorder(sample, 0, 0, far, far, cv2.BORDER_CONSTANT, value=255)
+    lighter = cv2.min(beside[:, : -2 * far], beside[:, 2 * far :])
+    _, darker = cv2.threshold(cv2.subtract(lighter, sample), T.STREAK_CONTRAST, 1, cv2.THRESH_BINARY)
+    return darker
+
+
+def _along(img: np.ndarray, axis: int, step: int) -> np.ndarray:
+    """Every ``step``-th line across ``img``'s columns (axis 0) or rows (axis 1), as rows: gathered in
+    the image's own memory order (a gather down the columns of a page costs five times as much)."""
+    return np.ascontiguousarray(img[::step] if axis == 0 else np.ascontiguousarray(img[:, ::step]).T)
+
+
 def _streak_lines(gray: np.ndarray, axis: int) -> np.ndarray:
     """Indices of the lines (columns for axis 0, rows for axis 1) that are streaks."""
     px_per_mm = max(gray.shape) / PAGE_H  # the scan's long side is about the page's long side
-    step = max(1, round(T.STREAK_SAMPLE_MM * px_per_mm))
-    # every few mm along the line: plenty for "most of its length"; rows are gathered in the scan's
-    # own memory order (a gather down the columns of a page costs five times as much)
-    sample = np.ascontiguousarray(gray[::step] if axis == 0 else np.ascontiguousarray(gray[:, ::step]).T)
-    far = max(2, round(T.STREAK_MAX_WIDTH_MM * px_per_mm))
-    # a line is darker than both neighbours `far` pixels away (white beyond the scan's edge) at this
-    # point of its length; in OpenCV's saturating 8-bit arithmetic, a third of numpy's time
-    beside = cv2.copyMakeBorder(sample, 0, 0, far, far, cv2.BORDER_CONSTANT, value=255)
-    lighter = cv2.min(beside[:, : -2 * far], beside[:, 2 * far :])
-    _, darker = cv2.threshold(cv2.subtract(lighter, sample), T.STREAK_CONTRAST, 255, cv2.THRESH_BINARY)
-    share = cv2.reduce(darker, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[0] / (255 * len(sample))
+    # every few mm along the line: plenty for "most of its length"
+    sample = _along(gray, axis, max(1, round(T.STREAK_SAMPLE_MM * px_per_mm)))
+    darker = _darker(sample, _far(px_per_mm))
+    share = cv2.reduce(darker, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[0] / len(sample)
     return np.flatnonzero(share >= T.STREAK_LENGTH_SHARE)
+
+
+def _far(px_per_mm: float) -> int:
+    return max(2, round(T.STREAK_MAX_WIDTH_MM * px_per_mm))
+
+
+def _paint(gray: np.ndarray, axis: int, lines: np.ndarray, far: int, keep: np.ndarray | None = None) -> None:
+    """Paint each run of ``lines`` (columns for axis 0, rows for axis 1) and a pixel of its soft edge
+    with the lighter of its two neighbours, in place; not where ``keep`` is 1. A run wider than a
+    streak is a band, left to the paper estimate."""
+    g = gray if axis == 0 else gray.T  # a view: writing into it writes into gray
+    kept = None if keep is None else (keep if axis == 0 else keep.T)
+    n = g.shape[1]
+    for run in np.split(lines, np.flatnonzero(np.diff(lines) > 1) + 1):
+        a, b = int(run[0]) - 1, int(run[-1]) + 1  # the run and one pixel of its soft edge each side
+        if b - a > 2 * far:
+            continue
+        fill = np.maximum(g[:, max(0, a - 1)], g[:, min(n - 1, b + 1)])[:, None]
+        cols = slice(max(0, a), min(n, b + 1))
+        g[:, cols] = fill if kept is None else np.where(kept[:, cols] > 0, g[:, cols], fill)
 
 
 def repair_streaks(gray: np.ndarray) -> np.ndarray:
@@ -46,18 +76,48 @@ def repair_streaks(gray: np.ndarray) -> np.ndarray:
             continue
         if not gray.flags.writeable:
             gray = gray.copy()
-        g = gray if axis == 0 else gray.T  # a view: writing into it writes into gray
-        n = g.shape[1]
-        px_per_mm = max(g.shape) / PAGE_H
-        far = max(2, round(T.STREAK_MAX_WIDTH_MM * px_per_mm))
-        for run in np.split(lines, np.flatnonzero(np.diff(lines) > 1) + 1):
-            a, b = int(run[0]) - 1, int(run[-1]) + 1  # the run and one pixel of its soft edge each side
-            if b - a > 2 * far:
-                continue  # a wide dark band is not a streak: leave it to the paper estimate
-            lo, hi = max(0, a - 1), min(n - 1, b + 1)
-            fill = np.maximum(g[:, lo], g[:, hi])
-            g[:, max(0, a) : min(n, b + 1)] = fill[:, None]
+        _paint(gray, axis, lines, _far(max(gray.shape) / PAGE_H))
     return gray
+
+
+@dataclass(frozen=True)
+class SheetMasks:
+    """Where an upright page (or a band of it) shows what, from its layout: 1 on blank paper (well
+    away from print and boxes), 1 away from the checkboxes alone, 1 about a checkbox's border."""
+
+    free: np.ndarray
+    unboxed: np.ndarray
+    borders: np.ndarray
+
+
+def repair_sheet_lines(canon: np.ndarray, masks: SheetMasks, px_per_mm: float) -> np.ndarray:
+    """An upright page (or a band of it) with the thin lines drawn across the sheet itself painted
+    over: a copier drum's scratch on a copied form, a fax's broken line, which the page's skew tilts
+    against the scan's own rows so that ``repair_streaks`` cannot see them.
+
+    Such a line runs straight along the page, broken or not, and is judged as a streak is, where it
+    crosses nothing that could be mistaken for it: on the blank paper along it, both ways
+    (``SHEET_LINE_SHARE``), and down the page on all but the checkboxes (``SHEET_LINE_DOWN_SHARE``),
+    as no form prints a rule down the page, and print and writing are no thin vertical line. It is
+    not painted about the checkboxes' borders, by which the boxes are found. Written in place."""
+    far = _far(px_per_mm)
+    step = max(1, round(T.STREAK_SAMPLE_MM * px_per_mm))
+    least = T.SHEET_LINE_PAPER_MM / T.STREAK_SAMPLE_MM  # samples a line is judged on
+
+    def judged(darker: np.ndarray, mask: np.ndarray, axis: int, share: float) -> np.ndarray:
+        where = _along(mask, axis, step)
+        seen = cv2.reduce(cv2.bitwise_and(darker, where), 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[0]
+        n = cv2.reduce(where, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[0]
+        return (n >= least) & (seen >= share * np.maximum(n, 1))
+
+    for axis in (0, 1):
+        darker = _darker(_along(canon, axis, step), far)
+        line = judged(darker, masks.free, axis, T.SHEET_LINE_SHARE)
+        if axis == 0:
+            line |= judged(darker, masks.unboxed, axis, T.SHEET_LINE_DOWN_SHARE)
+        if line.any():
+            _paint(canon, axis, np.flatnonzero(line), far, masks.borders)
+    return canon
 
 
 def block_means(img: np.ndarray, k: int) -> np.ndarray:

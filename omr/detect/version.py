@@ -5,7 +5,7 @@ registration, measurement, the deciding rules, any threshold, QR reading — so 
 say which reader made them and ``omr reread`` reports which reader decided each changed answer.
 """
 
-READER_VERSION = "16"  # 2: boxes found again by their borders, ink against local paper (issue 9)
+READER_VERSION = "17"  # 2: boxes found again by their borders, ink against local paper (issue 9)
 # 3: a box's opposite borders found up to 2 px nearer or further apart than printed (bold fax
 # borders, paper squeezed along a fold), a search that ends at its reach looked at once more
 # 4: a weak box with no stroke in it beside a sure mark is dirt, not a second answer; a circle round a
@@ -38,3 +38,5 @@ READER_VERSION = "16"  # 2: boxes found again by their borders, ink against loca
 # 14: ... but only where an empty row follows the border: a tick's stroke running along the edge is ink
 # 15: the blank check takes the scan's outermost millimetres as neither ink nor paper (a white lid beside a shadow)
 # 16: the blank check leaves out a binder's punch holes by an edge and lines one cell thin (``read._ink_cells``)
+# 17: thin lines drawn across the sheet (a copier drum's scratch, broken fax lines) painted over in the upright page
+#     (``clean.repair_sheet_lines``): they read as a stray stroke, a band of dirt or writing
