@@ -20,10 +20,13 @@ HELD-OUT — never used for tuning; the accuracy test (tests/test_accuracy.py) r
   - ``office-mix``: an ordinary office's stack, each page through several damages at once (paper
     not flat, a worn copier's haze, the feeder's rollers, a lamp falling off, a small JPEG, 150 to
     300 dpi): each of them is in another family (haze, rollers and light in calibration's), never
-    all together. Added after reader 15, and read on eight replicates before anything was fitted on it.
+    all together. Added after reader 15, and read on eight replicates before anything was fitted on it
+    (its recipe 1; recipe 2 draws the copier's Worley haze without numba, the same noise from
+    another generator).
   - ``office-extra``: what no other family does, from augraphy's repertoire: a binder's punch holes,
     a scanner's broken lines across the page, mottled ink, under a shadow. Added after reader 15;
-    reader 16's blank check was fitted on replicates 0-7, and tested on 8 and up.
+    reader 16's blank check and reader 17's line repair were fitted on replicates 0-11, and are
+    tested on 12 and up.
   A held-out family is damage of a kind the tuning never saw, so how the reader does on it is how
   it will do on the next office's scanner.
 

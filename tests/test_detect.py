@@ -602,6 +602,19 @@ def test_a_bold_border_pushed_in_is_a_line_to_its_broken_inner_row_and_no_furthe
     assert not lines[4, size - 2].any()
 
 
+def test_a_qr_code_crossed_by_a_broken_line_is_read_with_thin_lines_closed_away():
+    """The code's crop (as the reader cuts it) of a held-out office-extra page at 150 dpi, a scanner's
+    broken line across it, that no other way of reading the crop read."""
+    from omr.detect import qr
+    from omr.sheet import identity
+
+    crop = cv2.imread(str(Path(__file__).parent / "data" / "qr-broken-line.png"), cv2.IMREAD_GRAYSCALE)
+    texts = [qr._decode(v) for v in qr._variants(crop)]
+    assert not any(texts[:-1]) and texts[-1]
+    ident, _ = identity.decode(texts[-1])
+    assert ident.serial == "000012" and ident.form == "hn-y-te"
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_a_qr_code_under_a_band_of_drum_dirt_is_still_read(kh, blank_sheet, seed):
     """A copier drum's dirt darkens a band 8 mm wide down the page, across the QR code: the grey it

@@ -153,6 +153,8 @@ QR_FULL_SEARCH_LONG_SIDE = 1400
 # adf-streaks pages whose code no other reading decoded read at 0.2-0.3 of the way, not at 0.5).
 QR_INK_PERCENTILES = (2, 90)
 QR_DARK_SHARE = 0.25
+# a dark line this many px thin or less goes under a closing (a module is 3 px or more from 150 dpi on)
+QR_LINE_CLOSE_PX = 3
 
 BILEVEL_SAMPLE_STEP = 8  # a scan is black-and-white when every 8th pixel of every 8th row is 0 or 255
 

@@ -39,4 +39,5 @@ READER_VERSION = "17"  # 2: boxes found again by their borders, ink against loca
 # 15: the blank check takes the scan's outermost millimetres as neither ink nor paper (a white lid beside a shadow)
 # 16: the blank check leaves out a binder's punch holes by an edge and lines one cell thin (``read._ink_cells``)
 # 17: thin lines drawn across the sheet (a copier drum's scratch, broken fax lines) painted over in the upright page
-#     (``clean.repair_sheet_lines``): they read as a stray stroke, a band of dirt or writing
+#     (``clean.repair_sheet_lines``): they read as a stray stroke, a band of dirt or writing; the QR code is
+#     tried once more with thin dark lines closed away
