@@ -46,6 +46,8 @@ STEPS = [
     ("omr.detect.read", "is_bilevel", "bilevel check", 1),
     ("omr.detect.read", "_widened", "black widened (black-and-white pages)", 1),
     ("omr.detect.read", "warp", "warp of the question band", 1),
+    ("omr.detect.read", "sheet_masks", "the layout's blank paper and box borders", 1),
+    ("omr.detect.read", "repair_sheet_lines", "lines across the sheet", 1),
     ("omr.detect.read", "InkMap", "ink map", 1),
     ("omr.detect.measure", "local_paper", "local paper grey", 2),
     ("omr.detect.read", "measure_page", "measure the boxes", 1),

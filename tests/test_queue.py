@@ -119,11 +119,18 @@ class Cluster:
         return received, done
 
     def kill_mid_task(self, proc: subprocess.Popen, timeout: float = 30) -> set[str]:
-        """kill -9 the worker (and its pool) while it is reading a page; the ids of the tasks it held."""
+        """kill -9 the worker (and its pool) while it is reading a page, once it has recorded the task
+        as its own (a worker killed between taking a task and recording it leaves it to the queue's
+        visibility timeout); the ids of the tasks it held."""
+        import redis
+
+        from omr.queue import HELD_KEY
+
+        client = redis.Redis.from_url(self.env["OMR_BROKER_URL"])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             received, done = self.tasks(proc)
-            if received and received[-1] not in done:
+            if received and received[-1] not in done and client.exists(HELD_KEY + received[-1]):
                 break
             time.sleep(0.002)
         self.kill(proc)
