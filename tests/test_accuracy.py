@@ -6,8 +6,8 @@ and wavy paper, fax, ink bleed and low ink, a 150-dpi copier, a shadow on grainy
 mix of several at once, punch holes and broken lines — that the reader's thresholds were not fitted
 on (but office-extra's: its punch-hole and line rules were fitted on its replicates 0-11, this
 test's replicate 0 among them; BENCHMARKS.md gives its figures on replicates never seen), read by
-``omr scan --json`` into the database, and scored against the truth. Targets, per family where a family has enough cases
-to measure them, and overall:
+``omr scan --json`` into the database, and scored against the truth. Targets, per family where a
+family has enough cases to measure them, and overall:
 
 - every page in is a row out; every page with an intact QR identified; blank backs called blank;
 - machine-accepted answers wrong: at most 1 in 2,000 (overall: a family alone has too few answers);
