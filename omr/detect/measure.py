@@ -450,30 +450,25 @@ def _layout_masks(page: PageLayout, h: int, w: int, origin: tuple[float, ...], k
     ``SHEET_LINE_BORDER_MM`` of a checkbox's printed border."""
     key = (id(page), h, w, origin, k)
     if key not in _BLANK:
-        free = np.ones((h, w), np.uint8)
+
+        def inside(rects: np.ndarray) -> np.ndarray:
+            out = np.zeros((h, w), np.uint8)
+            for x0, y0, x1, y1 in _pixel_bounds((rects - [*origin, 0.0, 0.0]) * k, h, w).tolist():
+                out[y0:y1, x0:x1] = 1
+            return out
+
         boxes = _rects(o.box for fp in page.fields for o in fp.options)
-        grown = np.concatenate(
-            [_inset(_rects(page.printed), -T.FREE_PAPER_MARGIN_MM), _inset(boxes, -T.DIRT_BOX_PAD_MM)]
-        )
-        for x0, y0, x1, y1 in _pixel_bounds((grown - [*origin, 0.0, 0.0]) * k, h, w).tolist():
-            free[y0:y1, x0:x1] = 0
-        unboxed = np.ones((h, w), np.uint8)
-        for x0, y0, x1, y1 in _pixel_bounds(
-            (_inset(boxes, -T.DIRT_BOX_PAD_MM) - [*origin, 0.0, 0.0]) * k, h, w
-        ).tolist():
-            unboxed[y0:y1, x0:x1] = 0
-        borders = np.zeros((h, w), np.uint8)
-        for sign, value in ((-1, 1), (1, 0)):  # the box grown, then its inside cleared again
-            inset = (_inset(boxes, sign * T.SHEET_LINE_BORDER_MM) - [*origin, 0.0, 0.0]) * k
-            for x0, y0, x1, y1 in _pixel_bounds(inset, h, w).tolist():
-                borders[y0:y1, x0:x1] = value
-        _BLANK[key] = (page, free, *_profiles(free), unboxed, borders)
+        boxed = inside(_inset(boxes, -T.DIRT_BOX_PAD_MM))
+        free = (1 - (inside(_inset(_rects(page.printed), -T.FREE_PAPER_MARGIN_MM)) | boxed)).astype(np.uint8)
+        d = T.SHEET_LINE_BORDER_MM
+        borders = inside(_inset(boxes, -d)) & (1 - inside(_inset(boxes, d))).astype(np.uint8)
+        _BLANK[key] = (page, free, *_profiles(free), (1 - boxed).astype(np.uint8), borders)
     return _BLANK[key][1:]
 
 
 def sheet_masks(page: PageLayout, h: int, w: int, origin: tuple[float, float], k: float) -> SheetMasks:
-    """Where an (h, w) map of ``page`` from ``origin`` (mm) at ``k`` px/mm shows what
-    (``clean.repair_sheet_lines``)."""
+    """Blank paper, all but the checkboxes, and the checkboxes' borders on an (h, w) map of ``page``
+    from ``origin`` (mm) at ``k`` px/mm (``clean.repair_sheet_lines``)."""
     free, _, _, unboxed, borders = _layout_masks(page, h, w, origin, k)
     return SheetMasks(free, unboxed, borders)
 
