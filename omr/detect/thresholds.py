@@ -63,7 +63,7 @@ STREAK_SAMPLE_MM = 2.0  # the length is sampled every this many mm
 # line; clean.repair_sheet_lines), straight in the upright page, is a column or row darker than its
 # neighbours as a streak is, on this share of the blank paper along it, dashes and gaps together.
 # On the blank paper of pages without such lines (2 replicates of every calibration family but
-# adf-streaks, 1 of each held-out family but office-extra): at most 0.07; calibration's adf-streaks
+# adf-streaks, 1 of the fax and folded-fax families): at most 0.07; calibration's adf-streaks
 # drum lines the scan-frame repair missed: 0.3-0.87; office-extra's broken lines: median 0.87.
 SHEET_LINE_SHARE = 0.25
 # Down the page, judged on all but the checkboxes (print crossed too): pages without such lines reach
