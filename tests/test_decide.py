@@ -372,6 +372,23 @@ def test_a_question_where_a_band_of_dirt_crosses_an_inked_box_goes_to_a_person()
     assert _decide(o2=in_band, o4=TICK).reason == "multiple"
 
 
+def test_a_band_of_dirt_through_a_box_too_little_to_be_an_answer_leaves_the_mark_beside_it():
+    # the band's cloud in an empty box: no stroke, less ink than a mark, beside a clear mark that
+    # lies outside the band. Dirt only adds ink, so what the box holds is no answer either way.
+    mark = _box(ink=0.4, stroke=0.4, reach=0.9)
+    cloud = replace(_dirt(T.DIRT_MINOR_INK_MAX), dirt=0.2)
+    a = _decide(o2=mark, o4=cloud)
+    assert (a.value, a.state, a.confidence) == ("2", MARKED, T.CONF_BESIDE_MINOR)
+    # a cloud with a stroke in it, or as heavy as a mark, is not minor: the band sends it to a person
+    stroked = replace(cloud, stroke=T.MINOR_INK_MAX + EPS)
+    assert _decide(o2=mark, o4=stroked).state == UNCERTAIN
+    heavy = replace(_dirt(T.DIRT_MINOR_INK_MAX + EPS), dirt=0.2)
+    assert _decide(o2=mark, o4=heavy).state == UNCERTAIN
+    # the chosen mark in the band itself still goes to a person, whatever lies beside it
+    b = _decide(o2=replace(mark, dirt=0.2), o4=cloud)
+    assert (b.value, b.state, b.reason) == ("2", UNCERTAIN, "dirt")
+
+
 @pytest.mark.parametrize("kind", ["single", "multi"])
 def test_a_blank_question_on_a_black_and_white_scan_goes_to_a_person(kind):
     """A black-and-white scan can drop a pale mark whole: blank there is not evidence of no answer.

@@ -112,8 +112,9 @@ def decide_field(field: Field, boxes: dict[str, BoxMeasure]) -> AnswerRead:
         boxes[v].stroke_ink < T.MARK_SURE_INK_MIN for v in marks
     )
     # a band of a scanner's dirt crosses a box with ink in it: a cloud of dirt and a mark look alike
-    # there, so what would be taken is a person's to confirm
-    dirty = any(m.dirt >= T.DIRT_BAND_MIN and m.ink > T.BLANK_INK_MAX for m in boxes.values())
+    # there, so what would be taken is a person's to confirm. Not for a box already judged too little
+    # to be an answer beside a clear mark: dirt can only add to what it holds, and it counts for nothing
+    dirty = any(m.dirt >= T.DIRT_BAND_MIN and m.ink > T.BLANK_INK_MAX for v, m in boxes.items() if v not in minor)
     if field.kind == "multi":
         got = _decide_multi(field, boxes, marks, filled, weak, circled, stray, unsure, certainty, answer)
     else:
