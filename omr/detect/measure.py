@@ -446,8 +446,7 @@ _BLANK: dict[tuple, tuple[PageLayout, np.ndarray, np.ndarray, np.ndarray, np.nda
 def _layout_masks(page: PageLayout, h: int, w: int, origin: tuple[float, ...], k: float) -> tuple[np.ndarray, ...]:
     """For an (h, w) map of ``page`` from ``origin`` (mm) at ``k`` px/mm: 1 where it shows blank paper,
     the blank paper's sums ((1, w) down each column, (2, h) along each row left and right of the
-    middle), 1 away from the checkboxes (as far as blank paper is), and 1 within
-    ``SHEET_LINE_BORDER_MM`` of a checkbox's printed border."""
+    middle), 1 within ``SHEET_LINE_BORDER_MM`` of a checkbox's printed border, and 1 everywhere else."""
     key = (id(page), h, w, origin, k)
     if key not in _BLANK:
 
@@ -462,15 +461,15 @@ def _layout_masks(page: PageLayout, h: int, w: int, origin: tuple[float, ...], k
         free = (1 - (inside(_inset(_rects(page.printed), -T.FREE_PAPER_MARGIN_MM)) | boxed)).astype(np.uint8)
         d = T.SHEET_LINE_BORDER_MM
         borders = inside(_inset(boxes, -d)) & (1 - inside(_inset(boxes, d))).astype(np.uint8)
-        _BLANK[key] = (page, free, *_profiles(free), (1 - boxed).astype(np.uint8), borders)
+        _BLANK[key] = (page, free, *_profiles(free), borders, (1 - borders).astype(np.uint8))
     return _BLANK[key][1:]
 
 
 def sheet_masks(page: PageLayout, h: int, w: int, origin: tuple[float, float], k: float) -> SheetMasks:
-    """Blank paper, all but the checkboxes, and the checkboxes' borders on an (h, w) map of ``page``
-    from ``origin`` (mm) at ``k`` px/mm (``clean.repair_sheet_lines``)."""
-    free, _, _, unboxed, borders = _layout_masks(page, h, w, origin, k)
-    return SheetMasks(free, unboxed, borders)
+    """Blank paper, the checkboxes' borders and all but them on an (h, w) map of ``page`` from
+    ``origin`` (mm) at ``k`` px/mm (``clean.repair_sheet_lines``)."""
+    free, _, _, borders, unbordered = _layout_masks(page, h, w, origin, k)
+    return SheetMasks(free, unbordered, borders)
 
 
 class BlankPaper:

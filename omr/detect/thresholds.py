@@ -66,8 +66,10 @@ STREAK_SAMPLE_MM = 2.0  # the length is sampled every this many mm
 # adf-streaks, 1 of the fax and folded-fax families): at most 0.07; calibration's adf-streaks
 # drum lines the scan-frame repair missed: 0.3-0.87; office-extra's broken lines: median 0.87.
 SHEET_LINE_SHARE = 0.25
-# Down the page, judged on all but the checkboxes (print crossed too): pages without such lines reach
-# 0.28 there (a glyph's stems in one column, section after section); office-extra's lines up to 1.0
+# Down the page, judged on all but the checkboxes' borders (print and the boxes' insides crossed
+# too): pages without such lines reach 0.33 there (a glyph's stems in one column, section after
+# section; two replicates of every calibration family but adf-streaks, two of the held-out ones but
+# office-extra); office-extra's lines up to 1.0
 SHEET_LINE_DOWN_SHARE = 0.45
 SHEET_LINE_PAPER_MM = 40.0  # less blank paper than this along a line tells nothing
 # a line is not painted this close to a checkbox's printed border (inside or out), by which the box
