@@ -51,13 +51,14 @@ def _far(px_per_mm: float) -> int:
     return max(2, round(T.STREAK_MAX_WIDTH_MM * px_per_mm))
 
 
-def _paint(gray: np.ndarray, axis: int, lines: np.ndarray, far: int, keep: np.ndarray | None = None) -> None:
+def _paint(gray: np.ndarray, axis: int, lines: np.ndarray, far: int, keep: np.ndarray | None = None) -> np.ndarray:
     """Paint each run of ``lines`` (columns for axis 0, rows for axis 1) and a pixel of its soft edge
     with the lighter of its two neighbours, in place; not where ``keep`` is 1. A run wider than a
-    streak is a band, left to the paper estimate."""
+    streak is a band, left to the paper estimate. Returns which columns (rows) were painted."""
     g = gray if axis == 0 else gray.T  # a view: writing into it writes into gray
     kept = None if keep is None else (keep if axis == 0 else keep.T)
     n = g.shape[1]
+    painted = np.zeros(n, bool)
     for run in np.split(lines, np.flatnonzero(np.diff(lines) > 1) + 1):
         a, b = int(run[0]) - 1, int(run[-1]) + 1  # the run and one pixel of its soft edge each side
         if b - a > 2 * far:
@@ -65,6 +66,8 @@ def _paint(gray: np.ndarray, axis: int, lines: np.ndarray, far: int, keep: np.nd
         fill = np.maximum(g[:, max(0, a - 1)], g[:, min(n - 1, b + 1)])[:, None]
         cols = slice(max(0, a), min(n, b + 1))
         g[:, cols] = fill if kept is None else np.where(kept[:, cols] > 0, g[:, cols], fill)
+        painted[cols] = True
+    return painted
 
 
 def repair_streaks(gray: np.ndarray) -> np.ndarray:
@@ -102,7 +105,9 @@ def repair_sheet_lines(canon: np.ndarray, masks: SheetMasks, px_per_mm: float) -
     marks in a column of boxes are no thin vertical line. Between the boxes of a table's column
     there is no blank paper at all, and in the band of questions only short gaps between sections:
     the boxes' insides are where such a line shows. It is not painted about the checkboxes' borders,
-    by which the boxes are found. Written in place."""
+    by which the boxes are found: measuring a box leaves out what is left there of a line down the
+    page, inside the border as found (``measure.measure_page``). Painted in place; returns which
+    columns (w,) hold a line down the page."""
     far = _far(px_per_mm)
     step = max(1, round(T.STREAK_SAMPLE_MM * px_per_mm))
     least = T.SHEET_LINE_PAPER_MM / T.STREAK_SAMPLE_MM  # samples a line is judged on
@@ -113,14 +118,17 @@ def repair_sheet_lines(canon: np.ndarray, masks: SheetMasks, px_per_mm: float) -
         n = cv2.reduce(where, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[0]
         return (n >= least) & (seen >= share * np.maximum(n, 1))
 
+    down = np.zeros(canon.shape[1], bool)
     for axis in (0, 1):
         darker = _darker(_along(canon, axis, step), far)
         line = judged(darker, masks.free, axis, T.SHEET_LINE_SHARE)
         if axis == 0:
             line |= judged(darker, masks.unbordered, axis, T.SHEET_LINE_DOWN_SHARE)
         if line.any():
-            _paint(canon, axis, np.flatnonzero(line), far, masks.borders)
-    return canon
+            painted = _paint(canon, axis, np.flatnonzero(line), far, masks.borders)
+            if axis == 0:
+                down = painted
+    return down
 
 
 def block_means(img: np.ndarray, k: int) -> np.ndarray:

@@ -275,10 +275,18 @@ def _take(a: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     return a[_clamp(ys, 0, a.shape[0] - 1), _clamp(xs, 0, a.shape[1] - 1)]
 
 
-def _interiors(ink: InkMap, lines: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _interiors(
+    ink: InkMap, lines: np.ndarray, size: int, ruled: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(N, size, size) crops of the ink (0/1) and darkness (0..255) maps centred between each box's
     border ``lines`` (``border_lines``), and the mask of the pixels inside the borders by
-    ``BOX_INSET_MM`` (all of a crop, unless the box was found smaller than printed or broken)."""
+    ``BOX_INSET_MM`` (all of a crop, unless the box was found smaller than printed or broken).
+    The ``ruled`` columns, (w,) bool, of lines down the sheet are not inside any box (the fourth
+    crops: 1 on them): the line repair leaves them unpainted about the printed borders (a border
+    moved by a fold might go with them), and inside the border as found they can only be the line,
+    or a mark crossed by it. Not so across the page: there a fold's crease is such a line too, a
+    shading wider than the rows it is found on, and leaving those rows out of a box makes the rest of
+    the shading stand out (held-out folded: clear marks read faint)."""
     inset = T.BOX_INSET_MM * ink.k
     x0 = np.rint((lines[:, 0] + lines[:, 1]) / 2 - size / 2).astype(np.intp)
     y0 = np.rint((lines[:, 2] + lines[:, 3]) / 2 - size / 2).astype(np.intp)
@@ -293,7 +301,17 @@ def _interiors(ink: InkMap, lines: np.ndarray, size: int) -> tuple[np.ndarray, n
     top = np.maximum(col(2), np.where(leftish, col(8), col(10)))
     bottom = np.minimum(col(3), np.where(leftish, col(9), col(11)))
     mask = (cx >= left + inset) & (cx <= right - inset) & (cy >= top + inset) & (cy <= bottom - inset)
-    return _take(ink.ink, ys, xs) * mask, _take(ink.dark, ys, xs) * mask, mask
+    lined = np.zeros(mask.shape, bool)
+    if ruled is not None and ruled.any():
+        lined = np.broadcast_to(ruled[_clamp(xs, 0, ink.w - 1)], mask.shape)
+        mask &= ~lined
+    return _take(ink.ink, ys, xs) * mask, _take(ink.dark, ys, xs) * mask, mask, lined
+
+
+def _share(crops: np.ndarray, lined: np.ndarray) -> np.ndarray:
+    """(N,) the share of each crop's pixels inked, of those not on a line down the sheet."""
+    n = crops.shape[1] * crops.shape[2] - lined.sum(axis=(1, 2))
+    return crops.sum(axis=(1, 2)) / np.maximum(1, n)
 
 
 def despeckle(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -525,11 +543,16 @@ class BlankPaper:
 
 
 def measure_page(
-    ink: InkMap, fields: list[FieldPlacement], paper: BlankPaper | None = None, bilevel: bool = False
+    ink: InkMap,
+    fields: list[FieldPlacement],
+    paper: BlankPaper | None = None,
+    bilevel: bool = False,
+    ruled: np.ndarray | None = None,
 ) -> dict[str, dict[str, BoxMeasure]]:
     """Every option box of a page at once, vectorised. ``paper``: the page's blank paper, to tell
     bands of dirt through the boxes; none given, no dirt is measured. ``bilevel``: the page was
-    scanned in black and white (stored with each box)."""
+    scanned in black and white (stored with each box). ``ruled``: the columns of lines down the
+    sheet (``clean.repair_sheet_lines``), left out of the boxes' insides."""
     opts = [(fp.field.id, o) for fp in fields for o in fp.options]
     if not opts:
         return {}
@@ -546,7 +569,7 @@ def measure_page(
     lines, bent = border_lines(ink, box, shift)
     box = _moved(box, shift)
     size = int(round(float(np.median(_inset(box, T.BOX_INSET_MM)[:, 2])) * ink.k))
-    ink_px, dark_px, inside = _interiors(ink, lines, size)
+    ink_px, dark_px, inside, lined = _interiors(ink, lines, size, ruled)
     clean, strokes = despeckle(ink_px)
     specks = ink_px - clean
     straight = _straight_lines(clean, inside)
@@ -555,14 +578,17 @@ def measure_page(
     ink_share = clean.reshape(len(opts), -1).sum(axis=1) / n
     stroke_share = strokes.reshape(len(opts), -1).sum(axis=1) / n
     c0 = int(round((T.CORE_INSET_MM - T.BOX_INSET_MM) * ink.k))
-    core = clean[:, c0 : size - c0, c0 : size - c0].reshape(len(opts), -1).mean(axis=1)
+    core = _share(clean[:, c0 : size - c0, c0 : size - c0], lined[:, c0 : size - c0, c0 : size - c0])
     # a printed line inside the box is no mark's grey either
     darkness = (dark_px.astype(np.float64) * (1 - specks) * ~straight).reshape(len(opts), -1).sum(axis=1) / (n * 255.0)
     # reach: the interior cut into 3x3 cells, how many hold ink
     edges = np.rint(np.linspace(0, size, 4)).astype(int)
     cells = np.stack(
         [
-            clean[:, edges[i] : edges[i + 1], edges[j] : edges[j + 1]].mean(axis=(1, 2))
+            _share(
+                clean[:, edges[i] : edges[i + 1], edges[j] : edges[j + 1]],
+                lined[:, edges[i] : edges[i + 1], edges[j] : edges[j + 1]],
+            )
             for i in range(3)
             for j in range(3)
         ]

@@ -142,10 +142,10 @@ def read_known(gray: np.ndarray, ident: identity.SheetIdentity, reg: Registratio
     canon = warp(_widened(gray) if bilevel else gray, reg.homography, T.PX_PER_MM, band)
     page = fl.pages[ident.page - 1]
     masks = sheet_masks(page, canon.shape[0], canon.shape[1], (region.x, region.y), T.PX_PER_MM)
-    canon = repair_sheet_lines(canon, masks, T.PX_PER_MM)
+    ruled = repair_sheet_lines(canon, masks, T.PX_PER_MM)  # the columns of lines down the sheet
     ink = InkMap(canon, T.PX_PER_MM, (region.x, region.y), reg.contrast)
     paper = BlankPaper(ink, page)
-    boxes = measure_page(ink, [fp for fp in fields if fp.options], paper, bilevel)
+    boxes = measure_page(ink, [fp for fp in fields if fp.options], paper, bilevel, ruled)
     answers = [decide_field(fp.field, boxes[fp.field.id]) for fp in fields if fp.options]
     areas = [(fp.field.id, fp.area) for fp in fields if fp.area is not None]
     texts = [
