@@ -25,8 +25,9 @@ HELD-OUT — never used for tuning; the accuracy test (tests/test_accuracy.py) r
     another generator).
   - ``office-extra``: what no other family does, from augraphy's repertoire: a binder's punch holes,
     a scanner's broken lines across the page, mottled ink, under a shadow. Added after reader 15;
-    reader 16's blank check and reader 17's line repair were fitted on replicates 0-11, and are
-    tested on 12 and up.
+    reader 16's blank check and reader 17's line repair were fitted on replicates 0-11, readers
+    18-20's lines through a table's boxes and dirt beside a mark on 52-59; each was tested on
+    replicates made after it.
   A held-out family is damage of a kind the tuning never saw, so how the reader does on it is how
   it will do on the next office's scanner.
 

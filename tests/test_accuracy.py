@@ -4,8 +4,9 @@ Sheets are printed by ``omr print`` (so their serials are issued), filled by the
 pens and marks (``samples.fill``), damaged by the held-out families of ``samples.families`` — folded
 and wavy paper, fax, ink bleed and low ink, a 150-dpi copier, a shadow on grainy paper, an office's
 mix of several at once, punch holes and broken lines — that the reader's thresholds were not fitted
-on (but office-extra's: its punch-hole and line rules were fitted on its replicates 0-11, this
-test's replicate 0 among them; BENCHMARKS.md gives its figures on replicates never seen), read by
+on (but office-extra's: its punch-hole and line rules were fitted on its replicates 0-11 and
+52-59, this test's replicate 0 among them; BENCHMARKS.md gives its figures on replicates never
+seen), read by
 ``omr scan --json`` into the database, and scored against the truth. Targets, per family where a
 family has enough cases to measure them, and overall:
 
