@@ -86,9 +86,11 @@ def repair_streaks(gray: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class SheetMasks:
     """Where an upright page (or a band of it) shows what, from its layout: 1 on blank paper (well
-    away from print and boxes), 1 but about a checkbox's border, 1 about a checkbox's border."""
+    away from print and boxes), 1 away from the checkboxes, 1 but about a checkbox's border, 1 about
+    a checkbox's border."""
 
     free: np.ndarray
+    unboxed: np.ndarray
     unbordered: np.ndarray
     borders: np.ndarray
 
@@ -100,11 +102,12 @@ def repair_sheet_lines(canon: np.ndarray, masks: SheetMasks, px_per_mm: float) -
 
     Such a line runs straight along the page, broken or not, and is judged as a streak is, where it
     crosses nothing that could be mistaken for it: on the blank paper along it, both ways
-    (``SHEET_LINE_SHARE``), and down the page on all but the checkboxes' borders
-    (``SHEET_LINE_DOWN_SHARE``), as no form prints a rule down the page, and print, writing and the
+    (``SHEET_LINE_SHARE``), and down the page (``SHEET_LINE_DOWN_SHARE``) on all but the checkboxes
+    or on all but their borders, as no form prints a rule down the page, and print, writing and the
     marks in a column of boxes are no thin vertical line. Between the boxes of a table's column
     there is no blank paper at all, and in the band of questions only short gaps between sections:
-    the boxes' insides are where such a line shows. It is not painted about the checkboxes' borders,
+    the boxes' insides are where such a line shows. A broken line can show more of itself on either,
+    and is a line on either. It is not painted about the checkboxes' borders,
     by which the boxes are found: measuring a box leaves out what is left there of a line down the
     page, inside the border as found (``measure.measure_page``). Painted in place; returns which
     columns (w,) hold a line down the page."""
@@ -123,7 +126,8 @@ def repair_sheet_lines(canon: np.ndarray, masks: SheetMasks, px_per_mm: float) -
         darker = _darker(_along(canon, axis, step), far)
         line = judged(darker, masks.free, axis, T.SHEET_LINE_SHARE)
         if axis == 0:
-            line |= judged(darker, masks.unbordered, axis, T.SHEET_LINE_DOWN_SHARE)
+            for mask in (masks.unboxed, masks.unbordered):
+                line |= judged(darker, mask, axis, T.SHEET_LINE_DOWN_SHARE)
         if line.any():
             painted = _paint(canon, axis, np.flatnonzero(line), far, masks.borders)
             if axis == 0:

@@ -458,13 +458,14 @@ def _profiles(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # every page of a form has the same blank paper in the same band: made once per page layout and
 # band (a few of each per installation), keyed by the layout's id, which it keeps alive
-_BLANK: dict[tuple, tuple[PageLayout, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+_BLANK: dict[tuple, tuple[PageLayout, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
 def _layout_masks(page: PageLayout, h: int, w: int, origin: tuple[float, ...], k: float) -> tuple[np.ndarray, ...]:
     """For an (h, w) map of ``page`` from ``origin`` (mm) at ``k`` px/mm: 1 where it shows blank paper,
     the blank paper's sums ((1, w) down each column, (2, h) along each row left and right of the
-    middle), 1 within ``SHEET_LINE_BORDER_MM`` of a checkbox's printed border, and 1 everywhere else."""
+    middle), 1 away from the checkboxes (as far as blank paper is), 1 within ``SHEET_LINE_BORDER_MM`` of
+    a checkbox's printed border, and 1 everywhere but there."""
     key = (id(page), h, w, origin, k)
     if key not in _BLANK:
 
@@ -479,15 +480,16 @@ def _layout_masks(page: PageLayout, h: int, w: int, origin: tuple[float, ...], k
         free = (1 - (inside(_inset(_rects(page.printed), -T.FREE_PAPER_MARGIN_MM)) | boxed)).astype(np.uint8)
         d = T.SHEET_LINE_BORDER_MM
         borders = inside(_inset(boxes, -d)) & (1 - inside(_inset(boxes, d))).astype(np.uint8)
-        _BLANK[key] = (page, free, *_profiles(free), borders, (1 - borders).astype(np.uint8))
+        unboxed, unbordered = (1 - boxed).astype(np.uint8), (1 - borders).astype(np.uint8)
+        _BLANK[key] = (page, free, *_profiles(free), unboxed, borders, unbordered)
     return _BLANK[key][1:]
 
 
 def sheet_masks(page: PageLayout, h: int, w: int, origin: tuple[float, float], k: float) -> SheetMasks:
-    """Blank paper, the checkboxes' borders and all but them on an (h, w) map of ``page`` from
-    ``origin`` (mm) at ``k`` px/mm (``clean.repair_sheet_lines``)."""
-    free, _, _, borders, unbordered = _layout_masks(page, h, w, origin, k)
-    return SheetMasks(free, unbordered, borders)
+    """Blank paper, all but the checkboxes, all but their borders, and their borders on an (h, w)
+    map of ``page`` from ``origin`` (mm) at ``k`` px/mm (``clean.repair_sheet_lines``)."""
+    free, _, _, unboxed, borders, unbordered = _layout_masks(page, h, w, origin, k)
+    return SheetMasks(free, unboxed, unbordered, borders)
 
 
 class BlankPaper:
@@ -506,7 +508,7 @@ class BlankPaper:
     it, between the sections."""
 
     def __init__(self, ink: InkMap, page: PageLayout):
-        free, self.col_free, self.row_free, _, _ = _layout_masks(
+        free, self.col_free, self.row_free, *_ = _layout_masks(
             page, ink.h, ink.w, tuple(ink.origin[:2].tolist()), ink.k
         )
         seen = cv2.bitwise_and(ink.opened, free)
