@@ -107,10 +107,10 @@ def repair_sheet_lines(canon: np.ndarray, masks: SheetMasks, px_per_mm: float) -
     marks in a column of boxes are no thin vertical line. Between the boxes of a table's column
     there is no blank paper at all, and in the band of questions only short gaps between sections:
     the boxes' insides are where such a line shows. A broken line can show more of itself on either,
-    and is a line on either. It is not painted about the checkboxes' borders,
-    by which the boxes are found: measuring a box leaves out what is left there of a line down the
-    page, inside the border as found (``measure.measure_page``). Painted in place; returns which
-    columns (w,) hold a line down the page."""
+    and is a line on either. It is not painted about the checkboxes' borders, by which the boxes are
+    found: measuring a box leaves out what is left there of a line down the page, inside the border
+    as found (``measure.measure_page``). Painted in place; returns which columns (w,) hold a line
+    down the page."""
     far = _far(px_per_mm)
     step = max(1, round(T.STREAK_SAMPLE_MM * px_per_mm))
     least = T.SHEET_LINE_PAPER_MM / T.STREAK_SAMPLE_MM  # samples a line is judged on
