@@ -85,14 +85,12 @@ def repair_streaks(gray: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SheetMasks:
-    """Where an upright page (or a band of it) shows what, from its layout: 1 on blank paper (well
-    away from print and boxes), 1 away from the checkboxes, 1 but about a checkbox's border, 1 about
-    a checkbox's border."""
+    """Where an upright page (or a band of it) shows what, from its layout; each mask is 1 where said."""
 
-    free: np.ndarray
-    unboxed: np.ndarray
-    unbordered: np.ndarray
-    borders: np.ndarray
+    free: np.ndarray  # blank paper, well away from print and boxes
+    unboxed: np.ndarray  # away from the checkboxes (as far as blank paper is)
+    unbordered: np.ndarray  # anywhere but about a checkbox's border
+    borders: np.ndarray  # about a checkbox's border
 
 
 def repair_sheet_lines(canon: np.ndarray, masks: SheetMasks, px_per_mm: float) -> np.ndarray:
