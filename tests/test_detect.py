@@ -436,10 +436,10 @@ def test_components_match_opencv_statistics(seed):
     assert not empty.labels.any() and empty.stats.shape == (0, 5) and empty.centroids.shape == (0, 2)
 
 
-def _dashed_area_page(extra_y_mm: float) -> tuple[np.ndarray, Rect]:
-    """An upright band (6 px/mm) holding a comment area's dotted border, and over a third of its
-    width a second row of dashes ``extra_y_mm`` below its top: where a curved sheet carries part of
-    the border inward, blurred into 1.7 x 0.7 mm clusters."""
+def _dashed_area_page(extra_y_mm: float | None, extra_mm: float = 60.0) -> tuple[np.ndarray, Rect]:
+    """An upright band (6 px/mm) holding a comment area's dotted border, and over ``extra_mm`` of its
+    width a second row of dashes ``extra_y_mm`` below its top (none for None): where a curved sheet
+    carries part of the border inward, blurred into 1.7 x 0.7 mm clusters."""
     k = T.PX_PER_MM
     page = np.full((int(40 * k), int(200 * k)), 235, np.uint8)
     area = Rect(10.0, 10.0, 180.0, 14.0)
@@ -455,16 +455,50 @@ def _dashed_area_page(extra_y_mm: float) -> tuple[np.ndarray, Rect]:
     for x in (area.x, area.x + area.w - 0.7):
         for y in np.arange(area.y, area.y + area.h, 2.5):
             cv2.rectangle(page, (round(x * k), round(y * k)), (round((x + 0.7) * k), round((y + 1.7) * k)), 60, -1)
-    dash_row(area.y + extra_y_mm, area.x + 60, area.x + 120)
+    if extra_y_mm is not None:
+        dash_row(area.y + extra_y_mm, area.x + 60, area.x + 60 + extra_mm)
     return page, area
+
+
+def _felt_pen_words(page: np.ndarray, area: Rect) -> None:
+    """A few words in the area, 1.5 mm strokes (a felt pen's), letters about 6 mm tall."""
+    k = T.PX_PER_MM
+    at = (round((area.x + 20) * k), round((area.y + 10) * k))
+    cv2.putText(page, "nhanh hon", at, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.4, 40, round(1.5 * k))
 
 
 def test_border_dashes_reaching_in_from_the_edge_are_not_writing():
     """Border dashes that reach into the measured area (inset TEXT_INSET_MM) from its edge leave an
-    empty area empty; the same dashes away from the edge are ink someone put there."""
+    empty area empty; the same dashes away from the edge are ink someone put there, unless they run
+    as far as a line (a test of its own)."""
     page, area = _dashed_area_page(T.TEXT_INSET_MM - 0.3)  # across the inset's edge
     assert text_ink(InkMap(page), [area])[0] < T.TEXT_WRITTEN_INK_MIN
-    page, area = _dashed_area_page(7.0)  # the middle of the area
+    page, area = _dashed_area_page(7.0, extra_mm=T.TEXT_LINE_MIN_LONG_MM - 10)  # the middle of the area
+    assert text_ink(InkMap(page), [area])[0] >= T.TEXT_WRITTEN_INK_MIN
+
+
+def test_a_line_drawn_broken_across_an_area_is_not_writing():
+    """A copier's or fax's streak of dashes (4.5 mm drawn, 4.5 mm not, 0.3 mm thick; held-out
+    office-extra pages) across an empty area leaves it empty; words it runs through stay writing."""
+    k = T.PX_PER_MM
+    page, area = _dashed_area_page(None)
+    y = round((area.y + 8) * k)
+    for x in np.arange(area.x + 5, area.x + area.w - 5, 9.0):
+        cv2.rectangle(page, (round(x * k), y), (round((x + 4.5) * k), y + round(0.3 * k)), 60, -1)
+    assert text_ink(InkMap(page), [area])[0] < T.TEXT_WRITTEN_INK_MIN
+    _felt_pen_words(page, area)
+    assert text_ink(InkMap(page), [area])[0] >= T.TEXT_WRITTEN_INK_MIN
+
+
+@pytest.mark.parametrize("x_mm", [0.5, 90.0])
+def test_a_punch_hole_or_a_dark_blot_is_not_writing_and_a_felt_pen_is(x_mm):
+    """A solid blot 6 mm across, half out of the area's edge (a punch hole) or inside it (the crest of
+    a shadow the paper's grey did not follow), is not writing; 1.5 mm strokes of a felt pen are."""
+    k = T.PX_PER_MM
+    page, area = _dashed_area_page(None)
+    cv2.circle(page, (round((area.x + x_mm) * k), round((area.y + 7) * k)), round(3 * k), 30, -1)
+    assert text_ink(InkMap(page), [area])[0] < T.TEXT_WRITTEN_INK_MIN
+    _felt_pen_words(page, area)
     assert text_ink(InkMap(page), [area])[0] >= T.TEXT_WRITTEN_INK_MIN
 
 

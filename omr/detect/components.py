@@ -31,6 +31,11 @@ class Components:
     def areas(self) -> np.ndarray:
         return np.bincount(self._of, minlength=self.count)
 
+    def share_in(self, mask: np.ndarray) -> np.ndarray:
+        """(n,) share of each component's pixels where ``mask`` (same shape) is non-zero."""
+        inside = np.bincount(self._of, weights=mask[self._ys, self._xs] > 0, minlength=self.count)
+        return inside / np.maximum(self.areas, 1)
+
     @cached_property
     def stats(self) -> np.ndarray:
         """(n, 5) int32 in the columns of ``cv2.CC_STAT_*``: left, top, width, height, area."""

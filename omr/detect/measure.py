@@ -638,12 +638,42 @@ def _writing(crop: np.ndarray, k: float) -> float:
     """The share of an area's ink map ``crop`` (px per mm ``k``) in strokes of writing."""
     if crop.size == 0:
         return 0.0
-    stats = Components(crop).stats
+    found = Components(crop)
+    stats = found.stats
     x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     w, h, area_px = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
     longest = np.maximum(w, h)
     stroke = longest >= T.STROKE_MIN_MM * k
-    line = (np.minimum(w, h) <= T.TEXT_LINE_MAX_THICK_MM * k) & (longest >= T.TEXT_LINE_MIN_LONG_MM * k)
+    thin = np.minimum(w, h) <= T.TEXT_LINE_MAX_THICK_MM * k
+    line = thin & (longest >= T.TEXT_LINE_MIN_LONG_MM * k)
+    line |= _in_broken_line(x, w, y + h / 2, stroke & thin & (w > h), k)
+    line |= _in_broken_line(y, h, x + w / 2, stroke & thin & (h >= w), k)
     at_edge = (x == 0) | (y == 0) | (x + w == crop.shape[1]) | (y + h == crop.shape[0])
     dash = at_edge & (longest <= T.TEXT_EDGE_DASH_MAX_MM * k)
-    return float(area_px[stroke & ~line & ~dash].sum()) / crop.size
+    return float(area_px[stroke & ~line & ~dash & ~_blots(crop, found, k)].sum()) / crop.size
+
+
+def _in_broken_line(
+    start: np.ndarray, length: np.ndarray, centre: np.ndarray, thin: np.ndarray, k: float
+) -> np.ndarray:
+    """Which of the ``thin`` clusters (start and length along a line, centre across it, in px) lie in
+    a row with others that together span TEXT_LINE_MIN_LONG_MM: the pieces of one broken line."""
+    out = np.zeros_like(thin)
+    idx = np.flatnonzero(thin)
+    if len(idx) < 2:
+        return out
+    together = np.abs(centre[idx, None] - centre[None, idx]) <= T.TEXT_LINE_MAX_THICK_MM * k
+    lo = np.where(together, start[None, idx], np.inf).min(axis=1)
+    hi = np.where(together, (start + length)[None, idx], -np.inf).max(axis=1)
+    out[idx] = hi - lo >= T.TEXT_LINE_MIN_LONG_MM * k
+    return out
+
+
+def _blots(crop: np.ndarray, found: Components, k: float) -> np.ndarray:
+    """Which clusters lie TEXT_SOLID_SHARE_MIN or more in solid patches wider than a pen's stroke."""
+    side = round(T.TEXT_STROKE_MAX_MM * k)
+    stats = found.stats
+    if not (np.minimum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= side).any():
+        return np.zeros(found.count, bool)  # no cluster wide enough to hold a patch
+    solid = cv2.morphologyEx(crop, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
+    return found.share_in(solid) >= T.TEXT_SOLID_SHARE_MIN

@@ -257,6 +257,13 @@ TEXT_WRITTEN_INK_MIN = 0.004  # a few short words in a 180 x 18 mm area is about
 # thick is a straight line along the area (a crease, a border a fold pushed inside), not writing.
 TEXT_LINE_MIN_LONG_MM = 40.0
 TEXT_LINE_MAX_THICK_MM = 1.0
+# A line drawn broken (a copier's or fax's streak of dashes) is thin clusters in one row (or column):
+# their centres within TEXT_LINE_MAX_THICK_MM of each other, together spanning TEXT_LINE_MIN_LONG_MM.
+# Writing is strokes, at most a felt pen's width (about 1.5 mm; two crossing make 2.1 mm): a cluster
+# of which this share or more lies in solid patches wider than TEXT_STROKE_MAX_MM is a blot of
+# something else (a punch hole, the dark crest of a shadow the paper's grey does not follow).
+TEXT_STROKE_MAX_MM = 2.5
+TEXT_SOLID_SHARE_MIN = 0.3
 # The area's dotted border is printed as 0.35 mm dashes 0.7 mm apart; blurred, bled or thresholded
 # they merge by twos and threes into clusters up to about 2 mm. Where the border is not found exactly
 # (a wavy or folded sheet curves it away from where the rest of the area lies) a row of them reaches

@@ -5,7 +5,7 @@ registration, measurement, the deciding rules, any threshold, QR reading — so 
 say which reader made them and ``omr reread`` reports which reader decided each changed answer.
 """
 
-READER_VERSION = "21"  # 2: boxes found again by their borders, ink against local paper (issue 9)
+READER_VERSION = "22"  # 2: boxes found again by their borders, ink against local paper (issue 9)
 # 3: a box's opposite borders found up to 2 px nearer or further apart than printed (bold fax
 # borders, paper squeezed along a fold), a search that ends at its reach looked at once more
 # 4: a weak box with no stroke in it beside a sure mark is dirt, not a second answer; a circle round a
@@ -49,3 +49,6 @@ READER_VERSION = "21"  # 2: boxes found again by their borders, ink against loca
 #     found (``measure._interiors``): such a line within a millimetre of a border read as a stray stroke
 # 21: a line down the sheet is a line if either all but the checkboxes or all but their borders show it (reader 19
 #     judged on the second alone, and missed a broken line reader 17 had painted)
+# 22: in a comment area, thin clusters in one row that together run as far as a line are a broken line (a
+#     streak of dashes), and clusters lying partly in solid patches wider than a pen's stroke are blots (a
+#     punch hole, a shadow's dark crest): neither is writing (``measure._writing``)
