@@ -490,6 +490,21 @@ def test_a_line_drawn_broken_across_an_area_is_not_writing():
     assert text_ink(InkMap(page), [area])[0] >= T.TEXT_WRITTEN_INK_MIN
 
 
+def test_words_cut_by_rows_left_out_are_not_taken_for_a_broken_line():
+    """Where a band across the page is left out of an area (a fold's crease taken for dirt), what is
+    left of a line of words above it is thin pieces in one row; ending against the band, they are
+    writing. The same pieces with paper all round them are a broken line."""
+    k = T.PX_PER_MM
+    crop = np.zeros((round(12 * k), round(170 * k)), np.uint8)
+    band = slice(round(4 * k), round(9 * k))
+    for x in np.arange(2.0, 160.0, 10.0):
+        crop[band.start - round(0.7 * k) : band.start, round(x * k) : round((x + 7) * k)] = 1
+    rows_out, no_cols = np.zeros(crop.shape[0], bool), np.zeros(crop.shape[1], bool)
+    rows_out[band] = True
+    assert measure._writing(crop, k, rows_out, no_cols) >= T.TEXT_WRITTEN_INK_MIN
+    assert measure._writing(crop, k, np.zeros_like(rows_out), no_cols) < T.TEXT_WRITTEN_INK_MIN
+
+
 @pytest.mark.parametrize("x_mm", [0.5, 90.0])
 def test_a_punch_hole_or_a_dark_blot_is_not_writing_and_a_felt_pen_is(x_mm):
     """A solid blot 6 mm across, half out of the area's edge (a punch hole) or inside it (the crest of

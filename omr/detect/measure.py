@@ -630,12 +630,14 @@ def text_ink(ink: InkMap, areas: list[Rect], paper: BlankPaper | None = None) ->
     bounds = ink._bounds(_inset(_moved(r, shift / ink.k), T.TEXT_INSET_MM))
     cols, rows = paper.bands(ink.k) if paper is not None else (np.zeros(ink.w, bool), np.zeros(ink.h, bool))
     return [
-        _writing(ink.ink[y0:y1, x0:x1] * ~(rows[y0:y1, None] | cols[None, x0:x1]), ink.k) for x0, y0, x1, y1 in bounds
+        _writing(ink.ink[y0:y1, x0:x1] * ~(rows[y0:y1, None] | cols[None, x0:x1]), ink.k, rows[y0:y1], cols[x0:x1])
+        for x0, y0, x1, y1 in bounds
     ]
 
 
-def _writing(crop: np.ndarray, k: float) -> float:
-    """The share of an area's ink map ``crop`` (px per mm ``k``) in strokes of writing."""
+def _writing(crop: np.ndarray, k: float, rows_out: np.ndarray, cols_out: np.ndarray) -> float:
+    """The share of an area's ink map ``crop`` (px per mm ``k``) in strokes of writing; ``rows_out``
+    and ``cols_out`` are its rows and columns left out (a band of dirt across them)."""
     if crop.size == 0:
         return 0.0
     found = Components(crop)
@@ -646,11 +648,21 @@ def _writing(crop: np.ndarray, k: float) -> float:
     stroke = longest >= T.STROKE_MIN_MM * k
     thin = np.minimum(w, h) <= T.TEXT_LINE_MAX_THICK_MM * k
     line = thin & (longest >= T.TEXT_LINE_MIN_LONG_MM * k)
-    line |= _in_broken_line(x, w, y + h / 2, stroke & thin & (w > h), k)
-    line |= _in_broken_line(y, h, x + w / 2, stroke & thin & (h >= w), k)
+    # a cluster cut across by the area's edge or a row left out may be thin only because it is cut:
+    # the top of a line of words whose rows a fold's crease had left out is not a broken line
+    whole_rows, whole_cols = ~_cut(y, h, rows_out), ~_cut(x, w, cols_out)
+    line |= _in_broken_line(x, w, y + h / 2, stroke & thin & (w > h) & whole_rows, k)
+    line |= _in_broken_line(y, h, x + w / 2, stroke & thin & (h >= w) & whole_cols, k)
     at_edge = (x == 0) | (y == 0) | (x + w == crop.shape[1]) | (y + h == crop.shape[0])
     dash = at_edge & (longest <= T.TEXT_EDGE_DASH_MAX_MM * k)
     return float(area_px[stroke & ~line & ~dash & ~_blots(crop, found, k)].sum()) / crop.size
+
+
+def _cut(start: np.ndarray, length: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Which clusters (``start`` and ``length`` in px along an axis of a crop whose lines ``out`` are
+    left out) end against the crop's edge or a line left out on that axis."""
+    beyond = np.concatenate([[True], out, [True]])  # index i + 1 is line i; the crop's edges are out
+    return beyond[start] | beyond[start + length + 1]
 
 
 def _in_broken_line(

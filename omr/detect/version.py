@@ -49,6 +49,6 @@ READER_VERSION = "22"  # 2: boxes found again by their borders, ink against loca
 #     found (``measure._interiors``): such a line within a millimetre of a border read as a stray stroke
 # 21: a line down the sheet is a line if either all but the checkboxes or all but their borders show it (reader 19
 #     judged on the second alone, and missed a broken line reader 17 had painted)
-# 22: in a comment area, thin clusters in one row that together run as far as a line are a broken line (a
-#     streak of dashes), and clusters lying partly in solid patches wider than a pen's stroke are blots (a
-#     punch hole, a shadow's dark crest): neither is writing (``measure._writing``)
+# 22: in a comment area, thin clusters in one row (not cut by its edge or a band left out) that together run as
+#     far as a line are a broken line (a streak of dashes), and clusters lying partly in solid patches wider than
+#     a pen's stroke are blots (a punch hole, a shadow's dark crest): neither is writing (``measure._writing``)
